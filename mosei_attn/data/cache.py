@@ -1,0 +1,210 @@
+"""One HDF5 feature cache per (corpus, feature settings): built once, reused, never silently stale.
+
+File ``<cache_dir>/<name>-<key>.h5``, ``key`` = 12 hex digits of sha256(settings + fingerprint + format
+version). Datasets, one row per segment in corpus order::
+
+    spec (N, F, T) float16, spec_len (N,) int32      words (N, L, D) float16, word_len (N,) int32
+    labels (N, 7) float32 raw columns                fold, segment_id, video_id, text (N,) utf-8
+    start, end (N,) float64 seconds
+
+Attributes (JSON strings unless scalar): emotion_names, label_columns, features, fingerprint, counts,
+format_version, plus any ``extra_attrs``. The file is written under ``*.h5.tmp-<pid>`` and renamed when
+complete, so a finished-looking file is always a complete one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import json
+import multiprocessing
+import os
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import h5py
+import numpy as np
+from rich.progress import Progress
+
+from mosei_attn.data.audio import read_audio
+from mosei_attn.data.cache_reader import (  # noqa: F401  (re-exported: readers import them from here)
+    FORMAT_VERSION,
+    CacheMismatchError,
+    FeatureCache,
+    _jsonable,
+    check_attrs,
+    open_cache,
+    read_attrs,
+    validate_cache,
+)
+from mosei_attn.data.features import AudioFeatures, TextFeatures, feature_settings
+from mosei_attn.data.labels import EMOTIONS, LABEL_COLUMNS
+from mosei_attn.data.segment import Segment
+
+#: Hex digits of the settings hash in the file name.
+KEY_LENGTH = 12
+#: Attributes build_cache writes itself; extra_attrs may not override them.
+RESERVED_ATTRS = ("emotion_names", "label_columns", "features", "fingerprint", "counts", "format_version")
+
+
+class FeatureExtractionError(RuntimeError):
+    """Features of one segment could not be computed; the message names the segment and its WAV file."""
+
+
+def cache_path(
+    cache_dir: str | os.PathLike, name: str, audio: AudioFeatures, text: TextFeatures, fingerprint: str
+) -> Path:
+    """Where the cache for these settings and this corpus fingerprint lives."""
+    if not name or os.sep in name or (os.altsep and os.altsep in name):
+        raise ValueError(f"cache name {name!r} must be a non-empty file name without path separators")
+    blob = json.dumps(
+        {
+            "features": feature_settings(audio, text),
+            "fingerprint": fingerprint,
+            "format_version": FORMAT_VERSION,
+        },
+        sort_keys=True,
+    )
+    key = hashlib.sha256(blob.encode("utf-8")).hexdigest()[:KEY_LENGTH]
+    return Path(cache_dir) / f"{name}-{key}.h5"
+
+
+def _extract_one(seg: Segment, audio: AudioFeatures, text: TextFeatures) -> tuple:
+    """Features of one segment: (spec float16 (F, T), spec_len, words float16 (L, D), word_len)."""
+    try:
+        wav, sr = read_audio(seg.audio_path, seg.start, seg.end, min_sample_rate=audio.sample_rate)
+        spec, spec_len = audio.compute(wav, sr, source=str(seg.audio_path))
+        words, word_len = text.compute(seg.word_vectors, source=f"segment {seg.segment_id}")
+    except Exception as e:
+        raise FeatureExtractionError(
+            f"segment {seg.segment_id} (WAV file {seg.audio_path}, [{seg.start:.3f}, {seg.end:.3f}) s): {e}"
+        ) from e
+    return spec.astype(np.float16), spec_len, words.astype(np.float16), word_len
+
+
+@contextlib.contextmanager
+def _extraction(
+    segments: list[Segment], worker, workers: int, start_method: str | None
+) -> Iterator[Iterator]:
+    """Results in segment order: in-process for one worker, else an ordered ``imap`` over a Pool.
+
+    Entered before the output file is opened, so forked workers inherit no HDF5 handle. ``fork`` is the
+    default where it exists: workers run only numpy/soundfile/soxr, and a spawned worker would re-import
+    the package (and Lightning with it) first.
+    """
+    if workers <= 1:
+        yield map(worker, segments)
+        return
+    if start_method is None:
+        start_method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    chunksize = max(1, min(64, len(segments) // (workers * 8)))
+    with multiprocessing.get_context(start_method).Pool(workers) as pool:
+        yield pool.imap(worker, segments, chunksize=chunksize)
+
+
+def _remove_stale_temps(path: Path) -> None:
+    """Delete ``<path>.tmp-<pid>`` files left by builds that were killed (their process is gone)."""
+    for tmp in path.parent.glob(path.name + ".tmp-*"):
+        try:
+            os.kill(int(tmp.name.rsplit("-", 1)[1]), 0)
+        except ValueError:
+            continue
+        except ProcessLookupError:
+            tmp.unlink(missing_ok=True)
+        except PermissionError:
+            continue  # alive, someone else's
+
+
+def _create_datasets(f: h5py.File, n: int, audio: AudioFeatures, text: TextFeatures, compression: str | None):
+    fb, t, lw, d = audio.freq_bins, audio.max_frames, text.max_words, text.dim
+    # One segment per chunk: a DataLoader reads one random segment at a time.
+    f.create_dataset("spec", (n, fb, t), dtype="f2", chunks=(1, fb, t), compression=compression)
+    f.create_dataset("words", (n, lw, d), dtype="f2", chunks=(1, lw, d), compression=compression)
+    for key in ("spec_len", "word_len"):
+        f.create_dataset(key, (n,), dtype="i4")
+
+
+def build_cache(
+    segments_source: list[Segment],
+    audio: AudioFeatures,
+    text: TextFeatures,
+    cache_dir: str | os.PathLike,
+    name: str,
+    fingerprint: str,
+    extra_attrs: dict | None = None,
+    workers: int | None = None,
+    progress: bool = True,
+    compression: str | None = "lzf",
+    start_method: str | None = None,
+) -> Path:
+    """Build (or reuse) the feature cache of ``segments_source`` and return its path.
+
+    An existing file with the same name is checked against these settings, fingerprint and emotion
+    names and returned without recomputing anything. ``workers`` processes extract features (default:
+    every core; 1 runs in-process; ``start_method`` is the multiprocessing one, default fork where it
+    exists); rows are written in segment order. ``extra_attrs`` (e.g. skip counts) are stored as JSON
+    attributes. ``compression`` is the h5py filter of spec and words (lzf: fast to read back).
+    """
+    segments = list(segments_source)
+    path = cache_path(cache_dir, name, audio, text, fingerprint)
+    settings = feature_settings(audio, text)
+    if path.exists():
+        validate_cache(path, audio, text, fingerprint, EMOTIONS)
+        return path
+    if not segments:
+        raise ValueError(f"no segments to cache for {path}")
+    extra = dict(extra_attrs or {})
+    clash = sorted(set(extra) & set(RESERVED_ATTRS))
+    if clash:
+        raise ValueError(f"extra_attrs may not override the cache's own attributes {clash}")
+    workers = max(1, min(workers or os.cpu_count() or 1, len(segments)))
+    bad = [s.segment_id for s in segments if np.shape(s.labels) != (len(LABEL_COLUMNS),)]
+    if bad:
+        raise ValueError(f"segments {bad[:5]} do not have {len(LABEL_COLUMNS)} label columns {LABEL_COLUMNS}")
+    labels = np.stack([s.labels for s in segments]).astype(np.float32)  # (N, 7)
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temps(path)
+    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+    n = len(segments)
+    worker = functools.partial(_extract_one, audio=audio, text=text)
+    try:
+        with _extraction(segments, worker, workers, start_method) as results, h5py.File(tmp, "w") as f:
+            _create_datasets(f, n, audio, text, compression)
+            strings = {
+                "fold": [s.fold for s in segments],
+                "segment_id": [s.segment_id for s in segments],
+                "video_id": [s.video_id for s in segments],
+                "text": [" ".join(s.words) for s in segments],
+            }
+            for key, values in strings.items():
+                f.create_dataset(key, data=values, dtype=h5py.string_dtype("utf-8"))
+            f.create_dataset("labels", data=labels)
+            f.create_dataset("start", data=np.array([s.start for s in segments], dtype=np.float64))
+            f.create_dataset("end", data=np.array([s.end for s in segments], dtype=np.float64))
+
+            with Progress(disable=not progress, transient=False) as bar:
+                task = bar.add_task(f"features -> {path.name}", total=n)
+                for i, (spec, spec_len, words, word_len) in enumerate(results):
+                    f["spec"][i], f["spec_len"][i] = spec, spec_len
+                    f["words"][i], f["word_len"][i] = words, word_len
+                    bar.advance(task)
+
+            attrs = {
+                "emotion_names": list(EMOTIONS),
+                "label_columns": list(LABEL_COLUMNS),
+                "features": settings,
+                "counts": {**Counter(s.fold for s in segments), "total": n},
+                **extra,
+            }
+            for key, value in attrs.items():
+                f.attrs[key] = json.dumps(value, default=_jsonable)
+            f.attrs["fingerprint"] = fingerprint
+            f.attrs["format_version"] = FORMAT_VERSION
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path

@@ -1,0 +1,195 @@
+"""Reading and checking a feature cache (layout: :mod:`mosei_attn.data.cache`).
+
+A reader states what it expects (settings, corpus fingerprint, emotion names and order, format version);
+a cache that differs is refused loudly, never used silently.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from mosei_attn.data.features import AudioFeatures, TextFeatures, feature_settings
+from mosei_attn.data.labels import LABEL_COLUMNS
+
+#: Bump when the layout or the feature code changes: old caches then get a new name and are rebuilt.
+FORMAT_VERSION = 1
+#: Attributes stored as plain strings; every other string attribute holds JSON.
+PLAIN_ATTRS = ("fingerprint",)
+REBUILD_HINT = (
+    "delete the file to rebuild it (python -m mosei_attn.prepare), or ask for what it was built with"
+)
+
+
+class CacheMismatchError(ValueError):
+    """A cache that is unreadable or was built with other settings, inputs or labels than asked for."""
+
+
+def _decode_attr(key: str, value: Any) -> Any:
+    value = value.item() if isinstance(value, np.generic) else value
+    value = value.decode("utf-8") if isinstance(value, bytes) else value
+    if not isinstance(value, str) or key in PLAIN_ATTRS:
+        return value
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError:
+        return value
+
+
+def read_attrs(path: str | os.PathLike) -> dict[str, Any]:
+    """The cache's attributes, JSON-decoded. Refuses a missing or unreadable file with what to do."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path}: feature cache not found; build it with python -m mosei_attn.prepare"
+        )
+    try:
+        with h5py.File(path, "r") as f:
+            return {k: _decode_attr(k, v) for k, v in f.attrs.items()}
+    except OSError as e:
+        raise CacheMismatchError(f"{path}: not a readable HDF5 feature cache ({e}); {REBUILD_HINT}") from e
+
+
+def _jsonable(x: Any) -> Any:
+    if isinstance(x, np.generic):
+        return x.item()
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    raise TypeError(f"cannot store {type(x).__name__} in a cache attribute")
+
+
+def _first_difference(expected: Any, found: Any, where: str) -> tuple[str, Any, Any] | None:
+    """The first (dotted key, expected, found) where two JSON-like values differ, or None."""
+    if isinstance(expected, Mapping) and isinstance(found, Mapping):
+        for k in sorted(set(expected) | set(found), key=str):
+            if k not in found or k not in expected:
+                return f"{where}.{k}", expected.get(k, "<absent>"), found.get(k, "<absent>")
+            diff = _first_difference(expected[k], found[k], f"{where}.{k}")
+            if diff:
+                return diff
+        return None
+    normalised = json.loads(json.dumps(expected, default=_jsonable))  # tuples -> lists, numpy -> python
+    return None if normalised == found else (where, expected, found)
+
+
+def check_attrs(path: str | os.PathLike, expect: Mapping[str, Any]) -> dict[str, Any]:
+    """Refuse (CacheMismatchError) a cache whose attributes differ from ``expect``; return its attributes."""
+    attrs = read_attrs(path)
+    for key, want in expect.items():
+        if key not in attrs:
+            raise CacheMismatchError(
+                f"{path}: attribute {key!r} is missing (expected {want!r}); {REBUILD_HINT}"
+            )
+        diff = _first_difference(want, attrs[key], key)
+        if diff:
+            why = " (the corpus changed since the cache was built)" if key == "fingerprint" else ""
+            raise CacheMismatchError(
+                f"{path}: attribute {diff[0]!r} is {diff[2]!r} but {diff[1]!r} was expected{why}; {REBUILD_HINT}"
+            )
+    return attrs
+
+
+def validate_cache(
+    path: str | os.PathLike,
+    audio: AudioFeatures,
+    text: TextFeatures,
+    fingerprint: str,
+    emotion_names: Iterable[str],
+) -> dict[str, Any]:
+    """Refuse a cache not built with these feature settings, corpus fingerprint, emotion names (in this
+    order), label columns and format version; return its attributes."""
+    expect = {
+        "format_version": FORMAT_VERSION,
+        "label_columns": list(LABEL_COLUMNS),
+        "emotion_names": list(emotion_names),
+        "features": feature_settings(audio, text),
+        "fingerprint": fingerprint,
+    }
+    return check_attrs(path, expect)
+
+
+def open_cache(path: str | os.PathLike, expect: Mapping[str, Any]) -> FeatureCache:
+    """A reader for ``path`` after checking each attribute in ``expect`` (see :func:`check_attrs`)."""
+    check_attrs(path, expect)
+    return FeatureCache(path)
+
+
+class FeatureCache:
+    """Read-only, lazy view of a feature cache for datasets.
+
+    The HDF5 file opens on first access, once per process: h5py handles neither pickle nor survive a
+    fork, so a pickled copy (spawned DataLoader worker) drops the handle and a forked one reopens it.
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise FileNotFoundError(f"{self.path}: feature cache not found")
+        self._h5: h5py.File | None = None
+        self._pid: int | None = None
+        self._columns: dict[str, np.ndarray] = {}
+        self._attrs: dict[str, Any] | None = None
+
+    @property
+    def h5(self) -> h5py.File:
+        if self._h5 is None or self._pid != os.getpid():
+            self._h5, self._pid = h5py.File(self.path, "r"), os.getpid()
+        return self._h5
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_h5": None, "_pid": None}
+
+    def close(self) -> None:
+        if self._h5 is not None and self._pid == os.getpid():
+            self._h5.close()
+        self._h5 = self._pid = None
+
+    def __enter__(self) -> FeatureCache:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __len__(self) -> int:
+        return len(self.spec_len)
+
+    def item(self, i: int) -> dict[str, np.ndarray]:
+        """Segment ``i``: spec (F, T) and words (L, D) float32, spec_len, word_len, labels (7,) float32."""
+        n = len(self)
+        if not -n <= i < n:
+            raise IndexError(f"{self.path}: segment index {i} out of range for {n} segments")
+        i, f = int(i) % n, self.h5
+        return {
+            "spec": f["spec"][i].astype(np.float32),
+            "spec_len": np.asarray(self.spec_len[i]),
+            "words": f["words"][i].astype(np.float32),
+            "word_len": np.asarray(self.word_len[i]),
+            "labels": self.labels[i],
+        }
+
+    def column(self, name: str) -> np.ndarray:
+        """A whole per-segment dataset (not spec/words), read once; strings come back as ``str`` arrays."""
+        if name not in self._columns:
+            ds = self.h5[name]
+            self._columns[name] = ds.asstr()[()].astype(str) if ds.dtype.kind == "O" else ds[()]
+        return self._columns[name]
+
+    labels = property(lambda self: self.column("labels"), doc="(N, 7) float32 raw label columns")
+    fold = property(lambda self: self.column("fold"), doc="(N,) fold names")
+    segment_id = property(lambda self: self.column("segment_id"), doc="(N,) 'video[index]' ids")
+    video_id = property(lambda self: self.column("video_id"), doc="(N,) video ids")
+    text = property(lambda self: self.column("text"), doc="(N,) words joined by spaces")
+    spec_len = property(lambda self: self.column("spec_len"), doc="(N,) real spectrogram frames")
+    word_len = property(lambda self: self.column("word_len"), doc="(N,) real words")
+
+    @property
+    def attrs(self) -> dict[str, Any]:
+        if self._attrs is None:
+            self._attrs = {k: _decode_attr(k, v) for k, v in self.h5.attrs.items()}
+        return self._attrs

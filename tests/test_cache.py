@@ -1,0 +1,206 @@
+"""The HDF5 feature cache: contents, reuse, atomic writes, refusal of stale caches, the lazy reader."""
+
+from __future__ import annotations
+
+import dataclasses
+import pickle
+import re
+
+import h5py
+import numpy as np
+import pytest
+import soundfile as sf
+
+from mosei_attn.data import cache
+from mosei_attn.data.audio import read_audio
+from mosei_attn.data.cache import (
+    CacheMismatchError,
+    FeatureCache,
+    FeatureExtractionError,
+    build_cache,
+    cache_path,
+    open_cache,
+    validate_cache,
+)
+from mosei_attn.data.features import AudioFeatures, TextFeatures, feature_settings
+from mosei_attn.data.labels import EMOTIONS, LABEL_COLUMNS
+from mosei_attn.data.segment import Segment
+
+AUDIO = AudioFeatures(max_frames=120)
+TEXT = TextFeatures(max_words=5, dim=4)
+SR = 16000
+FOLDS = ("train", "train", "valid", "test", "train")
+
+
+def make_segments(tmp_path, n: int = 5, seconds: float = 4.0) -> list[Segment]:
+    """``n`` segments over two WAV files at 16 kHz, with 1-7 words of ``TEXT.dim``-d vectors each."""
+    rng = np.random.default_rng(1)
+    wavs = []
+    for v in range(2):
+        wavs.append(tmp_path / f"vid{v}.wav")
+        sf.write(wavs[-1], 0.1 * rng.standard_normal(int(SR * seconds)).astype(np.float32), SR)
+    segs = []
+    for i in range(n):
+        n_words = 1 + i + (i % 2)
+        start = 0.3 * i
+        segs.append(
+            Segment(
+                video_id=f"vid{i % 2}",
+                index=i // 2,
+                start=start,
+                end=start + 0.4 + 0.5 * i,
+                words=tuple(f"w{i}_{k}" for k in range(n_words)),
+                word_vectors=rng.standard_normal((n_words, TEXT.dim)).astype(np.float32),
+                labels=rng.uniform(0, 3, len(LABEL_COLUMNS)).astype(np.float32),
+                fold=FOLDS[i % len(FOLDS)],
+                audio_path=wavs[i % 2],
+            )
+        )
+    return segs
+
+
+def build(tmp_path, segs, **kw):
+    kw = {"audio": AUDIO, "text": TEXT, "fingerprint": "fp1", "workers": 1, "progress": False, **kw}
+    return build_cache(segs, cache_dir=tmp_path / "cache", name="tiny", **kw)
+
+
+def leftovers(tmp_path) -> list[str]:
+    return sorted(p.name for p in (tmp_path / "cache").glob("*"))
+
+
+def test_build_writes_datasets_and_attributes(tmp_path):
+    segs = make_segments(tmp_path)
+    path = build(tmp_path, segs, extra_attrs={"skipped": {"no_audio": 2}})
+    assert re.fullmatch(r"tiny-[0-9a-f]{12}\.h5", path.name) and leftovers(tmp_path) == [path.name]
+    n, (f_, t), (lw, d) = len(segs), (AUDIO.freq_bins, AUDIO.max_frames), (TEXT.max_words, TEXT.dim)
+    with h5py.File(path) as f:
+        assert (
+            f["spec"].shape == (n, f_, t) and f["spec"].dtype == np.float16 and f["spec"].chunks == (1, f_, t)
+        )
+        assert f["words"].shape == (n, lw, d) and f["words"].chunks == (1, lw, d)
+        assert f["labels"].dtype == np.float32 and f["spec_len"].dtype == np.int32
+        np.testing.assert_array_equal(f["labels"][()], np.stack([s.labels for s in segs]))
+        assert list(f["segment_id"].asstr()[()]) == [s.segment_id for s in segs]
+        assert list(f["fold"].asstr()[()]) == [s.fold for s in segs]
+        assert f["text"].asstr()[1] == " ".join(segs[1].words)
+        np.testing.assert_allclose(f["end"][()], [s.end for s in segs])
+        # Rows hold each segment's own features, in segment order.
+        for i in (0, n - 1):
+            spec, length = AUDIO.compute(*read_audio(segs[i].audio_path, segs[i].start, segs[i].end))
+            assert f["spec_len"][i] == length == AUDIO.n_frames_for(segs[i].duration)
+            np.testing.assert_allclose(f["spec"][i], spec, atol=1e-3)
+            words, word_len = TEXT.compute(segs[i].word_vectors)
+            assert f["word_len"][i] == word_len == min(len(segs[i].words), TEXT.max_words)
+            np.testing.assert_allclose(f["words"][i], words, atol=1e-2)
+    attrs = FeatureCache(path).attrs
+    assert attrs["emotion_names"] == list(EMOTIONS) and attrs["label_columns"] == list(LABEL_COLUMNS)
+    assert attrs["features"] == feature_settings(AUDIO, TEXT) and attrs["fingerprint"] == "fp1"
+    assert attrs["counts"] == {"train": 3, "valid": 1, "test": 1, "total": 5}
+    assert attrs["skipped"] == {"no_audio": 2} and attrs["format_version"] == cache.FORMAT_VERSION
+
+
+def test_reuse_without_recomputing_and_new_file_for_new_inputs(tmp_path, monkeypatch):
+    segs = make_segments(tmp_path, n=2)
+    path = build(tmp_path, segs)
+    mtime = path.stat().st_mtime_ns
+
+    def boom(*a, **k):
+        raise AssertionError("features recomputed for an existing cache")
+
+    monkeypatch.setattr(cache, "_extract_one", boom)
+    assert build(tmp_path, segs) == path and path.stat().st_mtime_ns == mtime
+    monkeypatch.undo()
+    other = build(tmp_path, segs, audio=AudioFeatures(max_frames=120, hop_length=80))
+    assert other != path and other.exists()
+    assert build(tmp_path, segs, fingerprint="fp2") not in (path, other)
+    assert len(leftovers(tmp_path)) == 3
+
+
+@pytest.mark.parametrize("fault", ["corrupt", "missing"])
+def test_failed_read_names_segment_and_wav_and_leaves_no_file(tmp_path, fault):
+    segs = make_segments(tmp_path)
+    bad = tmp_path / "bad.wav"
+    if fault == "corrupt":
+        bad.write_bytes(b"RIFF garbage" * 20)
+    segs[3] = dataclasses.replace(segs[3], audio_path=bad)
+    with pytest.raises(FeatureExtractionError, match=re.escape(segs[3].segment_id) + r".*bad\.wav"):
+        build(tmp_path, segs)
+    assert leftovers(tmp_path) == []  # neither a .h5 nor the temporary file
+
+
+def test_interrupted_build_removes_temp_and_stale_temps(tmp_path, monkeypatch):
+    segs = make_segments(tmp_path, n=3)
+    target = cache_path(tmp_path / "cache", "tiny", AUDIO, TEXT, "fp1")
+    target.parent.mkdir()
+    stale = target.with_name(target.name + ".tmp-4194999")  # above Linux's pid_max: no such process
+    stale.write_bytes(b"half-written")
+    calls, real = [], cache._extract_one
+
+    def interrupt_second(*a, **k):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    monkeypatch.setattr(cache, "_extract_one", interrupt_second)
+    with pytest.raises(KeyboardInterrupt):
+        build(tmp_path, segs)
+    assert leftovers(tmp_path) == []
+
+
+def test_validate_refuses_mismatches_with_clear_messages(tmp_path):
+    path = build(tmp_path, make_segments(tmp_path, n=2))
+    assert validate_cache(path, AUDIO, TEXT, "fp1", EMOTIONS)["fingerprint"] == "fp1"
+    cases = [
+        ((AUDIO, TEXT, "fp-new", EMOTIONS), r"'fingerprint' is 'fp1' but 'fp-new'.*corpus changed"),
+        ((AUDIO, TEXT, "fp1", sorted(EMOTIONS)), r"'emotion_names' is \['happy'.*but \['anger'"),
+        (
+            (AudioFeatures(max_frames=120, hop_length=80), TEXT, "fp1", EMOTIONS),
+            r"'features\.audio\.hop_length' is 160 but 80",
+        ),
+        ((AUDIO, TextFeatures(max_words=5, dim=3), "fp1", EMOTIONS), r"'features\.text\.dim' is 4 but 3"),
+    ]
+    for args, msg in cases:
+        with pytest.raises(CacheMismatchError, match=re.escape(str(path)) + ".*" + msg + ".*delete the file"):
+            validate_cache(path, *args)
+    with pytest.raises(CacheMismatchError, match="'counts.total' is 2 but 3"):
+        open_cache(path, {"counts": {"train": 2, "total": 3}})
+    with h5py.File(path, "r+") as f:
+        f.attrs["format_version"] = cache.FORMAT_VERSION + 1
+    with pytest.raises(CacheMismatchError, match="format_version"):  # also on reuse by build_cache
+        build(tmp_path, make_segments(tmp_path, n=2))
+    with pytest.raises(FileNotFoundError, match="prepare"):
+        validate_cache(tmp_path / "nope.h5", AUDIO, TEXT, "fp1", EMOTIONS)
+
+
+def test_feature_cache_reader_is_lazy_and_picklable(tmp_path):
+    segs = make_segments(tmp_path, n=3)
+    path = build(tmp_path, segs)
+    fc = open_cache(path, {"fingerprint": "fp1"})
+    assert fc._h5 is None  # nothing opened until first access
+    assert len(fc) == 3 and list(fc.fold) == ["train", "train", "valid"]
+    item = fc.item(-1)
+    assert item["spec"].dtype == np.float32 and item["spec"].shape == (AUDIO.freq_bins, AUDIO.max_frames)
+    np.testing.assert_allclose(item["labels"], segs[2].labels)
+    assert int(item["word_len"]) == min(len(segs[2].words), TEXT.max_words)
+    copy = pickle.loads(pickle.dumps(fc))  # with an open handle: the copy drops and reopens it
+    assert copy._h5 is None
+    np.testing.assert_array_equal(copy.item(2)["spec"], item["spec"])
+    assert list(copy.segment_id) == [s.segment_id for s in segs] and copy.text[0] == "w0_0"
+    with pytest.raises(IndexError, match="out of range"):
+        fc.item(3)
+    fc.close()
+
+
+@pytest.mark.slow
+def test_worker_pool_matches_in_process(tmp_path):
+    segs = make_segments(tmp_path, n=6)
+    one = build(tmp_path / "a", segs, workers=1)
+    two = build(tmp_path / "b", segs, workers=2)
+    with h5py.File(one) as a, h5py.File(two) as b:
+        for key in ("spec", "words", "spec_len", "word_len", "labels"):
+            np.testing.assert_array_equal(a[key][()], b[key][()])
+    segs[4] = dataclasses.replace(segs[4], audio_path=tmp_path / "gone.wav")  # errors cross the pool
+    with pytest.raises(FeatureExtractionError, match=re.escape(segs[4].segment_id) + r".*gone\.wav"):
+        build(tmp_path / "c", segs, workers=2)
+    assert not list((tmp_path / "c" / "cache").glob("*"))
