@@ -1,0 +1,316 @@
+"""A corpus from a user's own data: a manifest (CSV, TSV or JSONL) of audio files, transcripts, labels, splits.
+
+One row per segment. Columns: ``audio`` (a path, relative to the manifest's folder unless absolute or
+``audio_root`` is given), optional ``start``/``end`` (seconds; absent: the whole file), ``text`` (the
+transcript), the split (``train``, ``valid``/``val``/``validation``/``dev``, ``test``), and EITHER
+``emotion`` (one emotion name per row) OR one column per emotion holding its intensity (>= 0). An
+optional ``sentiment`` column fills label column 0 (else 0.0). Emotion names come from the manifest,
+so any set works (six MOSEI emotions, four IEMOCAP classes, ...). It offers the ``MoseiCorpus`` API
+(``scan``, ``iter_segments``, ``fingerprint``, ``input_files``, ``root``), so the same feature cache
+and DataModule serve both. Bad rows are skipped and reported by row number (as in the file: a CSV's
+first data row is row 2) and reason.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import logging
+import math
+import os
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import soundfile as sf
+
+from mosei_attn.data.segment import Segment
+from mosei_attn.embeddings import WordVectors, tokenize
+
+log = logging.getLogger(__name__)
+
+#: Columns that are never emotion intensities (the split column is added to these).
+RESERVED_COLUMNS: tuple[str, ...] = ("audio", "start", "end", "text", "emotion", "sentiment", "id", "speaker")
+#: Accepted split spellings (lowercased) -> fold.
+SPLIT_NAMES: dict[str, str] = {
+    "train": "train", "training": "train", "valid": "valid", "val": "valid", "validation": "valid",
+    "dev": "valid", "test": "test", "testing": "test",
+}  # fmt: skip
+DELIMITERS: dict[str, str] = {".csv": ",", ".tsv": "\t"}
+JSONL_SUFFIXES: tuple[str, ...] = (".jsonl", ".ndjson")
+MAX_REASONS_IN_ERROR = 5
+
+
+class RowReport(Counter):
+    """Manifest rows skipped, counted by reason; ``rows`` lists every (row number, reason, detail)."""
+
+    def __init__(self, max_examples: int = 3):
+        super().__init__()
+        self.max_examples = max_examples
+        self.rows: list[tuple[int, str, str]] = []
+
+    def add(self, row: int, reason: str, detail: str = "") -> None:
+        self[reason] += 1
+        self.rows.append((row, reason, detail))
+
+    def describe(self, limit: int = MAX_REASONS_IN_ERROR) -> str:
+        """The first ``limit`` skipped rows as ``row N: reason (detail)``."""
+        return "; ".join(f"row {r}: {why}" + (f" ({d})" if d else "") for r, why, d in self.rows[:limit])
+
+    def log(self, logger: logging.Logger = log) -> None:
+        if not self:
+            logger.info("manifest reader: no rows skipped")
+        for reason, n in self.items():
+            ex = [f"row {r}" + (f": {d}" if d else "") for r, why, d in self.rows if why == reason]
+            msg = "manifest reader skipped %d row(s): %s (e.g. %s)"
+            logger.warning(msg, n, reason, "; ".join(ex[: self.max_examples]))
+
+
+def read_manifest(path: Path) -> tuple[list[str], list[tuple[int, dict[str, Any] | str]]]:
+    """(columns, [(row number, row dict, or the fault of a malformed row)]) of a CSV/TSV/JSONL file."""
+    suffix = path.suffix.lower()
+    rows: list[tuple[int, dict[str, Any] | str]] = []
+    with open(path, encoding="utf-8-sig", newline="") as f:  # -sig: spreadsheets often write a BOM
+        if suffix in DELIMITERS:
+            reader = csv.reader(f, delimiter=DELIMITERS[suffix])
+            columns = [c.strip() for c in next(reader, [])]
+            if len(set(columns)) != len(columns):
+                raise ValueError(f"{path}: repeated column names in the header {columns}")
+            line = reader.line_num
+            for fields in reader:
+                rowno, line = line + 1, reader.line_num  # a row's number is its first line
+                if fields and len(fields) != len(columns):
+                    rows.append((rowno, f"{len(fields)} fields, the header has {len(columns)}"))
+                elif fields:
+                    rows.append((rowno, dict(zip(columns, fields, strict=True))))
+        elif suffix in JSONL_SUFFIXES:
+            columns = []
+            for rowno, text in enumerate(f, start=1):
+                if not text.strip():
+                    continue
+                try:
+                    obj = json.loads(text)
+                except json.JSONDecodeError as e:
+                    rows.append((rowno, f"not JSON ({e.msg})"))
+                    continue
+                if not isinstance(obj, dict):
+                    rows.append((rowno, f"a JSON {type(obj).__name__}, not an object"))
+                    continue
+                row = {str(k).strip(): v for k, v in obj.items()}
+                columns += [k for k in row if k not in columns]
+                rows.append((rowno, row))
+        else:
+            raise ValueError(
+                f"{path}: unknown manifest type; use {', '.join([*DELIMITERS, *JSONL_SUFFIXES])}"
+            )
+    return columns, rows
+
+
+def _value(row: dict[str, Any], key: str) -> Any:
+    """The row's value for ``key``; None when absent, null or blank."""
+    v = row.get(key)
+    if isinstance(v, str):
+        v = v.strip()
+    return None if v in (None, "") else v
+
+
+def _number(v: Any, what: str) -> float:
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what}={v!r} is not a number") from None
+    if not math.isfinite(x) or x < 0:
+        raise ValueError(f"{what}={v!r} must be a finite number >= 0")
+    return x
+
+
+class ManifestCorpus:
+    """The labelled segments a manifest lists, with the same API as ``MoseiCorpus``.
+
+    ``word_vectors``: a ``WordVectors`` or the path of a GloVe-format text file. ``emotions``: the
+    emotion names in label-column order (None: the sorted ``emotion`` values, or the intensity
+    columns in file order). ``audio_root``: folder that relative audio paths start from (None: the
+    manifest's folder). ``split_column``: the column holding each row's split.
+    """
+
+    def __init__(
+        self,
+        manifest: str | os.PathLike,
+        word_vectors: WordVectors | str | os.PathLike,
+        emotions: Sequence[str] | None = None,
+        audio_root: str | os.PathLike | None = None,
+        split_column: str = "split",
+    ):
+        self.manifest = Path(manifest)
+        if not self.manifest.is_file():
+            raise FileNotFoundError(f"{self.manifest}: manifest file not found")
+        self.root = self.manifest.parent
+        self.audio_root = Path(audio_root) if audio_root is not None else None
+        self.word_vectors = (
+            word_vectors if isinstance(word_vectors, WordVectors) else WordVectors.load(word_vectors)
+        )
+        self.split_column = split_column
+        self.columns, self._rows = read_manifest(self.manifest)
+        missing = [c for c in ("audio", "text", split_column) if c not in self.columns]
+        if missing:
+            raise ValueError(f"{self.manifest}: missing column(s) {missing}; the columns are {self.columns}")
+        self.named = "emotion" in self.columns  # one emotion name per row, else intensity columns
+        self._emotions = self._find_emotions(emotions)
+        self.skipped: RowReport | None = None  # the report of the last complete iteration
+
+    def _find_emotions(self, emotions: Sequence[str] | None) -> tuple[str, ...]:
+        if emotions is not None:
+            names = tuple(str(e).strip() for e in emotions)
+            if len(set(names)) != len(names) or not names:
+                raise ValueError(f"emotions must be distinct names, got {list(emotions)}")
+            absent = [] if self.named else [e for e in names if e not in self.columns]
+            if absent:
+                raise ValueError(
+                    f"{self.manifest}: no column for emotion(s) {absent}; the columns are {self.columns}"
+                )
+            return names
+        if self.named:
+            found = {
+                str(v) for _, row in self._rows if isinstance(row, dict) and (v := _value(row, "emotion"))
+            }
+            names = tuple(sorted(found))
+        else:
+            names = tuple(c for c in self.columns if c not in (*RESERVED_COLUMNS, self.split_column))
+        if not names:
+            raise ValueError(
+                f"{self.manifest}: no emotion labels: give an 'emotion' column (one name per row) or one "
+                f"intensity column per emotion; the columns are {self.columns}"
+            )
+        log.info("manifest %s: emotions %s", self.manifest, list(names))
+        return names
+
+    @property
+    def emotion_names(self) -> tuple[str, ...]:
+        return self._emotions
+
+    @property
+    def label_columns(self) -> tuple[str, ...]:
+        return ("sentiment", *self._emotions)
+
+    @property
+    def word_vectors_info(self) -> dict[str, Any]:
+        return self.word_vectors.info()
+
+    def audio_path(self, value: Any) -> Path:
+        """The audio file a row's ``audio`` value names."""
+        p = Path(str(value))
+        return p if p.is_absolute() else (self.audio_root or self.root) / p
+
+    def _labels(self, row: dict[str, Any]) -> np.ndarray:
+        """(1 + E,) float32: sentiment, then one intensity per emotion. Raises ValueError."""
+        raw = _value(row, "sentiment")
+        try:
+            sentiment = 0.0 if raw is None else float(raw)
+            if not math.isfinite(sentiment):
+                raise ValueError
+        except (TypeError, ValueError):
+            raise ValueError(f"sentiment={raw!r} is not a finite number") from None
+        if self.named:
+            name = _value(row, "emotion")
+            if name is None or str(name) not in self._emotions:
+                raise ValueError(f"emotion {name!r} is not one of {list(self._emotions)}")
+            emo = [float(e == str(name)) for e in self._emotions]
+        else:
+            emo = [_number(_value(row, e), e) for e in self._emotions]
+        return np.array([sentiment, *emo], dtype=np.float32)
+
+    def _segment(
+        self, rowno: int, row: dict[str, Any], audio_info: dict[Path, Any]
+    ) -> Segment | tuple[str, str]:
+        """The row's Segment, or (reason, detail) when it cannot be used."""
+        split = _value(row, self.split_column)
+        fold = SPLIT_NAMES.get(str(split).lower())
+        if fold is None:
+            return "bad split", f"{split!r} is not one of {sorted(SPLIT_NAMES)}"
+        try:
+            labels = self._labels(row)
+        except ValueError as e:
+            return "unknown label", str(e)
+        text = _value(row, "text")
+        tokens = tokenize(str(text)) if text is not None else []
+        if not tokens:
+            return "empty transcript", ""
+        try:
+            start, end = (None if (v := _value(row, k)) is None else _number(v, k) for k in ("start", "end"))
+        except ValueError as e:
+            return "bad times", str(e)
+        if start is not None and end is not None and start >= end:
+            return "start >= end", f"start {start} s, end {end} s"
+        if _value(row, "audio") is None:
+            return "missing audio file", "no audio path"
+        path = self.audio_path(_value(row, "audio"))
+        if path not in audio_info:
+            try:
+                audio_info[path] = sf.info(str(path)).duration if path.is_file() else None
+            except (sf.SoundFileError, RuntimeError, OSError) as e:
+                audio_info[path] = f"{path}: {e}"
+        duration = audio_info[path]
+        if duration is None:
+            return "missing audio file", str(path)
+        if isinstance(duration, str) or duration <= 0:
+            return "unreadable audio file", duration if isinstance(duration, str) else f"{path}: no samples"
+        start = start or 0.0
+        if start >= duration:
+            return "start >= end", f"start {start} s is past the end of {path} ({duration:.3f} s)"
+        end = duration if end is None else min(end, duration)  # a rounding overshoot of the file's end
+        # looked up last, so the unknown-word summary counts only rows that are otherwise usable
+        words, vectors, unknown = self.word_vectors.lookup(tokens)
+        if not words:
+            return "no known word", " ".join(unknown[:MAX_REASONS_IN_ERROR])
+        return Segment(
+            video_id=path.stem, index=rowno, start=start, end=end, words=tuple(words), word_vectors=vectors,
+            labels=labels, fold=fold, audio_path=path, text=str(text),
+        )  # fmt: skip
+
+    def iter_segments(self) -> Iterator[Segment]:
+        """Yield the usable rows' segments in file order; ``self.skipped`` holds the report afterwards."""
+        report, n_kept, audio_info = RowReport(), 0, {}
+        for rowno, row in self._rows:
+            seg = self._segment(rowno, row, audio_info) if isinstance(row, dict) else ("malformed row", row)
+            if isinstance(seg, Segment):
+                n_kept += 1
+                yield seg
+            else:
+                report.add(rowno, *seg)
+        log.info("manifest reader: %d segment(s) kept from %s", n_kept, self.manifest)
+        report.log()
+        self.word_vectors.log_unknown(source=str(self.manifest))
+        self.skipped = report
+        if n_kept == 0:
+            raise ValueError(f"{self.manifest}: no usable row among {len(self._rows)}; {report.describe()}")
+
+    def scan(self) -> tuple[list[Segment], RowReport]:
+        """Every usable segment, and the report of the rows skipped."""
+        segments = list(self.iter_segments())
+        assert self.skipped is not None
+        return segments, self.skipped
+
+    def _audio_paths(self) -> list[Path]:
+        paths = (
+            self.audio_path(a) for _, r in self._rows if isinstance(r, dict) and (a := _value(r, "audio"))
+        )
+        return list(dict.fromkeys(paths))  # unique, in file order
+
+    def input_files(self) -> list[Path]:
+        """The manifest, the word-vector text file, and the audio files that exist."""
+        wv = [self.word_vectors.path] if self.word_vectors.path is not None else []
+        return [self.manifest, *wv, *(p for p in self._audio_paths() if p.is_file())]
+
+    def fingerprint(self) -> str:
+        """sha256 hex of the manifest's content, the audio files' (path, size, mtime), the word vectors and
+        the reader settings. Audio is only stat-ed; a missing file enters as missing, so adding it counts."""
+        h = hashlib.sha256(self.manifest.read_bytes())
+        for p in self._audio_paths():
+            st = p.stat() if p.is_file() else None
+            h.update(f"{p}\0{st.st_size if st else '-'}\0{st.st_mtime_ns if st else '-'}\n".encode())
+        h.update(self.word_vectors.fingerprint().encode())
+        h.update(json.dumps([self._emotions, self.split_column, str(self.audio_root)]).encode())
+        return h.hexdigest()
