@@ -1,0 +1,109 @@
+"""The convolutional attention network (paper section 2, figure 1) and its LightningModule."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from mosei_attn.data.meta import DataMeta
+from mosei_attn.models.base import EmotionModule
+from mosei_attn.models.blocks import (
+    POOL,
+    DenseHead,
+    SpeechCNN,
+    TextCNN,
+    length_mask,
+    mask_inputs,
+    pooled_lengths,
+    pooled_size,
+)
+
+
+class AttentionNet(nn.Module):
+    """Text-guided time attention over the spectrogram, then a CNN classifier on the attended input.
+
+    Shapes: ``spec`` (B, 1, F, T), ``words`` (B, L, D) -> logits (B, C) and the attention matrix
+    (B, m, n) with m = T' = T / pool^P time positions (rows) and n = L' = L / pool^text_blocks word positions
+    (columns). Each real column is a softmax over the real time positions (eq. 1); padded columns are 0.
+
+    ``attn_scale`` divides the scores by sqrt(attn_dim) (as in scaled dot-product attention); off by
+    default because the paper's eq. 1 has no scale.
+    """
+
+    def __init__(
+        self, spec_shape: Sequence[int], text_shape: Sequence[int], num_classes: int,
+        pool_blocks: int = 3, text_blocks: int = 1, kernels: int = 32, kernel_size: int = 3,
+        pool: int = POOL, attn_dim: int = 64, attn_scale: bool = False,
+        dense: Sequence[int] = (1024, 512, 128), dropout: float = 0.1, reference: bool = False,
+    ) -> None:
+        super().__init__()
+        n_freq, n_time = spec_shape
+        n_words, embed_dim = text_shape
+        self.pool_blocks, self.text_blocks, self.pool = pool_blocks, text_blocks, pool
+        self.freq_p = pooled_size(n_freq, pool_blocks, pool)  # F'
+        self.time_p = pooled_size(n_time, pool_blocks, pool)  # T' = m
+        self.words_p = pooled_size(n_words, text_blocks, pool)  # L' = n
+        self.scale = 1.0 / math.sqrt(attn_dim) if attn_scale else 1.0
+        self.speech = SpeechCNN(1, kernels, kernel_size, pool_blocks, pool, reference)
+        self.text = TextCNN(embed_dim, kernels, kernel_size, text_blocks, pool, reference)
+        # 1x1 convolutions into the shared attention space; frequency is folded into the channels.
+        self.proj_speech = nn.Conv1d(kernels * self.freq_p, attn_dim, 1)
+        self.proj_text = nn.Conv1d(kernels, attn_dim, 1)
+        self.classifier = SpeechCNN(1, kernels, kernel_size, pool_blocks, pool, reference)
+        self.head = DenseHead(kernels * self.freq_p * self.time_p, dense, num_classes, dropout, reference)
+
+    def attend(
+        self, spec: torch.Tensor, spec_len: torch.Tensor, words: torch.Tensor, word_len: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Attention matrix (B, m, n) and per-frame weights (B, T) for already masked inputs."""
+        feats = self.speech(spec)  # (B, K, F', T')
+        f = self.proj_speech(feats.flatten(1, 2))  # (B, d, T')
+        e = self.proj_text(self.text(words.transpose(1, 2)))  # (B, d, L')
+        scores = torch.einsum("bdt,bdi->bti", f, e) * self.scale  # (B, m, n)
+        # At least one real time position, so a segment with no frames still gets a finite softmax.
+        n_time = pooled_lengths(spec_len, self.pool_blocks, self.time_p, self.pool).clamp(min=1)  # (B,)
+        n_word = pooled_lengths(word_len, self.text_blocks, self.words_p, self.pool)  # (B,)
+        time_mask = length_mask(n_time, self.time_p)  # (B, m)
+        word_mask = length_mask(n_word, self.words_p)  # (B, n)
+        scores = scores.masked_fill(~time_mask[:, :, None], float("-inf"))
+        attn = scores.softmax(dim=1) * word_mask[:, None, :].to(scores.dtype)  # eq. 1, (B, m, n)
+        alpha = attn.sum(dim=2)  # eq. 2: one weight per time position, (B, m); sums to n_word
+        # Scale to average 1 over the real time positions; with no words, uniform (the plain spectrogram).
+        scaled = alpha * (n_time / n_word.clamp(min=1)).to(alpha.dtype)[:, None]
+        alpha = torch.where((n_word > 0)[:, None], scaled, time_mask.to(alpha.dtype))
+        # "Extend": each pooled weight covers pool^P frames; frames past T' * pool^P (floor pooling) reuse
+        # the last weight.
+        frame = torch.arange(spec.shape[-1], device=spec.device)
+        idx = torch.div(frame, self.pool**self.pool_blocks, rounding_mode="floor").clamp(max=self.time_p - 1)
+        return attn, alpha[:, idx]  # (B, m, n), (B, T)
+
+    def forward(
+        self, spec: torch.Tensor, spec_len: torch.Tensor, words: torch.Tensor, word_len: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Class logits (B, C) and the attention matrix (B, m, n)."""
+        spec, words = mask_inputs(spec, spec_len, words, word_len)
+        attn, weights = self.attend(spec, spec_len, words, word_len)
+        attended = spec * weights[:, None, None, :]  # broadcast over frequency, (B, 1, F, T)
+        feats = self.classifier(attended)  # (B, K, F', T')
+        return self.head(feats.flatten(1)), attn
+
+
+class AttentionModule(EmotionModule):
+    """LightningModule for :class:`AttentionNet`; sizes default to the paper's (section 4.2)."""
+
+    def __init__(
+        self, meta: dict[str, Any] | DataMeta, optimizer: dict[str, Any],
+        scheduler: dict[str, Any] | None = None, class_weights: bool = False, compile: bool = False,
+        pool_blocks: int = 3, text_blocks: int = 1, kernels: int = 32, kernel_size: int = 3,
+        pool: int = POOL, attn_dim: int = 64, attn_scale: bool = False,
+        dense: Sequence[int] = (1024, 512, 128), dropout: float = 0.1, reference: bool = False,
+    ) -> None:
+        super().__init__(meta, optimizer, scheduler, class_weights, compile)
+        self.net = AttentionNet(
+            self.meta.spec_shape, self.meta.text_shape, self.meta.num_classes, pool_blocks, text_blocks,
+            kernels, kernel_size, pool, attn_dim, attn_scale, list(dense), dropout, reference,
+        )

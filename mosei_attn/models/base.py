@@ -1,0 +1,145 @@
+"""The LightningModule both models share: loss, optimizer from config, metrics, logging, prediction."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import hydra
+import lightning as L
+import torch
+import torch.nn.functional as F
+from omegaconf import DictConfig, ListConfig, OmegaConf
+from torchmetrics import MaxMetric
+
+from mosei_attn.data.meta import DataMeta
+from mosei_attn.metrics import EmotionMetrics, to_numpy
+
+#: Scheduler config keys that are Lightning's (how to step it), not the scheduler constructor's.
+LIGHTNING_SCHEDULER_KEYS = ("monitor", "interval", "frequency")
+
+
+def _plain(value: Any) -> Any:
+    """OmegaConf containers and dataclass metadata as plain python, so checkpoints load anywhere."""
+    if isinstance(value, DataMeta):
+        return value.to_dict()
+    if isinstance(value, (DictConfig, ListConfig)):
+        return OmegaConf.to_container(value, resolve=True)
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def inverse_frequency_weights(counts: list[int] | tuple[int, ...]) -> torch.Tensor:
+    """Per-class weights 1 / count, normalised to mean 1 (a class with no examples counts as 1)."""
+    if not counts:
+        raise ValueError("class_weights=True needs meta.class_counts, but the data metadata has none")
+    weights = 1.0 / torch.tensor(counts, dtype=torch.float32).clamp(min=1)
+    return weights / weights.mean()
+
+
+class EmotionModule(L.LightningModule):
+    """Shared training logic; subclasses set ``self.net``, a module mapping
+    ``(spec, spec_len, words, word_len)`` to ``(logits, attention or None)``.
+
+    Args:
+        meta: data facts (:class:`DataMeta` or its dict); stored as a dict in the hyperparameters so
+            ``load_from_checkpoint`` rebuilds the model without the dataset.
+        optimizer: Hydra ``_partial_`` config of the optimizer, called with the parameters.
+        scheduler: optional Hydra ``_partial_`` config of an LR scheduler, called with the optimizer;
+            ``monitor`` / ``interval`` / ``frequency`` keys go to Lightning instead.
+        class_weights: weigh the loss by inverse class frequency from ``meta.class_counts`` (cross
+            entropy weights; for multilabel the BCE ``pos_weight`` of each emotion).
+        compile: ``torch.compile`` the network in place when fitting (state-dict keys unchanged).
+    """
+
+    net: torch.nn.Module
+
+    def __init__(
+        self, meta: dict[str, Any] | DataMeta, optimizer: dict[str, Any],
+        scheduler: dict[str, Any] | None = None, class_weights: bool = False, compile: bool = False,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters(logger=False)  # collects the subclass's constructor arguments too
+        self.save_hyperparameters({k: _plain(v) for k, v in self.hparams.items()})
+        self.meta = DataMeta.from_dict(self.hparams.meta)
+        weight = inverse_frequency_weights(self.meta.class_counts) if class_weights else None
+        self.register_buffer("class_weight", weight, persistent=False)
+        num, multi = self.meta.num_classes, self.meta.multilabel
+        self.val_metrics, self.test_metrics = EmotionMetrics(num, multi), EmotionMetrics(num, multi)
+        self.val_ua_best = MaxMetric()
+        self.val_results: dict[str, Any] = {}
+        self.test_results: dict[str, Any] = {}
+
+    def forward(self, batch: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Logits (B, C) and the attention matrix (B, m, n) (None for models without one) for a batch
+        dict with ``spec`` (B, 1, F, T), ``spec_len`` (B,), ``words`` (B, L, D) and ``word_len`` (B,)."""
+        return self.net(batch["spec"], batch["spec_len"], batch["words"], batch["word_len"])
+
+    def loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Cross entropy on class indices, or BCE-with-logits on 0/1 targets (multilabel)."""
+        if self.meta.multilabel:
+            return F.binary_cross_entropy_with_logits(logits, target.to(logits.dtype), pos_weight=self.class_weight)
+        return F.cross_entropy(logits, target, weight=self.class_weight)
+
+    def _step(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        logits, _ = self(batch)
+        return self.loss(logits.float(), batch["target"]), logits
+
+    def setup(self, stage: str) -> None:
+        if self.hparams.compile and stage == "fit":
+            self.net.compile()  # in place: parameter names and checkpoints stay as without compile
+
+    def on_train_start(self) -> None:
+        self.val_ua_best.reset()  # forget the sanity-check validation
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        loss, _ = self._step(batch)
+        self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True,
+                 batch_size=batch["target"].shape[0])
+        return loss
+
+    def _eval_step(self, batch: dict[str, torch.Tensor], split: str) -> None:
+        loss, logits = self._step(batch)
+        getattr(self, f"{split}_metrics").update(logits, batch["target"])
+        self.log(f"{split}/loss", loss, on_step=False, on_epoch=True, prog_bar=split == "val",
+                 sync_dist=True, batch_size=batch["target"].shape[0])
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        self._eval_step(batch, "val")
+
+    def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        self._eval_step(batch, "test")
+
+    def _log_results(self, split: str) -> dict[str, Any]:
+        metrics = getattr(self, f"{split}_metrics")
+        res = metrics.compute()  # already summed over DDP ranks
+        metrics.reset()
+        names = {"wa": res["wa"], "ua": res["ua"], "f1_macro": res["f1_macro"]}
+        names |= {f"f1_{emo}": res["f1"][i] for i, emo in enumerate(self.meta.emotion_names)}
+        for name, value in names.items():
+            self.log(f"{split}/{name}", value.float(), prog_bar=name in ("wa", "ua"))
+        return to_numpy(res)
+
+    def on_validation_epoch_end(self) -> None:
+        self.val_results = self._log_results("val")
+        self.val_ua_best(torch.tensor(self.val_results["ua"], device=self.device))
+        self.log("val/ua_best", self.val_ua_best.compute(), prog_bar=True)
+
+    def on_test_epoch_end(self) -> None:
+        self.test_results = self._log_results("test")
+
+    def predict_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> dict[str, torch.Tensor | None]:
+        """Class probabilities (softmax, or per-emotion sigmoid for multilabel) and the attention matrix."""
+        logits, attention = self(batch)
+        probs = logits.float().sigmoid() if self.meta.multilabel else logits.float().softmax(dim=1)
+        return {"probs": probs, "attention": attention, "index": batch.get("index")}
+
+    def configure_optimizers(self) -> Any:
+        optimizer = hydra.utils.instantiate(self.hparams.optimizer)(self.parameters())
+        if not self.hparams.scheduler:
+            return optimizer
+        cfg = dict(self.hparams.scheduler)
+        lightning_keys = {k: cfg.pop(k) for k in LIGHTNING_SCHEDULER_KEYS if k in cfg}
+        scheduler = hydra.utils.instantiate(cfg)(optimizer)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, **lightning_keys}}

@@ -1,0 +1,133 @@
+"""Building blocks shared by both models: the speech / text CNNs, the dense head and length masks.
+
+Every block runs one of two paths over the SAME parameters:
+
+- the fast default: channels_last memory for the 2-D convolutions, max pooling BEFORE the ReLU and an
+  in-place ReLU. ReLU is monotone, so ``relu(maxpool(x)) == maxpool(relu(x))`` exactly (values and
+  gradients), but the ReLU then touches 4x (2-D) or 2x (1-D) fewer elements. Eager PyTorch has no
+  trainable fused conv+ReLU kernel; ``torch.compile`` (the modules' ``compile`` option) fuses the
+  pool+ReLU and bias+ReLU pairs.
+- ``reference=True``: the textbook order conv -> ReLU -> pool on contiguous NCHW tensors, for the
+  benchmark and for tests that check the fast path changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from itertools import pairwise
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+#: Default width (= stride) of every max pool: the paper's "pool size of 2 and stride of 2".
+POOL = 2
+
+
+def pooled_size(size: int, blocks: int, pool: int = POOL) -> int:
+    """Length of an axis of ``size`` after ``blocks`` floor-mode max pools of width ``pool``."""
+    for _ in range(blocks):
+        size //= pool
+    if size < 1:
+        raise ValueError(f"an axis of {size} after {blocks} pools of {pool} is empty: the input is too small")
+    return size
+
+
+def length_mask(lengths: torch.Tensor, size: int) -> torch.Tensor:
+    """(B, size) bool mask, True at positions ``< lengths`` (the real, unpadded ones)."""
+    return torch.arange(size, device=lengths.device) < lengths[:, None]
+
+
+def pooled_lengths(lengths: torch.Tensor, blocks: int, size: int, pool: int = POOL) -> torch.Tensor:
+    """Real positions left after ``blocks`` pools: ceil(lengths / pool^blocks), at most ``size``.
+
+    A pooled position counts as real when its window holds at least one real input position.
+    """
+    stride = pool**blocks
+    return torch.div(lengths + stride - 1, stride, rounding_mode="floor").clamp(max=size)
+
+
+class SpeechCNN(nn.Module):
+    """``blocks`` x [Conv2d k x k ('same') -> ReLU -> max pool, width = stride = ``pool``]:
+    (B, C_in, F, T) -> (B, K, F / pool^blocks, T / pool^blocks)."""
+
+    def __init__(
+        self, in_channels: int = 1, kernels: int = 32, kernel_size: int = 3, blocks: int = 3,
+        pool: int = POOL, reference: bool = False,
+    ) -> None:
+        super().__init__()
+        chans = [in_channels] + [kernels] * blocks
+        self.convs = nn.ModuleList(
+            nn.Conv2d(c_in, c_out, kernel_size, padding="same") for c_in, c_out in pairwise(chans)
+        )
+        self.pool, self.reference = pool, reference
+        if not reference:
+            # NHWC weights, so oneDNN / cuDNN pick their channels_last kernels without a conversion per call.
+            self.to(memory_format=torch.channels_last)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.reference:
+            for conv in self.convs:
+                x = F.max_pool2d(F.relu(conv(x)), self.pool)
+            return x
+        x = x.contiguous(memory_format=torch.channels_last)
+        for conv in self.convs:
+            x = F.relu_(F.max_pool2d(conv(x), self.pool))  # pool first: same result, pool^2 x fewer ReLUs
+        return x  # (B, K, F / pool^P, T / pool^P)
+
+
+class TextCNN(nn.Module):
+    """``blocks`` x [Conv1d over word positions -> ReLU -> max pool ``pool``]: (B, D, L) -> (B, K, L')."""
+
+    def __init__(
+        self, embed_dim: int = 300, kernels: int = 32, kernel_size: int = 3, blocks: int = 1,
+        pool: int = POOL, reference: bool = False,
+    ) -> None:
+        super().__init__()
+        chans = [embed_dim] + [kernels] * blocks
+        self.convs = nn.ModuleList(
+            nn.Conv1d(c_in, c_out, kernel_size, padding="same") for c_in, c_out in pairwise(chans)
+        )
+        self.pool, self.reference = pool, reference
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for conv in self.convs:
+            if self.reference:
+                x = F.max_pool1d(F.relu(conv(x)), self.pool)
+            else:
+                x = F.relu_(F.max_pool1d(conv(x), self.pool))
+        return x  # (B, K, L / pool^blocks)
+
+
+class DenseHead(nn.Module):
+    """Flattened features -> hidden ReLU layers -> dropout on the last hidden layer -> class logits."""
+
+    def __init__(
+        self, in_features: int, hidden: Sequence[int] = (1024, 512, 128), num_classes: int = 6,
+        dropout: float = 0.1, reference: bool = False,
+    ) -> None:
+        super().__init__()
+        if not hidden:
+            raise ValueError("the dense head needs at least one hidden layer (dropout goes on the last one)")
+        sizes = [in_features, *hidden]
+        self.hidden = nn.ModuleList(nn.Linear(a, b) for a, b in pairwise(sizes))
+        self.dropout = nn.Dropout(dropout)
+        self.out = nn.Linear(sizes[-1], num_classes)
+        self.reference = reference
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for layer in self.hidden:
+            x = F.relu(layer(x), inplace=not self.reference)
+        return self.out(self.dropout(x))  # (B, num_classes)
+
+
+def mask_inputs(
+    spec: torch.Tensor, spec_len: torch.Tensor, words: torch.Tensor, word_len: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Zero padded frames of ``spec`` (B, 1, F, T) and padded word vectors of ``words`` (B, L, D).
+
+    Done first in both models so that what a batch holds beyond each length cannot reach the output.
+    """
+    time_mask = length_mask(spec_len, spec.shape[-1]).to(spec.dtype)  # (B, T)
+    word_mask = length_mask(word_len, words.shape[1]).to(words.dtype)  # (B, L)
+    return spec * time_mask[:, None, None, :], words * word_mask[:, :, None]

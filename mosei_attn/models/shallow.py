@@ -1,0 +1,60 @@
+"""The shallow baseline (paper figure 4): speech and text CNN features concatenated, then a dense head."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from mosei_attn.data.meta import DataMeta
+from mosei_attn.models.base import EmotionModule
+from mosei_attn.models.blocks import POOL, DenseHead, SpeechCNN, TextCNN, mask_inputs, pooled_size
+
+
+class ShallowNet(nn.Module):
+    """Late fusion by concatenation: ``spec`` (B, 1, F, T), ``words`` (B, L, D) -> logits (B, C).
+
+    Returns ``(logits, None)``: the same pair as :class:`AttentionNet`, with no attention matrix.
+    """
+
+    def __init__(
+        self, spec_shape: Sequence[int], text_shape: Sequence[int], num_classes: int,
+        pool_blocks: int = 3, text_blocks: int = 1, kernels: int = 32, kernel_size: int = 3,
+        pool: int = POOL, dense: Sequence[int] = (1024, 512, 128), dropout: float = 0.1,
+        reference: bool = False,
+    ) -> None:
+        super().__init__()
+        n_freq, n_time = spec_shape
+        n_words, embed_dim = text_shape
+        speech_features = kernels * pooled_size(n_freq, pool_blocks, pool) * pooled_size(n_time, pool_blocks, pool)
+        text_features = kernels * pooled_size(n_words, text_blocks, pool)
+        self.speech = SpeechCNN(1, kernels, kernel_size, pool_blocks, pool, reference)
+        self.text = TextCNN(embed_dim, kernels, kernel_size, text_blocks, pool, reference)
+        self.head = DenseHead(speech_features + text_features, dense, num_classes, dropout, reference)
+
+    def forward(
+        self, spec: torch.Tensor, spec_len: torch.Tensor, words: torch.Tensor, word_len: torch.Tensor
+    ) -> tuple[torch.Tensor, None]:
+        spec, words = mask_inputs(spec, spec_len, words, word_len)
+        speech = self.speech(spec).flatten(1)  # (B, K * F' * T')
+        text = self.text(words.transpose(1, 2)).flatten(1)  # (B, K * L')
+        return self.head(torch.cat([speech, text], dim=1)), None
+
+
+class ShallowModule(EmotionModule):
+    """LightningModule for :class:`ShallowNet`; sizes default to the paper's (section 4.2)."""
+
+    def __init__(
+        self, meta: dict[str, Any] | DataMeta, optimizer: dict[str, Any],
+        scheduler: dict[str, Any] | None = None, class_weights: bool = False, compile: bool = False,
+        pool_blocks: int = 3, text_blocks: int = 1, kernels: int = 32, kernel_size: int = 3,
+        pool: int = POOL, dense: Sequence[int] = (1024, 512, 128), dropout: float = 0.1,
+        reference: bool = False,
+    ) -> None:
+        super().__init__(meta, optimizer, scheduler, class_weights, compile)
+        self.net = ShallowNet(
+            self.meta.spec_shape, self.meta.text_shape, self.meta.num_classes, pool_blocks, text_blocks,
+            kernels, kernel_size, pool, list(dense), dropout, reference,
+        )

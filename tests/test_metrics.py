@@ -1,0 +1,94 @@
+"""EmotionMetrics against hand-computed confusion matrices, and the paper-style table."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from mosei_attn.metrics import EmotionMetrics, format_table, to_numpy
+
+APPROX = {"rel": 1e-6, "abs": 1e-9}
+
+
+def one_hot_logits(pred: list[int], num_classes: int) -> torch.Tensor:
+    return torch.nn.functional.one_hot(torch.tensor(pred), num_classes).float() * 4 - 2
+
+
+# true:  0 0 0 0 1 1 2 2   -> confusion matrix [[3, 1, 0], [1, 1, 0], [0, 2, 0]]
+# pred:  0 0 0 1 1 0 1 1      (class 2 is never predicted)
+TARGET = [0, 0, 0, 0, 1, 1, 2, 2]
+PRED = [0, 0, 0, 1, 1, 0, 1, 1]
+
+
+def test_single_label_hand_computed() -> None:
+    m = EmotionMetrics(3)
+    m.update(one_hot_logits(PRED, 3), torch.tensor(TARGET))
+    r = to_numpy(m.compute())
+    assert r["confusion"].tolist() == [[3, 1, 0], [1, 1, 0], [0, 2, 0]]
+    assert r["wa"] == pytest.approx(4 / 8, **APPROX)
+    assert r["ua"] == pytest.approx((3 / 4 + 1 / 2 + 0) / 3, **APPROX)
+    assert r["precision"] == pytest.approx([3 / 4, 1 / 4, 0.0], **APPROX)  # never predicted -> 0
+    assert r["recall"] == pytest.approx([3 / 4, 1 / 2, 0.0], **APPROX)
+    assert r["f1"] == pytest.approx([3 / 4, 1 / 3, 0.0], **APPROX)
+    assert r["f1_macro"] == pytest.approx((3 / 4 + 1 / 3) / 3, **APPROX)
+    assert r["support"].tolist() == [4, 2, 2]
+
+
+def test_batches_and_rank_merge_equal_one_update() -> None:
+    """Counts add up over batches, and over ranks (merge_state applies the DDP reduction)."""
+    whole, first, second = EmotionMetrics(3), EmotionMetrics(3), EmotionMetrics(3)
+    whole.update(one_hot_logits(PRED, 3), torch.tensor(TARGET))
+    first.update(one_hot_logits(PRED[:3], 3), torch.tensor(TARGET[:3]))
+    second.update(one_hot_logits(PRED[3:], 3), torch.tensor(TARGET[3:]))
+    first.merge_state(second)
+    assert torch.equal(first.compute()["confusion"], whole.compute()["confusion"])
+    whole.reset()
+    assert whole.confmat.sum() == 0
+
+
+def test_ua_ignores_classes_absent_from_targets() -> None:
+    m = EmotionMetrics(3)
+    m.update(one_hot_logits([0, 1, 1, 1], 3), torch.tensor([0, 1, 0, 1]))
+    r = m.compute()
+    assert float(r["ua"]) == pytest.approx((1 / 2 + 1) / 2, **APPROX)
+    assert float(r["recall_macro"]) == pytest.approx((1 / 2 + 1 + 0) / 3, **APPROX)
+
+
+def test_multilabel_weighted_accuracy() -> None:
+    # emotion 0: tp 1, fn 1, tn 1, fp 1;  emotion 1: tp 1, fp 1, tn 2, fn 0
+    target = torch.tensor([[1, 1], [1, 0], [0, 0], [0, 0]], dtype=torch.float32)
+    pred = torch.tensor([[1, 1], [0, 1], [0, 0], [1, 0]], dtype=torch.float32)
+    m = EmotionMetrics(2, multilabel=True)
+    m.update(pred * 4 - 2, target)
+    r = to_numpy(m.compute())
+    assert r["wacc"] == pytest.approx([0.5, (1 + 2 / 3) / 2], **APPROX)
+    assert r["acc"] == pytest.approx([0.5, 0.75], **APPROX)
+    assert r["f1"] == pytest.approx([0.5, 2 / 3], **APPROX)
+    assert r["ua"] == pytest.approx(r["wacc_mean"]) and r["wacc_mean"] == pytest.approx((0.5 + 5 / 6) / 2)
+    assert r["wa"] == pytest.approx(r["acc_mean"]) and r["acc_mean"] == pytest.approx(0.625)
+    assert r["confusion_per_emotion"][1].tolist() == [[2, 1], [0, 1]]
+
+
+@pytest.mark.parametrize(
+    ("logits", "target", "multilabel"),
+    [
+        (torch.zeros(4, 2), torch.zeros(4, dtype=torch.long), False),  # wrong class count
+        (torch.zeros(4, 3), torch.tensor([0, 1, 2, 3]), False),  # class index out of range
+        (torch.zeros(4, 3), torch.zeros(4, dtype=torch.long), True),  # multilabel needs (B, C) targets
+    ],
+)
+def test_bad_input_is_refused(logits: torch.Tensor, target: torch.Tensor, multilabel: bool) -> None:
+    with pytest.raises(ValueError, match="must|lie"):
+        EmotionMetrics(3, multilabel=multilabel).update(logits, target)
+
+
+def test_format_table_has_rows_and_accuracies() -> None:
+    m = EmotionMetrics(3)
+    m.update(one_hot_logits(PRED, 3), torch.tensor(TARGET))
+    table = format_table(to_numpy(m.compute()), ["happy", "sad", "anger"])
+    lines = table.splitlines()
+    assert lines[1].split() == ["happy", "0.75", "0.75", "0.75"]
+    assert any(line.split()[:4] == ["average", "0.33", "0.42", "0.36"] for line in lines)
+    assert "41.67%" in lines[-1] and "50.00%" in lines[-1]
+    with pytest.raises(ValueError, match="emotion names"):
+        format_table(m.compute(), ["happy", "sad"])
