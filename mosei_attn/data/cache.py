@@ -21,7 +21,7 @@ import json
 import multiprocessing
 import os
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import h5py
@@ -138,6 +138,8 @@ def build_cache(
     progress: bool = True,
     compression: str | None = "lzf",
     start_method: str | None = None,
+    emotion_names: Sequence[str] = EMOTIONS,
+    label_columns: Sequence[str] = LABEL_COLUMNS,
 ) -> Path:
     """Build (or reuse) the feature cache of ``segments_source`` and return its path.
 
@@ -146,12 +148,15 @@ def build_cache(
     every core; 1 runs in-process; ``start_method`` is the multiprocessing one, default fork where it
     exists); rows are written in segment order. ``extra_attrs`` (e.g. skip counts) are stored as JSON
     attributes. ``compression`` is the h5py filter of spec and words (lzf: fast to read back).
+    ``emotion_names`` and ``label_columns`` are the corpus's (MOSEI's by default; a manifest corpus has
+    its own): every segment's ``labels`` row follows ``label_columns``.
     """
+    emotion_names, label_columns = list(emotion_names), list(label_columns)
     segments = list(segments_source)
     path = cache_path(cache_dir, name, audio, text, fingerprint)
     settings = feature_settings(audio, text)
     if path.exists():
-        validate_cache(path, audio, text, fingerprint, EMOTIONS)
+        validate_cache(path, audio, text, fingerprint, emotion_names, label_columns)
         return path
     if not segments:
         raise ValueError(f"no segments to cache for {path}")
@@ -160,10 +165,10 @@ def build_cache(
     if clash:
         raise ValueError(f"extra_attrs may not override the cache's own attributes {clash}")
     workers = max(1, min(workers or os.cpu_count() or 1, len(segments)))
-    bad = [s.segment_id for s in segments if np.shape(s.labels) != (len(LABEL_COLUMNS),)]
+    bad = [s.segment_id for s in segments if np.shape(s.labels) != (len(label_columns),)]
     if bad:
-        raise ValueError(f"segments {bad[:5]} do not have {len(LABEL_COLUMNS)} label columns {LABEL_COLUMNS}")
-    labels = np.stack([s.labels for s in segments]).astype(np.float32)  # (N, 7)
+        raise ValueError(f"segments {bad[:5]} do not have {len(label_columns)} label columns {label_columns}")
+    labels = np.stack([s.labels for s in segments]).astype(np.float32)  # (N, 1 + E)
 
     path.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_temps(path)
@@ -193,8 +198,8 @@ def build_cache(
                     bar.advance(task)
 
             attrs = {
-                "emotion_names": list(EMOTIONS),
-                "label_columns": list(LABEL_COLUMNS),
+                "emotion_names": emotion_names,
+                "label_columns": label_columns,
                 "features": settings,
                 "counts": {**Counter(s.fold for s in segments), "total": n},
                 **extra,

@@ -16,7 +16,6 @@ import h5py
 import numpy as np
 
 from mosei_attn.data.features import AudioFeatures, TextFeatures, feature_settings
-from mosei_attn.data.labels import LABEL_COLUMNS
 
 #: Bump when the layout or the feature code changes: old caches then get a new name and are rebuilt.
 FORMAT_VERSION = 1
@@ -101,13 +100,16 @@ def validate_cache(
     text: TextFeatures,
     fingerprint: str,
     emotion_names: Iterable[str],
+    label_columns: Iterable[str] | None = None,
 ) -> dict[str, Any]:
     """Refuse a cache not built with these feature settings, corpus fingerprint, emotion names (in this
-    order), label columns and format version; return its attributes."""
+    order), label columns (default: sentiment then the emotions) and format version; return its
+    attributes."""
+    emotion_names = list(emotion_names)
     expect = {
         "format_version": FORMAT_VERSION,
-        "label_columns": list(LABEL_COLUMNS),
-        "emotion_names": list(emotion_names),
+        "label_columns": list(label_columns) if label_columns is not None else ["sentiment", *emotion_names],
+        "emotion_names": emotion_names,
         "features": feature_settings(audio, text),
         "fingerprint": fingerprint,
     }

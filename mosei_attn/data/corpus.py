@@ -19,7 +19,7 @@ from typing import NamedTuple
 import numpy as np
 
 from mosei_attn.data.csd import ComputationalSequence, words_to_str
-from mosei_attn.data.labels import LABEL_COLUMNS
+from mosei_attn.data.labels import EMOTIONS, LABEL_COLUMNS
 from mosei_attn.data.segment import Segment
 
 log = logging.getLogger(__name__)
@@ -205,6 +205,10 @@ class MoseiCorpus:
             log.warning(
                 "%s has no %s folder: every segment will be skipped as 'no audio file'", self.root, AUDIO_DIR
             )
+
+    #: MOSEI's label columns and emotions (a manifest corpus reads its own from the manifest).
+    label_columns: tuple[str, ...] = LABEL_COLUMNS
+    emotion_names: tuple[str, ...] = EMOTIONS
 
     def audio_path(self, video: str) -> Path:
         return self.root / AUDIO_DIR / f"{video}.wav"

@@ -1,0 +1,205 @@
+"""MoseiDataModule: corpus folder -> feature cache -> train / val / test loaders over the standard folds."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from mosei_attn.data.labels import LABEL_RULES, class_counts, derive_targets
+from mosei_attn.data.meta import DataMeta
+
+log = logging.getLogger(__name__)
+
+#: Lightning stage -> corpus fold.
+SPLIT_FOLDS: dict[str, str] = {"train": "train", "val": "valid", "test": "test"}
+
+
+class CacheDataset(Dataset):
+    """Rows of a feature cache as model inputs; targets derived by the label rule beforehand."""
+
+    def __init__(self, cache: Any, rows: np.ndarray, targets: np.ndarray):
+        self.cache, self.rows, self.targets = cache, rows, targets
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        row = int(self.rows[i])
+        item = self.cache.item(row)
+        return {
+            "spec": torch.from_numpy(item["spec"].astype(np.float32))[None],  # (1, F, T)
+            "spec_len": torch.tensor(int(item["spec_len"])),
+            "words": torch.from_numpy(item["words"].astype(np.float32)),  # (L, D)
+            "word_len": torch.tensor(int(item["word_len"])),
+            "target": torch.as_tensor(self.targets[i]),
+            "index": torch.tensor(row),
+        }
+
+
+class MoseiDataModule(L.LightningDataModule):
+    """MOSEI-format corpus -> cached features -> batches.
+
+    ``prepare_data`` (one process) writes the synthetic corpus when it is the chosen data and missing, and
+    builds the feature cache if needed. ``setup`` opens nothing heavy: the HDF5 cache is opened lazily in
+    each DataLoader worker. Batches hold ``spec`` (B, 1, F, T), ``spec_len``, ``words`` (B, L, D),
+    ``word_len``, ``target`` (class index, or (B, E) 0/1 for ``multilabel``) and ``index`` (cache row).
+    ``batch_size`` is per process (per GPU under DDP).
+    """
+
+    def __init__(
+        self,
+        root: str | None = None,
+        name: str = "mosei",
+        folds: str | None = None,
+        synthetic: Mapping[str, Any] | None = None,
+        cache_dir: str = "data/cache",
+        label_rule: str = "argmax",
+        batch_size: int = 32,
+        num_workers: int = 0,
+        feature_workers: int | None = None,
+        audio: Mapping[str, Any] | None = None,
+        text: Mapping[str, Any] | None = None,
+        word_vectors: Mapping[str, Any] | None = None,
+        pin_memory: bool = False,
+        manifest: str | None = None,
+        emotions: list[str] | None = None,
+    ):
+        super().__init__()
+        if label_rule not in LABEL_RULES:
+            raise ValueError(f"unknown label_rule {label_rule!r}; choose one of {', '.join(LABEL_RULES)}")
+        from mosei_attn.data.features import AudioFeatures, TextFeatures
+
+        self.root, self.name = (Path(root) if root else None), name
+        self.folds = Path(folds) if folds else None
+        self.synthetic = dict(synthetic) if synthetic else None
+        self.cache_dir = Path(cache_dir)
+        self.label_rule, self.batch_size, self.num_workers = label_rule, batch_size, num_workers
+        self.feature_workers, self.pin_memory = feature_workers, pin_memory
+        self.audio = AudioFeatures.from_dict(dict(audio or {}))
+        self.text = TextFeatures.from_dict(dict(text or {}))
+        self.word_vectors = {k: (str(v) if isinstance(v, Path) else v) for k, v in dict(word_vectors or {}).items()}
+        self.manifest, self.emotions = (Path(manifest) if manifest else None), emotions
+        self.cache_path: Path | None = None
+        self._cache = None
+        self._splits: dict[str, CacheDataset] = {}
+        self._meta: DataMeta | None = None
+
+    # ---------------------------------------------------------------------------------------------
+    def _corpus(self):
+        """The MOSEI-format reader, or a manifest corpus (users' own data) when ``manifest`` is set."""
+        if self.manifest is not None:
+            from mosei_attn.data.manifest import ManifestCorpus
+            from mosei_attn.embeddings import WordVectors
+
+            if not self.word_vectors.get("path"):
+                raise ValueError("data=manifest needs data.word_vectors.path: a GloVe-format text file")
+            vectors = WordVectors.load(self.word_vectors["path"], dim=self.text.dim, cache_dir=self.cache_dir)
+            return ManifestCorpus(self.manifest, vectors, emotions=self.emotions)
+        from mosei_attn.data.corpus import MoseiCorpus
+
+        return MoseiCorpus(self.root, folds=self.folds, word_dim=self.text.dim)
+
+    def prepare_data(self) -> None:
+        if self.synthetic is not None:
+            from mosei_attn.data.synthetic import write_synthetic_corpus
+
+            write_synthetic_corpus(self.root, **self.synthetic)
+        elif self.manifest is None and not self.root.is_dir():
+            raise FileNotFoundError(f"{self.root}: corpus folder not found (set data.root to your CMU_MOSEI copy)")
+        self.cache_path = self.build_cache()
+
+    def build_cache(self) -> Path:
+        """Build (or reuse) this corpus's feature cache and return its path."""
+        from mosei_attn.data.cache import build_cache
+
+        corpus = self._corpus()
+        segments, skipped = corpus.scan()
+        return build_cache(
+            segments,
+            self.audio,
+            self.text,
+            cache_dir=self.cache_dir,
+            name=self.name,
+            fingerprint=corpus.fingerprint(),
+            extra_attrs={"skipped": dict(skipped), "corpus_root": str(corpus.root)},
+            workers=self.feature_workers,
+            emotion_names=corpus.emotion_names,
+            label_columns=corpus.label_columns,
+        )
+
+    def setup(self, stage: str | None = None) -> None:
+        if self._splits:
+            return
+        from mosei_attn.data.cache import FeatureCache, cache_path, validate_cache
+
+        corpus = self._corpus()
+        fingerprint = corpus.fingerprint()
+        path = cache_path(self.cache_dir, self.name, self.audio, self.text, fingerprint)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: feature cache missing; run prepare_data() / `python -m mosei_attn.prepare`")
+        names = tuple(corpus.emotion_names)
+        validate_cache(path, self.audio, self.text, fingerprint, names, corpus.label_columns)
+        self.cache_path, self._cache = path, FeatureCache(path)
+        labels, folds = self._cache.labels, self._cache.fold
+        targets, keep = derive_targets(labels, self.label_rule)
+        full_targets = np.zeros((len(labels),) + targets.shape[1:], dtype=targets.dtype)
+        full_targets[keep] = targets
+        for split, fold in SPLIT_FOLDS.items():
+            rows = np.flatnonzero((folds == fold) & keep)
+            self._splits[split] = CacheDataset(self._cache, rows, full_targets[rows])
+            dropped = int(((folds == fold) & ~keep).sum())
+            if dropped:
+                log.info("%s: label rule %r drops %d %s segments", path.name, self.label_rule, dropped, fold)
+        counts = class_counts(self._splits["train"].targets, len(names))
+        self._meta = DataMeta(
+            emotion_names=names,
+            label_rule=self.label_rule,
+            spec_shape=(self.audio.freq_bins, self.audio.max_frames),
+            text_shape=(self.text.max_words, self.text.dim),
+            class_counts=tuple(int(c) for c in counts),
+            features={"audio": self.audio.to_dict(), "text": self.text.to_dict()},
+            word_vectors=dict(self.word_vectors),
+        )
+
+    # ---------------------------------------------------------------------------------------------
+    @property
+    def meta(self) -> DataMeta:
+        if self._meta is None:
+            raise RuntimeError("call setup() before reading the data's metadata")
+        return self._meta
+
+    @property
+    def class_counts(self) -> tuple[int, ...]:
+        return self.meta.class_counts
+
+    def dataset(self, split: str) -> CacheDataset:
+        if split not in self._splits:
+            raise KeyError(f"unknown split {split!r}; choose one of {', '.join(SPLIT_FOLDS)}")
+        return self._splits[split]
+
+    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        return DataLoader(
+            self.dataset(split),
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            num_workers=self.num_workers,
+            pin_memory=self.pin_memory,
+            persistent_workers=self.num_workers > 0,
+            drop_last=False,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)

@@ -1,0 +1,64 @@
+"""Small helpers shared by the entry points: config resolvers, seeding, W&B mode, JSON output."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from omegaconf import OmegaConf
+
+log = logging.getLogger(__name__)
+
+#: Where the project's Hydra configs live (top-level `conf/`, beside the package).
+CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "conf")
+
+
+def resume_dir(ckpt_path: str | None, default: str) -> str:
+    """Run folder for a run: the checkpoint's own run folder when resuming, else ``default``."""
+    if ckpt_path in (None, "", "None", "null"):
+        return default
+    ckpt = Path(str(ckpt_path))
+    return str(ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt.parent)
+
+
+def register_resolvers() -> None:
+    if not OmegaConf.has_resolver("resume_dir"):
+        OmegaConf.register_new_resolver("resume_dir", resume_dir)
+
+
+register_resolvers()
+
+
+def wandb_offline_default() -> bool:
+    """W&B runs offline unless the user configured it (an API key, a login, or WANDB_MODE)."""
+    if os.environ.get("WANDB_MODE"):
+        return os.environ["WANDB_MODE"] in ("offline", "dryrun", "disabled")
+    if os.environ.get("WANDB_API_KEY"):
+        return False
+    netrc = Path(os.environ.get("NETRC", Path.home() / ".netrc"))
+    return not (netrc.is_file() and "api.wandb.ai" in netrc.read_text(errors="ignore"))
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> Path:
+    """Write JSON atomically (temporary name, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2, default=_jsonable) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def _jsonable(x: Any) -> Any:
+    if hasattr(x, "tolist"):
+        return x.tolist()
+    if isinstance(x, Path):
+        return str(x)
+    raise TypeError(f"not JSON serialisable: {type(x).__name__}")
+
+
+def to_container(cfg: Any) -> Any:
+    return OmegaConf.to_container(cfg, resolve=True) if OmegaConf.is_config(cfg) else cfg

@@ -1,0 +1,60 @@
+"""Shared fixtures: composed Hydra configs on a small synthetic corpus with tiny spectrogram shapes."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, open_dict
+
+from mosei_attn.utils import CONFIG_DIR
+
+os.environ.setdefault("WANDB_MODE", "disabled")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+#: A small corpus (videos) with tiny features: the same code path as the default run, in seconds.
+TINY = [
+    "debug=tiny",
+    "data.synthetic.n_videos=16",
+    "data.feature_workers=1",
+    "data.batch_size=8",
+    "logger=csv",
+    "callbacks.progress_bar=null",
+    "trainer.accelerator=cpu",
+    "trainer.enable_model_summary=false",
+]
+
+
+def compose_config(name: str, overrides: list[str], output_dir: Path) -> DictConfig:
+    """Compose ``conf/<name>.yaml`` as Hydra would, with the run folder set to ``output_dir``."""
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        cfg = compose(config_name=name, overrides=overrides, return_hydra_config=True)
+    HydraConfig.instance().set_config(cfg)  # resolves ${hydra:...} interpolations
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(output_dir)
+        cfg.paths.log_dir = str(output_dir.parent)
+    return cfg
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One data folder per test session: the tiny synthetic corpus and caches are built once."""
+    return tmp_path_factory.mktemp("data")
+
+
+@pytest.fixture
+def train_cfg(data_dir: Path, tmp_path: Path) -> Callable[..., DictConfig]:
+    """``train_cfg("model=shallow", ...)``: a tiny training config writing under ``tmp_path``."""
+
+    def make(*overrides: str, output_dir: Path | None = None) -> DictConfig:
+        return compose_config(
+            "train", [*TINY, f"paths.data_dir={data_dir}", *overrides], output_dir or tmp_path / "run"
+        )
+
+    return make

@@ -1,0 +1,94 @@
+"""Synthetic corpus -> prepare -> DataModule batches, through the same reader real MOSEI uses."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from mosei_attn.data.labels import EMOTIONS, derive_targets
+from mosei_attn.train import build_datamodule
+
+
+@pytest.fixture
+def datamodule(train_cfg):
+    def make(*overrides: str):
+        dm = build_datamodule(train_cfg(*overrides).data)
+        dm.prepare_data()
+        dm.setup("fit")
+        return dm
+
+    return make
+
+
+def test_batches_have_config_shapes(train_cfg, datamodule):
+    cfg = train_cfg()
+    dm = datamodule()
+    batch = next(iter(dm.train_dataloader()))
+    B = cfg.data.batch_size
+    F, T = cfg.data.audio.freq_bins, cfg.data.audio.max_frames
+    L, D = cfg.data.text.max_words, cfg.data.text.dim
+    assert batch["spec"].shape == (B, 1, F, T) and batch["spec"].dtype == torch.float32
+    assert batch["words"].shape == (B, L, D)
+    assert batch["target"].shape == (B,) and batch["target"].dtype == torch.int64
+    assert ((batch["spec_len"] > 0) & (batch["spec_len"] <= T)).all()
+    assert ((batch["word_len"] > 0) & (batch["word_len"] <= L)).all()
+    assert 0.0 <= batch["spec"].min() and batch["spec"].max() <= 1.0
+    # frames past a segment's length are padding (zeros)
+    i = int(batch["spec_len"].argmin())
+    assert batch["spec"][i, :, :, int(batch["spec_len"][i]) :].abs().sum() == 0
+    assert dm.meta.spec_shape == (F, T) and dm.meta.text_shape == (L, D)
+    assert dm.meta.emotion_names == EMOTIONS
+
+
+def test_splits_follow_folds_and_label_counts(datamodule):
+    dm = datamodule()
+    cache = dm.dataset("train").cache
+    folds, labels = cache.fold, cache.labels
+    for split, fold in (("train", "train"), ("val", "valid"), ("test", "test")):
+        ds = dm.dataset(split)
+        assert len(ds) == int((folds == fold).sum()) > 0  # argmax keeps every row
+        assert set(folds[ds.rows]) == {fold}
+    expected = np.bincount(derive_targets(labels[folds == "train"], "argmax")[0], minlength=len(EMOTIONS))
+    assert dm.meta.class_counts == tuple(int(c) for c in expected)
+    assert len({*dm.dataset("train").rows} & {*dm.dataset("test").rows}) == 0
+
+
+@pytest.mark.parametrize("rule", ["plurality", "majority", "multilabel"])
+def test_label_rules_select_rows_and_targets(datamodule, rule):
+    dm = datamodule(f"data.label_rule={rule}")
+    ds = dm.dataset("train")
+    labels = ds.cache.labels[ds.rows]
+    targets, keep = derive_targets(labels, rule)
+    assert keep.all()  # the datamodule already dropped what the rule drops
+    item = ds[0]
+    if rule == "multilabel":
+        assert item["target"].shape == (len(EMOTIONS),)
+        assert dm.meta.multilabel
+    else:
+        assert int(item["target"]) == int(targets[0])
+    all_train = (ds.cache.fold == "train").sum()
+    assert len(ds) <= all_train
+
+
+def test_loader_workers_give_the_same_batches(datamodule):
+    dm = datamodule()
+    first = next(iter(dm.val_dataloader()))
+    dm.num_workers = 2
+    again = next(iter(dm.val_dataloader()))
+    for key in ("spec", "words", "target", "index"):
+        assert torch.equal(first[key], again[key])
+
+
+def test_cache_is_reused(datamodule):
+    dm = datamodule()
+    path, mtime = dm.cache_path, dm.cache_path.stat().st_mtime_ns
+    dm2 = datamodule()
+    assert dm2.cache_path == path and path.stat().st_mtime_ns == mtime
+
+
+def test_missing_corpus_folder_is_a_clear_error(tmp_path):
+    from mosei_attn.data import MoseiDataModule
+
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        MoseiDataModule(root=str(tmp_path / "nowhere"), cache_dir=str(tmp_path)).prepare_data()

@@ -1,0 +1,84 @@
+"""The entry points end to end on tiny data: train, evaluate, resume, loggers."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from mosei_attn.evaluate import evaluate
+from mosei_attn.train import train
+from tests.conftest import compose_config
+
+
+def _metrics(run: Path) -> dict:
+    return json.loads((run / "metrics.json").read_text())
+
+
+@pytest.mark.parametrize("model", ["attention", "shallow"])
+def test_fast_dev_run_writes_the_run_folder(train_cfg, tmp_path, model):
+    metrics, objects = train(train_cfg(f"model={model}", "debug=fdr"))
+    run = objects["output_dir"]
+    saved = _metrics(run)
+    assert saved["model"] == model
+    assert 0.0 <= saved["test/wa"] <= 1.0 and 0.0 <= saved["test/ua"] <= 1.0
+    assert len(saved["test/confusion"]) == 6
+    assert (run / "confusion_test.png").stat().st_size > 0
+    assert (run / "attention_0.png").exists() == (model == "attention")
+    assert metrics["test/ua"] == pytest.approx(saved["test/ua"])
+
+
+def test_train_then_evaluate_gives_the_same_figures(train_cfg, data_dir, tmp_path):
+    metrics, objects = train(train_cfg("trainer.max_epochs=2"))
+    run = objects["output_dir"]
+    saved = _metrics(run)
+    best = saved["best_checkpoint"]
+    assert best and Path(best).parent == run / "checkpoints"
+    assert (run / "checkpoints" / "last.ckpt").is_file()
+    ecfg = compose_config("evaluate", [f"ckpt_path={best}", f"paths.data_dir={data_dir}"], tmp_path / "eval")
+    again = evaluate(ecfg)
+    for key in ("test/wa", "test/ua", "test/f1_macro"):
+        assert again[key] == pytest.approx(saved[key], abs=1e-6)
+    assert again["test/confusion"] == saved["test/confusion"]
+
+
+def test_resume_from_last_checkpoint_continues(train_cfg, tmp_path):
+    run = tmp_path / "run"
+    train(train_cfg("trainer.max_epochs=1", output_dir=run))
+    last = run / "checkpoints" / "last.ckpt"
+    first = torch.load(last, weights_only=False)
+    assert first["epoch"] == 0
+    train(train_cfg("trainer.max_epochs=2", f"ckpt_path={last}", output_dir=run))
+    second = torch.load(last, weights_only=False)
+    assert second["epoch"] == 1
+    assert second["global_step"] == 2 * first["global_step"]
+    assert "state" in str(second["optimizer_states"][0].keys())
+    with open(run / "metrics.csv") as f:
+        epochs = {row["epoch"] for row in csv.DictReader(f) if row.get("val/ua")}
+    assert epochs == {"0", "1"}
+
+
+def test_checkpoint_rebuilds_without_the_dataset(train_cfg, tmp_path):
+    _, objects = train(train_cfg("trainer.max_epochs=1", "model=shallow"))
+    from mosei_attn.evaluate import load_checkpoint
+
+    model, run_cfg = load_checkpoint(objects["output_dir"] / "checkpoints" / "last.ckpt")
+    assert model.meta.emotion_names == objects["datamodule"].meta.emotion_names
+    assert run_cfg.model._target_.endswith("ShallowModule")
+    batch = next(iter(objects["datamodule"].val_dataloader()))
+    logits, attention = model(batch)
+    assert logits.shape == (len(batch["target"]), 6) and attention is None
+
+
+def test_wandb_offline_writes_a_syncable_run_folder(train_cfg, monkeypatch):
+    pytest.importorskip("wandb")
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    _, objects = train(train_cfg("logger=wandb", "debug=fdr"))
+    runs = list((objects["output_dir"] / "wandb").glob("offline-run-*"))
+    assert len(runs) == 1
+    assert list(runs[0].glob("run-*.wandb"))  # the file `wandb sync` uploads
+    assert (objects["output_dir"] / "wandb_run_id").read_text().strip()
