@@ -1,4 +1,9 @@
-"""Figures: confusion matrices (paper figures 5-6) and attention over a segment (figure 2)."""
+"""Figures: confusion matrices (paper figures 5-6), attention over a segment (figure 2), the spectrogram
+before and after log scaling (figure 3), and a prediction's probabilities.
+
+Axes are in seconds and Hz when the caller gives ``hop_seconds`` / ``max_hz``, else in frames and bins.
+Every function writes one PNG (under a temporary name, then renamed) and returns its path.
+"""
 
 from __future__ import annotations
 
@@ -12,12 +17,17 @@ matplotlib.use("Agg")  # headless: figures go to files and loggers
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+DPI = 110
+SPEC_CMAP, ATTENTION_CMAP, CONFUSION_CMAP = "magma", "viridis", "Blues"
+#: Colorbar width as a fraction of its axes (matplotlib's usual value for square-ish panels).
+COLORBAR_FRACTION = 0.046
+
 
 def _save(fig: plt.Figure, path: str | os.PathLike) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.stem + ".tmp" + path.suffix)
-    fig.savefig(tmp, dpi=110, bbox_inches="tight")
+    fig.savefig(tmp, dpi=DPI, bbox_inches="tight")
     plt.close(fig)
     os.replace(tmp, path)
     return path
@@ -31,7 +41,7 @@ def plot_confusion(
     norm = cm / np.clip(cm.sum(axis=1, keepdims=True), 1, None)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.6))
     for ax, mat, fmt, label in ((axes[0], cm, "{:.0f}", "count"), (axes[1], norm, "{:.2f}", "recall")):
-        im = ax.imshow(mat, cmap="Blues", vmin=0)
+        im = ax.imshow(mat, cmap=CONFUSION_CMAP, vmin=0)
         ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
         ax.set_yticks(range(len(names)), names)
         ax.set_xlabel("predicted")
@@ -42,7 +52,7 @@ def plot_confusion(
             for j in range(mat.shape[1]):
                 ax.text(j, i, fmt.format(mat[i, j]), ha="center", va="center", fontsize=8,
                         color="white" if mat[i, j] > 0.6 * top else "black")
-        fig.colorbar(im, ax=ax, fraction=0.046)
+        fig.colorbar(im, ax=ax, fraction=COLORBAR_FRACTION)
     if title:
         fig.suptitle(title)
     return _save(fig, path)
@@ -56,6 +66,105 @@ def word_column_labels(words: Sequence[str], n_columns: int, n_real: int) -> lis
     return [" ".join(words[i * per : (i + 1) * per]) for i in range(min(n_columns, n_real))]
 
 
+def _image(
+    ax: plt.Axes, img: np.ndarray, seconds: float, top: float, cmap: str, **kw
+) -> matplotlib.image.AxesImage:
+    """``img`` (rows, frames) with time 0..seconds across and 0..top up (frequency, origin low)."""
+    return ax.imshow(img, origin="lower", aspect="auto", cmap=cmap, interpolation="nearest",
+                     extent=(0, max(seconds, 1e-9), 0, top), **kw)
+
+
+def _spectrogram_panel(
+    ax: plt.Axes, spec: np.ndarray, frames: int, hop_seconds: float | None, max_hz: float | None
+) -> matplotlib.image.AxesImage:
+    """The model's [0, 1] spectrogram (F, T), its first ``frames`` frames (at least one)."""
+    frames = max(1, min(int(frames), spec.shape[1]))
+    im = _image(ax, spec[:, :frames], frames * (hop_seconds or 1), max_hz or spec.shape[0], SPEC_CMAP,
+                vmin=0, vmax=1)
+    ax.set_xlabel("time (s)" if hop_seconds else "frame")
+    ax.set_ylabel("frequency (Hz)" if max_hz else "frequency bin")
+    return im
+
+
+def _probability_panel(ax: plt.Axes, probs: Sequence[float], names: Sequence[str], multilabel: bool) -> None:
+    p = np.asarray(probs, dtype=np.float64)
+    colors = ["tab:orange" if i == int(p.argmax()) else "tab:blue" for i in range(len(p))]
+    ax.barh(range(len(p)), p, color=colors)
+    ax.set_yticks(range(len(p)), list(names) if len(names) == len(p) else [str(i) for i in range(len(p))])
+    ax.invert_yaxis()  # first emotion on top, as in the tables
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("probability (per emotion, sigmoid)" if multilabel else "probability (softmax)")
+    for i, v in enumerate(p):
+        ax.text(min(v + 0.02, 0.8), i, f"{v:.2f}", va="center", fontsize=8)
+
+
+def plot_prediction(
+    spec: np.ndarray,
+    path: str | os.PathLike,
+    attention: np.ndarray | None = None,
+    words: Sequence[str] = (),
+    probs: Sequence[float] | None = None,
+    names: Sequence[str] = (),
+    spec_len: int | None = None,
+    n_words: int | None = None,
+    hop_seconds: float | None = None,
+    max_hz: float | None = None,
+    multilabel: bool = False,
+    title: str = "",
+) -> Path:
+    """One segment: its spectrogram (F, T) with the attention weight over time, the attention matrix
+    (m time rows x n word columns, figure 2) below it, and the emotion probabilities beside them.
+
+    ``attention`` None (shallow models) leaves out both attention panels; ``probs`` None the bar chart.
+    The attention is cropped to the real time positions (``spec_len`` frames) and real word columns
+    (``n_words``); a segment with no words shows an empty matrix, one with no frames a single frame.
+    """
+    T = spec.shape[1]
+    frames = T if spec_len is None else max(1, int(spec_len))
+    rows = 1 if attention is None else 2
+    cols = 1 if probs is None else 2
+    columns = 0 if attention is None else attention.shape[1] if n_words is None else n_words
+    width = max(6, 0.35 * columns + 4) + (3.5 if probs is not None else 0)  # inches: room for word labels
+    fig = plt.figure(figsize=(width, 3.5 * rows + 0.5), layout="constrained")
+    grid = fig.add_gridspec(rows, cols, height_ratios=[1, 2][:rows], width_ratios=[3, 1][:cols])
+    ax0 = fig.add_subplot(grid[0, 0])
+    im = _spectrogram_panel(ax0, spec, frames, hop_seconds, max_hz)
+    ax0.set_title("model input: log-scaled spectrogram", fontsize=9)
+    if attention is None:
+        fig.colorbar(im, ax=ax0, fraction=COLORBAR_FRACTION, label="scaled dB")
+    else:
+        m, n = attention.shape
+        per_row = max(1, T // m)  # frames per attention time position
+        real_t = min(m, max(1, int(np.ceil(frames / per_row))))
+        real_w = n if n_words is None else min(n, max(0, int(n_words)))
+        att = attention[:real_t, :real_w]  # (real_t, real_w)
+        step = per_row * (hop_seconds or 1)
+        if real_w:  # piecewise constant: the model repeats each time position's weight over its frames
+            ax0b = ax0.twinx()
+            weights = att.sum(axis=1)
+            edges = np.minimum(np.arange(real_t + 1) * step, frames * (hop_seconds or 1))
+            ax0b.plot(edges, np.append(weights, weights[-1]), drawstyle="steps-post", color="cyan", lw=1.5)
+            ax0b.set_ylabel("attention (sum over words)")
+            ax0.set_xlim(0, frames * (hop_seconds or 1))
+        ax1 = fig.add_subplot(grid[1, 0])
+        shown = att if real_w else np.zeros((real_t, 1))
+        im1 = ax1.imshow(shown, aspect="auto", cmap=ATTENTION_CMAP, interpolation="nearest", vmin=0,
+                         vmax=None if shown.max() > 0 else 1,
+                         extent=(-0.5, shown.shape[1] - 0.5, real_t * step, 0))
+        labels = word_column_labels(list(words), shown.shape[1], real_w)
+        ax1.set_xticks(range(len(labels)), labels, rotation=60, ha="right", fontsize=8)
+        if not real_w:
+            ax1.text(0, real_t * step / 2, "no words", ha="center", va="center", color="white")
+        ax1.set_ylabel("time (s)" if hop_seconds else "frame")
+        ax1.set_xlabel("words (columns; each column softmax-normalised over time)")
+        fig.colorbar(im1, ax=ax1, fraction=COLORBAR_FRACTION, label="attention")
+    if probs is not None:
+        _probability_panel(fig.add_subplot(grid[:, 1]), probs, names, multilabel)
+    if title:
+        fig.suptitle(title)
+    return _save(fig, path)
+
+
 def plot_attention(
     spec: np.ndarray,
     attention: np.ndarray,
@@ -65,36 +174,41 @@ def plot_attention(
     n_words: int | None = None,
     hop_seconds: float | None = None,
     title: str = "",
+    max_hz: float | None = None,
 ) -> Path:
-    """Spectrogram (F, T) above the attention matrix (m time rows x n word columns, figure 2).
+    """Figure 2 alone: spectrogram (F, T) above the attention matrix (m time rows x n word columns)."""
+    return plot_prediction(spec, path, attention=attention, words=words, spec_len=spec_len, n_words=n_words,
+                           hop_seconds=hop_seconds, max_hz=max_hz, title=title)
 
-    ``attention`` is cropped to the real time positions and real word columns when lengths are given.
+
+def plot_log_scaling(
+    magnitude: np.ndarray,
+    scaled: np.ndarray,
+    path: str | os.PathLike,
+    sample_rate: int,
+    hop_seconds: float,
+    frames: int | None = None,
+    top_db: float | None = None,
+    title: str = "",
+) -> Path:
+    """Figure 3: the linear-magnitude STFT (bins, frames) beside the model's dB-scaled [0, 1] input (F, T).
+
+    Both span 0 to ``sample_rate`` / 2 Hz and their first ``frames`` frames (default: all of ``magnitude``).
     """
-    m, n = attention.shape
-    T = spec.shape[1]
-    per_row = T // m
-    real_t = m if spec_len is None else max(1, int(np.ceil(spec_len / per_row)))
-    real_w = n if n_words is None else max(0, int(n_words))
-    att = attention[:real_t, :real_w] if real_w else attention[:real_t, :1] * 0
-    fig, (ax0, ax1) = plt.subplots(
-        2, 1, figsize=(max(6, 0.35 * att.shape[1] + 4), 8), gridspec_kw={"height_ratios": [1, 2]}
-    )
-    frames = real_t * per_row if spec_len is None else spec_len
-    extent_t = frames * hop_seconds if hop_seconds else frames
-    ax0.imshow(spec[:, :frames], origin="lower", aspect="auto", cmap="magma",
-               extent=(0, extent_t, 0, spec.shape[0]))
-    ax0.set_xlabel("time (s)" if hop_seconds else "frame")
-    ax0.set_ylabel("frequency bin")
-    weights = att.sum(axis=1)
-    ax0b = ax0.twinx()
-    ax0b.plot((np.arange(real_t) + 0.5) * per_row * (hop_seconds or 1), weights, color="cyan", lw=1.5)
-    ax0b.set_ylabel("attention (sum over words)")
-    im = ax1.imshow(att, aspect="auto", cmap="viridis", interpolation="nearest")
-    labels = word_column_labels(list(words), att.shape[1], real_w)
-    ax1.set_xticks(range(len(labels)), labels, rotation=60, ha="right", fontsize=8)
-    ax1.set_ylabel("time position (rows)")
-    ax1.set_xlabel("words (columns)")
-    fig.colorbar(im, ax=ax1, fraction=0.046)
+    n = magnitude.shape[1] if frames is None else int(frames)
+    n = max(1, min(n, magnitude.shape[1], scaled.shape[1]))
+    seconds, nyquist = n * hop_seconds, sample_rate / 2
+    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(12, 4.2), sharey=True)
+    im0 = _image(ax0, magnitude[:, :n], seconds, nyquist, SPEC_CMAP, vmin=0)
+    ax0.set_title("before: |STFT| magnitude, linear")
+    fig.colorbar(im0, ax=ax0, fraction=COLORBAR_FRACTION, label="magnitude (linear)")
+    im1 = _image(ax1, scaled[:, :n], seconds, nyquist, SPEC_CMAP, vmin=0, vmax=1)
+    floor = f"-{top_db:g} dB" if top_db else "floor"
+    ax1.set_title(f"after: power in dB, {floor} -> 0, max -> 1")
+    fig.colorbar(im1, ax=ax1, fraction=COLORBAR_FRACTION, label="scaled dB (model input)")
+    for ax in (ax0, ax1):
+        ax.set_xlabel("time (s)")
+    ax0.set_ylabel("frequency (Hz)")
     if title:
         fig.suptitle(title)
     return _save(fig, path)

@@ -1,7 +1,9 @@
-"""What a finished evaluation leaves behind: the paper's table, metrics.json, confusion and attention figures."""
+"""What a finished run leaves behind: the paper's table, metrics.json, and its figures: confusion matrices
+(figures 5-6), attention over a few fixed validation segments (figure 2), log scaling (figure 3)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 from typing import Any
@@ -10,10 +12,15 @@ import numpy as np
 import torch
 
 from mosei_attn import plots
+from mosei_attn.data.audio import read_audio, resample
+from mosei_attn.data.features import AudioFeatures
 from mosei_attn.metrics import format_table
 from mosei_attn.utils import write_json
 
 log = logging.getLogger(__name__)
+
+#: Fixed validation segments drawn in figure 2 after each run.
+N_EXAMPLES = 3
 
 #: The paper's validation figures (Tables 1-2), shown beside ours.
 PAPER_RESULTS: dict[str, dict[str, float]] = {
@@ -33,31 +40,106 @@ def summarise(results: dict[str, Any], names: tuple[str, ...], prefix: str) -> d
     return out
 
 
+def example_indices(targets: np.ndarray, n: int = N_EXAMPLES) -> list[int]:
+    """Positions of ``n`` fixed segments in a split: the first segment of each of the ``n`` most common
+    classes (ties: the lower class index), then the earliest others when there are fewer classes.
+
+    ``targets``: class indices (N,), or 0/1 rows (N, E) for multilabel (keyed by the first present emotion).
+    """
+    t = np.asarray(targets)
+    if len(t) == 0 or n <= 0:
+        return []
+    keys = t.argmax(axis=1) if t.ndim == 2 else t.astype(np.int64)
+    classes, first, counts = np.unique(keys, return_index=True, return_counts=True)
+    order = sorted(range(len(classes)), key=lambda k: (-counts[k], classes[k]))
+    picked = [int(first[k]) for k in order[:n]]
+    picked += [i for i in range(len(t)) if i not in picked][: n - len(picked)]
+    return picked
+
+
+def _target_name(target: torch.Tensor, names: tuple[str, ...]) -> str:
+    if target.ndim == 0:
+        return names[int(target)]
+    return "+".join(n for n, t in zip(names, target.tolist(), strict=True) if t > 0) or "none"
+
+
 @torch.no_grad()
-def attention_examples(model: Any, dataset: Any, out_dir: Path, n: int = 1, hop_seconds: float | None = None) -> list[Path]:
-    """Figure 2 for the first ``n`` segments of ``dataset`` (fixed, so runs are comparable)."""
-    paths = []
+def attention_examples(
+    model: Any, dataset: Any, out_dir: Path, n: int = N_EXAMPLES, hop_seconds: float | None = None,
+    max_hz: float | None = None,
+) -> list[Path]:
+    """Figure 2 (``attention_<k>.png``) for the fixed segments ``example_indices`` picks from ``dataset``;
+    none for models without attention."""
+    paths: list[Path] = []
     model.eval()
-    cache = dataset.cache
-    for i in range(min(n, len(dataset))):
+    cache, names = dataset.cache, model.meta.emotion_names
+    for k, i in enumerate(example_indices(dataset.targets, n)):
         item = dataset[i]
-        batch = {k: v[None].to(model.device) for k, v in item.items()}
-        logits, attention = model(batch)
-        if attention is None:
+        out = model.predict_step({key: v[None].to(model.device) for key, v in item.items()}, 0)
+        if out["attention"] is None:
             return paths
-        row = int(item["index"])
-        words = str(cache.text[row]).split()
-        probs = torch.softmax(logits.float(), -1)[0].cpu().numpy()
-        names = model.meta.emotion_names
-        title = f"{cache.segment_id[row]}  predicted {names[int(probs.argmax())]} ({probs.max():.2f})"
-        paths.append(
-            plots.plot_attention(
-                item["spec"][0].numpy(), attention[0].float().cpu().numpy(), words,
-                out_dir / f"attention_{i}.png", spec_len=int(item["spec_len"]),
-                n_words=int(np.ceil(int(item["word_len"]) / (item["words"].shape[0] / attention.shape[2]))),
-                hop_seconds=hop_seconds, title=title,
-            )
-        )
+        row, attention = int(item["index"]), out["attention"][0].float().cpu().numpy()  # (m, n)
+        probs = out["probs"][0].cpu().numpy()
+        title = (f"{cache.segment_id[row]}: true {_target_name(item['target'], names)}, "
+                 f"predicted {names[int(probs.argmax())]} ({probs.max():.2f})")
+        paths.append(plots.plot_prediction(
+            item["spec"][0].numpy(), out_dir / f"attention_{k}.png", attention=attention,
+            words=str(cache.text[row]).split(), probs=probs, names=names, spec_len=int(item["spec_len"]),
+            n_words=word_columns(int(item["word_len"]), item["words"].shape[0], attention.shape[1]),
+            hop_seconds=hop_seconds, max_hz=max_hz, multilabel=model.meta.multilabel, title=title,
+        ))  # fmt: skip
+    return paths
+
+
+def word_columns(word_len: int, max_words: int, n_columns: int) -> int:
+    """How many of the attention matrix's ``n_columns`` word columns hold real words (the text CNN pools
+    ``max_words`` positions into ``n_columns``)."""
+    return min(n_columns, int(np.ceil(word_len / (max_words / n_columns))))
+
+
+def log_scaling_figure(
+    settings: AudioFeatures, audio: np.ndarray, sr: int, path: Path, title: str = ""
+) -> Path:
+    """Figure 3 for ``audio`` (samples,) or (samples, channels) at ``sr`` Hz: the linear-magnitude STFT
+    beside the model's dB-scaled [0, 1] input, both computed with the model's feature ``settings``."""
+    x = np.asarray(audio, dtype=np.float32)
+    x = x.mean(axis=1) if x.ndim == 2 else x
+    scaled, frames = settings.compute(x, sr)  # (F, T), the model's input
+    power = settings.power_spectrogram(resample(x, sr, settings.sample_rate))  # (frames, n_fft/2 + 1)
+    magnitude = np.sqrt(power[: settings.max_frames]).T  # (n_fft/2 + 1, frames), linear
+    return plots.plot_log_scaling(
+        magnitude, scaled, path, settings.sample_rate, settings.hop_length / settings.sample_rate,
+        frames=frames, top_db=settings.top_db, title=title,
+    )
+
+
+def segment_audio(datamodule: Any, segment_id: str) -> tuple[np.ndarray, int]:
+    """The audio (samples,) and its rate of one cached segment, found again through the data's corpus."""
+    with contextlib.closing(datamodule.corpus().iter_segments()) as segments:
+        for seg in segments:
+            if seg.segment_id == segment_id:
+                return read_audio(seg.audio_path, seg.start, seg.end)
+    raise LookupError(f"segment {segment_id} is no longer in the corpus")
+
+
+def training_figures(model: Any, datamodule: Any, out_dir: Path, n: int = N_EXAMPLES) -> list[Path]:
+    """Figures 2 and 3 for the fixed validation segments of a finished run (confusion: ``write_report``).
+
+    Figure 3 needs the segment's audio: when it cannot be read (the cache was built elsewhere) it is
+    skipped with a warning rather than failing the run.
+    """
+    audio, val = datamodule.audio, datamodule.dataset("val")
+    scale = {"hop_seconds": audio.hop_length / audio.sample_rate, "max_hz": audio.sample_rate / 2}
+    paths = attention_examples(model, val, out_dir, n=n, **scale)
+    picked = example_indices(val.targets, 1)
+    if picked:
+        sid = str(val.cache.segment_id[int(val.rows[picked[0]])])
+        try:
+            wav, sr = segment_audio(datamodule, sid)
+            paths.append(log_scaling_figure(audio, wav, sr, out_dir / "spectrogram_scaling.png",
+                                            title=f"{sid}: log scaling of the spectrogram"))
+        except (OSError, ValueError, LookupError) as e:
+            log.warning("figure 3 (spectrogram before/after log scaling) skipped: %s", e)
     return paths
 
 

@@ -26,7 +26,7 @@ TINY = [
     "logger=csv",
     "callbacks.progress_bar=null",
     "trainer.accelerator=cpu",
-    "trainer.enable_model_summary=false",
+    "++trainer.enable_model_summary=false",
 ]
 
 
@@ -37,6 +37,7 @@ def compose_config(name: str, overrides: list[str], output_dir: Path) -> DictCon
         cfg = compose(config_name=name, overrides=overrides, return_hydra_config=True)
     HydraConfig.instance().set_config(cfg)  # resolves ${hydra:...} interpolations
     with open_dict(cfg):
+        del cfg["hydra"]  # as in a real run: the job's config carries no hydra node
         cfg.paths.output_dir = str(output_dir)
         cfg.paths.log_dir = str(output_dir.parent)
     return cfg

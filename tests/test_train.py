@@ -20,7 +20,7 @@ def _metrics(run: Path) -> dict:
 
 @pytest.mark.parametrize("model", ["attention", "shallow"])
 def test_fast_dev_run_writes_the_run_folder(train_cfg, tmp_path, model):
-    metrics, objects = train(train_cfg(f"model={model}", "debug=fdr"))
+    metrics, objects = train(train_cfg(f"model={model}", "++trainer.fast_dev_run=true"))
     run = objects["output_dir"]
     saved = _metrics(run)
     assert saved["model"] == model
@@ -77,7 +77,7 @@ def test_wandb_offline_writes_a_syncable_run_folder(train_cfg, monkeypatch):
     pytest.importorskip("wandb")
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_SILENT", "true")
-    _, objects = train(train_cfg("logger=wandb", "debug=fdr"))
+    _, objects = train(train_cfg("logger=wandb", "++trainer.fast_dev_run=true"))
     runs = list((objects["output_dir"] / "wandb").glob("offline-run-*"))
     assert len(runs) == 1
     assert list(runs[0].glob("run-*.wandb"))  # the file `wandb sync` uploads

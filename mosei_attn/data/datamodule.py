@@ -84,7 +84,9 @@ class MoseiDataModule(L.LightningDataModule):
         self.feature_workers, self.pin_memory = feature_workers, pin_memory
         self.audio = AudioFeatures.from_dict(dict(audio or {}))
         self.text = TextFeatures.from_dict(dict(text or {}))
-        self.word_vectors = {k: (str(v) if isinstance(v, Path) else v) for k, v in dict(word_vectors or {}).items()}
+        self.word_vectors = dict(word_vectors or {})
+        if self.word_vectors.get("path"):  # absolute: checkpoints record it for prediction from anywhere
+            self.word_vectors["path"] = str(Path(self.word_vectors["path"]).expanduser().resolve())
         self.manifest, self.emotions = (Path(manifest) if manifest else None), emotions
         self.cache_path: Path | None = None
         self._cache = None
@@ -92,7 +94,7 @@ class MoseiDataModule(L.LightningDataModule):
         self._meta: DataMeta | None = None
 
     # ---------------------------------------------------------------------------------------------
-    def _corpus(self):
+    def corpus(self):
         """The MOSEI-format reader, or a manifest corpus (users' own data) when ``manifest`` is set."""
         if self.manifest is not None:
             from mosei_attn.data.manifest import ManifestCorpus
@@ -119,7 +121,7 @@ class MoseiDataModule(L.LightningDataModule):
         """Build (or reuse) this corpus's feature cache and return its path."""
         from mosei_attn.data.cache import build_cache
 
-        corpus = self._corpus()
+        corpus = self.corpus()
         segments, skipped = corpus.scan()
         return build_cache(
             segments,
@@ -139,7 +141,7 @@ class MoseiDataModule(L.LightningDataModule):
             return
         from mosei_attn.data.cache import FeatureCache, cache_path, validate_cache
 
-        corpus = self._corpus()
+        corpus = self.corpus()
         fingerprint = corpus.fingerprint()
         path = cache_path(self.cache_dir, self.name, self.audio, self.text, fingerprint)
         if not path.is_file():
