@@ -1,0 +1,247 @@
+"""One table from a sweep: ``python -m mosei_attn.aggregate <multirun folder> [more folders] [--out DIR]``.
+
+Every job folder of a Hydra multirun holds ``.hydra/overrides.yaml`` (its command-line overrides) and, when
+it finished, ``metrics.json``. Jobs whose overrides are equal once the seed (and the keys in ``IGNORED``, which
+move files but not figures) are left out form one configuration; for each, WA, UA and macro F1 are given as
+mean +- sample standard deviation (ddof 1) over its finished seeds, with n, beside the paper's figures.
+Jobs without a readable metrics.json are counted and listed as missing, never dropped silently.
+Writes ``aggregate.md``, ``aggregate.csv`` and ``aggregate.png`` (bars with +-1 std error bars) into the first
+folder, or ``--out``, and prints the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import math
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from mosei_attn.report import PAPER_RESULTS
+
+#: Figures tabulated by default (keys of metrics.json, fractions in [0, 1]).
+DEFAULT_METRICS = ("test/wa", "test/ua", "test/f1_macro")
+#: Override keys (or key prefixes) that do not define a configuration: the seed is what runs are averaged over;
+#: the others choose where files go, what is logged, or how fast features are built.
+IGNORED = ("seed", "paths.", "hydra.", "logger", "tags", "sweep_name", "callbacks.progress_bar",
+           "data.feature_workers", "data.num_workers", "ckpt_path")
+OUTPUT_NAME = "aggregate"
+#: Columns of the printed table at least (pipes and logs report 80).
+MIN_CONSOLE_WIDTH = 120
+#: Column titles of the usual metrics (others are shown by their metrics.json key).
+SHORT_NAMES = {"wa": "WA", "ua": "UA", "f1_macro": "macro F1"}
+
+
+@dataclass(frozen=True)
+class Run:
+    """One job folder: its overrides (key -> value, in command-line order), metrics, or why it has none."""
+
+    folder: Path
+    overrides: tuple[tuple[str, str], ...]
+    metrics: dict[str, Any] | None
+    problem: str = ""
+
+    def config(self, ignored: Sequence[str] = IGNORED) -> tuple[tuple[str, str], ...]:
+        return tuple((k, v) for k, v in self.overrides if not _ignored(k, ignored))
+
+
+def _ignored(key: str, ignored: Sequence[str]) -> bool:
+    return any(key == p or (p.endswith(".") and key.startswith(p)) for p in ignored)
+
+
+def _natural(path: Path) -> list[Any]:
+    """Sort key: job 10 after job 9."""
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", str(path))]
+
+
+def find_runs(*sweep_dirs: str | os.PathLike) -> list[Run]:
+    """Every job folder (one holding ``.hydra/overrides.yaml``) under the given folders, in job order."""
+    runs = []
+    for sweep_dir in map(Path, sweep_dirs):
+        if not sweep_dir.is_dir():
+            raise FileNotFoundError(f"{sweep_dir}: not a folder (give a multirun folder, e.g. lightning_logs/multirun/<time>)")
+        found = sorted(sweep_dir.rglob(".hydra/overrides.yaml"), key=_natural)
+        if not found:
+            raise FileNotFoundError(f"{sweep_dir}: no job folders (no */.hydra/overrides.yaml below it)")
+        for path in found:
+            items = yaml.safe_load(path.read_text()) or []
+            if not isinstance(items, list):
+                raise ValueError(f"{path}: expected a list of overrides, got {type(items).__name__}")
+            overrides = tuple((k.lstrip("+~"), v) for k, _, v in (str(o).partition("=") for o in items))
+            folder, metrics, problem = path.parent.parent, None, ""
+            try:
+                metrics = json.loads((folder / "metrics.json").read_text())
+            except FileNotFoundError:
+                problem = "no metrics.json (failed or unfinished)"
+            except (OSError, ValueError) as e:
+                problem = f"unreadable metrics.json: {e}"
+            runs.append(Run(folder, overrides, metrics, problem))
+    return runs
+
+
+def summarise(
+    runs: Sequence[Run], metrics: Sequence[str] = DEFAULT_METRICS, ignored: Sequence[str] = IGNORED
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """One row per configuration (first-seen order) and the overrides every configuration shares.
+
+    A row: ``config`` (the overrides that vary between configurations), ``model``, ``n`` (finished runs),
+    ``missing``, ``<metric>`` -> (mean, std, n) with NaN where undefined, ``paper_wa`` / ``paper_ua``."""
+    groups: dict[tuple[tuple[str, str], ...], list[Run]] = {}
+    for run in runs:
+        groups.setdefault(run.config(ignored), []).append(run)
+    shared = set.intersection(*(set(key) for key in groups)) if groups else set()
+    rows = []
+    for key, members in groups.items():
+        done = [r for r in members if r.metrics is not None]
+        model = next((str(r.metrics.get("model")) for r in done if r.metrics.get("model")), dict(key).get("model", "?"))
+        paper = PAPER_RESULTS.get(model, {})
+        row: dict[str, Any] = {
+            "config": ", ".join(f"{k}={v}" for k, v in key if (k, v) not in shared)
+            or (model if len(groups) == 1 else "(no other overrides)"),
+            "model": model, "n": len(done), "missing": len(members) - len(done),
+            "paper_wa": paper.get("wa", math.nan), "paper_ua": paper.get("ua", math.nan),
+            "seeds": [dict(r.overrides).get("seed", "?") for r in done],
+        }
+        for name in metrics:
+            values = np.array([float(r.metrics[name]) for r in done if r.metrics.get(name) is not None])
+            mean = float(values.mean()) if len(values) else math.nan
+            std = float(values.std(ddof=1)) if len(values) > 1 else math.nan
+            row[name] = (mean, std, len(values))
+        rows.append(row)
+    return rows, [f"{k}={v}" for k, v in runs[0].config(ignored) if (k, v) in shared] if runs else []
+
+
+def _pct(x: float) -> str:
+    return "—" if math.isnan(x) else f"{100 * x:.2f}"
+
+
+def _cell(stat: tuple[float, float, int]) -> str:
+    mean, std, _ = stat
+    return _pct(mean) if math.isnan(std) else f"{_pct(mean)} ± {_pct(std)}"
+
+
+def table_rows(rows: list[dict[str, Any]], metrics: Sequence[str]) -> tuple[list[str], list[list[str]]]:
+    """Header and text cells (percentages, mean ± std) of the printed and Markdown tables."""
+    names = [SHORT_NAMES.get(m.rsplit("/", 1)[-1], m) for m in metrics]
+    header = ["configuration", "model", "n", *(f"{m} %" for m in names), "paper WA %", "paper UA %", "missing"]
+    body = [[r["config"], r["model"], str(r["n"]), *(_cell(r[m]) for m in metrics),
+             _pct(r["paper_wa"]), _pct(r["paper_ua"]), str(r["missing"])] for r in rows]
+    return header, body
+
+
+def to_markdown(rows: list[dict[str, Any]], metrics: Sequence[str], shared: Sequence[str],
+                missing: Sequence[Run]) -> str:
+    header, body = table_rows(rows, metrics)
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * len(header)) + "|"]
+    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |" for cells in body]
+    notes = ["", "Mean ± sample std (ddof 1) over seeds; n = finished runs. Paper: real MOSEI validation (Tables 1-2)."]
+    if shared:
+        notes.append(f"Shared by every run: `{' '.join(shared)}`.")
+    notes += [f"- missing: `{r.folder}`: {r.problem}" for r in missing]
+    return "\n".join(lines + notes) + "\n"
+
+
+def to_csv(rows: list[dict[str, Any]], metrics: Sequence[str]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    stats = [f"{m}_{s}" for m in metrics for s in ("mean", "std", "n")]
+    writer.writerow(["configuration", "model", "n", "missing", *stats, "paper_wa", "paper_ua", "seeds"])
+    for r in rows:
+        values = [v for m in metrics for v in r[m]]
+        writer.writerow([r["config"], r["model"], r["n"], r["missing"],
+                         *("" if isinstance(v, float) and math.isnan(v) else v for v in values),
+                         *("" if math.isnan(r[k]) else r[k] for k in ("paper_wa", "paper_ua")), " ".join(r["seeds"])])
+    return out.getvalue()
+
+
+def plot(rows: list[dict[str, Any]], metrics: Sequence[str], path: Path) -> Path:
+    """Grouped bars (percent) per configuration with +-1 std error bars; the paper's WA / UA as black ticks."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    width = 0.8 / len(metrics)
+    fig, ax = plt.subplots(figsize=(max(4.0, 1.2 * len(rows) * len(metrics) / 2 + 2), 4))
+    x = np.arange(len(rows))
+    for j, m in enumerate(metrics):
+        means = np.array([r[m][0] for r in rows]) * 100
+        stds = np.nan_to_num(np.array([r[m][1] for r in rows]) * 100)
+        name = SHORT_NAMES.get(m.rsplit("/", 1)[-1], m)
+        ax.bar(x + (j - (len(metrics) - 1) / 2) * width, means, width, yerr=stds, capsize=3, label=name)
+        paper_key = {"wa": "paper_wa", "ua": "paper_ua"}.get(m.rsplit("/", 1)[-1])
+        if paper_key:
+            ax.scatter(x + (j - (len(metrics) - 1) / 2) * width, [r[paper_key] * 100 for r in rows],
+                       marker="_", s=400, color="black", label="paper (real MOSEI val.)" if j == 0 else None, zorder=3)
+    ax.set_xticks(x, [f"{r['config']}\n(n={r['n']})" for r in rows], rotation=20, ha="right", fontsize=8)
+    ax.set_ylabel("%")
+    ax.set_ylim(0, 100)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the bars: never over a tick
+    ax.set_title("mean ± std over seeds")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.stem + ".tmp" + path.suffix)
+    fig.savefig(tmp, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    os.replace(tmp, path)
+    return path
+
+
+def _write(path: Path, text: str) -> Path:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+    return path
+
+
+def aggregate(sweep_dirs: Sequence[str | os.PathLike], out: str | os.PathLike | None = None,
+              metrics: Sequence[str] = DEFAULT_METRICS, ignored: Sequence[str] = IGNORED) -> dict[str, Any]:
+    """Read the sweeps, print the table, write Markdown / CSV / PNG; returns rows, missing runs and paths."""
+    from rich.console import Console
+    from rich.table import Table
+
+    runs = find_runs(*sweep_dirs)
+    rows, shared = summarise(runs, metrics, ignored)
+    missing = [r for r in runs if r.metrics is None]
+    out_dir = Path(out) if out else Path(sweep_dirs[0])
+    out_dir.mkdir(parents=True, exist_ok=True)
+    header, body = table_rows(rows, metrics)
+    table = Table(title=f"{len(runs)} runs in {', '.join(map(str, sweep_dirs))}", caption=" ".join(shared))
+    for i, h in enumerate(header):
+        widest = max([len(h) if i else 0] + [len(cells[i]) for cells in body])
+        table.add_column(h, justify="left" if i < 2 else "right", overflow="fold", min_width=min(widest, 16))
+    for cells in body:
+        table.add_row(*cells)
+    console = Console(width=max(Console().width, MIN_CONSOLE_WIDTH))  # numbers stay on one line
+    console.print(table)
+    for r in missing:
+        console.print(f"[yellow]missing[/]: {r.folder}: {r.problem}")
+    paths = {
+        "markdown": _write(out_dir / f"{OUTPUT_NAME}.md", to_markdown(rows, metrics, shared, missing)),
+        "csv": _write(out_dir / f"{OUTPUT_NAME}.csv", to_csv(rows, metrics)),
+        "png": plot(rows, metrics, out_dir / f"{OUTPUT_NAME}.png"),
+    }
+    return {"rows": rows, "shared": shared, "missing": missing, "paths": paths}
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m mosei_attn.aggregate", description=__doc__.split("\n")[0])
+    parser.add_argument("sweep_dirs", nargs="+", help="multirun folder(s), e.g. lightning_logs/multirun/<time>")
+    parser.add_argument("--out", default=None, help="folder for aggregate.md/.csv/.png (default: the first folder)")
+    parser.add_argument("--metrics", nargs="+", default=list(DEFAULT_METRICS), help="metrics.json keys to tabulate")
+    parser.add_argument("--ignore", nargs="*", default=[], help="more override keys (or 'prefix.') to average over")
+    args = parser.parse_args(argv)
+    result = aggregate(args.sweep_dirs, args.out, args.metrics, (*IGNORED, *args.ignore))
+    print("\n".join(f"wrote {p}" for p in result["paths"].values()))
+
+
+if __name__ == "__main__":
+    main()
