@@ -23,7 +23,13 @@ from omegaconf import DictConfig, OmegaConf
 
 from mosei_attn import report
 from mosei_attn.callbacks import ConfigInCheckpoint
-from mosei_attn.utils import CONFIG_DIR, to_container, wandb_offline_default
+from mosei_attn.utils import (
+    CONFIG_DIR,
+    keep_csv_history,
+    merge_csv_history,
+    to_container,
+    wandb_offline_default,
+)
 
 log = logging.getLogger(__name__)
 
@@ -42,15 +48,19 @@ RUN_DIR_ENV, OVERRIDES_ENV = "MOSEI_ATTN_RUN_DIR", "MOSEI_ATTN_OVERRIDES"
 DDP_ENV = ("MASTER_ADDR", "MASTER_PORT", "NODE_RANK", "LOCAL_RANK", "WORLD_SIZE")
 
 
+def trainer_is_rank_zero() -> bool:
+    from lightning.fabric.utilities.rank_zero import rank_zero_only
+
+    return rank_zero_only.rank == 0
+
+
 def build_datamodule(data_cfg: DictConfig) -> L.LightningDataModule:
     return instantiate(data_cfg, _convert_="all")
 
 
 def prepare(datamodule: Any, timeout_s: float = 3600.0) -> None:
     """Prepare the corpus and cache on global rank 0; other ranks wait for it (DDP, SLURM)."""
-    from lightning.fabric.utilities.rank_zero import rank_zero_only
-
-    if rank_zero_only.rank == 0:
+    if trainer_is_rank_zero():
         datamodule.prepare_data()
         return
     deadline = time.monotonic() + timeout_s
@@ -126,6 +136,9 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
 
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c and "_target_" in c]
     callbacks.append(ConfigInCheckpoint(to_container(cfg)))
+    resuming = bool(cfg.get("ckpt_path"))
+    if resuming and trainer_is_rank_zero():
+        keep_csv_history(out_dir)  # Lightning's CSV logger would delete the epochs logged before the resume
     loggers = build_loggers(cfg)
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     for lg in loggers:
@@ -158,6 +171,10 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
             metrics |= {k: v for k, v in summary.items() if isinstance(v, float)}
             figs = report.training_figures(model, datamodule, out_dir)
             report.log_figures(loggers, [Path(p) for p in summary["figures"].values()] + figs)
+    if resuming and trainer.is_global_zero:
+        for lg in loggers:
+            lg.save()
+        merge_csv_history(out_dir)
     return metrics, {"model": model, "datamodule": datamodule, "trainer": trainer, "output_dir": out_dir}
 
 

@@ -9,7 +9,7 @@ from collections import Counter
 
 import numpy as np
 import pytest
-from corpus_helpers import VIDEOS, WORD_DIM, build_corpus, label_row, word_vector
+from tests.corpus_helpers import VIDEOS, WORD_DIM, build_corpus, label_row, word_vector
 
 from mosei_attn.data.corpus import (
     AUDIO_DIR,

@@ -108,8 +108,8 @@ def validate_cache(
     emotion_names = list(emotion_names)
     expect = {
         "format_version": FORMAT_VERSION,
+        "emotion_names": emotion_names,  # before label_columns: the clearer message when emotions differ
         "label_columns": list(label_columns) if label_columns is not None else ["sentiment", *emotion_names],
-        "emotion_names": emotion_names,
         "features": feature_settings(audio, text),
         "fingerprint": fingerprint,
     }

@@ -187,10 +187,21 @@ class MoseiDataModule(L.LightningDataModule):
         return self._splits[split]
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        dataset, sampler = self.dataset(split), None
+        trainer = getattr(self, "trainer", None)
+        if not shuffle and trainer is not None and trainer.world_size > 1:
+            # Evaluation under DDP: each segment on exactly one rank (Lightning's default sampler pads the
+            # split with repeats so ranks get equal shares, which would count some segments twice).
+            from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
+
+            sampler = UnrepeatedDistributedSampler(
+                dataset, num_replicas=trainer.world_size, rank=trainer.global_rank, shuffle=False
+            )
         return DataLoader(
-            self.dataset(split),
+            dataset,
             batch_size=self.batch_size,
             shuffle=shuffle,
+            sampler=sampler,
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,
             persistent_workers=self.num_workers > 0,

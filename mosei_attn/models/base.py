@@ -118,13 +118,14 @@ class EmotionModule(L.LightningModule):
         names = {"wa": res["wa"], "ua": res["ua"], "f1_macro": res["f1_macro"]}
         names |= {f"f1_{emo}": res["f1"][i] for i, emo in enumerate(self.meta.emotion_names)}
         for name, value in names.items():
-            self.log(f"{split}/{name}", value.float(), prog_bar=name in ("wa", "ua"))
+            # Already equal on every rank; sync_dist only averages equal values (and silences Lightning).
+            self.log(f"{split}/{name}", value.float(), prog_bar=name in ("wa", "ua"), sync_dist=True)
         return to_numpy(res)
 
     def on_validation_epoch_end(self) -> None:
         self.val_results = self._log_results("val")
         self.val_ua_best(torch.tensor(self.val_results["ua"], device=self.device))
-        self.log("val/ua_best", self.val_ua_best.compute(), prog_bar=True)
+        self.log("val/ua_best", self.val_ua_best.compute(), prog_bar=True, sync_dist=True)
 
     def on_test_epoch_end(self) -> None:
         self.test_results = self._log_results("test")
