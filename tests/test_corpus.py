@@ -9,7 +9,6 @@ from collections import Counter
 
 import numpy as np
 import pytest
-from tests.corpus_helpers import VIDEOS, WORD_DIM, build_corpus, label_row, word_vector
 
 from mosei_attn.data.corpus import (
     AUDIO_DIR,
@@ -23,6 +22,7 @@ from mosei_attn.data.corpus import (
     select_words,
 )
 from mosei_attn.data.csd import CsdFormatError, write_csd
+from tests.corpus_helpers import VIDEOS, WORD_DIM, build_corpus, label_row, word_vector
 
 
 @pytest.fixture
