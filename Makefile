@@ -4,6 +4,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 # torch pinned in the SAME pip command: an unpinned torch (or lightning alone) pulls a multi-GB CUDA build.
 TORCH ?= torch==2.13.0
+# Extras to install: dev (tests, lint); CI adds optuna and slurm so their tests run too.
+EXTRAS ?= dev
 STAMP := $(VENV)/.installed
 
 .PHONY: install train test test-slow lint bench clean
@@ -11,7 +13,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q "$(TORCH)" -e ".[dev]"
+	$(BIN)/pip install -q "$(TORCH)" -e ".[$(EXTRAS)]"
 	touch $(STAMP)
 
 install: $(STAMP)
