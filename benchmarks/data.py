@@ -26,14 +26,28 @@ from mosei_attn.data.synthetic import FOLDS_FILE, write_synthetic_corpus
 def extraction(segments, fingerprint: str, cache_dir: Path, workers: int) -> tuple[float, Path]:
     shutil.rmtree(cache_dir, ignore_errors=True)
     t0 = time.perf_counter()
-    path = build_cache(segments, AudioFeatures(), TextFeatures(), cache_dir, "bench", fingerprint,
-                       workers=workers, progress=False)
+    path = build_cache(
+        segments,
+        AudioFeatures(),
+        TextFeatures(),
+        cache_dir,
+        "bench",
+        fingerprint,
+        workers=workers,
+        progress=False,
+    )
     return time.perf_counter() - t0, path
 
 
 def loader_throughput(root: Path, cache_dir: Path, batch: int, num_workers: int, epochs: int = 2) -> float:
-    dm = MoseiDataModule(root=str(root), name="bench", folds=str(root / FOLDS_FILE), cache_dir=str(cache_dir),
-                         batch_size=batch, num_workers=num_workers)
+    dm = MoseiDataModule(
+        root=str(root),
+        name="bench",
+        folds=str(root / FOLDS_FILE),
+        cache_dir=str(cache_dir),
+        batch_size=batch,
+        num_workers=num_workers,
+    )
     dm.setup()
     loader = dm.train_dataloader()
     n, t0 = 0, time.perf_counter()
@@ -66,9 +80,13 @@ def main() -> None:
     print("\nfeature extraction (200 x 400 spectrograms + 40 x 300 words)")
     print(f"{'processes':>10} {'seconds':>8} {'segments/s':>11} {'audio s/s':>10} {'vs 1 proc':>10}")
     for workers, dt in rows:
-        print(f"{workers:>10} {dt:>8.1f} {len(segments) / dt:>11.1f} {seconds / dt:>10.1f} {base / dt:>9.2f}x")
+        print(
+            f"{workers:>10} {dt:>8.1f} {len(segments) / dt:>11.1f} {seconds / dt:>10.1f} {base / dt:>9.2f}x"
+        )
     size = path.stat().st_size
-    print(f"\ncache: {size / 2**20:.1f} MiB, {size / len(segments) / 1024:.1f} KiB per segment (float16, lzf)")
+    print(
+        f"\ncache: {size / 2**20:.1f} MiB, {size / len(segments) / 1024:.1f} KiB per segment (float16, lzf)"
+    )
     print(f"\nloader, batch {args.batch} (train split, shuffled, 2 epochs)")
     base_rate = None
     for nw in (0, 2):

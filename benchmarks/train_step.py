@@ -34,13 +34,23 @@ def make_batch(batch: int, device: torch.device) -> tuple[tuple[torch.Tensor, ..
     (n_freq, n_time), (n_words, dim) = SPEC_SHAPE, TEXT_SHAPE
     spec_len = torch.randint(n_time // 2, n_time + 1, (batch,), device=device)
     word_len = torch.randint(1, n_words + 1, (batch,), device=device)
-    inputs = (torch.rand(batch, 1, n_freq, n_time, device=device), spec_len,
-              torch.randn(batch, n_words, dim, device=device), word_len)
+    inputs = (
+        torch.rand(batch, 1, n_freq, n_time, device=device),
+        spec_len,
+        torch.randn(batch, n_words, dim, device=device),
+        word_len,
+    )
     return inputs, torch.randint(0, NUM_CLASSES, (batch,), device=device)
 
 
-def step_fn(net: nn.Module, run: nn.Module | Callable, train: bool, dtype: torch.dtype | None,
-            inputs: tuple[torch.Tensor, ...], target: torch.Tensor) -> Callable[[], None]:
+def step_fn(
+    net: nn.Module,
+    run: nn.Module | Callable,
+    train: bool,
+    dtype: torch.dtype | None,
+    inputs: tuple[torch.Tensor, ...],
+    target: torch.Tensor,
+) -> Callable[[], None]:
     """One training step (forward, loss, backward, SGD update) or one inference forward."""
     device = inputs[0].device
     opt = torch.optim.SGD(net.parameters(), lr=LR)
@@ -90,7 +100,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--steps", type=int, default=3, help="timed steps per figure (the fastest counts)")
-    parser.add_argument("--warmup", type=int, default=1, help="untimed steps first (compilation happens here)")
+    parser.add_argument(
+        "--warmup", type=int, default=1, help="untimed steps first (compilation happens here)"
+    )
     parser.add_argument("--models", default="attention,shallow", help="comma-separated: attention, shallow")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile rows")
@@ -98,8 +110,10 @@ def main() -> None:
     args = parser.parse_args()
     device = torch.device(args.device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
-    print(f"torch {torch.__version__} | device {name} | threads {torch.get_num_threads()} | batch {args.batch}"
-          f" | best of {args.steps} steps after {args.warmup} warmup")
+    print(
+        f"torch {torch.__version__} | device {name} | threads {torch.get_num_threads()} | batch {args.batch}"
+        f" | best of {args.steps} steps after {args.warmup} warmup"
+    )
     inputs, target = make_batch(args.batch, device)
     rows = []
     for model in args.models.split(","):
@@ -118,11 +132,14 @@ def main() -> None:
             label = f"{model:<9} {path:<9} {'bf16' if dtype else 'fp32':<4} {'compile' if compiled else 'eager':<7}"
             figures = []
             for train in (True, False):
-                net = copy.deepcopy(ref if path == "reference" else fast)  # each run starts from the same weights
+                net = copy.deepcopy(
+                    ref if path == "reference" else fast
+                )  # each run starts from the same weights
                 try:
                     run = torch.compile(net) if compiled else net
-                    t = best_step_s(step_fn(net, run, train, dtype, inputs, target), args.steps,
-                                      args.warmup, device)
+                    t = best_step_s(
+                        step_fn(net, run, train, dtype, inputs, target), args.steps, args.warmup, device
+                    )
                 except Exception as err:  # a compiler failure must not end the benchmark
                     figures.append(f"skipped: {type(err).__name__}: {str(err).splitlines()[0][:60]}")
                     continue

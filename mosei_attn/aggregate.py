@@ -32,8 +32,18 @@ from mosei_attn.report import PAPER_RESULTS
 DEFAULT_METRICS = ("test/wa", "test/ua", "test/f1_macro")
 #: Override keys (or key prefixes) that do not define a configuration: the seed is what runs are averaged over;
 #: the others choose where files go, what is logged, or how fast features are built.
-IGNORED = ("seed", "paths.", "hydra.", "logger", "tags", "sweep_name", "callbacks.progress_bar",
-           "data.feature_workers", "data.num_workers", "ckpt_path")
+IGNORED = (
+    "seed",
+    "paths.",
+    "hydra.",
+    "logger",
+    "tags",
+    "sweep_name",
+    "callbacks.progress_bar",
+    "data.feature_workers",
+    "data.num_workers",
+    "ckpt_path",
+)
 OUTPUT_NAME = "aggregate"
 #: Columns of the printed table at least (pipes and logs report 80).
 MIN_CONSOLE_WIDTH = 120
@@ -68,7 +78,9 @@ def find_runs(*sweep_dirs: str | os.PathLike) -> list[Run]:
     runs = []
     for sweep_dir in map(Path, sweep_dirs):
         if not sweep_dir.is_dir():
-            raise FileNotFoundError(f"{sweep_dir}: not a folder (give a multirun folder, e.g. lightning_logs/multirun/<time>)")
+            raise FileNotFoundError(
+                f"{sweep_dir}: not a folder (give a multirun folder, e.g. lightning_logs/multirun/<time>)"
+            )
         found = sorted(sweep_dir.rglob(".hydra/overrides.yaml"), key=_natural)
         if not found:
             raise FileNotFoundError(f"{sweep_dir}: no job folders (no */.hydra/overrides.yaml below it)")
@@ -102,13 +114,18 @@ def summarise(
     rows = []
     for key, members in groups.items():
         done = [r for r in members if r.metrics is not None]
-        model = next((str(r.metrics.get("model")) for r in done if r.metrics.get("model")), dict(key).get("model", "?"))
+        model = next(
+            (str(r.metrics.get("model")) for r in done if r.metrics.get("model")), dict(key).get("model", "?")
+        )
         paper = PAPER_RESULTS.get(model, {})
         row: dict[str, Any] = {
             "config": ", ".join(f"{k}={v}" for k, v in key if (k, v) not in shared)
             or (model if len(groups) == 1 else "(no other overrides)"),
-            "model": model, "n": len(done), "missing": len(members) - len(done),
-            "paper_wa": paper.get("wa", math.nan), "paper_ua": paper.get("ua", math.nan),
+            "model": model,
+            "n": len(done),
+            "missing": len(members) - len(done),
+            "paper_wa": paper.get("wa", math.nan),
+            "paper_ua": paper.get("ua", math.nan),
             "seeds": [dict(r.overrides).get("seed", "?") for r in done],
         }
         for name in metrics:
@@ -132,18 +149,40 @@ def _cell(stat: tuple[float, float, int]) -> str:
 def table_rows(rows: list[dict[str, Any]], metrics: Sequence[str]) -> tuple[list[str], list[list[str]]]:
     """Header and text cells (percentages, mean ± std) of the printed and Markdown tables."""
     names = [SHORT_NAMES.get(m.rsplit("/", 1)[-1], m) for m in metrics]
-    header = ["configuration", "model", "n", *(f"{m} %" for m in names), "paper WA %", "paper UA %", "missing"]
-    body = [[r["config"], r["model"], str(r["n"]), *(_cell(r[m]) for m in metrics),
-             _pct(r["paper_wa"]), _pct(r["paper_ua"]), str(r["missing"])] for r in rows]
+    header = [
+        "configuration",
+        "model",
+        "n",
+        *(f"{m} %" for m in names),
+        "paper WA %",
+        "paper UA %",
+        "missing",
+    ]
+    body = [
+        [
+            r["config"],
+            r["model"],
+            str(r["n"]),
+            *(_cell(r[m]) for m in metrics),
+            _pct(r["paper_wa"]),
+            _pct(r["paper_ua"]),
+            str(r["missing"]),
+        ]
+        for r in rows
+    ]
     return header, body
 
 
-def to_markdown(rows: list[dict[str, Any]], metrics: Sequence[str], shared: Sequence[str],
-                missing: Sequence[Run]) -> str:
+def to_markdown(
+    rows: list[dict[str, Any]], metrics: Sequence[str], shared: Sequence[str], missing: Sequence[Run]
+) -> str:
     header, body = table_rows(rows, metrics)
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * len(header)) + "|"]
     lines += ["| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |" for cells in body]
-    notes = ["", "Mean ± sample std (ddof 1) over seeds; n = finished runs. Paper: real MOSEI validation (Tables 1-2)."]
+    notes = [
+        "",
+        "Mean ± sample std (ddof 1) over seeds; n = finished runs. Paper: real MOSEI validation (Tables 1-2).",
+    ]
     if shared:
         notes.append(f"Shared by every run: `{' '.join(shared)}`.")
     notes += [f"- missing: `{r.folder}`: {r.problem}" for r in missing]
@@ -157,9 +196,17 @@ def to_csv(rows: list[dict[str, Any]], metrics: Sequence[str]) -> str:
     writer.writerow(["configuration", "model", "n", "missing", *stats, "paper_wa", "paper_ua", "seeds"])
     for r in rows:
         values = [v for m in metrics for v in r[m]]
-        writer.writerow([r["config"], r["model"], r["n"], r["missing"],
-                         *("" if isinstance(v, float) and math.isnan(v) else v for v in values),
-                         *("" if math.isnan(r[k]) else r[k] for k in ("paper_wa", "paper_ua")), " ".join(r["seeds"])])
+        writer.writerow(
+            [
+                r["config"],
+                r["model"],
+                r["n"],
+                r["missing"],
+                *("" if isinstance(v, float) and math.isnan(v) else v for v in values),
+                *("" if math.isnan(r[k]) else r[k] for k in ("paper_wa", "paper_ua")),
+                " ".join(r["seeds"]),
+            ]
+        )
     return out.getvalue()
 
 
@@ -180,8 +227,15 @@ def plot(rows: list[dict[str, Any]], metrics: Sequence[str], path: Path) -> Path
         ax.bar(x + (j - (len(metrics) - 1) / 2) * width, means, width, yerr=stds, capsize=3, label=name)
         paper_key = {"wa": "paper_wa", "ua": "paper_ua"}.get(m.rsplit("/", 1)[-1])
         if paper_key:
-            ax.scatter(x + (j - (len(metrics) - 1) / 2) * width, [r[paper_key] * 100 for r in rows],
-                       marker="_", s=400, color="black", label="paper (real MOSEI val.)" if j == 0 else None, zorder=3)
+            ax.scatter(
+                x + (j - (len(metrics) - 1) / 2) * width,
+                [r[paper_key] * 100 for r in rows],
+                marker="_",
+                s=400,
+                color="black",
+                label="paper (real MOSEI val.)" if j == 0 else None,
+                zorder=3,
+            )
     ax.set_xticks(x, [f"{r['config']}\n(n={r['n']})" for r in rows], rotation=20, ha="right", fontsize=8)
     ax.set_ylabel("%")
     ax.set_ylim(0, 100)
@@ -202,8 +256,12 @@ def _write(path: Path, text: str) -> Path:
     return path
 
 
-def aggregate(sweep_dirs: Sequence[str | os.PathLike], out: str | os.PathLike | None = None,
-              metrics: Sequence[str] = DEFAULT_METRICS, ignored: Sequence[str] = IGNORED) -> dict[str, Any]:
+def aggregate(
+    sweep_dirs: Sequence[str | os.PathLike],
+    out: str | os.PathLike | None = None,
+    metrics: Sequence[str] = DEFAULT_METRICS,
+    ignored: Sequence[str] = IGNORED,
+) -> dict[str, Any]:
     """Read the sweeps, print the table, write Markdown / CSV / PNG; returns rows, missing runs and paths."""
     from rich.console import Console
     from rich.table import Table
@@ -233,11 +291,21 @@ def aggregate(sweep_dirs: Sequence[str | os.PathLike], out: str | os.PathLike | 
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m mosei_attn.aggregate", description=__doc__.split("\n")[0])
-    parser.add_argument("sweep_dirs", nargs="+", help="multirun folder(s), e.g. lightning_logs/multirun/<time>")
-    parser.add_argument("--out", default=None, help="folder for aggregate.md/.csv/.png (default: the first folder)")
-    parser.add_argument("--metrics", nargs="+", default=list(DEFAULT_METRICS), help="metrics.json keys to tabulate")
-    parser.add_argument("--ignore", nargs="*", default=[], help="more override keys (or 'prefix.') to average over")
+    parser = argparse.ArgumentParser(
+        prog="python -m mosei_attn.aggregate", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument(
+        "sweep_dirs", nargs="+", help="multirun folder(s), e.g. lightning_logs/multirun/<time>"
+    )
+    parser.add_argument(
+        "--out", default=None, help="folder for aggregate.md/.csv/.png (default: the first folder)"
+    )
+    parser.add_argument(
+        "--metrics", nargs="+", default=list(DEFAULT_METRICS), help="metrics.json keys to tabulate"
+    )
+    parser.add_argument(
+        "--ignore", nargs="*", default=[], help="more override keys (or 'prefix.') to average over"
+    )
     args = parser.parse_args(argv)
     result = aggregate(args.sweep_dirs, args.out, args.metrics, (*IGNORED, *args.ignore))
     print("\n".join(f"wrote {p}" for p in result["paths"].values()))

@@ -30,7 +30,9 @@ def load_checkpoint(ckpt_path: str | Path, map_location: str = "cpu") -> tuple[L
         raise FileNotFoundError(f"{ckpt_path}: checkpoint not found")
     ckpt = torch.load(ckpt_path, map_location=map_location, weights_only=False)
     if CONFIG_KEY not in ckpt:
-        raise ValueError(f"{ckpt_path}: no '{CONFIG_KEY}' entry: not a checkpoint written by mosei_attn.train")
+        raise ValueError(
+            f"{ckpt_path}: no '{CONFIG_KEY}' entry: not a checkpoint written by mosei_attn.train"
+        )
     run_cfg = OmegaConf.create(ckpt[CONFIG_KEY])
     cls = get_class(run_cfg.model._target_)
     model = cls.load_from_checkpoint(ckpt_path, map_location=map_location, weights_only=False)
@@ -56,7 +58,11 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     model_name = run_cfg.model._target_.rsplit(".", 1)[-1].removesuffix("Module").lower()
     out_dir = Path(cfg.paths.output_dir)
     metrics, _ = report.write_report(
-        model.test_results, meta.emotion_names, out_dir, cfg.split, model_name,
+        model.test_results,
+        meta.emotion_names,
+        out_dir,
+        cfg.split,
+        model_name,
         extra={"checkpoint": str(cfg.ckpt_path), "label_rule": meta.label_rule, "data": datamodule.name},
         title=f"{cfg.split} split, {Path(cfg.ckpt_path).name}",
     )

@@ -63,7 +63,9 @@ class EmotionMetrics(Metric):
         c = self.num_classes
         if self.multilabel:
             if target.shape != logits.shape:
-                raise ValueError(f"multilabel targets must be {tuple(logits.shape)}, got {tuple(target.shape)}")
+                raise ValueError(
+                    f"multilabel targets must be {tuple(logits.shape)}, got {tuple(target.shape)}"
+                )
             pred = (logits.detach().float().sigmoid() > self.threshold).long()
             truth = (target > 0.5).long()
             # cell [emotion, truth, pred] of the per-emotion 2x2 confusion matrices
@@ -71,7 +73,9 @@ class EmotionMetrics(Metric):
             self.confmat += torch.bincount(cells.flatten(), minlength=4 * c).view(c, 2, 2)
         else:
             if target.ndim != 1 or target.shape[0] != logits.shape[0]:
-                raise ValueError(f"targets must be ({logits.shape[0]},) class indices, got {tuple(target.shape)}")
+                raise ValueError(
+                    f"targets must be ({logits.shape[0]},) class indices, got {tuple(target.shape)}"
+                )
             if target.numel() and (target.min() < 0 or target.max() >= c):
                 raise ValueError(f"class indices must lie in [0, {c}), got {target.min()}..{target.max()}")
             pred = logits.detach().argmax(dim=1)
@@ -88,9 +92,16 @@ class EmotionMetrics(Metric):
         present = support > 0
         ua = recall[present].mean() if present.any() else recall.new_zeros(())
         return {
-            "wa": _ratio(tp.sum(), cm.sum()), "ua": ua, "precision": precision, "recall": recall, "f1": f1,
-            "support": support, "precision_macro": precision.mean(), "recall_macro": recall.mean(),
-            "f1_macro": f1.mean(), "confusion": cm.clone(),
+            "wa": _ratio(tp.sum(), cm.sum()),
+            "ua": ua,
+            "precision": precision,
+            "recall": recall,
+            "f1": f1,
+            "support": support,
+            "precision_macro": precision.mean(),
+            "recall_macro": recall.mean(),
+            "f1_macro": f1.mean(),
+            "confusion": cm.clone(),
         }
 
     def _multilabel(self) -> dict[str, torch.Tensor]:
@@ -99,10 +110,21 @@ class EmotionMetrics(Metric):
         precision, recall, tnr = _ratio(tp, tp + fp), _ratio(tp, tp + fn), _ratio(tn, tn + fp)
         f1, acc, wacc = _f1(precision, recall), _ratio(tp + tn, cm.sum(dim=(1, 2))), (recall + tnr) / 2
         return {
-            "wa": acc.mean(), "ua": wacc.mean(), "precision": precision, "recall": recall, "tnr": tnr,
-            "f1": f1, "acc": acc, "wacc": wacc, "support": tp + fn, "acc_mean": acc.mean(),
-            "wacc_mean": wacc.mean(), "precision_macro": precision.mean(), "recall_macro": recall.mean(),
-            "f1_macro": f1.mean(), "confusion_per_emotion": cm.clone(),
+            "wa": acc.mean(),
+            "ua": wacc.mean(),
+            "precision": precision,
+            "recall": recall,
+            "tnr": tnr,
+            "f1": f1,
+            "acc": acc,
+            "wacc": wacc,
+            "support": tp + fn,
+            "acc_mean": acc.mean(),
+            "wacc_mean": wacc.mean(),
+            "precision_macro": precision.mean(),
+            "recall_macro": recall.mean(),
+            "f1_macro": f1.mean(),
+            "confusion_per_emotion": cm.clone(),
         }
 
 
@@ -127,6 +149,8 @@ def format_table(results: dict[str, Any], emotion_names: Sequence[str]) -> str:
     rows.append(("average", res["precision_macro"], res["recall_macro"], res["f1_macro"]))
     lines += [f"{n:<{width}}  {p:>9.2f}  {r:>9.2f}  {f:>9.2f}" for n, p, r, f in rows]
     lines.insert(-1, "-" * len(lines[0]))
-    lines.append(f"{'class accuracy':<{width}}  {100 * float(res['ua']):>8.2f}%  "
-                 f"{'overall acc.':>9}  {100 * float(res['wa']):>8.2f}%")
+    lines.append(
+        f"{'class accuracy':<{width}}  {100 * float(res['ua']):>8.2f}%  "
+        f"{'overall acc.':>9}  {100 * float(res['wa']):>8.2f}%"
+    )
     return "\n".join(lines)

@@ -50,8 +50,15 @@ def plot_confusion(
         top = mat.max() if mat.size else 1
         for i in range(mat.shape[0]):
             for j in range(mat.shape[1]):
-                ax.text(j, i, fmt.format(mat[i, j]), ha="center", va="center", fontsize=8,
-                        color="white" if mat[i, j] > 0.6 * top else "black")
+                ax.text(
+                    j,
+                    i,
+                    fmt.format(mat[i, j]),
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="white" if mat[i, j] > 0.6 * top else "black",
+                )
         fig.colorbar(im, ax=ax, fraction=COLORBAR_FRACTION)
     if title:
         fig.suptitle(title)
@@ -70,8 +77,15 @@ def _image(
     ax: plt.Axes, img: np.ndarray, seconds: float, top: float, cmap: str, **kw
 ) -> matplotlib.image.AxesImage:
     """``img`` (rows, frames) with time 0..seconds across and 0..top up (frequency, origin low)."""
-    return ax.imshow(img, origin="lower", aspect="auto", cmap=cmap, interpolation="nearest",
-                     extent=(0, max(seconds, 1e-9), 0, top), **kw)
+    return ax.imshow(
+        img,
+        origin="lower",
+        aspect="auto",
+        cmap=cmap,
+        interpolation="nearest",
+        extent=(0, max(seconds, 1e-9), 0, top),
+        **kw,
+    )
 
 
 def _spectrogram_panel(
@@ -79,8 +93,9 @@ def _spectrogram_panel(
 ) -> matplotlib.image.AxesImage:
     """The model's [0, 1] spectrogram (F, T), its first ``frames`` frames (at least one)."""
     frames = max(1, min(int(frames), spec.shape[1]))
-    im = _image(ax, spec[:, :frames], frames * (hop_seconds or 1), max_hz or spec.shape[0], SPEC_CMAP,
-                vmin=0, vmax=1)
+    im = _image(
+        ax, spec[:, :frames], frames * (hop_seconds or 1), max_hz or spec.shape[0], SPEC_CMAP, vmin=0, vmax=1
+    )
     ax.set_xlabel("time (s)" if hop_seconds else "frame")
     ax.set_ylabel("frequency (Hz)" if max_hz else "frequency bin")
     return im
@@ -148,9 +163,15 @@ def plot_prediction(
             ax0.set_xlim(0, frames * (hop_seconds or 1))
         ax1 = fig.add_subplot(grid[1, 0])
         shown = att if real_w else np.zeros((real_t, 1))
-        im1 = ax1.imshow(shown, aspect="auto", cmap=ATTENTION_CMAP, interpolation="nearest", vmin=0,
-                         vmax=None if shown.max() > 0 else 1,
-                         extent=(-0.5, shown.shape[1] - 0.5, real_t * step, 0))
+        im1 = ax1.imshow(
+            shown,
+            aspect="auto",
+            cmap=ATTENTION_CMAP,
+            interpolation="nearest",
+            vmin=0,
+            vmax=None if shown.max() > 0 else 1,
+            extent=(-0.5, shown.shape[1] - 0.5, real_t * step, 0),
+        )
         labels = word_column_labels(list(words), shown.shape[1], real_w)
         ax1.set_xticks(range(len(labels)), labels, rotation=60, ha="right", fontsize=8)
         if not real_w:
@@ -177,8 +198,17 @@ def plot_attention(
     max_hz: float | None = None,
 ) -> Path:
     """Figure 2 alone: spectrogram (F, T) above the attention matrix (m time rows x n word columns)."""
-    return plot_prediction(spec, path, attention=attention, words=words, spec_len=spec_len, n_words=n_words,
-                           hop_seconds=hop_seconds, max_hz=max_hz, title=title)
+    return plot_prediction(
+        spec,
+        path,
+        attention=attention,
+        words=words,
+        spec_len=spec_len,
+        n_words=n_words,
+        hop_seconds=hop_seconds,
+        max_hz=max_hz,
+        title=title,
+    )
 
 
 def plot_log_scaling(

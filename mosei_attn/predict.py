@@ -42,7 +42,11 @@ GLOVE_URL = "https://nlp.stanford.edu/projects/glove/"
 
 
 def segment_features(
-    wav: np.ndarray, sr: int, vectors: np.ndarray, audio: AudioFeatures, text: TextFeatures,
+    wav: np.ndarray,
+    sr: int,
+    vectors: np.ndarray,
+    audio: AudioFeatures,
+    text: TextFeatures,
     source: str | None = None,
 ) -> dict[str, np.ndarray]:
     """One segment's model inputs as the feature cache holds them: ``spec`` (F, T), ``spec_len``, ``words``
@@ -102,8 +106,9 @@ class Prediction:
         """The probabilities as a small text chart, for the terminal."""
         total = len(self.words) + len(self.unknown)
         unk = f"; without a vector: {', '.join(map(repr, self.unknown))}" if self.unknown else ""
-        lines = [f"{source} ({self.seconds:.2f} s of audio; {len(self.words)} of {total} words have a vector"
-                 f"{unk})"]
+        lines = [
+            f"{source} ({self.seconds:.2f} s of audio; {len(self.words)} of {total} words have a vector{unk})"
+        ]
         width = max(map(len, self.names))
         for name, p in zip(self.names, self.probs, strict=True):
             lines.append(f"  {name:<{width}}  {p:.3f}  {'#' * round(float(p) * bar_width)}")
@@ -111,8 +116,11 @@ class Prediction:
 
 
 def load_word_vectors(
-    meta_vectors: dict[str, Any], dim: int, embeddings: str | os.PathLike | None = None,
-    cache_dir: str | os.PathLike | None = None, source: str = "the checkpoint",
+    meta_vectors: dict[str, Any],
+    dim: int,
+    embeddings: str | os.PathLike | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    source: str = "the checkpoint",
 ) -> WordVectors:
     """The word vectors to embed free text with: ``embeddings`` if given, else the GloVe text file the
     model's metadata (``meta_vectors``) records; its binary form is cached in ``cache_dir``."""
@@ -148,8 +156,11 @@ class Predictor:
 
     @classmethod
     def from_checkpoint(
-        cls, ckpt_path: str | os.PathLike, embeddings: str | os.PathLike | None = None,
-        cache_dir: str | os.PathLike | None = None, device: str = "auto",
+        cls,
+        ckpt_path: str | os.PathLike,
+        embeddings: str | os.PathLike | None = None,
+        cache_dir: str | os.PathLike | None = None,
+        device: str = "auto",
     ) -> Predictor:
         """A checkpoint written by ``mosei_attn.train`` and its word vectors (see ``load_word_vectors``)."""
         if device == "auto":
@@ -174,32 +185,52 @@ class Predictor:
         item = segment_features(wav, sr, vectors, self.audio, self.text, source=str(audio_path))
         seconds = len(wav) / sr
         if seconds > self.max_seconds:
-            log.warning("%s: %.1f s long; the model sees its first %.1f s: pick the part with start=/end=",
-                        audio_path, seconds, self.max_seconds)
+            log.warning(
+                "%s: %.1f s long; the model sees its first %.1f s: pick the part with start=/end=",
+                audio_path,
+                seconds,
+                self.max_seconds,
+            )
         if len(words) > self.text.max_words:
-            log.warning("%s: %d words; the model reads the first %d", audio_path, len(words),
-                        self.text.max_words)
+            log.warning(
+                "%s: %d words; the model reads the first %d", audio_path, len(words), self.text.max_words
+            )
         if not words:
             log.warning("%s: no word with a vector: the prediction rests on the audio alone", audio_path)
         batch = to_batch(item, self.device)
         out = self.model.predict_step(batch, 0)
         att = out["attention"]
         return Prediction(
-            out["probs"][0].cpu().numpy(), self.names, self.multilabel, words, unknown, batch,
-            None if att is None else att[0].float().cpu().numpy(), seconds,
+            out["probs"][0].cpu().numpy(),
+            self.names,
+            self.multilabel,
+            words,
+            unknown,
+            batch,
+            None if att is None else att[0].float().cpu().numpy(),
+            seconds,
         )
 
     def figure(self, pred: Prediction, path: str | os.PathLike, title: str = "") -> Path:
         """Spectrogram, attention over time and against the words (figure 2), and the probabilities."""
         spec, n_words = pred.batch["spec"][0, 0].cpu().numpy(), None
         if pred.attention is not None:
-            n_words = word_columns(int(pred.batch["word_len"][0]), self.text.max_words,
-                                   pred.attention.shape[1])
+            n_words = word_columns(
+                int(pred.batch["word_len"][0]), self.text.max_words, pred.attention.shape[1]
+            )
         return plots.plot_prediction(
-            spec, path, attention=pred.attention, words=pred.words[: self.text.max_words], probs=pred.probs,
-            names=self.names, spec_len=int(pred.batch["spec_len"][0]), n_words=n_words,
-            hop_seconds=self.audio.hop_length / self.audio.sample_rate, max_hz=self.audio.sample_rate / 2,
-            multilabel=self.multilabel, title=title,
+            spec,
+            path,
+            attention=pred.attention,
+            words=pred.words[: self.text.max_words],
+            probs=pred.probs,
+            names=self.names,
+            spec_len=int(pred.batch["spec_len"][0]),
+            n_words=n_words,
+            hop_seconds=self.audio.hop_length / self.audio.sample_rate,
+            max_hz=self.audio.sample_rate / 2,
+            multilabel=self.multilabel,
+            title=title,
         )
 
 
@@ -215,7 +246,9 @@ def _seconds(row: dict[str, Any], key: str) -> float | None:
 
 
 def predict_manifest(
-    predictor: Predictor, manifest: str | os.PathLike, output: str | os.PathLike,
+    predictor: Predictor,
+    manifest: str | os.PathLike,
+    output: str | os.PathLike,
     audio_root: str | os.PathLike | None = None,
 ) -> list[dict[str, Any]]:
     """Predict every row of a CSV/TSV/JSONL manifest (``audio``, optional ``start``/``end``, ``text``) and
@@ -227,8 +260,9 @@ def predict_manifest(
         raise FileNotFoundError(f"{manifest}: manifest file not found")
     columns, rows = read_manifest(manifest)
     if "audio" not in columns or "text" not in columns:
-        raise ValueError(f"{manifest}: needs columns 'audio' and 'text' (optional: start, end); "
-                         f"has {columns}")
+        raise ValueError(
+            f"{manifest}: needs columns 'audio' and 'text' (optional: start, end); has {columns}"
+        )
     root = Path(audio_root) if audio_root else manifest.parent
     results = []
     for rowno, row in rows:
@@ -271,8 +305,10 @@ def _transcript(cfg: DictConfig) -> str:
     if cfg.get("text_file"):
         return Path(cfg.text_file).read_text(encoding="utf-8")
     if cfg.get("text") is None:
-        raise ValueError('give the transcript: text="what was said" (or text_file=transcript.txt; text="" '
-                         "predicts from the audio alone)")
+        raise ValueError(
+            'give the transcript: text="what was said" (or text_file=transcript.txt; text="" '
+            "predicts from the audio alone)"
+        )
     return str(cfg.text)
 
 
@@ -280,10 +316,12 @@ def predict(cfg: DictConfig) -> dict[str, Any] | list[dict[str, Any]]:
     """One clip (``audio=``): print, save JSON and a figure, return the JSON dict. A manifest
     (``manifest=``): one CSV row per clip, returned as dicts."""
     if (cfg.get("audio") is None) == (cfg.get("manifest") is None):
-        raise ValueError("give audio=clip.wav text=... for one clip, or manifest=clips.csv for many "
-                         "(not both)")
-    predictor = Predictor.from_checkpoint(cfg.ckpt_path, cfg.get("embeddings"), cfg.get("embeddings_cache"),
-                                          cfg.get("device", "auto"))
+        raise ValueError(
+            "give audio=clip.wav text=... for one clip, or manifest=clips.csv for many (not both)"
+        )
+    predictor = Predictor.from_checkpoint(
+        cfg.ckpt_path, cfg.get("embeddings"), cfg.get("embeddings_cache"), cfg.get("device", "auto")
+    )
     out_dir = Path(cfg.paths.output_dir)
     if cfg.get("manifest") is not None:
         output = Path(cfg.output) if cfg.get("output") else out_dir / "predictions.csv"
@@ -294,8 +332,14 @@ def predict(cfg: DictConfig) -> dict[str, Any] | list[dict[str, Any]]:
     figure = cfg.get("figure")
     if figure is None:
         figure = output.with_suffix(".png")
-    payload = {"checkpoint": str(cfg.ckpt_path), "audio": str(cfg.audio), "start": cfg.get("start"),
-               "end": cfg.get("end"), **pred.to_dict(), "settings": predictor.settings()}
+    payload = {
+        "checkpoint": str(cfg.ckpt_path),
+        "audio": str(cfg.audio),
+        "start": cfg.get("start"),
+        "end": cfg.get("end"),
+        **pred.to_dict(),
+        "settings": predictor.settings(),
+    }
     if figure is not False:
         title = f"{Path(cfg.audio).name}: {pred.predicted}"
         payload["figure"] = str(predictor.figure(pred, figure, title=title))

@@ -20,7 +20,10 @@ def prepare(cfg: DictConfig) -> str:
     sizes = {split: len(datamodule.dataset(split)) for split in ("train", "val", "test")}
     print(f"cache: {datamodule.cache_path}")
     print(f"segments by split ({meta.label_rule}): {sizes}")
-    print("train class counts: " + ", ".join(f"{n} {c}" for n, c in zip(meta.emotion_names, meta.class_counts, strict=True)))
+    print(
+        "train class counts: "
+        + ", ".join(f"{n} {c}" for n, c in zip(meta.emotion_names, meta.class_counts, strict=True))
+    )
     return str(datamodule.cache_path)
 
 

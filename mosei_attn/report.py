@@ -65,7 +65,11 @@ def _target_name(target: torch.Tensor, names: tuple[str, ...]) -> str:
 
 @torch.no_grad()
 def attention_examples(
-    model: Any, dataset: Any, out_dir: Path, n: int = N_EXAMPLES, hop_seconds: float | None = None,
+    model: Any,
+    dataset: Any,
+    out_dir: Path,
+    n: int = N_EXAMPLES,
+    hop_seconds: float | None = None,
     max_hz: float | None = None,
 ) -> list[Path]:
     """Figure 2 (``attention_<k>.png``) for the fixed segments ``example_indices`` picks from ``dataset``;
@@ -80,8 +84,10 @@ def attention_examples(
             return paths
         row, attention = int(item["index"]), out["attention"][0].float().cpu().numpy()  # (m, n)
         probs = out["probs"][0].cpu().numpy()
-        title = (f"{cache.segment_id[row]}: true {_target_name(item['target'], names)}, "
-                 f"predicted {names[int(probs.argmax())]} ({probs.max():.2f})")
+        title = (
+            f"{cache.segment_id[row]}: true {_target_name(item['target'], names)}, "
+            f"predicted {names[int(probs.argmax())]} ({probs.max():.2f})"
+        )
         paths.append(plots.plot_prediction(
             item["spec"][0].numpy(), out_dir / f"attention_{k}.png", attention=attention,
             words=str(cache.text[row]).split(), probs=probs, names=names, spec_len=int(item["spec_len"]),
@@ -108,8 +114,14 @@ def log_scaling_figure(
     power = settings.power_spectrogram(resample(x, sr, settings.sample_rate))  # (frames, n_fft/2 + 1)
     magnitude = np.sqrt(power[: settings.max_frames]).T  # (n_fft/2 + 1, frames), linear
     return plots.plot_log_scaling(
-        magnitude, scaled, path, settings.sample_rate, settings.hop_length / settings.sample_rate,
-        frames=frames, top_db=settings.top_db, title=title,
+        magnitude,
+        scaled,
+        path,
+        settings.sample_rate,
+        settings.hop_length / settings.sample_rate,
+        frames=frames,
+        top_db=settings.top_db,
+        title=title,
     )
 
 
@@ -136,16 +148,28 @@ def training_figures(model: Any, datamodule: Any, out_dir: Path, n: int = N_EXAM
         sid = str(val.cache.segment_id[int(val.rows[picked[0]])])
         try:
             wav, sr = segment_audio(datamodule, sid)
-            paths.append(log_scaling_figure(audio, wav, sr, out_dir / "spectrogram_scaling.png",
-                                            title=f"{sid}: log scaling of the spectrogram"))
+            paths.append(
+                log_scaling_figure(
+                    audio,
+                    wav,
+                    sr,
+                    out_dir / "spectrogram_scaling.png",
+                    title=f"{sid}: log scaling of the spectrogram",
+                )
+            )
         except (OSError, ValueError, LookupError) as e:
             log.warning("figure 3 (spectrogram before/after log scaling) skipped: %s", e)
     return paths
 
 
 def write_report(
-    results: dict[str, Any], names: tuple[str, ...], out_dir: Path, prefix: str, model_name: str,
-    extra: dict[str, Any] | None = None, title: str = "",
+    results: dict[str, Any],
+    names: tuple[str, ...],
+    out_dir: Path,
+    prefix: str,
+    model_name: str,
+    extra: dict[str, Any] | None = None,
+    title: str = "",
 ) -> tuple[dict[str, Any], Path]:
     """Print the paper's table, save metrics.json and the confusion matrix PNG into ``out_dir``."""
     table = format_table(results, names)
@@ -156,8 +180,12 @@ def write_report(
     figures = {}
     if "confusion" in results:
         figures["confusion"] = str(
-            plots.plot_confusion(results["confusion"], names, out_dir / f"confusion_{prefix}.png",
-                                 title=f"{model_name}: {prefix}")
+            plots.plot_confusion(
+                results["confusion"],
+                names,
+                out_dir / f"confusion_{prefix}.png",
+                title=f"{model_name}: {prefix}",
+            )
         )
     metrics = summarise(results, names, prefix) | {"model": model_name, "figures": figures, "paper": paper}
     metrics |= extra or {}

@@ -165,7 +165,12 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
                 "optimized_metric": cfg.get("optimized_metric"),
             }
             summary, _ = report.write_report(
-                model.test_results, meta.emotion_names, out_dir, "test", model_name, extra=extra,
+                model.test_results,
+                meta.emotion_names,
+                out_dir,
+                "test",
+                model_name,
+                extra=extra,
                 title=f"test split, best checkpoint {Path(best).name if best else '(last weights)'}",
             )
             metrics |= {k: v for k, v in summary.items() if isinstance(v, float)}
@@ -217,18 +222,28 @@ def launch_argv(argv: list[str], environ: Mapping[str, str] = os.environ) -> lis
         key = arg.lstrip("+~")
         for module, extra in [v for prefix, v in EXTRAS.items() if key.startswith(prefix)]:
             if not key.endswith(("=null", "=None")) and not _importable(module):
-                raise SystemExit(f"{arg} needs the optional extra [{extra}], not installed: "
-                                 f"pip install -e '.[{extra}]' (module {module})")
+                raise SystemExit(
+                    f"{arg} needs the optional extra [{extra}], not installed: "
+                    f"pip install -e '.[{extra}]' (module {module})"
+                )
     local_rank = int(environ.get("LOCAL_RANK") or 0)
     if local_rank > 0 and environ.get(RUN_DIR_ENV):
         run_dir = environ[RUN_DIR_ENV].replace('"', '\\"')
-        return [argv[0], *json.loads(environ[OVERRIDES_ENV]), f'hydra.run.dir="{run_dir}"', "hydra.mode=RUN",
-                "hydra.output_subdir=null", f"hydra.job.name=train_ddp_process_{local_rank}"]
+        return [
+            argv[0],
+            *json.loads(environ[OVERRIDES_ENV]),
+            f'hydra.run.dir="{run_dir}"',
+            "hydra.mode=RUN",
+            "hydra.output_subdir=null",
+            f"hydra.job.name=train_ddp_process_{local_rank}",
+        ]
     # Processes started by srun or torchrun each compose their own config: a timestamped folder would differ.
     if int(environ.get("SLURM_STEP_NUM_TASKS") or environ.get("WORLD_SIZE") or 1) > 1:
         if not any(a.startswith(("hydra.run.dir=", "ckpt_path=")) for a in argv[1:]):
-            raise SystemExit("several processes (srun, torchrun): give them all the same run folder, e.g. "
-                             "hydra.run.dir=lightning_logs/train/slurm-$SLURM_JOB_ID (see the README, SLURM)")
+            raise SystemExit(
+                "several processes (srun, torchrun): give them all the same run folder, e.g. "
+                "hydra.run.dir=lightning_logs/train/slurm-$SLURM_JOB_ID (see the README, SLURM)"
+            )
         rank = int(environ.get("SLURM_PROCID") or environ.get("RANK") or 0)
         if rank > 0:
             return [*argv, "hydra.output_subdir=null", f"hydra.job.name=train_rank{rank}"]

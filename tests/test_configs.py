@@ -29,9 +29,11 @@ NEEDS = {
 
 def tiny_meta(cfg) -> dict:
     return DataMeta(
-        emotion_names=("a", "b", "c"), label_rule=cfg.data.label_rule,
+        emotion_names=("a", "b", "c"),
+        label_rule=cfg.data.label_rule,
         spec_shape=(cfg.data.audio.freq_bins, cfg.data.audio.max_frames),
-        text_shape=(cfg.data.text.max_words, cfg.data.text.dim), class_counts=(3, 2, 1),
+        text_shape=(cfg.data.text.max_words, cfg.data.text.dim),
+        class_counts=(3, 2, 1),
     ).to_dict()
 
 
@@ -44,7 +46,9 @@ def test_every_group_has_options():
 def test_option_composes_and_instantiates(group, option, tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_MODE", "disabled")
     if group == "hparams_search":
-        pytest.importorskip("hydra_plugins.hydra_optuna_sweeper", reason="the [optuna] extra is not installed")
+        pytest.importorskip(
+            "hydra_plugins.hydra_optuna_sweeper", reason="the [optuna] extra is not installed"
+        )
     overrides = [f"{group}={option}", *NEEDS.get((group, option), [])]
     if group not in ("debug", "data", "experiment"):
         overrides.append("debug=tiny")  # tiny shapes: instantiating the paper's model is slow-ish
@@ -62,7 +66,9 @@ def test_option_composes_and_instantiates(group, option, tmp_path, monkeypatch):
         else:
             assert instantiate(cfg.trainer, logger=False, enable_checkpointing=False) is not None
     if group in ("logger", "callbacks"):
-        built = build_loggers(cfg) if group == "logger" else [instantiate(c) for c in cfg.callbacks.values() if c]
+        built = (
+            build_loggers(cfg) if group == "logger" else [instantiate(c) for c in cfg.callbacks.values() if c]
+        )
         assert built
     if group == "experiment":
         assert cfg.optimizer._target_ == "torch.optim.SGD" and cfg.optimizer.lr == pytest.approx(1e-3)

@@ -65,7 +65,9 @@ def test_ddp_trainer_configs(tmp_path):
     assert type(trainer.strategy).__name__ == "DDPStrategy"
     assert trainer.strategy._process_group_backend == "gloo"
     assert trainer.num_devices == RANKS and trainer.num_nodes == 1
-    cfg = compose_config("train", ["trainer=ddp", "trainer.num_nodes=2", "trainer.devices=4"], tmp_path / "run")
+    cfg = compose_config(
+        "train", ["trainer=ddp", "trainer.num_nodes=2", "trainer.devices=4"], tmp_path / "run"
+    )
     assert cfg.trainer.strategy == "ddp" and cfg.trainer.accelerator == "gpu" and cfg.trainer.num_nodes == 2
     assert cfg.trainer.use_distributed_sampler
     if torch.cuda.is_available():
@@ -78,8 +80,17 @@ def test_ddp_cpu_sweep_gives_one_folder_per_job_and_exact_test_figures(train_cfg
 
     logs = tmp_path / "logs"
     env = os.environ | {"WANDB_MODE": "disabled", "MPLBACKEND": "Agg"}
-    cmd = [sys.executable, "-m", "mosei_attn.train", "-m", "seed=1,2", "trainer=ddp_cpu", *TINY,
-           f"paths.data_dir={data_dir}", f"paths.log_dir={logs}"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "mosei_attn.train",
+        "-m",
+        "seed=1,2",
+        "trainer=ddp_cpu",
+        *TINY,
+        f"paths.data_dir={data_dir}",
+        f"paths.log_dir={logs}",
+    ]
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=TIMEOUT_S)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
 
@@ -98,8 +109,13 @@ def test_ddp_cpu_sweep_gives_one_folder_per_job_and_exact_test_figures(train_cfg
         assert sum(map(sum, saved["test/confusion"])) == n_test  # every test segment once, over both ranks
         best = saved["best_checkpoint"]
         assert best and Path(best).parent == job / "checkpoints"
-        one = evaluate(compose_config("evaluate", [f"ckpt_path={best}", f"paths.data_dir={data_dir}",
-                                                   "accelerator=cpu"], tmp_path / f"eval_{job.name}"))
+        one = evaluate(
+            compose_config(
+                "evaluate",
+                [f"ckpt_path={best}", f"paths.data_dir={data_dir}", "accelerator=cpu"],
+                tmp_path / f"eval_{job.name}",
+            )
+        )
         for key in ("test/wa", "test/ua", "test/f1_macro"):
             assert one[key] == pytest.approx(saved[key], abs=1e-6)
         assert one["test/confusion"] == saved["test/confusion"]
@@ -117,5 +133,7 @@ def one_process_loss(ckpt: str, dm) -> float:
 
     model, _ = load_checkpoint(ckpt)
     model.eval()
-    total = sum(float(model.loss(model(b)[0].float(), b["target"])) * len(b["target"]) for b in dm.test_dataloader())
+    total = sum(
+        float(model.loss(model(b)[0].float(), b["target"])) * len(b["target"]) for b in dm.test_dataloader()
+    )
     return total / len(dm.dataset("test"))

@@ -86,8 +86,9 @@ def test_manifest_with_good_and_bad_rows_trains_on_four_emotions(data_dir, tmp_p
     assert all(e in table for e in EMOTIONS)
 
     # The checkpoint records the manifest's word vectors: predict embeds free text with them unasked.
-    predictor = Predictor.from_checkpoint(objects["output_dir"] / "checkpoints" / "last.ckpt",
-                                          cache_dir=tmp_path / "wv", device="cpu")
+    predictor = Predictor.from_checkpoint(
+        objects["output_dir"] / "checkpoints" / "last.ckpt", cache_dir=tmp_path / "wv", device="cpu"
+    )
     pred = predictor(tmp_path / "wav" / "sad_valid_0.wav", f"{FILLER}, {WORDS['sad']} zzyzx!", 0.1, 0.9)
     assert list(pred.to_dict()["probabilities"]) == EMOTIONS
     assert pred.unknown == ["zzyzx"]

@@ -25,19 +25,27 @@ TINY = {"kernels": 4, "dense": [16, 8]}  # small nets on the tiny shapes below
 MODELS = [AttentionModule, ShallowModule]
 
 
-def tiny_meta(rule: str = "argmax", spec: tuple[int, int] = (16, 32), text: tuple[int, int] = (8, 12)) -> DataMeta:
+def tiny_meta(
+    rule: str = "argmax", spec: tuple[int, int] = (16, 32), text: tuple[int, int] = (8, 12)
+) -> DataMeta:
     return DataMeta(EMOTIONS, rule, spec, text, class_counts=(40, 20, 10, 5, 4, 1))
 
 
 def make_batch(meta: DataMeta, spec_len: list[int], word_len: list[int], seed: int = 0) -> dict:
     gen = torch.Generator().manual_seed(seed)
     (n_freq, n_time), (n_words, dim), b = meta.spec_shape, meta.text_shape, len(spec_len)
-    target = (torch.randint(0, 2, (b, meta.num_classes), generator=gen).float() if meta.multilabel
-              else torch.arange(b) % meta.num_classes)
+    target = (
+        torch.randint(0, 2, (b, meta.num_classes), generator=gen).float()
+        if meta.multilabel
+        else torch.arange(b) % meta.num_classes
+    )
     return {
-        "spec": torch.rand(b, 1, n_freq, n_time, generator=gen), "spec_len": torch.tensor(spec_len),
-        "words": torch.randn(b, n_words, dim, generator=gen), "word_len": torch.tensor(word_len),
-        "target": target, "index": torch.arange(b),
+        "spec": torch.rand(b, 1, n_freq, n_time, generator=gen),
+        "spec_len": torch.tensor(spec_len),
+        "words": torch.randn(b, n_words, dim, generator=gen),
+        "word_len": torch.tensor(word_len),
+        "target": target,
+        "index": torch.arange(b),
     }
 
 
@@ -166,8 +174,13 @@ def test_multilabel_loss_and_prediction(cls: type) -> None:
 
 
 def test_scheduler_keys_split_between_lightning_and_constructor() -> None:
-    sched = {"_target_": "torch.optim.lr_scheduler.ReduceLROnPlateau", "_partial_": True,
-             "patience": 2, "monitor": "val/loss", "interval": "epoch"}
+    sched = {
+        "_target_": "torch.optim.lr_scheduler.ReduceLROnPlateau",
+        "_partial_": True,
+        "patience": 2,
+        "monitor": "val/loss",
+        "interval": "epoch",
+    }
     conf = AttentionModule(tiny_meta(), SGD, scheduler=sched, **TINY).configure_optimizers()
     assert isinstance(conf["optimizer"], torch.optim.SGD)
     assert conf["lr_scheduler"]["monitor"] == "val/loss" and conf["lr_scheduler"]["scheduler"].patience == 2
@@ -179,8 +192,15 @@ def test_fit_test_and_checkpoint_round_trip(cls: type, tmp_path) -> None:
     model = cls(tiny_meta().to_dict(), ADAM, **TINY)
     batches = [make_batch(model.meta, [32, 20, 9, 30], [8, 3, 5, 0], seed=s) for s in range(2)]
     loader = DataLoader(batches, batch_size=None)
-    trainer = L.Trainer(max_epochs=1, accelerator="cpu", logger=False, enable_checkpointing=False,
-                        enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0)
+    trainer = L.Trainer(
+        max_epochs=1,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+    )
     trainer.fit(model, loader, loader)
     for key in ("train/loss", "val/loss", "val/wa", "val/ua", "val/ua_best", "val/f1_macro", "val/f1_fear"):
         assert key in trainer.callback_metrics, key
@@ -206,5 +226,7 @@ def test_compile_keeps_outputs_and_checkpoint_keys() -> None:
         eager = run(model, batch)
         model.setup("fit")  # compiles the network in place
         compiled = run(model, batch)
-    assert torch.allclose(eager[0], compiled[0], atol=1e-5) and torch.allclose(eager[1], compiled[1], atol=1e-5)
+    assert torch.allclose(eager[0], compiled[0], atol=1e-5) and torch.allclose(
+        eager[1], compiled[1], atol=1e-5
+    )
     assert set(model.state_dict()) == keys

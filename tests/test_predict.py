@@ -142,8 +142,9 @@ def test_word_vectors_missing_from_the_checkpoint_is_a_clear_error(trained, tmp_
     with pytest.raises(FileNotFoundError, match="embeddings="):
         Predictor.from_checkpoint(tmp_path / "mosei.ckpt", embeddings=tmp_path / "nope.txt", device="cpu")
     glove = trained["dm"].meta.word_vectors["path"]
-    p = Predictor.from_checkpoint(tmp_path / "mosei.ckpt", embeddings=glove, cache_dir=trained["wv"],
-                                  device="cpu")
+    p = Predictor.from_checkpoint(
+        tmp_path / "mosei.ckpt", embeddings=glove, cache_dir=trained["wv"], device="cpu"
+    )
     assert p.vectors.path == Path(glove)
 
 

@@ -38,8 +38,9 @@ def run_module(module: str, *args: str, code: str | None = None) -> subprocess.C
 
 def multirun(log_dir: Path, data_dir: Path, *args: str) -> Path:
     """Run a sweep and return its multirun folder (the only one under ``log_dir``)."""
-    proc = run_module("mosei_attn.train", *args, *TINY, *FAST, f"paths.data_dir={data_dir}",
-                      f"paths.log_dir={log_dir}")
+    proc = run_module(
+        "mosei_attn.train", *args, *TINY, *FAST, f"paths.data_dir={data_dir}", f"paths.log_dir={log_dir}"
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
     (sweep,) = (log_dir / "multirun").iterdir()
     return sweep
@@ -69,8 +70,9 @@ def test_aggregate_table_matches_the_runs(two_seeds, tmp_path):
     shutil.copytree(two_seeds, sweep)
     failed = sweep / "2_shallow_seed3"  # a job that died before writing metrics.json
     (failed / ".hydra").mkdir(parents=True)
-    (failed / ".hydra" / "overrides.yaml").write_text((sweep / "0_shallow_seed1/.hydra/overrides.yaml")
-                                                      .read_text().replace("seed=1", "seed=3"))
+    (failed / ".hydra" / "overrides.yaml").write_text(
+        (sweep / "0_shallow_seed1/.hydra/overrides.yaml").read_text().replace("seed=1", "seed=3")
+    )
     result = agg.aggregate([sweep])
     saved = [json.loads((j / "metrics.json").read_text()) for j in job_dirs(two_seeds)]
     (row,) = result["rows"]
@@ -109,7 +111,9 @@ def test_aggregate_groups_by_overrides_without_the_seed(tmp_path):
     assert shared == ["model=shallow"]
     assert [(r["n"], r["missing"]) for r in rows] == [(3, 0), (2, 1)]
     assert rows[0]["test/ua"][0] == pytest.approx(0.7) and rows[0]["test/ua"][1] == pytest.approx(0.2)
-    assert rows[1]["test/ua"][0] == pytest.approx(0.3) and rows[1]["paper_wa"] == PAPER_RESULTS["shallow"]["wa"]
+    assert (
+        rows[1]["test/ua"][0] == pytest.approx(0.3) and rows[1]["paper_wa"] == PAPER_RESULTS["shallow"]["wa"]
+    )
 
 
 def test_aggregate_names_what_is_wrong(tmp_path):
@@ -122,8 +126,14 @@ def test_aggregate_names_what_is_wrong(tmp_path):
 def test_optuna_search_of_two_trials(data_dir, tmp_path):
     if not _importable("hydra_plugins.hydra_optuna_sweeper"):
         pytest.skip("optional extra [optuna] not installed: pip install -e '.[optuna]'")
-    sweep = multirun(tmp_path, data_dir, "hparams_search=mosei_optuna", "model=shallow", "hydra.sweeper.n_trials=2",
-                     "hydra.sweeper.sampler.n_startup_trials=1")
+    sweep = multirun(
+        tmp_path,
+        data_dir,
+        "hparams_search=mosei_optuna",
+        "model=shallow",
+        "hydra.sweeper.n_trials=2",
+        "hydra.sweeper.sampler.n_startup_trials=1",
+    )
     jobs = job_dirs(sweep)
     assert len(jobs) == 2
     found = [json.loads((j / "metrics.json").read_text())["val/ua_best"] for j in jobs]
@@ -145,8 +155,10 @@ def test_missing_extra_says_which_to_install(monkeypatch):
 @pytest.mark.slow  # a fresh interpreter importing torch and Lightning: ~8 s on two shared cores
 def test_missing_extra_stops_the_command_before_hydra():
     # The plugin made unimportable in a fresh interpreter, then `python -m mosei_attn.train` as usual.
-    code = ("import runpy, sys; sys.modules['hydra_plugins.hydra_submitit_launcher'] = None; "
-            "sys.argv[0] = 'mosei_attn.train'; runpy.run_module('mosei_attn.train', run_name='__main__')")
+    code = (
+        "import runpy, sys; sys.modules['hydra_plugins.hydra_submitit_launcher'] = None; "
+        "sys.argv[0] = 'mosei_attn.train'; runpy.run_module('mosei_attn.train', run_name='__main__')"
+    )
     proc = run_module("", "-m", "hydra/launcher=slurm", "seed=1,2", code=code)
     assert proc.returncode != 0
     assert "pip install -e '.[slurm]'" in proc.stderr
@@ -155,8 +167,13 @@ def test_missing_extra_stops_the_command_before_hydra():
 def test_wandb_runs_are_grouped_by_sweep_and_tagged(train_cfg, monkeypatch, tmp_path):
     pytest.importorskip("wandb")
     monkeypatch.setenv("WANDB_MODE", "disabled")
-    for extra, group in [(["sweep_name=lr_grid"], "lr_grid"), (["hydra.mode=MULTIRUN",
-                         f"hydra.sweep.dir={tmp_path}/multirun/2030-01-01_00-00-00"], "2030-01-01_00-00-00")]:
+    for extra, group in [
+        (["sweep_name=lr_grid"], "lr_grid"),
+        (
+            ["hydra.mode=MULTIRUN", f"hydra.sweep.dir={tmp_path}/multirun/2030-01-01_00-00-00"],
+            "2030-01-01_00-00-00",
+        ),
+    ]:
         cfg = train_cfg("logger=wandb", "seed=7", *extra, output_dir=tmp_path / group)
         (wandb,) = [lg for lg in build_loggers(cfg) if type(lg).__name__ == "WandbLogger"]
         init = wandb._wandb_init
@@ -175,7 +192,7 @@ def test_wandb_sweep_runs_a_valid_training_command(path, tmp_path, monkeypatch):
     cmd = sweep["command"]
     assert cmd[:4] == ["${env}", "python", "-m", "mosei_attn.train"]
     at = cmd.index("${args_no_hyphens}")
-    overrides = [*cmd[4:at], *(f"{k}={v}" for k, v in sample.items()), *cmd[at + 1:]]
+    overrides = [*cmd[4:at], *(f"{k}={v}" for k, v in sample.items()), *cmd[at + 1 :]]
     monkeypatch.setenv("WANDB_SWEEP_ID", "sw33p")  # set by `wandb agent` for every run it starts
     monkeypatch.setenv("WANDB_RUN_ID", "run1")
     cfg = compose_config("train", overrides, tmp_path / "run")
@@ -191,12 +208,20 @@ def test_optuna_and_wandb_searches_share_one_space():
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     optuna = yaml.safe_load((REPO / "conf/hparams_search/mosei_optuna.yaml").read_text())
-    assert optuna["optimized_metric"] == "val/ua_best" and optuna["hydra"]["sweeper"]["direction"] == "maximize"
+    assert (
+        optuna["optimized_metric"] == "val/ua_best" and optuna["hydra"]["sweeper"]["direction"] == "maximize"
+    )
     parser = OverridesParser.create()
-    space = {k: parser.parse_override(f"{k}={v}").value() for k, v in optuna["hydra"]["sweeper"]["params"].items()}
+    space = {
+        k: parser.parse_override(f"{k}={v}").value() for k, v in optuna["hydra"]["sweeper"]["params"].items()
+    }
     wandb = yaml.safe_load((REPO / "sweeps/wandb_search.yaml").read_text())["parameters"]
     assert set(space) == set(wandb)
     lr = space["optimizer.lr"]  # an IntervalSweep
-    assert (lr.start, lr.end, lr.tags) == (wandb["optimizer.lr"]["min"], wandb["optimizer.lr"]["max"], {"log"})
+    assert (lr.start, lr.end, lr.tags) == (
+        wandb["optimizer.lr"]["min"],
+        wandb["optimizer.lr"]["max"],
+        {"log"},
+    )
     for key in ("model.dropout", "model.kernels"):
         assert list(space[key].list) == wandb[key]["values"]  # a ChoiceSweep

@@ -42,7 +42,7 @@ def _segments_audio(root: Path):
     for vid, (rows, iv) in _labels(root).items():
         audio, sr = sf.read(root / AUDIO_DIR / f"{vid}.wav")
         for row, (start, end) in zip(rows, iv, strict=True):
-            yield row, audio[int(max(start, 0.0) * sr):int(end * sr)]
+            yield row, audio[int(max(start, 0.0) * sr) : int(end * sr)]
 
 
 def _spectral_flatness(x: np.ndarray) -> float:
@@ -66,10 +66,16 @@ def test_layout(corpus: Path):
 
 def test_csds_open_with_roots_dims_metadata(corpus: Path):
     vocab = syn.vocabulary(syn.SyntheticConfig(seed=SMALL["seed"]))
-    with ComputationalSequence(corpus / LABELS_FILE, dim=7) as labels, \
-            ComputationalSequence(corpus / WORDS_FILE, dim=1) as words, \
-            ComputationalSequence(corpus / VECTORS_FILE, dim=300) as vectors:
-        assert (labels.root_name, words.root_name, vectors.root_name) == ("All Labels", "words", "glove_vectors")
+    with (
+        ComputationalSequence(corpus / LABELS_FILE, dim=7) as labels,
+        ComputationalSequence(corpus / WORDS_FILE, dim=1) as words,
+        ComputationalSequence(corpus / VECTORS_FILE, dim=300) as vectors,
+    ):
+        assert (labels.root_name, words.root_name, vectors.root_name) == (
+            "All Labels",
+            "words",
+            "glove_vectors",
+        )
         assert labels.metadata["dimension names"] == list(LABEL_COLUMNS)
         for seq in (labels, words, vectors):
             assert set(METADATA_KEYS) <= set(seq.metadata)
@@ -173,7 +179,9 @@ def test_prosody_differs_by_class(corpus: Path):
 
 
 def test_same_seed_same_files_other_seed_differs(tmp_path: Path):
-    a, b, c = (syn.write_synthetic_corpus(tmp_path / n, seed=s, **TINY) for n, s in (("a", 3), ("b", 3), ("c", 4)))
+    a, b, c = (
+        syn.write_synthetic_corpus(tmp_path / n, seed=s, **TINY) for n, s in (("a", 3), ("b", 3), ("c", 4))
+    )
     for name in (LABELS_FILE, WORDS_FILE, VECTORS_FILE):
         with ComputationalSequence(a / name) as x, ComputationalSequence(b / name) as y:
             assert list(x) == list(y) and x.metadata == y.metadata

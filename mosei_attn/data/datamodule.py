@@ -114,7 +114,9 @@ class MoseiDataModule(L.LightningDataModule):
 
             write_synthetic_corpus(self.root, **self.synthetic)
         elif self.manifest is None and not self.root.is_dir():
-            raise FileNotFoundError(f"{self.root}: corpus folder not found (set data.root to your CMU_MOSEI copy)")
+            raise FileNotFoundError(
+                f"{self.root}: corpus folder not found (set data.root to your CMU_MOSEI copy)"
+            )
         self.cache_path = self.build_cache()
 
     def build_cache(self) -> Path:
@@ -145,7 +147,9 @@ class MoseiDataModule(L.LightningDataModule):
         fingerprint = corpus.fingerprint()
         path = cache_path(self.cache_dir, self.name, self.audio, self.text, fingerprint)
         if not path.is_file():
-            raise FileNotFoundError(f"{path}: feature cache missing; run prepare_data() / `python -m mosei_attn.prepare`")
+            raise FileNotFoundError(
+                f"{path}: feature cache missing; run prepare_data() / `python -m mosei_attn.prepare`"
+            )
         names = tuple(corpus.emotion_names)
         validate_cache(path, self.audio, self.text, fingerprint, names, corpus.label_columns)
         self.cache_path, self._cache = path, FeatureCache(path)

@@ -66,18 +66,27 @@ FORMAT_VERSION = 1
 MODES: tuple[str, ...] = ("both", "prosody_only", "text_only", "distractor")
 
 EMOTION_WORDS: dict[str, tuple[str, ...]] = {
-    "happy": tuple("happy glad love wonderful great enjoy excited awesome fantastic delighted fun smile".split()),
+    "happy": tuple(
+        "happy glad love wonderful great enjoy excited awesome fantastic delighted fun smile".split()
+    ),
     "sad": tuple("sad unhappy miss lonely cry sorry depressed grief lost tears heartbroken gloomy".split()),
-    "anger": tuple("angry furious hate mad annoyed outraged rage ridiculous unacceptable pissed stupid "
-                   "infuriating".split()),
-    "surprise": tuple("surprised wow unexpected shocked amazing incredible suddenly whoa unbelievable "
-                      "astonished speechless omg".split()),
-    "disgust": tuple("disgusting gross nasty awful sick revolting horrible vile filthy yuck repulsive "
-                     "creepy".split()),
-    "fear": tuple("afraid scared fear terrified nervous worried anxious frightened panic danger scary "
-                  "dread".split()),
+    "anger": tuple(
+        "angry furious hate mad annoyed outraged rage ridiculous unacceptable pissed stupid "
+        "infuriating".split()
+    ),
+    "surprise": tuple(
+        "surprised wow unexpected shocked amazing incredible suddenly whoa unbelievable "
+        "astonished speechless omg".split()
+    ),
+    "disgust": tuple(
+        "disgusting gross nasty awful sick revolting horrible vile filthy yuck repulsive creepy".split()
+    ),
+    "fear": tuple(
+        "afraid scared fear terrified nervous worried anxious frightened panic danger scary dread".split()
+    ),
 }
-NEUTRAL_WORDS: tuple[str, ...] = tuple("""
+NEUTRAL_WORDS: tuple[str, ...] = tuple(
+    """
 the a and to of i it that is was you in for this so like on with but just they have be what we my about
 not do are at one really think know there because if or can all as get go people very movie thing would
 more time some out then when up them going see also well which how he she his her has had will from by an
@@ -86,7 +95,8 @@ now only these those here even most any something product video story part point
 week things little back over where while still another again show look bit review character end car phone
 book music school work home house table water paper window door color number letter company money game
 store city street morning evening second minute question answer reason idea fact case example
-""".split())
+""".split()
+)
 
 
 @dataclass(frozen=True)
@@ -102,7 +112,9 @@ class Prosody:
 
     def toward(self, other: Prosody, w: float) -> Prosody:
         """The prosody a fraction ``w`` of the way from this one to ``other``."""
-        return Prosody(*(a + w * (b - a) for a, b in zip(vars(self).values(), vars(other).values(), strict=True)))
+        return Prosody(
+            *(a + w * (b - a) for a, b in zip(vars(self).values(), vars(other).values(), strict=True))
+        )
 
 
 PROSODY: dict[str, Prosody] = {
@@ -115,12 +127,24 @@ PROSODY: dict[str, Prosody] = {
     "fear": Prosody(5.0, 3.0, -2.0, 0.75, 0.035),  # high, fast, trembling
 }
 #: Sentiment (in [-3, 3]) of a segment whose dominant emotion is at full intensity.
-SENTIMENT_BASE: dict[str, float] = {"happy": 1.6, "sad": -1.4, "anger": -1.7, "surprise": 0.4,
-                                    "disgust": -1.5, "fear": -1.0}
+SENTIMENT_BASE: dict[str, float] = {
+    "happy": 1.6,
+    "sad": -1.4,
+    "anger": -1.7,
+    "surprise": 0.4,
+    "disgust": -1.5,
+    "fear": -1.0,
+}
 #: Formants F1-F3 (Hz) of an adult male voice for a few vowels: /a/ /i/ /u/ /e/ /o/ /ae/ /er/.
 VOWELS: tuple[tuple[float, float, float], ...] = (
-    (730, 1090, 2440), (270, 2290, 3010), (300, 870, 2240), (530, 1840, 2480), (570, 840, 2410),
-    (660, 1720, 2410), (490, 1350, 1690))
+    (730, 1090, 2440),
+    (270, 2290, 3010),
+    (300, 870, 2240),
+    (530, 1840, 2480),
+    (570, 840, 2410),
+    (660, 1720, 2410),
+    (490, 1350, 1690),
+)
 ID_CHARS = string.ascii_letters + string.digits + "-_"
 
 
@@ -206,14 +230,22 @@ class SyntheticConfig:
         lo, hi = self.segments_per_video
         problems = [
             (1 <= lo <= hi, f"segments_per_video must be 1 <= lo <= hi, got {self.segments_per_video}"),
-            (self.n_videos >= self.n_unfolded_videos + len(FOLD_NAMES),
-             f"n_videos={self.n_videos} must be >= n_unfolded_videos + 3 (one video per fold)"),
-            (len(self.fold_fractions) == 3 and abs(sum(self.fold_fractions) - 1) < 1e-6,
-             f"fold_fractions (train, valid, test) must sum to 1, got {self.fold_fractions}"),
-            (len(self.class_probs) == len(EMOTIONS) and abs(sum(self.class_probs) - 1) < 1e-6,
-             f"class_probs must be {len(EMOTIONS)} probabilities ({', '.join(EMOTIONS)}) summing to 1"),
-            (len(self.mode_probs) == len(MODES) and abs(sum(self.mode_probs) - 1) < 1e-6,
-             f"mode_probs must be {len(MODES)} probabilities ({', '.join(MODES)}) summing to 1"),
+            (
+                self.n_videos >= self.n_unfolded_videos + len(FOLD_NAMES),
+                f"n_videos={self.n_videos} must be >= n_unfolded_videos + 3 (one video per fold)",
+            ),
+            (
+                len(self.fold_fractions) == 3 and abs(sum(self.fold_fractions) - 1) < 1e-6,
+                f"fold_fractions (train, valid, test) must sum to 1, got {self.fold_fractions}",
+            ),
+            (
+                len(self.class_probs) == len(EMOTIONS) and abs(sum(self.class_probs) - 1) < 1e-6,
+                f"class_probs must be {len(EMOTIONS)} probabilities ({', '.join(EMOTIONS)}) summing to 1",
+            ),
+            (
+                len(self.mode_probs) == len(MODES) and abs(sum(self.mode_probs) - 1) < 1e-6,
+                f"mode_probs must be {len(MODES)} probabilities ({', '.join(MODES)}) summing to 1",
+            ),
             (self.words_per_segment[0] >= 3, "words_per_segment must allow at least 3 words (cue slots)"),
         ]
         bad = [msg for ok, msg in problems if not ok]
@@ -259,8 +291,15 @@ def _rms(x: np.ndarray) -> float:
     return float(np.sqrt(np.mean(np.square(x)))) if x.size else 0.0
 
 
-def _word_audio(rng: np.random.Generator, word: str, p: Prosody, f0_hz: float, level: float,
-                spk: _Speaker, cfg: SyntheticConfig) -> np.ndarray:
+def _word_audio(
+    rng: np.random.Generator,
+    word: str,
+    p: Prosody,
+    f0_hz: float,
+    level: float,
+    spk: _Speaker,
+    cfg: SyntheticConfig,
+) -> np.ndarray:
     """One spoken word: voiced syllables (a vowel per syllable, fixed by the word) with noisy onsets."""
     sr = cfg.sample_rate
     key = zlib.crc32(word.encode())  # the same word keeps its vowels wherever it is spoken
@@ -274,18 +313,19 @@ def _word_audio(rng: np.random.Generator, word: str, p: Prosody, f0_hz: float, l
     out, bursts = np.zeros(t.size), []
     for i, (a, m) in enumerate(zip(np.cumsum(lengths) - lengths, lengths, strict=True)):
         vowel = np.array(VOWELS[(key >> (3 * i)) % len(VOWELS)]) * spk.formant_scale
-        syl = source[a:a + m]
-        for f, bw in zip(vowel * (1 + rng.normal(0, cfg.formant_jitter, 3)), cfg.formant_bandwidths_hz,
-                         strict=True):
+        syl = source[a : a + m]
+        for f, bw in zip(
+            vowel * (1 + rng.normal(0, cfg.formant_jitter, 3)), cfg.formant_bandwidths_hz, strict=True
+        ):
             syl = _resonate(syl, f, bw, sr)
-        out[a:a + m] = syl * tukey(m, cfg.envelope_taper)
+        out[a : a + m] = syl * tukey(m, cfg.envelope_taper)
         if rng.random() < cfg.consonant_prob:
             bursts.append((a, min(m, int(rng.uniform(*cfg.consonant_s) * sr))))
     out *= level / max(_rms(out), 1e-12)
     b, a_ = _bandpass(cfg.consonant_band_hz, sr)
     for a, m in bursts:  # unvoiced (fricative-like) noise over the syllable's onset
         noise = lfilter(b, a_, rng.standard_normal(m)) * tukey(m, 1.0)
-        out[a:a + m] += noise * level * 10 ** (cfg.consonant_level_db / 20) / max(_rms(noise), 1e-12)
+        out[a : a + m] += noise * level * 10 ** (cfg.consonant_level_db / 20) / max(_rms(noise), 1e-12)
     return out
 
 
@@ -311,8 +351,9 @@ def _segment_labels(rng: np.random.Generator, cfg: SyntheticConfig) -> tuple[np.
     return row.astype(np.float32), emo, second
 
 
-def _segment_words(rng: np.random.Generator, cfg: SyntheticConfig, emo: int, second: int | None,
-                   zipf: np.ndarray) -> tuple[list[str], list[str], str]:
+def _segment_words(
+    rng: np.random.Generator, cfg: SyntheticConfig, emo: int, second: int | None, zipf: np.ndarray
+) -> tuple[list[str], list[str], str]:
     """Words, each word's role (plain / stress / neutral_stress / flat) and the segment's mode."""
     lo, hi = cfg.long_segment_words if rng.random() < cfg.long_segment_prob else cfg.words_per_segment
     n = lo + round((hi - lo) * rng.beta(*cfg.words_beta))
@@ -342,8 +383,9 @@ def _segment_words(rng: np.random.Generator, cfg: SyntheticConfig, emo: int, sec
     return words, roles, mode
 
 
-def _role_prosody(role: str, emotion: str, intensity: float, sentence_share: float,
-                  cfg: SyntheticConfig) -> Prosody:
+def _role_prosody(
+    role: str, emotion: str, intensity: float, sentence_share: float, cfg: SyntheticConfig
+) -> Prosody:
     neutral, target = PROSODY["neutral"], PROSODY[emotion]
     if role == "plain":
         return neutral.toward(target, sentence_share)
@@ -351,8 +393,12 @@ def _role_prosody(role: str, emotion: str, intensity: float, sentence_share: flo
         return replace(neutral, range_st=neutral.range_st * cfg.flat_range_factor, gain_db=cfg.flat_gain_db)
     share = cfg.word_prosody_min + (1 - cfg.word_prosody_min) * intensity / 3
     base = neutral if role == "neutral_stress" else neutral.toward(target, share)
-    return replace(base, gain_db=base.gain_db + cfg.stress_gain_db, range_st=base.range_st + cfg.stress_range_st,
-                   tempo=base.tempo * cfg.stress_lengthen)
+    return replace(
+        base,
+        gain_db=base.gain_db + cfg.stress_gain_db,
+        range_st=base.range_st + cfg.stress_range_st,
+        tempo=base.tempo * cfg.stress_lengthen,
+    )
 
 
 # One video ----------------------------------------------------------------------------------------
@@ -367,13 +413,22 @@ class _Video:
     classes: list[int]
 
 
-def _render_video(rng: np.random.Generator, vid: str, cfg: SyntheticConfig, zipf: np.ndarray,
-                  negative_start: bool, underscore: bool, shuffle_rows: bool) -> _Video:
+def _render_video(
+    rng: np.random.Generator,
+    vid: str,
+    cfg: SyntheticConfig,
+    zipf: np.ndarray,
+    negative_start: bool,
+    underscore: bool,
+    shuffle_rows: bool,
+) -> _Video:
     sr = cfg.sample_rate
     female = rng.random() < cfg.female_prob
-    spk = _Speaker(f0_hz=rng.uniform(*(cfg.female_f0_hz if female else cfg.male_f0_hz)),
-                   formant_scale=cfg.female_formant_scale if female else 1.0,
-                   level_db=rng.uniform(*cfg.speaker_level_db))
+    spk = _Speaker(
+        f0_hz=rng.uniform(*(cfg.female_f0_hz if female else cfg.male_f0_hz)),
+        formant_scale=cfg.female_formant_scale if female else 1.0,
+        level_db=rng.uniform(*cfg.speaker_level_db),
+    )
     pieces: list[np.ndarray] = []
     rows: list[tuple[str, int, int]] = []  # (word, start sample, end sample)
     cursor = 0
@@ -416,19 +471,28 @@ def _render_video(rng: np.random.Generator, vid: str, cfg: SyntheticConfig, zipf
     if underscore:  # e.g. a bleeped word: the reason transcripts are split at most 4 times
         words = texts[int(rng.integers(n_seg))]
         words.insert(int(rng.integers(1, len(words))), "_" * int(rng.integers(*cfg.underscore_run)))
-    transcript = [TRANSCRIPT_SEP.join((vid, str(c), repr(float(a)), repr(float(b)), " ".join(w).capitalize() + "."))
-                  for c, ((a, b), w) in enumerate(zip(intervals, texts, strict=True))]
-    order = rng.permutation(n_seg) if shuffle_rows else np.arange(n_seg)  # label rows need not be in time order
+    transcript = [
+        TRANSCRIPT_SEP.join((vid, str(c), repr(float(a)), repr(float(b)), " ".join(w).capitalize() + "."))
+        for c, ((a, b), w) in enumerate(zip(intervals, texts, strict=True))
+    ]
+    order = (
+        rng.permutation(n_seg) if shuffle_rows else np.arange(n_seg)
+    )  # label rows need not be in time order
 
     speech = np.concatenate(pieces)
     noise = lfilter([1 - cfg.noise_pole], [1, -cfg.noise_pole], rng.standard_normal(speech.size))
     noise_level = cfg.speech_rms * 10 ** ((spk.level_db - rng.uniform(*cfg.snr_db)) / 20)
     audio = speech + noise * noise_level / max(_rms(noise), 1e-12)
     pcm = np.round(np.clip(audio, -1.0, 1.0) * np.iinfo(np.int16).max).astype(np.int16)
-    return _Video(labels=np.stack(labels)[order], label_iv=np.array(intervals, dtype=np.float64)[order],
-                  words=[w for w, _, _ in rows],
-                  word_iv=np.round(np.array([(a, b) for _, a, b in rows], dtype=np.float64) / sr, 3),
-                  transcript=transcript, audio=pcm, classes=[classes[i] for i in order])
+    return _Video(
+        labels=np.stack(labels)[order],
+        label_iv=np.array(intervals, dtype=np.float64)[order],
+        words=[w for w, _, _ in rows],
+        word_iv=np.round(np.array([(a, b) for _, a, b in rows], dtype=np.float64) / sr, 3),
+        transcript=transcript,
+        audio=pcm,
+        classes=[classes[i] for i in order],
+    )
 
 
 # The corpus ---------------------------------------------------------------------------------------
@@ -464,21 +528,31 @@ def _video_ids(rng: np.random.Generator, cfg: SyntheticConfig) -> list[str]:
 
 
 def _folds(rng: np.random.Generator, ids: list[str], cfg: SyntheticConfig) -> dict[str, list[str]]:
-    order = [ids[i] for i in rng.permutation(len(ids))][cfg.n_unfolded_videos:]
+    order = [ids[i] for i in rng.permutation(len(ids))][cfg.n_unfolded_videos :]
     n_valid, n_test = (max(1, round(f * len(order))) for f in cfg.fold_fractions[1:])
     n_train = len(order) - n_valid - n_test
     if n_train < 1:
         raise ValueError(f"fold_fractions {cfg.fold_fractions} leave no training video of {cfg.n_videos}")
-    return {"train": sorted(order[:n_train]), "valid": sorted(order[n_train:n_train + n_valid]),
-            "test": sorted(order[n_train + n_valid:])}
+    return {
+        "train": sorted(order[:n_train]),
+        "valid": sorted(order[n_train : n_train + n_valid]),
+        "test": sorted(order[n_train + n_valid :]),
+    }
 
 
 def _metadata(description: str, dims: list[str] | None) -> dict[str, Any]:
-    return {"computational sequence description": description, "dimension names": dims,
-            "computational sequence version": "1.0", "alignment compatible": True,
-            "dataset name": "CMU-MOSEI (synthetic)", "dataset version": "1.0",
-            "creator": "mosei_attn.data.synthetic", "contact": "", "featureset bib citation": "",
-            "dataset bib citation": ""}
+    return {
+        "computational sequence description": description,
+        "dimension names": dims,
+        "computational sequence version": "1.0",
+        "alignment compatible": True,
+        "dataset name": "CMU-MOSEI (synthetic)",
+        "dataset version": "1.0",
+        "creator": "mosei_attn.data.synthetic",
+        "contact": "",
+        "featureset bib citation": "",
+        "dataset bib citation": "",
+    }
 
 
 def _generate(out: Path, cfg: SyntheticConfig) -> dict[str, Any]:
@@ -488,8 +562,10 @@ def _generate(out: Path, cfg: SyntheticConfig) -> dict[str, Any]:
     vocab = vocabulary(cfg)
     ids = _video_ids(rng, cfg)
     folds = _folds(rng, ids, cfg)
-    flags = [set(rng.choice(cfg.n_videos, _count(cfg.n_videos, f), replace=False).tolist())
-             for f in (cfg.negative_start_fraction, cfg.underscore_text_fraction, cfg.shuffled_rows_fraction)]
+    flags = [
+        set(rng.choice(cfg.n_videos, _count(cfg.n_videos, f), replace=False).tolist())
+        for f in (cfg.negative_start_fraction, cfg.underscore_text_fraction, cfg.shuffled_rows_fraction)
+    ]
     zipf = 1.0 / (np.arange(len(NEUTRAL_WORDS)) + cfg.zipf_offset)
     zipf /= zipf.sum()
     fold_of = {v: f for f, vs in folds.items() for v in vs}
@@ -510,18 +586,29 @@ def _generate(out: Path, cfg: SyntheticConfig) -> dict[str, Any]:
         seconds += v.audio.size / cfg.sample_rate
         for c in v.classes:
             counts[fold_of.get(vid, "none")][EMOTIONS[c]] += 1
-    write_csd(out / LABELS_FILE, "All Labels", labels,
-              _metadata("Synthetic sentiment and emotion labels per segment", list(LABEL_COLUMNS)))
+    write_csd(
+        out / LABELS_FILE,
+        "All Labels",
+        labels,
+        _metadata("Synthetic sentiment and emotion labels per segment", list(LABEL_COLUMNS)),
+    )
     write_csd(out / WORDS_FILE, "words", words, _metadata("Synthetic time-stamped words", None))
-    write_csd(out / VECTORS_FILE, "glove_vectors", vectors,
-              _metadata("Synthetic GloVe-like word vectors of the time-stamped words", None))
+    write_csd(
+        out / VECTORS_FILE,
+        "glove_vectors",
+        vectors,
+        _metadata("Synthetic GloVe-like word vectors of the time-stamped words", None),
+    )
     (out / FOLDS_FILE).write_text(json.dumps(folds, indent=1) + "\n", encoding="utf-8")
     with open(out / GLOVE_FILE, "w", encoding="utf-8") as f:
         for w, vec in vocab.items():
             f.write(w + " " + " ".join(f"{x:.5f}" for x in vec) + "\n")
-    return {"videos": {f: len(vs) for f, vs in folds.items()} | {"none": cfg.n_unfolded_videos},
-            "segments": {f: sum(c.values()) for f, c in counts.items()}, "classes": counts,
-            "audio_seconds": round(seconds, 1)}
+    return {
+        "videos": {f: len(vs) for f, vs in folds.items()} | {"none": cfg.n_unfolded_videos},
+        "segments": {f: sum(c.values()) for f, c in counts.items()},
+        "classes": counts,
+        "audio_seconds": round(seconds, 1),
+    }
 
 
 def read_stamp(root: str | os.PathLike) -> dict[str, Any] | None:
@@ -532,17 +619,29 @@ def read_stamp(root: str | os.PathLike) -> dict[str, Any] | None:
     except FileNotFoundError:
         return None
     except (OSError, json.JSONDecodeError) as e:
-        raise ValueError(f"{path}: unreadable synthetic-corpus stamp ({e}); delete the folder to rebuild") from e
+        raise ValueError(
+            f"{path}: unreadable synthetic-corpus stamp ({e}); delete the folder to rebuild"
+        ) from e
 
 
 def _matches(stamp: dict[str, Any] | None, cfg: SyntheticConfig) -> bool:
-    return stamp is not None and stamp.get("format_version") == FORMAT_VERSION and stamp.get("config") == cfg.to_json()
+    return (
+        stamp is not None
+        and stamp.get("format_version") == FORMAT_VERSION
+        and stamp.get("config") == cfg.to_json()
+    )
 
 
-def write_synthetic_corpus(root: str | os.PathLike, n_videos: int | None = None,
-                           segments_per_video: tuple[int, int] | None = None, seed: int | None = None,
-                           fold_fractions: tuple[float, float, float] | None = None, overwrite: bool = False,
-                           config: SyntheticConfig | None = None, **overrides: Any) -> Path:
+def write_synthetic_corpus(
+    root: str | os.PathLike,
+    n_videos: int | None = None,
+    segments_per_video: tuple[int, int] | None = None,
+    seed: int | None = None,
+    fold_fractions: tuple[float, float, float] | None = None,
+    overwrite: bool = False,
+    config: SyntheticConfig | None = None,
+    **overrides: Any,
+) -> Path:
     """Write a synthetic MOSEI-layout corpus at ``root`` (see the module docstring) and return ``root``.
 
     Parameters left None come from ``config`` (default: ``SyntheticConfig()``); ``overrides`` may set any
@@ -551,14 +650,22 @@ def write_synthetic_corpus(root: str | os.PathLike, n_videos: int | None = None,
     parameters raises ``FileExistsError`` unless ``overwrite=True``; a non-empty folder that is not a
     synthetic corpus (no ``SYNTHETIC.json``) is never deleted.
     """
-    given = dict(n_videos=n_videos, segments_per_video=segments_per_video, seed=seed,
-                 fold_fractions=fold_fractions, **overrides)
+    given = dict(
+        n_videos=n_videos,
+        segments_per_video=segments_per_video,
+        seed=seed,
+        fold_fractions=fold_fractions,
+        **overrides,
+    )
     unknown = set(given) - {f.name for f in fields(SyntheticConfig)}
     if unknown:
         raise TypeError(f"unknown synthetic corpus parameter(s) {sorted(unknown)}; see SyntheticConfig")
     # Hydra hands sequences over as ListConfig: store them as tuples, as the dataclass defaults are
-    given = {k: tuple(v) if isinstance(v, Sequence) and not isinstance(v, str) else v
-             for k, v in given.items() if v is not None}
+    given = {
+        k: tuple(v) if isinstance(v, Sequence) and not isinstance(v, str) else v
+        for k, v in given.items()
+        if v is not None
+    }
     cfg = replace(config or SyntheticConfig(), **given)
     root = Path(root)
     old = read_stamp(root) if root.is_dir() else None
@@ -566,22 +673,33 @@ def write_synthetic_corpus(root: str | os.PathLike, n_videos: int | None = None,
         return root
     if root.exists():
         if old is None and (not root.is_dir() or any(root.iterdir())):
-            raise FileExistsError(f"{root}: exists and is not a synthetic corpus (no {STAMP_FILE}); refusing to "
-                                  "write over it, even with overwrite=True: choose another folder")
+            raise FileExistsError(
+                f"{root}: exists and is not a synthetic corpus (no {STAMP_FILE}); refusing to "
+                "write over it, even with overwrite=True: choose another folder"
+            )
         if old is not None and not overwrite:
-            diff = {k: (v, cfg.to_json().get(k)) for k, v in old.get("config", {}).items()
-                    if cfg.to_json().get(k) != v}
+            diff = {
+                k: (v, cfg.to_json().get(k))
+                for k, v in old.get("config", {}).items()
+                if cfg.to_json().get(k) != v
+            }
             raise FileExistsError(
                 f"{root}: holds a synthetic corpus written with other parameters ({diff or 'another format version'}"
-                f" as (old, new)); pass overwrite=True to replace it, or choose another folder")
+                f" as (old, new)); pass overwrite=True to replace it, or choose another folder"
+            )
     root.parent.mkdir(parents=True, exist_ok=True)
     tag = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
     tmp, trash = root.with_name(f".{root.name}.tmp-{tag}"), root.with_name(f".{root.name}.old-{tag}")
     try:
         t0 = time.perf_counter()
         summary = _generate(tmp, cfg)
-        stamp = {"generator": __name__, "format_version": FORMAT_VERSION, "config": cfg.to_json(),
-                 "summary": summary, "generation_seconds": round(time.perf_counter() - t0, 2)}
+        stamp = {
+            "generator": __name__,
+            "format_version": FORMAT_VERSION,
+            "config": cfg.to_json(),
+            "summary": summary,
+            "generation_seconds": round(time.perf_counter() - t0, 2),
+        }
         (tmp / STAMP_FILE).write_text(json.dumps(stamp, indent=1) + "\n", encoding="utf-8")
         if root.exists():
             os.replace(root, trash)  # an old corpus we may replace, or an empty folder
@@ -604,24 +722,39 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("root", type=Path, help="folder to create (its parent must be writable)")
     ap.add_argument("--videos", type=int, default=defaults.n_videos, help="number of videos")
     ap.add_argument("--seed", type=int, default=defaults.seed, help="random seed (same seed, same files)")
-    ap.add_argument("--segments", type=int, nargs=2, default=defaults.segments_per_video, metavar=("LO", "HI"),
-                    help="segments per video, inclusive range")
+    ap.add_argument(
+        "--segments",
+        type=int,
+        nargs=2,
+        default=defaults.segments_per_video,
+        metavar=("LO", "HI"),
+        help="segments per video, inclusive range",
+    )
     ap.add_argument("--overwrite", action="store_true", help="replace a corpus written with other parameters")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     try:
-        root = write_synthetic_corpus(args.root, n_videos=args.videos, seed=args.seed,
-                                      segments_per_video=tuple(args.segments), overwrite=args.overwrite)
+        root = write_synthetic_corpus(
+            args.root,
+            n_videos=args.videos,
+            seed=args.seed,
+            segments_per_video=tuple(args.segments),
+            overwrite=args.overwrite,
+        )
     except (FileExistsError, ValueError) as e:
         ap.exit(2, f"error: {e}\n")
     stamp = read_stamp(root) or {}
     summary = stamp.get("summary", {})
-    print(f"{root}: synthetic MOSEI-layout corpus ({time.perf_counter() - t0:.1f} s this call, "
-          f"{stamp.get('generation_seconds')} s to generate, {summary.get('audio_seconds', 0) / 60:.1f} min of audio)")
+    print(
+        f"{root}: synthetic MOSEI-layout corpus ({time.perf_counter() - t0:.1f} s this call, "
+        f"{stamp.get('generation_seconds')} s to generate, {summary.get('audio_seconds', 0) / 60:.1f} min of audio)"
+    )
     print(f"{'fold':<6} {'videos':>6} {'segs':>5}  " + " ".join(f"{e:>8}" for e in EMOTIONS))
     for fold, by_class in summary.get("classes", {}).items():
-        print(f"{fold:<6} {summary['videos'][fold]:>6} {summary['segments'][fold]:>5}  "
-              + " ".join(f"{by_class[e]:>8}" for e in EMOTIONS))
+        print(
+            f"{fold:<6} {summary['videos'][fold]:>6} {summary['segments'][fold]:>5}  "
+            + " ".join(f"{by_class[e]:>8}" for e in EMOTIONS)
+        )
 
 
 if __name__ == "__main__":

@@ -35,10 +35,20 @@ class AttentionNet(nn.Module):
     """
 
     def __init__(
-        self, spec_shape: Sequence[int], text_shape: Sequence[int], num_classes: int,
-        pool_blocks: int = 3, text_blocks: int = 1, kernels: int = 32, kernel_size: int = 3,
-        pool: int = POOL, attn_dim: int = 64, attn_scale: bool = False,
-        dense: Sequence[int] = (1024, 512, 128), dropout: float = 0.1, reference: bool = False,
+        self,
+        spec_shape: Sequence[int],
+        text_shape: Sequence[int],
+        num_classes: int,
+        pool_blocks: int = 3,
+        text_blocks: int = 1,
+        kernels: int = 32,
+        kernel_size: int = 3,
+        pool: int = POOL,
+        attn_dim: int = 64,
+        attn_scale: bool = False,
+        dense: Sequence[int] = (1024, 512, 128),
+        dropout: float = 0.1,
+        reference: bool = False,
     ) -> None:
         super().__init__()
         n_freq, n_time = spec_shape
@@ -96,14 +106,36 @@ class AttentionModule(EmotionModule):
     """LightningModule for :class:`AttentionNet`; sizes default to the paper's (section 4.2)."""
 
     def __init__(
-        self, meta: dict[str, Any] | DataMeta, optimizer: dict[str, Any],
-        scheduler: dict[str, Any] | None = None, class_weights: bool = False, compile: bool = False,
-        pool_blocks: int = 3, text_blocks: int = 1, kernels: int = 32, kernel_size: int = 3,
-        pool: int = POOL, attn_dim: int = 64, attn_scale: bool = False,
-        dense: Sequence[int] = (1024, 512, 128), dropout: float = 0.1, reference: bool = False,
+        self,
+        meta: dict[str, Any] | DataMeta,
+        optimizer: dict[str, Any],
+        scheduler: dict[str, Any] | None = None,
+        class_weights: bool = False,
+        compile: bool = False,
+        pool_blocks: int = 3,
+        text_blocks: int = 1,
+        kernels: int = 32,
+        kernel_size: int = 3,
+        pool: int = POOL,
+        attn_dim: int = 64,
+        attn_scale: bool = False,
+        dense: Sequence[int] = (1024, 512, 128),
+        dropout: float = 0.1,
+        reference: bool = False,
     ) -> None:
         super().__init__(meta, optimizer, scheduler, class_weights, compile)
         self.net = AttentionNet(
-            self.meta.spec_shape, self.meta.text_shape, self.meta.num_classes, pool_blocks, text_blocks,
-            kernels, kernel_size, pool, attn_dim, attn_scale, list(dense), dropout, reference,
+            self.meta.spec_shape,
+            self.meta.text_shape,
+            self.meta.num_classes,
+            pool_blocks,
+            text_blocks,
+            kernels,
+            kernel_size,
+            pool,
+            attn_dim,
+            attn_scale,
+            list(dense),
+            dropout,
+            reference,
         )

@@ -56,8 +56,12 @@ class EmotionModule(L.LightningModule):
     net: torch.nn.Module
 
     def __init__(
-        self, meta: dict[str, Any] | DataMeta, optimizer: dict[str, Any],
-        scheduler: dict[str, Any] | None = None, class_weights: bool = False, compile: bool = False,
+        self,
+        meta: dict[str, Any] | DataMeta,
+        optimizer: dict[str, Any],
+        scheduler: dict[str, Any] | None = None,
+        class_weights: bool = False,
+        compile: bool = False,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(logger=False)  # collects the subclass's constructor arguments too
@@ -79,7 +83,9 @@ class EmotionModule(L.LightningModule):
     def loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Cross entropy on class indices, or BCE-with-logits on 0/1 targets (multilabel)."""
         if self.meta.multilabel:
-            return F.binary_cross_entropy_with_logits(logits, target.to(logits.dtype), pos_weight=self.class_weight)
+            return F.binary_cross_entropy_with_logits(
+                logits, target.to(logits.dtype), pos_weight=self.class_weight
+            )
         return F.cross_entropy(logits, target, weight=self.class_weight)
 
     def _step(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -95,15 +101,28 @@ class EmotionModule(L.LightningModule):
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         loss, _ = self._step(batch)
-        self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True,
-                 batch_size=batch["target"].shape[0])
+        self.log(
+            "train/loss",
+            loss,
+            on_step=False,
+            on_epoch=True,
+            prog_bar=True,
+            batch_size=batch["target"].shape[0],
+        )
         return loss
 
     def _eval_step(self, batch: dict[str, torch.Tensor], split: str) -> None:
         loss, logits = self._step(batch)
         getattr(self, f"{split}_metrics").update(logits, batch["target"])
-        self.log(f"{split}/loss", loss, on_step=False, on_epoch=True, prog_bar=split == "val",
-                 sync_dist=True, batch_size=batch["target"].shape[0])
+        self.log(
+            f"{split}/loss",
+            loss,
+            on_step=False,
+            on_epoch=True,
+            prog_bar=split == "val",
+            sync_dist=True,
+            batch_size=batch["target"].shape[0],
+        )
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         self._eval_step(batch, "val")

@@ -52,8 +52,13 @@ class SpeechCNN(nn.Module):
     (B, C_in, F, T) -> (B, K, F / pool^blocks, T / pool^blocks)."""
 
     def __init__(
-        self, in_channels: int = 1, kernels: int = 32, kernel_size: int = 3, blocks: int = 3,
-        pool: int = POOL, reference: bool = False,
+        self,
+        in_channels: int = 1,
+        kernels: int = 32,
+        kernel_size: int = 3,
+        blocks: int = 3,
+        pool: int = POOL,
+        reference: bool = False,
     ) -> None:
         super().__init__()
         chans = [in_channels] + [kernels] * blocks
@@ -80,8 +85,13 @@ class TextCNN(nn.Module):
     """``blocks`` x [Conv1d over word positions -> ReLU -> max pool ``pool``]: (B, D, L) -> (B, K, L')."""
 
     def __init__(
-        self, embed_dim: int = 300, kernels: int = 32, kernel_size: int = 3, blocks: int = 1,
-        pool: int = POOL, reference: bool = False,
+        self,
+        embed_dim: int = 300,
+        kernels: int = 32,
+        kernel_size: int = 3,
+        blocks: int = 1,
+        pool: int = POOL,
+        reference: bool = False,
     ) -> None:
         super().__init__()
         chans = [embed_dim] + [kernels] * blocks
@@ -103,8 +113,12 @@ class DenseHead(nn.Module):
     """Flattened features -> hidden ReLU layers -> dropout on the last hidden layer -> class logits."""
 
     def __init__(
-        self, in_features: int, hidden: Sequence[int] = (1024, 512, 128), num_classes: int = 6,
-        dropout: float = 0.1, reference: bool = False,
+        self,
+        in_features: int,
+        hidden: Sequence[int] = (1024, 512, 128),
+        num_classes: int = 6,
+        dropout: float = 0.1,
+        reference: bool = False,
     ) -> None:
         super().__init__()
         if not hidden:

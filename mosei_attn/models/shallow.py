@@ -20,15 +20,25 @@ class ShallowNet(nn.Module):
     """
 
     def __init__(
-        self, spec_shape: Sequence[int], text_shape: Sequence[int], num_classes: int,
-        pool_blocks: int = 3, text_blocks: int = 1, kernels: int = 32, kernel_size: int = 3,
-        pool: int = POOL, dense: Sequence[int] = (1024, 512, 128), dropout: float = 0.1,
+        self,
+        spec_shape: Sequence[int],
+        text_shape: Sequence[int],
+        num_classes: int,
+        pool_blocks: int = 3,
+        text_blocks: int = 1,
+        kernels: int = 32,
+        kernel_size: int = 3,
+        pool: int = POOL,
+        dense: Sequence[int] = (1024, 512, 128),
+        dropout: float = 0.1,
         reference: bool = False,
     ) -> None:
         super().__init__()
         n_freq, n_time = spec_shape
         n_words, embed_dim = text_shape
-        speech_features = kernels * pooled_size(n_freq, pool_blocks, pool) * pooled_size(n_time, pool_blocks, pool)
+        speech_features = (
+            kernels * pooled_size(n_freq, pool_blocks, pool) * pooled_size(n_time, pool_blocks, pool)
+        )
         text_features = kernels * pooled_size(n_words, text_blocks, pool)
         self.speech = SpeechCNN(1, kernels, kernel_size, pool_blocks, pool, reference)
         self.text = TextCNN(embed_dim, kernels, kernel_size, text_blocks, pool, reference)
@@ -47,14 +57,32 @@ class ShallowModule(EmotionModule):
     """LightningModule for :class:`ShallowNet`; sizes default to the paper's (section 4.2)."""
 
     def __init__(
-        self, meta: dict[str, Any] | DataMeta, optimizer: dict[str, Any],
-        scheduler: dict[str, Any] | None = None, class_weights: bool = False, compile: bool = False,
-        pool_blocks: int = 3, text_blocks: int = 1, kernels: int = 32, kernel_size: int = 3,
-        pool: int = POOL, dense: Sequence[int] = (1024, 512, 128), dropout: float = 0.1,
+        self,
+        meta: dict[str, Any] | DataMeta,
+        optimizer: dict[str, Any],
+        scheduler: dict[str, Any] | None = None,
+        class_weights: bool = False,
+        compile: bool = False,
+        pool_blocks: int = 3,
+        text_blocks: int = 1,
+        kernels: int = 32,
+        kernel_size: int = 3,
+        pool: int = POOL,
+        dense: Sequence[int] = (1024, 512, 128),
+        dropout: float = 0.1,
         reference: bool = False,
     ) -> None:
         super().__init__(meta, optimizer, scheduler, class_weights, compile)
         self.net = ShallowNet(
-            self.meta.spec_shape, self.meta.text_shape, self.meta.num_classes, pool_blocks, text_blocks,
-            kernels, kernel_size, pool, list(dense), dropout, reference,
+            self.meta.spec_shape,
+            self.meta.text_shape,
+            self.meta.num_classes,
+            pool_blocks,
+            text_blocks,
+            kernels,
+            kernel_size,
+            pool,
+            list(dense),
+            dropout,
+            reference,
         )
