@@ -103,7 +103,12 @@ class AttentionNet(nn.Module):
 
 
 class AttentionModule(EmotionModule):
-    """LightningModule for :class:`AttentionNet`; sizes default to the paper's (section 4.2)."""
+    """LightningModule for :class:`AttentionNet`.
+
+    ``net`` holds the network's sizes (``pool_blocks``, ``kernels``, ``dense``, ...), passed on to
+    :class:`AttentionNet` whose defaults are the paper's (section 4.2); input shapes and the number of classes
+    come from ``meta``. All of them are saved as hyperparameters, so a checkpoint rebuilds the model.
+    """
 
     def __init__(
         self,
@@ -112,30 +117,7 @@ class AttentionModule(EmotionModule):
         scheduler: dict[str, Any] | None = None,
         class_weights: bool = False,
         compile: bool = False,
-        pool_blocks: int = 3,
-        text_blocks: int = 1,
-        kernels: int = 32,
-        kernel_size: int = 3,
-        pool: int = POOL,
-        attn_dim: int = 64,
-        attn_scale: bool = False,
-        dense: Sequence[int] = (1024, 512, 128),
-        dropout: float = 0.1,
-        reference: bool = False,
+        **net: Any,
     ) -> None:
         super().__init__(meta, optimizer, scheduler, class_weights, compile)
-        self.net = AttentionNet(
-            self.meta.spec_shape,
-            self.meta.text_shape,
-            self.meta.num_classes,
-            pool_blocks,
-            text_blocks,
-            kernels,
-            kernel_size,
-            pool,
-            attn_dim,
-            attn_scale,
-            list(dense),
-            dropout,
-            reference,
-        )
+        self.net = AttentionNet(self.meta.spec_shape, self.meta.text_shape, self.meta.num_classes, **net)

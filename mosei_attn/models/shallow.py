@@ -54,7 +54,12 @@ class ShallowNet(nn.Module):
 
 
 class ShallowModule(EmotionModule):
-    """LightningModule for :class:`ShallowNet`; sizes default to the paper's (section 4.2)."""
+    """LightningModule for :class:`ShallowNet`.
+
+    ``net`` holds the network's sizes (``pool_blocks``, ``kernels``, ``dense``, ...), passed on to
+    :class:`ShallowNet` whose defaults are the paper's (section 4.2); input shapes and the number of classes
+    come from ``meta``. All of them are saved as hyperparameters, so a checkpoint rebuilds the model.
+    """
 
     def __init__(
         self,
@@ -63,26 +68,7 @@ class ShallowModule(EmotionModule):
         scheduler: dict[str, Any] | None = None,
         class_weights: bool = False,
         compile: bool = False,
-        pool_blocks: int = 3,
-        text_blocks: int = 1,
-        kernels: int = 32,
-        kernel_size: int = 3,
-        pool: int = POOL,
-        dense: Sequence[int] = (1024, 512, 128),
-        dropout: float = 0.1,
-        reference: bool = False,
+        **net: Any,
     ) -> None:
         super().__init__(meta, optimizer, scheduler, class_weights, compile)
-        self.net = ShallowNet(
-            self.meta.spec_shape,
-            self.meta.text_shape,
-            self.meta.num_classes,
-            pool_blocks,
-            text_blocks,
-            kernels,
-            kernel_size,
-            pool,
-            list(dense),
-            dropout,
-            reference,
-        )
+        self.net = ShallowNet(self.meta.spec_shape, self.meta.text_shape, self.meta.num_classes, **net)
