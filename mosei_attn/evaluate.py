@@ -18,7 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from mosei_attn import report
 from mosei_attn.callbacks import CONFIG_KEY
 from mosei_attn.train import build_datamodule, prepare
-from mosei_attn.utils import CONFIG_DIR
+from mosei_attn.utils import CONFIG_DIR, model_name
 
 SPLITS = ("train", "val", "test")
 
@@ -55,14 +55,14 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
             )
     trainer = L.Trainer(accelerator=cfg.accelerator, devices=1, logger=False, enable_checkpointing=False)
     trainer.test(model, dataloaders=datamodule._loader(cfg.split, shuffle=False), weights_only=False)
-    model_name = run_cfg.model._target_.rsplit(".", 1)[-1].removesuffix("Module").lower()
+    name = model_name(run_cfg.model._target_)
     out_dir = Path(cfg.paths.output_dir)
     metrics, _ = report.write_report(
         model.test_results,
         meta.emotion_names,
         out_dir,
         cfg.split,
-        model_name,
+        name,
         extra={"checkpoint": str(cfg.ckpt_path), "label_rule": meta.label_rule, "data": datamodule.name},
         title=f"{cfg.split} split, {Path(cfg.ckpt_path).name}",
     )

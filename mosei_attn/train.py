@@ -27,6 +27,7 @@ from mosei_attn.utils import (
     CONFIG_DIR,
     keep_csv_history,
     merge_csv_history,
+    model_name,
     to_container,
     wandb_offline_default,
 )
@@ -101,7 +102,7 @@ def build_loggers(cfg: DictConfig) -> list[Any]:
             if lg_cfg.get("group") is None:
                 in_sweep = hydra_cfg is not None and hydra_cfg.mode == RunMode.MULTIRUN
                 lg_cfg.group = Path(hydra_cfg.sweep.dir).name if in_sweep else str(cfg.task_name)
-            model = cfg.model._target_.rsplit(".", 1)[-1].removesuffix("Module").lower()
+            model = model_name(cfg.model._target_)
             lg_cfg.tags = [*(lg_cfg.get("tags") or []), model, f"seed={cfg.seed}"]
             # Resuming, a requeued SLURM job and every DDP rank continue one W&B run: its id lives in the run
             # folder, chosen by global rank 0 (other ranks log nothing to W&B); a W&B sweep agent gives its own.
@@ -132,7 +133,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     datamodule.setup("fit")
     meta = datamodule.meta
     model = build_model(cfg, meta.to_dict())
-    model_name = cfg.model._target_.rsplit(".", 1)[-1].removesuffix("Module").lower()
+    name = model_name(cfg.model._target_)
 
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c and "_target_" in c]
     callbacks.append(ConfigInCheckpoint(to_container(cfg)))
@@ -145,7 +146,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
         if lg.__class__.__name__ != "WandbLogger":  # W&B got the config at init
             lg.log_hyperparams(to_container(cfg))
 
-    log.info("training %s on %s (%s); run folder %s", model_name, datamodule.name, meta.label_rule, out_dir)
+    log.info("training %s on %s (%s); run folder %s", name, datamodule.name, meta.label_rule, out_dir)
     trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
     metrics: dict[str, Any] = {k: float(v) for k, v in trainer.callback_metrics.items()}
 
@@ -169,7 +170,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
                 meta.emotion_names,
                 out_dir,
                 "test",
-                model_name,
+                name,
                 extra=extra,
                 title=f"test split, best checkpoint {Path(best).name if best else '(last weights)'}",
             )

@@ -24,6 +24,11 @@ def resume_dir(ckpt_path: str | None, default: str) -> str:
     return str(ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt.parent)
 
 
+def model_name(target: str) -> str:
+    """Short model name of a LightningModule's ``_target_``: ``...AttentionModule`` -> ``attention``."""
+    return target.rsplit(".", 1)[-1].removesuffix("Module").lower()
+
+
 def register_resolvers() -> None:
     if not OmegaConf.has_resolver("resume_dir"):
         OmegaConf.register_new_resolver("resume_dir", resume_dir)

@@ -109,6 +109,9 @@ class MoseiDataModule(L.LightningDataModule):
         return MoseiCorpus(self.root, folds=self.folds, word_dim=self.text.dim)
 
     def prepare_data(self) -> None:
+        # Lightning calls this again inside fit(); the entry points already called it: scan the corpus once.
+        if self.cache_path is not None and self.cache_path.is_file():
+            return
         if self.synthetic is not None:
             from mosei_attn.data.synthetic import write_synthetic_corpus
 

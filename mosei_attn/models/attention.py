@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
 
 import torch
 from torch import nn
 
-from mosei_attn.data.meta import DataMeta
 from mosei_attn.models.base import EmotionModule
 from mosei_attn.models.blocks import (
     POOL,
@@ -103,21 +101,6 @@ class AttentionNet(nn.Module):
 
 
 class AttentionModule(EmotionModule):
-    """LightningModule for :class:`AttentionNet`.
+    """LightningModule for :class:`AttentionNet`; sizes default to the paper's (section 4.2)."""
 
-    ``net`` holds the network's sizes (``pool_blocks``, ``kernels``, ``dense``, ...), passed on to
-    :class:`AttentionNet` whose defaults are the paper's (section 4.2); input shapes and the number of classes
-    come from ``meta``. All of them are saved as hyperparameters, so a checkpoint rebuilds the model.
-    """
-
-    def __init__(
-        self,
-        meta: dict[str, Any] | DataMeta,
-        optimizer: dict[str, Any],
-        scheduler: dict[str, Any] | None = None,
-        class_weights: bool = False,
-        compile: bool = False,
-        **net: Any,
-    ) -> None:
-        super().__init__(meta, optimizer, scheduler, class_weights, compile)
-        self.net = AttentionNet(self.meta.spec_shape, self.meta.text_shape, self.meta.num_classes, **net)
+    net_class = AttentionNet

@@ -39,8 +39,9 @@ def inverse_frequency_weights(counts: list[int] | tuple[int, ...]) -> torch.Tens
 
 
 class EmotionModule(L.LightningModule):
-    """Shared training logic; subclasses set ``self.net``, a module mapping
-    ``(spec, spec_len, words, word_len)`` to ``(logits, attention or None)``.
+    """Shared training logic; a subclass names its network class in ``net_class``: a module built as
+    ``net_class(spec_shape, text_shape, num_classes, **net)`` that maps ``(spec, spec_len, words, word_len)``
+    to ``(logits, attention or None)``.
 
     Args:
         meta: data facts (:class:`DataMeta` or its dict); stored as a dict in the hyperparameters so
@@ -51,9 +52,11 @@ class EmotionModule(L.LightningModule):
         class_weights: weigh the loss by inverse class frequency from ``meta.class_counts`` (cross
             entropy weights; for multilabel the BCE ``pos_weight`` of each emotion).
         compile: ``torch.compile`` the network in place when fitting (state-dict keys unchanged).
+        **net: the network's sizes (``pool_blocks``, ``kernels``, ``dense``, ...); their defaults, the
+            paper's (section 4.2), live in the network's signature. Saved as hyperparameters with the rest.
     """
 
-    net: torch.nn.Module
+    net_class: type[torch.nn.Module]
 
     def __init__(
         self,
@@ -62,11 +65,13 @@ class EmotionModule(L.LightningModule):
         scheduler: dict[str, Any] | None = None,
         class_weights: bool = False,
         compile: bool = False,
+        **net: Any,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(logger=False)  # collects the subclass's constructor arguments too
         self.save_hyperparameters({k: _plain(v) for k, v in self.hparams.items()})
         self.meta = DataMeta.from_dict(self.hparams.meta)
+        self.net = self.net_class(self.meta.spec_shape, self.meta.text_shape, self.meta.num_classes, **net)
         weight = inverse_frequency_weights(self.meta.class_counts) if class_weights else None
         self.register_buffer("class_weight", weight, persistent=False)
         num, multi = self.meta.num_classes, self.meta.multilabel
