@@ -60,6 +60,10 @@ from mosei_attn.data.labels import EMOTIONS, LABEL_COLUMNS
 FOLDS_FILE = "folds.json"
 GLOVE_FILE = "glove.synthetic.300d.txt"
 STAMP_FILE = "SYNTHETIC.json"
+#: What the generator knows and MOSEI does not: each segment's cue mode and stressed-word spans.
+TRUTH_FILE = "SYNTHETIC_TRUTH.json"
+#: Word roles spoken with stress: the words that carry the segment's emotion in its prosody.
+STRESSED_ROLES = ("stress", "neutral_stress")
 #: Bump when the generator's output changes for the same parameters: a stamped folder then mismatches.
 FORMAT_VERSION = 1
 #: How a segment's emotion is carried: word + prosody, prosody only, word only, or with a distractor word.
@@ -411,6 +415,7 @@ class _Video:
     transcript: list[str]
     audio: np.ndarray  # (n,) int16
     classes: list[int]
+    truth: list[dict[str, Any]]  # per label row: cue mode and stressed-word spans (seconds in the video)
 
 
 def _render_video(
@@ -446,17 +451,19 @@ def _render_video(
     # a negative-start video begins at once, so its first label margin reaches below 0
     pause(rng.uniform(0.0, cfg.negative_margin_s[0] / 2) if negative_start else rng.uniform(*cfg.lead_in_s))
     n_seg = int(rng.integers(cfg.segments_per_video[0], cfg.segments_per_video[1] + 1))
-    labels, intervals, texts, classes = [], [], [], []
+    labels, intervals, texts, classes, truth = [], [], [], [], []
     for s in range(n_seg):
         row, emo, second = _segment_labels(rng, cfg)
         words, roles, mode = _segment_words(rng, cfg, emo, second, zipf)
         share = 0.0 if mode == "text_only" else cfg.sentence_prosody_share
-        first = len(rows)
+        first, stressed = len(rows), []
         for j, (word, role) in enumerate(zip(words, roles, strict=True)):
             p = _role_prosody(role, EMOTIONS[emo], float(row[1 + emo]), share, cfg)
             f0 = spk.f0_hz * 2 ** ((p.pitch_st - cfg.declination_st * j / len(words)) / 12)
             level = cfg.speech_rms * 10 ** ((p.gain_db + spk.level_db) / 20)
             emit(word, _word_audio(rng, word, p, f0, level, spk, cfg))
+            if role in STRESSED_ROLES:
+                stressed.append([round(rows[-1][1] / sr, 3), round(rows[-1][2] / sr, 3)])
             if j < len(words) - 1:
                 long = rng.random() < cfg.long_pause_prob
                 pause(rng.uniform(*(cfg.long_pause_s if long else cfg.pause_s)) * p.tempo)
@@ -466,6 +473,7 @@ def _render_video(
         intervals.append((round(start, 3), round(end, 3)))
         texts.append(words)
         classes.append(emo)
+        truth.append({"mode": mode, "stressed": stressed})
         pause(rng.uniform(*(cfg.segment_gap_s if s < n_seg - 1 else cfg.tail_s)))
 
     if underscore:  # e.g. a bleeped word: the reason transcripts are split at most 4 times
@@ -492,6 +500,7 @@ def _render_video(
         transcript=transcript,
         audio=pcm,
         classes=[classes[i] for i in order],
+        truth=[truth[i] for i in order],
     )
 
 
@@ -570,7 +579,7 @@ def _generate(out: Path, cfg: SyntheticConfig) -> dict[str, Any]:
     zipf /= zipf.sum()
     fold_of = {v: f for f, vs in folds.items() for v in vs}
     counts = {f: dict.fromkeys(EMOTIONS, 0) for f in (*FOLD_NAMES, "none")}
-    labels, words, vectors, seconds = {}, {}, {}, 0.0
+    labels, words, vectors, truth, seconds = {}, {}, {}, {}, 0.0
     zero = np.zeros(cfg.vector_dim, np.float32)
     for i, vid in enumerate(ids):
         v = _render_video(np.random.default_rng(streams[2 + i]), vid, cfg, zipf, *(i in f for f in flags))
@@ -583,6 +592,7 @@ def _generate(out: Path, cfg: SyntheticConfig) -> dict[str, Any]:
         labels[vid] = (v.labels, v.label_iv)
         words[vid] = (np.array([w.encode() for w in v.words]).reshape(-1, 1), v.word_iv)
         vectors[vid] = (np.stack([vocab.get(w, zero) for w in v.words]), v.word_iv)  # `sp` -> zeros
+        truth[vid] = v.truth
         seconds += v.audio.size / cfg.sample_rate
         for c in v.classes:
             counts[fold_of.get(vid, "none")][EMOTIONS[c]] += 1
@@ -599,6 +609,7 @@ def _generate(out: Path, cfg: SyntheticConfig) -> dict[str, Any]:
         vectors,
         _metadata("Synthetic GloVe-like word vectors of the time-stamped words", None),
     )
+    (out / TRUTH_FILE).write_text(json.dumps({"modes": list(MODES), "videos": truth}) + "\n", encoding="utf-8")
     (out / FOLDS_FILE).write_text(json.dumps(folds, indent=1) + "\n", encoding="utf-8")
     with open(out / GLOVE_FILE, "w", encoding="utf-8") as f:
         for w, vec in vocab.items():

@@ -46,9 +46,12 @@ class AttentionNet(nn.Module):
         attn_scale: bool = False,
         dense: Sequence[int] = (1024, 512, 128),
         dropout: float = 0.1,
+        mask_padding: bool = True,
+        text_path: bool = False,
         reference: bool = False,
     ) -> None:
         super().__init__()
+        self.mask_padding = mask_padding
         n_freq, n_time = spec_shape
         n_words, embed_dim = text_shape
         self.pool_blocks, self.text_blocks, self.pool = pool_blocks, text_blocks, pool
@@ -62,15 +65,20 @@ class AttentionNet(nn.Module):
         self.proj_speech = nn.Conv1d(kernels * self.freq_p, attn_dim, 1)
         self.proj_text = nn.Conv1d(kernels, attn_dim, 1)
         self.classifier = SpeechCNN(1, kernels, kernel_size, pool_blocks, pool, reference)
-        self.head = DenseHead(kernels * self.freq_p * self.time_p, dense, num_classes, dropout, reference)
+        self.text_path = text_path
+        head_in = kernels * self.freq_p * self.time_p + (kernels * self.words_p if text_path else 0)
+        self.head = DenseHead(head_in, dense, num_classes, dropout, reference)
 
     def attend(
         self, spec: torch.Tensor, spec_len: torch.Tensor, words: torch.Tensor, word_len: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Attention matrix (B, m, n) and per-frame weights (B, T) for already masked inputs."""
-        feats = self.speech(spec)  # (B, K, F', T')
+        """Attention matrix (B, m, n), per-frame weights (B, T) and the text CNN's features (B, K, L') for
+        already masked inputs."""
+        spec_lens, word_lens = (spec_len, word_len) if self.mask_padding else (None, None)
+        feats = self.speech(spec, spec_lens)  # (B, K, F', T')
         f = self.proj_speech(feats.flatten(1, 2))  # (B, d, T')
-        e = self.proj_text(self.text(words.transpose(1, 2)))  # (B, d, L')
+        text = self.text(words.transpose(1, 2), word_lens)  # (B, K, L')
+        e = self.proj_text(text)  # (B, d, L')
         scores = torch.einsum("bdt,bdi->bti", f, e) * self.scale  # (B, m, n)
         # At least one real time position, so a segment with no frames still gets a finite softmax.
         n_time = pooled_lengths(spec_len, self.pool_blocks, self.time_p, self.pool).clamp(min=1)  # (B,)
@@ -87,17 +95,19 @@ class AttentionNet(nn.Module):
         # the last weight.
         frame = torch.arange(spec.shape[-1], device=spec.device)
         idx = torch.div(frame, self.pool**self.pool_blocks, rounding_mode="floor").clamp(max=self.time_p - 1)
-        return attn, alpha[:, idx]  # (B, m, n), (B, T)
+        return attn, alpha[:, idx], text  # (B, m, n), (B, T), text CNN features (B, K, L')
 
     def forward(
         self, spec: torch.Tensor, spec_len: torch.Tensor, words: torch.Tensor, word_len: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Class logits (B, C) and the attention matrix (B, m, n)."""
         spec, words = mask_inputs(spec, spec_len, words, word_len)
-        attn, weights = self.attend(spec, spec_len, words, word_len)
+        attn, weights, text = self.attend(spec, spec_len, words, word_len)
         attended = spec * weights[:, None, None, :]  # broadcast over frequency, (B, 1, F, T)
-        feats = self.classifier(attended)  # (B, K, F', T')
-        return self.head(feats.flatten(1)), attn
+        feats = self.classifier(attended, spec_len if self.mask_padding else None).flatten(1)  # (B, K*F'*T')
+        if self.text_path:  # beyond the paper: the shallow model's text features beside the attended speech
+            feats = torch.cat([feats, text.flatten(1)], dim=1)  # (B, K*F'*T' + K*L')
+        return self.head(feats), attn
 
 
 class AttentionModule(EmotionModule):

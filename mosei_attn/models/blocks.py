@@ -47,6 +47,20 @@ def pooled_lengths(lengths: torch.Tensor, blocks: int, size: int, pool: int = PO
     return torch.div(lengths + stride - 1, stride, rounding_mode="floor").clamp(max=size)
 
 
+def zero_padding(x: torch.Tensor, lengths: torch.Tensor | None, blocks: int, pool: int = POOL) -> torch.Tensor:
+    """Zero the last axis of block output ``x`` (B, ..., T') past each row's real positions after
+    ``blocks`` pools of ``lengths`` (B,) input positions; ``x`` unchanged when ``lengths`` is None.
+
+    A 'same' convolution turns zero padding into bias-driven values (ReLU(b) != 0), and the next block
+    then sees a step where the padding begins, so without this the last real position is distinctive.
+    With it, what lies past the end is exactly what an unpadded segment's own zero padding would be.
+    """
+    if lengths is None:
+        return x
+    keep = length_mask(pooled_lengths(lengths, blocks, x.shape[-1], pool), x.shape[-1])  # (B, T')
+    return x * keep.view(keep.shape[0], *([1] * (x.dim() - 2)), keep.shape[1]).to(x.dtype)
+
+
 class SpeechCNN(nn.Module):
     """``blocks`` x [Conv2d k x k ('same') -> ReLU -> max pool, width = stride = ``pool``]:
     (B, C_in, F, T) -> (B, K, F / pool^blocks, T / pool^blocks)."""
@@ -70,14 +84,26 @@ class SpeechCNN(nn.Module):
             # NHWC weights, so oneDNN / cuDNN pick their channels_last kernels without a conversion per call.
             self.to(memory_format=torch.channels_last)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.reference:
-            for conv in self.convs:
-                x = F.max_pool2d(F.relu(conv(x)), self.pool)
-            return x
-        x = x.contiguous(memory_format=torch.channels_last)
-        for conv in self.convs:
-            x = F.relu_(F.max_pool2d(conv(x), self.pool))  # pool first: same result, pool^2 x fewer ReLUs
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """``lengths`` (B,): real frames of each input. With them, every block's output is taken relative to
+        its response to silence (an all-zero input), and set to that response past the real frames, so the
+        convolutions' zero padding and the batch's padding both read as "silence continues": a segment's
+        features depend neither on the batch's padding nor on where its array ends."""
+        if not self.reference:
+            x = x.contiguous(memory_format=torch.channels_last)
+        silence = x.new_zeros(x.shape[1])  # the previous block's response to silence, (C,)
+        for k, conv in enumerate(self.convs, 1):
+            bias = conv.bias
+            if lengths is not None:  # conv(x_rel + s) = conv_zero_padded(x_rel) + W.sum() @ s
+                bias = bias + conv.weight.sum(dim=(2, 3)) @ silence
+                silence = F.relu(bias)  # this block's response to silence (max pool of a constant is it)
+            x = F.conv2d(x, conv.weight, bias, padding="same")
+            if self.reference:
+                x = F.max_pool2d(F.relu(x), self.pool)
+            else:
+                x = F.relu_(F.max_pool2d(x, self.pool))  # pool first: same result, pool^2 x fewer ReLUs
+            if lengths is not None:
+                x = zero_padding(x - silence[:, None, None], lengths, k, self.pool)
         return x  # (B, K, F / pool^P, T / pool^P)
 
 
@@ -100,12 +126,14 @@ class TextCNN(nn.Module):
         )
         self.pool, self.reference = pool, reference
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for conv in self.convs:
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """``lengths`` (B,): real word positions; features past them are zeroed after every block."""
+        for k, conv in enumerate(self.convs, 1):
             if self.reference:
                 x = F.max_pool1d(F.relu(conv(x)), self.pool)
             else:
                 x = F.relu_(F.max_pool1d(conv(x), self.pool))
+            x = zero_padding(x, lengths, k, self.pool)
         return x  # (B, K, L / pool^blocks)
 
 

@@ -29,9 +29,11 @@ class ShallowNet(nn.Module):
         pool: int = POOL,
         dense: Sequence[int] = (1024, 512, 128),
         dropout: float = 0.1,
+        mask_padding: bool = True,
         reference: bool = False,
     ) -> None:
         super().__init__()
+        self.mask_padding = mask_padding
         n_freq, n_time = spec_shape
         n_words, embed_dim = text_shape
         speech_features = (
@@ -46,8 +48,9 @@ class ShallowNet(nn.Module):
         self, spec: torch.Tensor, spec_len: torch.Tensor, words: torch.Tensor, word_len: torch.Tensor
     ) -> tuple[torch.Tensor, None]:
         spec, words = mask_inputs(spec, spec_len, words, word_len)
-        speech = self.speech(spec).flatten(1)  # (B, K * F' * T')
-        text = self.text(words.transpose(1, 2)).flatten(1)  # (B, K * L')
+        spec_lens, word_lens = (spec_len, word_len) if self.mask_padding else (None, None)
+        speech = self.speech(spec, spec_lens).flatten(1)  # (B, K * F' * T')
+        text = self.text(words.transpose(1, 2), word_lens).flatten(1)  # (B, K * L')
         return self.head(torch.cat([speech, text], dim=1)), None
 
 

@@ -1,0 +1,73 @@
+"""What a synthetic corpus's generator knows and MOSEI does not: each segment's cue mode and stressed words.
+
+The generator writes it beside the corpus, in a file of its own (``layout.TRUTH_FILE``), so the MOSEI
+files stay exactly as real MOSEI has them::
+
+    {"modes": ["both", "prosody_only", "text_only", "distractor"],
+     "videos": {"<video id>": [{"mode": "both", "stressed": [[start, end], ...]}, ...]}}
+
+one entry per row of the video's labels (the segment ``video[index]``), spans in seconds of the full video.
+Real MOSEI has no such file: the cue metrics are then left out, nothing else changes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mosei_attn.data.layout import TRUTH_FILE
+
+
+@dataclass(frozen=True)
+class CueTruth:
+    """Cue modes (names, in index order) and, per video, one ``{"mode", "stressed"}`` entry per label row."""
+
+    path: Path
+    modes: tuple[str, ...]
+    videos: dict[str, list[dict[str, Any]]]
+
+    def arrays(
+        self, segment_ids: list[str], starts: np.ndarray, hop_seconds: float, n_frames: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per segment ``"video[index]"`` starting at ``starts`` (s): its cue-mode index (N,) int8, -1 where
+        the truth has no entry, and its stressed frames (N, n_frames) bool, frame k covering
+        ``[start + k * hop, start + (k + 1) * hop)``."""
+        mode = np.full(len(segment_ids), -1, dtype=np.int8)
+        stress = np.zeros((len(segment_ids), n_frames), dtype=bool)
+        for i, seg in enumerate(segment_ids):
+            video, _, index = seg.rpartition("[")
+            entries = self.videos.get(video, [])
+            k = int(index.rstrip("]")) if index.rstrip("]").isdigit() else -1
+            if not 0 <= k < len(entries):
+                continue
+            mode[i] = self.modes.index(entries[k]["mode"])
+            for begin, end in entries[k]["stressed"]:
+                first = max(int(math.floor((begin - starts[i]) / hop_seconds)), 0)
+                last = min(int(math.ceil((end - starts[i]) / hop_seconds)), n_frames)
+                stress[i, first:last] = True
+        return mode, stress
+
+
+def read_cue_truth(root: str | os.PathLike | None) -> CueTruth | None:
+    """The cue truth beside the corpus at ``root``, or None where there is none (real MOSEI)."""
+    if root is None:
+        return None
+    path = Path(root) / TRUTH_FILE
+    if not path.is_file():
+        return None
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        modes, videos = tuple(raw["modes"]), raw["videos"]
+        for video, entries in videos.items():
+            for entry in entries:
+                if entry["mode"] not in modes or any(len(span) != 2 for span in entry["stressed"]):
+                    raise ValueError(f"video {video}: bad entry {entry}")
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"{path}: unreadable cue truth ({e}); delete the corpus folder to rebuild it") from e
+    return CueTruth(path, modes, videos)
