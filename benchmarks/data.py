@@ -20,7 +20,7 @@ from mosei_attn.data.cache import build_cache
 from mosei_attn.data.corpus import MoseiCorpus
 from mosei_attn.data.datamodule import MoseiDataModule
 from mosei_attn.data.features import AudioFeatures, TextFeatures
-from mosei_attn.data.synthetic import FOLDS_FILE, write_synthetic_corpus
+from mosei_attn.synthetic.writer import FOLDS_FILE, write_synthetic_corpus
 
 
 def extraction(segments, fingerprint: str, cache_dir: Path, workers: int) -> tuple[float, Path]:

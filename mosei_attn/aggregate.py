@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from mosei_attn.report import PAPER_RESULTS
+from mosei_attn.reporting.figures import PAPER_RESULTS
 
 #: Figures tabulated by default (keys of metrics.json, fractions in [0, 1]).
 DEFAULT_METRICS = ("test/wa", "test/ua", "test/f1_macro")

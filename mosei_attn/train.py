@@ -21,8 +21,8 @@ import lightning as L
 from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from mosei_attn import report
-from mosei_attn.callbacks import ConfigInCheckpoint
+from mosei_attn.reporting import figures as report
+from mosei_attn.training.callbacks import ConfigInCheckpoint
 from mosei_attn.utils import (
     CONFIG_DIR,
     keep_csv_history,

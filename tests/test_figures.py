@@ -10,7 +10,7 @@ import matplotlib.image as mpimg
 import numpy as np
 import pytest
 
-from mosei_attn import plots, report
+from mosei_attn.reporting import figures as report, plots
 from mosei_attn.data.features import AudioFeatures
 from mosei_attn.train import train
 

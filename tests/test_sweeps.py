@@ -18,7 +18,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
 
 from mosei_attn import aggregate as agg
-from mosei_attn.report import PAPER_RESULTS
+from mosei_attn.reporting.figures import PAPER_RESULTS
 from mosei_attn.train import _importable, build_loggers, launch_argv
 from tests.conftest import TINY, compose_config
 

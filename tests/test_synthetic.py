@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from mosei_attn.data import synthetic as syn
+from mosei_attn.synthetic import writer as syn
 from mosei_attn.data.corpus import (
     AUDIO_DIR,
     LABELS_FILE,

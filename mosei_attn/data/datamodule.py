@@ -98,7 +98,7 @@ class MoseiDataModule(L.LightningDataModule):
         """The MOSEI-format reader, or a manifest corpus (users' own data) when ``manifest`` is set."""
         if self.manifest is not None:
             from mosei_attn.data.manifest import ManifestCorpus
-            from mosei_attn.embeddings import WordVectors
+            from mosei_attn.data.embeddings import WordVectors
 
             if not self.word_vectors.get("path"):
                 raise ValueError("data=manifest needs data.word_vectors.path: a GloVe-format text file")
@@ -113,7 +113,7 @@ class MoseiDataModule(L.LightningDataModule):
         if self.cache_path is not None and self.cache_path.is_file():
             return
         if self.synthetic is not None:
-            from mosei_attn.data.synthetic import write_synthetic_corpus
+            from mosei_attn.synthetic.writer import write_synthetic_corpus
 
             write_synthetic_corpus(self.root, **self.synthetic)
         elif self.manifest is None and not self.root.is_dir():

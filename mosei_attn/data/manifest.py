@@ -28,7 +28,7 @@ import numpy as np
 import soundfile as sf
 
 from mosei_attn.data.segment import Segment
-from mosei_attn.embeddings import WordVectors, tokenize
+from mosei_attn.data.embeddings import WordVectors, tokenize
 
 log = logging.getLogger(__name__)
 

@@ -716,7 +716,7 @@ def write_synthetic_corpus(
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m mosei_attn.data.synthetic ROOT [--videos N] [--seed S]``: write a corpus, print a summary."""
+    """``python -m mosei_attn.synthetic ROOT [--videos N] [--seed S]``: write a corpus, print a summary."""
     defaults = SyntheticConfig()
     ap = argparse.ArgumentParser(description="Write a synthetic corpus in the CMU-MOSEI on-disk layout.")
     ap.add_argument("root", type=Path, help="folder to create (its parent must be writable)")
