@@ -16,8 +16,8 @@ from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf
 
 from mosei_attn.reporting import figures as report
-from mosei_attn.training.callbacks import CONFIG_KEY
 from mosei_attn.train import build_datamodule, prepare
+from mosei_attn.training.callbacks import CONFIG_KEY
 from mosei_attn.utils import CONFIG_DIR, model_name
 
 SPLITS = ("train", "val", "test")

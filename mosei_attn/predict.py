@@ -24,12 +24,12 @@ import numpy as np
 import torch
 from omegaconf import DictConfig
 
-from mosei_attn.reporting import plots
 from mosei_attn.data.audio import read_audio
+from mosei_attn.data.embeddings import WordVectors, tokenize
 from mosei_attn.data.features import AudioFeatures, TextFeatures
 from mosei_attn.data.manifest import read_manifest
-from mosei_attn.data.embeddings import WordVectors, tokenize
 from mosei_attn.evaluate import load_checkpoint
+from mosei_attn.reporting import plots
 from mosei_attn.reporting.figures import word_columns
 from mosei_attn.utils import CONFIG_DIR, write_json
 

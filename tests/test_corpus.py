@@ -11,10 +11,6 @@ import numpy as np
 import pytest
 
 from mosei_attn.data.corpus import (
-    AUDIO_DIR,
-    LABELS_FILE,
-    VECTORS_FILE,
-    WORDS_FILE,
     MoseiCorpus,
     load_folds,
     parse_transcript_line,
@@ -22,6 +18,7 @@ from mosei_attn.data.corpus import (
     select_words,
 )
 from mosei_attn.data.csd import CsdFormatError, write_csd
+from mosei_attn.data.layout import AUDIO_DIR, LABELS_FILE, VECTORS_FILE, WORDS_FILE
 from tests.corpus_helpers import VIDEOS, WORD_DIM, build_corpus, label_row, word_vector
 
 

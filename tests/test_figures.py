@@ -10,8 +10,9 @@ import matplotlib.image as mpimg
 import numpy as np
 import pytest
 
-from mosei_attn.reporting import figures as report, plots
 from mosei_attn.data.features import AudioFeatures
+from mosei_attn.reporting import figures as report
+from mosei_attn.reporting import plots
 from mosei_attn.train import train
 
 RUN_FIGURES = ("confusion_test", "attention_0", "attention_1", "attention_2", "spectrogram_scaling")

@@ -11,9 +11,9 @@ import pytest
 import soundfile as sf
 
 from mosei_attn.data import embeddings
+from mosei_attn.data.embeddings import WordVectors
 from mosei_attn.data.manifest import ManifestCorpus
 from mosei_attn.data.segment import Segment
-from mosei_attn.data.embeddings import WordVectors
 
 WORDS = ("hello", "world", "good", "day", "so", "sad")
 DIM = 4

@@ -15,7 +15,7 @@ import soxr
 import torch
 
 from mosei_attn.data.audio import read_audio
-from mosei_attn.data.corpus import AUDIO_DIR
+from mosei_attn.data.layout import AUDIO_DIR
 from mosei_attn.predict import Prediction, Predictor, predict, predict_manifest, quote_free_text
 from mosei_attn.train import train
 from tests.conftest import TINY, compose_config

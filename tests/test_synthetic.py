@@ -9,18 +9,18 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from mosei_attn.synthetic import writer as syn
-from mosei_attn.data.corpus import (
+from mosei_attn.data.corpus import MoseiCorpus
+from mosei_attn.data.csd import METADATA_KEYS, ComputationalSequence, words_to_str
+from mosei_attn.data.labels import EMOTIONS, LABEL_COLUMNS
+from mosei_attn.data.layout import (
     AUDIO_DIR,
     LABELS_FILE,
     TRANSCRIPT_DIR,
     TRANSCRIPT_SEP,
     VECTORS_FILE,
     WORDS_FILE,
-    MoseiCorpus,
 )
-from mosei_attn.data.csd import METADATA_KEYS, ComputationalSequence, words_to_str
-from mosei_attn.data.labels import EMOTIONS, LABEL_COLUMNS
+from mosei_attn.synthetic import writer as syn
 
 SMALL = dict(n_videos=6, segments_per_video=(6, 8), seed=0)  # enough anger and sad segments to compare
 TINY = dict(n_videos=4, segments_per_video=(2, 3))

@@ -1,6 +1,6 @@
 """The MOSEI corpus reader: labelled segments from the csd files, ``Raw/`` WAVs and transcripts.
 
-Reads a folder in the real CMU-MOSEI layout (FORMAT.md), real or synthetic, one video at a time: each csd
+Reads a folder in the real CMU-MOSEI layout (:mod:`mosei_attn.data.layout`), real or synthetic, one video at a time: each csd
 is opened once and one entry per video is read. Audio is never read here, only checked to exist.
 """
 
@@ -20,21 +20,23 @@ import numpy as np
 
 from mosei_attn.data.csd import ComputationalSequence, words_to_str
 from mosei_attn.data.labels import EMOTIONS, LABEL_COLUMNS
+from mosei_attn.data.layout import (
+    AUDIO_DIR,
+    FOLD_NAMES,
+    LABELS_FILE,
+    SILENCE_TOKEN,
+    TRANSCRIPT_DIR,
+    TRANSCRIPT_SEP,
+    VECTORS_FILE,
+    WORDS_FILE,
+)
 from mosei_attn.data.segment import Segment
 
 log = logging.getLogger(__name__)
 
-LABELS_FILE = "CMU_MOSEI_Labels.csd"
-VECTORS_FILE = "CMU_MOSEI_TimestampedWordVectors.csd"
-WORDS_FILE = "CMU_MOSEI_TimestampedWords.csd"
-AUDIO_DIR = Path("Raw/Audio/Full/WAV_16000")
-TRANSCRIPT_DIR = Path("Raw/Transcript/Segmented/Combined")
-FOLD_NAMES: tuple[str, ...] = ("train", "valid", "test")
-SILENCE_TOKEN = "sp"
 #: Which words belong to a segment: midpoint inside it, any overlap, or wholly inside it.
 WORD_RULES: tuple[str, ...] = ("midpoint", "overlap", "inside")
 SKIP_REASONS: tuple[str, ...] = ("no audio file", "no words", "zero length", "not in a fold")
-TRANSCRIPT_SEP = "___"
 
 
 # Folds ----------------------------------------------------------------------------------------------

@@ -97,8 +97,8 @@ class MoseiDataModule(L.LightningDataModule):
     def corpus(self):
         """The MOSEI-format reader, or a manifest corpus (users' own data) when ``manifest`` is set."""
         if self.manifest is not None:
-            from mosei_attn.data.manifest import ManifestCorpus
             from mosei_attn.data.embeddings import WordVectors
+            from mosei_attn.data.manifest import ManifestCorpus
 
             if not self.word_vectors.get("path"):
                 raise ValueError("data=manifest needs data.word_vectors.path: a GloVe-format text file")

@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from mosei_attn.data.segment import Segment
 from mosei_attn.data.embeddings import WordVectors, tokenize
+from mosei_attn.data.segment import Segment
 
 log = logging.getLogger(__name__)
 

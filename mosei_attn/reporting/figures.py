@@ -11,10 +11,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from mosei_attn.reporting import plots
 from mosei_attn.data.audio import read_audio, resample
 from mosei_attn.data.features import AudioFeatures
 from mosei_attn.metrics import format_table
+from mosei_attn.reporting import plots
 from mosei_attn.utils import write_json
 
 log = logging.getLogger(__name__)

@@ -1,4 +1,4 @@
-"""A small synthetic corpus in the REAL CMU-MOSEI on-disk layout (FORMAT.md), read by the same reader.
+"""A small synthetic corpus in the REAL CMU-MOSEI on-disk layout, read by the same reader.
 
 Real MOSEI cannot be downloaded here, so the default run, the tests and CI use this corpus instead. Each
 segment's dominant emotion shows in its WORDS (emotion words whose vectors cluster around an emotion
@@ -7,7 +7,7 @@ jitter) and in the two TOGETHER: the emotion word is spoken with the emotion's p
 rest of the sentence stays near neutral. Some segments carry one cue only, or an emotion word of another
 (distractor) emotion spoken flatly, so neither modality alone is perfect but both together are informative.
 
-Written under ``root`` (the names the reader in :mod:`mosei_attn.data.corpus` expects)::
+Written under ``root`` (the names the reader in :mod:`mosei_attn.data.layout` names)::
 
     CMU_MOSEI_Labels.csd                      All Labels: (N, 7) per video, LABEL_COLUMNS order
     CMU_MOSEI_TimestampedWords.csd            words: (W, 1) bytes per video, ``sp`` rows for silences
@@ -44,7 +44,9 @@ import soundfile as sf
 from scipy.signal import butter, lfilter
 from scipy.signal.windows import tukey
 
-from mosei_attn.data.corpus import (
+from mosei_attn.data.csd import write_csd
+from mosei_attn.data.labels import EMOTIONS, LABEL_COLUMNS
+from mosei_attn.data.layout import (
     AUDIO_DIR,
     FOLD_NAMES,
     LABELS_FILE,
@@ -54,8 +56,6 @@ from mosei_attn.data.corpus import (
     VECTORS_FILE,
     WORDS_FILE,
 )
-from mosei_attn.data.csd import write_csd
-from mosei_attn.data.labels import EMOTIONS, LABEL_COLUMNS
 
 FOLDS_FILE = "folds.json"
 GLOVE_FILE = "glove.synthetic.300d.txt"
