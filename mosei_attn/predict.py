@@ -29,9 +29,10 @@ from mosei_attn.data.embeddings import WordVectors, tokenize
 from mosei_attn.data.features import AudioFeatures, TextFeatures
 from mosei_attn.data.manifest import read_manifest
 from mosei_attn.evaluate import load_checkpoint
+from mosei_attn.io import atomic_path, write_json
 from mosei_attn.reporting import plots
 from mosei_attn.reporting.figures import word_columns
-from mosei_attn.utils import CONFIG_DIR, write_json
+from mosei_attn.utils import CONFIG_DIR
 
 log = logging.getLogger(__name__)
 
@@ -291,13 +292,10 @@ def predict_manifest(
 def write_csv(path: str | os.PathLike, rows: list[dict[str, Any]]) -> Path:
     """Rows (dicts with the same keys) as a CSV file, written under a temporary name then renamed."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["row", "error"])
         writer.writeheader()
         writer.writerows(rows)
-    os.replace(tmp, path)
     return path
 
 

@@ -33,7 +33,6 @@ from mosei_attn.data.cache_reader import (  # noqa: F401  (re-exported: readers 
     FORMAT_VERSION,
     CacheMismatchError,
     FeatureCache,
-    _jsonable,
     check_attrs,
     open_cache,
     read_attrs,
@@ -42,6 +41,7 @@ from mosei_attn.data.cache_reader import (  # noqa: F401  (re-exported: readers 
 from mosei_attn.data.features import AudioFeatures, TextFeatures, feature_settings
 from mosei_attn.data.labels import EMOTIONS, LABEL_COLUMNS
 from mosei_attn.data.segment import Segment
+from mosei_attn.io import atomic_path, to_json
 
 #: Hex digits of the settings hash in the file name.
 KEY_LENGTH = 12
@@ -172,10 +172,9 @@ def build_cache(
 
     path.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_temps(path)
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
     n = len(segments)
     worker = functools.partial(_extract_one, audio=audio, text=text)
-    try:
+    with atomic_path(path) as tmp:
         with _extraction(segments, worker, workers, start_method) as results, h5py.File(tmp, "w") as f:
             _create_datasets(f, n, audio, text, compression)
             strings = {
@@ -205,11 +204,7 @@ def build_cache(
                 **extra,
             }
             for key, value in attrs.items():
-                f.attrs[key] = json.dumps(value, default=_jsonable)
+                f.attrs[key] = json.dumps(value, default=to_json)
             f.attrs["fingerprint"] = fingerprint
             f.attrs["format_version"] = FORMAT_VERSION
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return path

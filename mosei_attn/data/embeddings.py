@@ -22,6 +22,8 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from mosei_attn.io import atomic_path
+
 log = logging.getLogger(__name__)
 
 #: Size hint (bytes of text) of the lines parsed at once: big enough for numpy, small enough for memory.
@@ -289,8 +291,5 @@ def _read_cache(
 
 
 def _atomic_write(path: Path, write: Callable[[BinaryIO], Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")  # concurrent builders keep apart
-    with open(tmp, "wb") as f:
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
         write(f)
-    os.replace(tmp, path)

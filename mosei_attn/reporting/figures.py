@@ -13,9 +13,9 @@ import torch
 
 from mosei_attn.data.audio import read_audio, resample
 from mosei_attn.data.features import AudioFeatures
+from mosei_attn.io import write_json
 from mosei_attn.metrics import format_table
 from mosei_attn.reporting import plots
-from mosei_attn.utils import write_json
 
 log = logging.getLogger(__name__)
 

@@ -17,19 +17,20 @@ matplotlib.use("Agg")  # headless: figures go to files and loggers
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from mosei_attn.io import atomic_path
+
 DPI = 110
 SPEC_CMAP, ATTENTION_CMAP, CONFUSION_CMAP = "magma", "viridis", "Blues"
 #: Colorbar width as a fraction of its axes (matplotlib's usual value for square-ish panels).
 COLORBAR_FRACTION = 0.046
 
 
-def _save(fig: plt.Figure, path: str | os.PathLike) -> Path:
+def save_figure(fig: plt.Figure, path: str | os.PathLike) -> Path:
+    """Save ``fig`` to ``path`` atomically (format from the suffix) and close it."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp" + path.suffix)
-    fig.savefig(tmp, dpi=DPI, bbox_inches="tight")
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format=path.suffix.lstrip(".") or None, dpi=DPI, bbox_inches="tight")
     plt.close(fig)
-    os.replace(tmp, path)
     return path
 
 
@@ -62,7 +63,7 @@ def plot_confusion(
         fig.colorbar(im, ax=ax, fraction=COLORBAR_FRACTION)
     if title:
         fig.suptitle(title)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def word_column_labels(words: Sequence[str], n_columns: int, n_real: int) -> list[str]:
@@ -183,7 +184,7 @@ def plot_prediction(
         _probability_panel(fig.add_subplot(grid[:, 1]), probs, names, multilabel)
     if title:
         fig.suptitle(title)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_attention(
@@ -241,4 +242,4 @@ def plot_log_scaling(
     ax0.set_ylabel("frequency (Hz)")
     if title:
         fig.suptitle(title)
-    return _save(fig, path)
+    return save_figure(fig, path)
