@@ -27,7 +27,7 @@ import numpy as np
 import yaml
 
 from mosei_attn.io import write_text
-from mosei_attn.reporting.figures import PAPER_RESULTS
+from mosei_attn.reporting.table import PAPER_RESULTS
 
 #: Figures tabulated by default (keys of metrics.json, fractions in [0, 1]).
 DEFAULT_METRICS = ("test/wa", "test/ua", "test/f1_macro")

@@ -28,10 +28,9 @@ from mosei_attn.data.audio import read_audio
 from mosei_attn.data.embeddings import WordVectors, tokenize
 from mosei_attn.data.features import AudioFeatures, TextFeatures
 from mosei_attn.data.manifest import read_manifest
-from mosei_attn.evaluate import load_checkpoint
 from mosei_attn.io import atomic_path, write_json
-from mosei_attn.reporting import plots
-from mosei_attn.reporting.figures import word_columns
+from mosei_attn.reporting import RunReport
+from mosei_attn.training.build import load_checkpoint
 from mosei_attn.utils import CONFIG_DIR
 
 log = logging.getLogger(__name__)
@@ -214,20 +213,16 @@ class Predictor:
 
     def figure(self, pred: Prediction, path: str | os.PathLike, title: str = "") -> Path:
         """Spectrogram, attention over time and against the words (figure 2), and the probabilities."""
-        spec, n_words = pred.batch["spec"][0, 0].cpu().numpy(), None
-        if pred.attention is not None:
-            n_words = word_columns(
-                int(pred.batch["word_len"][0]), self.text.max_words, pred.attention.shape[1]
-            )
-        return plots.plot_prediction(
-            spec,
+        return RunReport.prediction_figure(
             path,
-            attention=pred.attention,
-            words=pred.words[: self.text.max_words],
+            pred.batch["spec"][0, 0].cpu().numpy(),
+            pred.attention,
+            pred.words[: self.text.max_words],
+            word_len=int(pred.batch["word_len"][0]),
+            max_words=self.text.max_words,
             probs=pred.probs,
             names=self.names,
             spec_len=int(pred.batch["spec_len"][0]),
-            n_words=n_words,
             hop_seconds=self.audio.hop_length / self.audio.sample_rate,
             max_hz=self.audio.sample_rate / 2,
             multilabel=self.multilabel,

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from mosei_attn.data.labels import EMOTIONS, derive_targets
-from mosei_attn.train import build_datamodule
+from mosei_attn.training.build import build_datamodule
 
 
 @pytest.fixture

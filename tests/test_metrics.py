@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mosei_attn.metrics import EmotionMetrics, format_table, to_numpy
+from mosei_attn.models.metrics import EmotionMetrics, format_table, to_numpy
 
 APPROX = {"rel": 1e-6, "abs": 1e-9}
 

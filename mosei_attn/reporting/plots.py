@@ -187,31 +187,6 @@ def plot_prediction(
     return save_figure(fig, path)
 
 
-def plot_attention(
-    spec: np.ndarray,
-    attention: np.ndarray,
-    words: Sequence[str],
-    path: str | os.PathLike,
-    spec_len: int | None = None,
-    n_words: int | None = None,
-    hop_seconds: float | None = None,
-    title: str = "",
-    max_hz: float | None = None,
-) -> Path:
-    """Figure 2 alone: spectrogram (F, T) above the attention matrix (m time rows x n word columns)."""
-    return plot_prediction(
-        spec,
-        path,
-        attention=attention,
-        words=words,
-        spec_len=spec_len,
-        n_words=n_words,
-        hop_seconds=hop_seconds,
-        max_hz=max_hz,
-        title=title,
-    )
-
-
 def plot_log_scaling(
     magnitude: np.ndarray,
     scaled: np.ndarray,
