@@ -88,7 +88,11 @@ def test_cache_is_reused(datamodule):
 
 
 def test_missing_corpus_folder_is_a_clear_error(tmp_path):
-    from mosei_attn.data import MoseiDataModule
+    from functools import partial
 
+    from mosei_attn.data import MoseiDataModule
+    from mosei_attn.data.corpus import MoseiCorpus
+
+    corpus = partial(MoseiCorpus, str(tmp_path / "nowhere"))
     with pytest.raises(FileNotFoundError, match="nowhere"):
-        MoseiDataModule(root=str(tmp_path / "nowhere"), cache_dir=str(tmp_path)).prepare_data()
+        MoseiDataModule(corpus, cache_dir=str(tmp_path)).prepare_data()

@@ -183,7 +183,7 @@ def test_fingerprint_follows_manifest_audio_and_vectors(folder, vectors, monkeyp
     )
     corpus = ManifestCorpus(folder / "m.csv", folder / "glove.txt")  # a path works as well as WordVectors
     assert (folder / "default_cache").is_dir()
-    assert corpus.word_vectors_info == {"kind": "glove", "path": str(folder / "glove.txt"), "dim": DIM}
+    assert corpus.word_vectors.info() == {"kind": "glove", "path": str(folder / "glove.txt"), "dim": DIM}
     before = corpus.fingerprint()
     assert ManifestCorpus(folder / "m.csv", vectors).fingerprint() == before
     sf.write(folder / "wav" / "a16k.wav", np.zeros(8000, dtype=np.float32), 16_000)

@@ -29,15 +29,7 @@ import numpy as np
 from rich.progress import Progress
 
 from mosei_attn.data.audio import read_audio
-from mosei_attn.data.cache_reader import (  # noqa: F401  (re-exported: readers import them from here)
-    FORMAT_VERSION,
-    CacheMismatchError,
-    FeatureCache,
-    check_attrs,
-    open_cache,
-    read_attrs,
-    validate_cache,
-)
+from mosei_attn.data.cache_reader import FEATURE_CACHE_VERSION, validate_cache
 from mosei_attn.data.features import AudioFeatures, TextFeatures, feature_settings
 from mosei_attn.data.labels import EMOTIONS, LABEL_COLUMNS
 from mosei_attn.data.segment import Segment
@@ -63,7 +55,7 @@ def cache_path(
         {
             "features": feature_settings(audio, text),
             "fingerprint": fingerprint,
-            "format_version": FORMAT_VERSION,
+            "format_version": FEATURE_CACHE_VERSION,
         },
         sort_keys=True,
     )
@@ -206,5 +198,5 @@ def build_cache(
             for key, value in attrs.items():
                 f.attrs[key] = json.dumps(value, default=to_json)
             f.attrs["fingerprint"] = fingerprint
-            f.attrs["format_version"] = FORMAT_VERSION
+            f.attrs["format_version"] = FEATURE_CACHE_VERSION
     return path

@@ -19,7 +19,7 @@ from mosei_attn.data.features import AudioFeatures, TextFeatures, feature_settin
 from mosei_attn.io import to_json
 
 #: Bump when the layout or the feature code changes: old caches then get a new name and are rebuilt.
-FORMAT_VERSION = 1
+FEATURE_CACHE_VERSION = 1
 #: Attributes stored as plain strings; every other string attribute holds JSON.
 PLAIN_ATTRS = ("fingerprint",)
 REBUILD_HINT = (
@@ -100,7 +100,7 @@ def validate_cache(
     attributes."""
     emotion_names = list(emotion_names)
     expect = {
-        "format_version": FORMAT_VERSION,
+        "format_version": FEATURE_CACHE_VERSION,
         "emotion_names": emotion_names,  # before label_columns: the clearer message when emotions differ
         "label_columns": list(label_columns) if label_columns is not None else ["sentiment", *emotion_names],
         "features": feature_settings(audio, text),

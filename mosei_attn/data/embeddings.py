@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 #: Size hint (bytes of text) of the lines parsed at once: big enough for numpy, small enough for memory.
 CHUNK_BYTES = 1 << 24
-CACHE_FORMAT_VERSION = 1
+VECTORS_CACHE_VERSION = 1
 #: Where binary caches go when ``cache_dir`` is None.
 DEFAULT_CACHE_DIR = (
     Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "mosei_attn" / "word_vectors"
@@ -259,7 +259,7 @@ def _stamp(path: Path) -> dict[str, Any]:
         "source": str(path.resolve()),
         "size": st.st_size,
         "mtime_ns": st.st_mtime_ns,
-        "format_version": CACHE_FORMAT_VERSION,
+        "format_version": VECTORS_CACHE_VERSION,
     }
 
 

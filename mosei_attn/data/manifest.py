@@ -130,7 +130,8 @@ def _number(v: Any, what: str) -> float:
 class ManifestCorpus:
     """The labelled segments a manifest lists, with the same API as ``MoseiCorpus``.
 
-    ``word_vectors``: a ``WordVectors`` or the path of a GloVe-format text file. ``emotions``: the
+    ``word_vectors``: a ``WordVectors`` or the path of a GloVe-format text file (``word_dim`` wide, None:
+    any; its binary copy cached in ``vectors_cache_dir``). ``emotions``: the
     emotion names in label-column order (None: the sorted ``emotion`` values, or the intensity
     columns in file order). ``audio_root``: folder that relative audio paths start from (None: the
     manifest's folder). ``split_column``: the column holding each row's split.
@@ -143,6 +144,8 @@ class ManifestCorpus:
         emotions: Sequence[str] | None = None,
         audio_root: str | os.PathLike | None = None,
         split_column: str = "split",
+        word_dim: int | None = None,
+        vectors_cache_dir: str | os.PathLike | None = None,
     ):
         self.manifest = Path(manifest)
         if not self.manifest.is_file():
@@ -150,7 +153,9 @@ class ManifestCorpus:
         self.root = self.manifest.parent
         self.audio_root = Path(audio_root) if audio_root is not None else None
         self.word_vectors = (
-            word_vectors if isinstance(word_vectors, WordVectors) else WordVectors.load(word_vectors)
+            word_vectors
+            if isinstance(word_vectors, WordVectors)
+            else WordVectors.load(word_vectors, dim=word_dim, cache_dir=vectors_cache_dir)
         )
         self.split_column = split_column
         self.columns, self._rows = read_manifest(self.manifest)
@@ -194,10 +199,6 @@ class ManifestCorpus:
     @property
     def label_columns(self) -> tuple[str, ...]:
         return ("sentiment", *self._emotions)
-
-    @property
-    def word_vectors_info(self) -> dict[str, Any]:
-        return self.word_vectors.info()
 
     def audio_path(self, value: Any) -> Path:
         """The audio file a row's ``audio`` value names."""
@@ -298,6 +299,10 @@ class ManifestCorpus:
             self.audio_path(a) for _, r in self._rows if isinstance(r, dict) and (a := _value(r, "audio"))
         )
         return list(dict.fromkeys(paths))  # unique, in file order
+
+    def video_ids(self) -> list[str]:
+        """The stems of the audio files the rows name, unique, in file order."""
+        return list(dict.fromkeys(p.stem for p in self._audio_paths()))
 
     def input_files(self) -> list[Path]:
         """The manifest, the word-vector text file, and the audio files that exist."""

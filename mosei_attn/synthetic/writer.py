@@ -61,7 +61,7 @@ FOLDS_FILE = "folds.json"
 GLOVE_FILE = "glove.synthetic.300d.txt"
 STAMP_FILE = "SYNTHETIC.json"
 #: Bump when the generator's output changes for the same parameters: a stamped folder then mismatches.
-FORMAT_VERSION = 1
+CORPUS_FORMAT_VERSION = 1
 #: How a segment's emotion is carried: word + prosody, prosody only, word only, or with a distractor word.
 MODES: tuple[str, ...] = ("both", "prosody_only", "text_only", "distractor")
 
@@ -627,7 +627,7 @@ def read_stamp(root: str | os.PathLike) -> dict[str, Any] | None:
 def _matches(stamp: dict[str, Any] | None, cfg: SyntheticConfig) -> bool:
     return (
         stamp is not None
-        and stamp.get("format_version") == FORMAT_VERSION
+        and stamp.get("format_version") == CORPUS_FORMAT_VERSION
         and stamp.get("config") == cfg.to_json()
     )
 
@@ -695,7 +695,7 @@ def write_synthetic_corpus(
         summary = _generate(tmp, cfg)
         stamp = {
             "generator": __name__,
-            "format_version": FORMAT_VERSION,
+            "format_version": CORPUS_FORMAT_VERSION,
             "config": cfg.to_json(),
             "summary": summary,
             "generation_seconds": round(time.perf_counter() - t0, 2),

@@ -28,9 +28,45 @@ def is_rank_zero() -> bool:
     return rank_zero_only.rank == 0
 
 
-def build_datamodule(data_cfg: DictConfig) -> L.LightningDataModule:
-    """The data module of a ``data`` config (its corpus built from the corpus's own ``_target_``)."""
-    return instantiate(data_cfg, _convert_="all")
+#: Keys of a data config that only feed its ``corpus`` (``data.root=...`` on the command line), not the
+#: DataModule's arguments.
+CORPUS_INPUTS = ("root", "folds", "manifest", "emotions")
+
+
+def build_datamodule(data_cfg: DictConfig | dict[str, Any]) -> L.LightningDataModule:
+    """The data module of a ``data`` config; its ``corpus`` (a ``_partial_`` with its own ``_target_``) is
+    built when the data is prepared. A config recorded by an older checkpoint is read too."""
+    cfg = OmegaConf.create(to_container(data_cfg))
+    if "corpus" not in cfg:
+        cfg = OmegaConf.create(legacy_data_config(OmegaConf.to_container(cfg)))
+    return instantiate({k: v for k, v in cfg.items() if k not in CORPUS_INPUTS}, _convert_="all")
+
+
+def legacy_data_config(d: dict[str, Any]) -> dict[str, Any]:
+    """A data config as recorded before the corpus got its own ``_target_`` (root, folds, synthetic, manifest
+    and emotions given to the DataModule) in today's form."""
+    d = dict(d)
+    root, folds, manifest, emotions = (d.pop(k, None) for k in ("root", "folds", "manifest", "emotions"))
+    synthetic = d.pop("synthetic", None)
+    text, wv = d.get("text") or {}, d.get("word_vectors") or {}
+    if manifest is not None:
+        d["corpus"] = {
+            "_target_": "mosei_attn.data.manifest.ManifestCorpus",
+            "_partial_": True,
+            "manifest": manifest,
+            "word_vectors": wv.get("path"),
+            "emotions": emotions,
+            "word_dim": text.get("dim", 300),
+            "vectors_cache_dir": d.get("cache_dir"),
+        }
+        return d
+    word_dim = text.get("dim", 300)
+    d["corpus"] = {"_target_": "mosei_attn.data.corpus.MoseiCorpus", "_partial_": True, "root": root}
+    d["corpus"] |= {"folds": folds, "word_dim": word_dim}
+    if synthetic:
+        d["write_corpus"] = {"_target_": "mosei_attn.synthetic.write_synthetic_corpus", "_partial_": True}
+        d["write_corpus"] |= {"root": root, **synthetic}
+    return d
 
 
 def build_model(cfg: DictConfig, meta: dict[str, Any]) -> L.LightningModule:
