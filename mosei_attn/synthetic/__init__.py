@@ -4,6 +4,7 @@
 first use. The reader in :mod:`mosei_attn.data` reads it exactly as it reads real MOSEI.
 """
 
-from mosei_attn.synthetic.writer import SyntheticConfig, read_stamp, write_synthetic_corpus
+from mosei_attn.synthetic.config import SyntheticConfig
+from mosei_attn.synthetic.writer import read_stamp, write_synthetic_corpus
 
 __all__ = ["SyntheticConfig", "read_stamp", "write_synthetic_corpus"]
