@@ -52,7 +52,7 @@ def test_option_composes_and_instantiates(group, option, tmp_path, monkeypatch):
         )
     overrides = [f"{group}={option}", *NEEDS.get((group, option), [])]
     if group not in ("debug", "data", "experiment"):
-        overrides.append("debug=tiny")  # tiny shapes: instantiating the paper's model is slow-ish
+        overrides.append("debug=tiny_shapes")  # tiny shapes: instantiating the paper's model is slow-ish
     cfg = compose_config("train", overrides, tmp_path / "run")
     model = build_model(cfg, tiny_meta(cfg))
     assert isinstance(model, torch.nn.Module)
