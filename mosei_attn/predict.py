@@ -21,7 +21,7 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig
 
-from mosei_attn.data.manifest import read_manifest
+from mosei_attn.data.manifest_file import read_manifest
 from mosei_attn.io import atomic_path, write_json
 from mosei_attn.predictor import Predictor
 from mosei_attn.utils import CONFIG_DIR
