@@ -115,6 +115,63 @@ class _Video:
     classes: list[int]
 
 
+class _Track:
+    """A video's audio pieces and word rows (word, start sample, end sample), appended in time order."""
+
+    def __init__(self, cfg: SyntheticConfig):
+        self.cfg, self.sr = cfg, cfg.sample_rate
+        self.pieces: list[np.ndarray] = []
+        self.rows: list[tuple[str, int, int]] = []
+        self.cursor = 0
+
+    def emit(self, word: str, audio: np.ndarray) -> None:
+        if word != SILENCE_TOKEN or audio.size >= self.cfg.sp_min_s * self.sr:
+            self.rows.append((word, self.cursor, self.cursor + audio.size))
+        self.pieces.append(audio)
+        self.cursor += audio.size
+
+    def pause(self, seconds: float) -> None:
+        self.emit(SILENCE_TOKEN, np.zeros(int(seconds * self.sr)))
+
+
+def _speak_segment(
+    rng: np.random.Generator,
+    cfg: SyntheticConfig,
+    track: _Track,
+    spk: _Speaker,
+    zipf: np.ndarray,
+    negative_margin: bool,
+) -> tuple[np.ndarray, tuple[float, float], list[str], int]:
+    """Speak one segment onto ``track``: its (7,) label row, its (start, end) in seconds with margins, its
+    words and its dominant emotion's index."""
+    sr = cfg.sample_rate
+    row, emo, second = segment_labels(rng, cfg)
+    words, roles, mode = segment_words(rng, cfg, emo, second, zipf)
+    share = 0.0 if mode == "text_only" else cfg.sentence_prosody_share
+    first = len(track.rows)
+    for j, (word, role) in enumerate(zip(words, roles, strict=True)):
+        p = role_prosody(role, EMOTIONS[emo], float(row[1 + emo]), share, cfg)
+        f0 = spk.f0_hz * 2 ** ((p.pitch_st - cfg.declination_st * j / len(words)) / 12)
+        level = cfg.speech_rms * 10 ** ((p.gain_db + spk.level_db) / 20)
+        track.emit(word, _word_audio(rng, word, p, f0, level, spk, cfg))
+        if j < len(words) - 1:
+            long = rng.random() < cfg.long_pause_prob
+            track.pause(rng.uniform(*(cfg.long_pause_s if long else cfg.pause_s)) * p.tempo)
+    margins = rng.uniform(*(cfg.negative_margin_s if negative_margin else cfg.margin_s), 2)
+    start, end = track.rows[first][1] / sr - margins[0], track.rows[-1][2] / sr + margins[1]
+    return row, (round(start, 3), round(end, 3)), words, emo
+
+
+def _with_room_noise(
+    rng: np.random.Generator, cfg: SyntheticConfig, speech: np.ndarray, spk: _Speaker
+) -> np.ndarray:
+    """``speech`` plus low-passed noise at the speaker's SNR, as 16-bit PCM samples."""
+    noise = lfilter([1 - cfg.noise_pole], [1, -cfg.noise_pole], rng.standard_normal(speech.size))
+    noise_level = cfg.speech_rms * 10 ** ((spk.level_db - rng.uniform(*cfg.snr_db)) / 20)
+    audio = speech + noise * noise_level / max(_rms(noise), 1e-12)
+    return np.round(np.clip(audio, -1.0, 1.0) * np.iinfo(np.int16).max).astype(np.int16)
+
+
 def render_video(
     rng: np.random.Generator,
     vid: str,
@@ -131,44 +188,20 @@ def render_video(
         formant_scale=cfg.female_formant_scale if female else 1.0,
         level_db=rng.uniform(*cfg.speaker_level_db),
     )
-    pieces: list[np.ndarray] = []
-    rows: list[tuple[str, int, int]] = []  # (word, start sample, end sample)
-    cursor = 0
-
-    def emit(word: str, audio: np.ndarray) -> None:
-        nonlocal cursor
-        if word != SILENCE_TOKEN or audio.size >= cfg.sp_min_s * sr:
-            rows.append((word, cursor, cursor + audio.size))
-        pieces.append(audio)
-        cursor += audio.size
-
-    def pause(seconds: float) -> None:
-        emit(SILENCE_TOKEN, np.zeros(int(seconds * sr)))
-
+    track = _Track(cfg)
     # a negative-start video begins at once, so its first label margin reaches below 0
-    pause(rng.uniform(0.0, cfg.negative_margin_s[0] / 2) if negative_start else rng.uniform(*cfg.lead_in_s))
+    track.pause(
+        rng.uniform(0.0, cfg.negative_margin_s[0] / 2) if negative_start else rng.uniform(*cfg.lead_in_s)
+    )
     n_seg = int(rng.integers(cfg.segments_per_video[0], cfg.segments_per_video[1] + 1))
     labels, intervals, texts, classes = [], [], [], []
     for s in range(n_seg):
-        row, emo, second = segment_labels(rng, cfg)
-        words, roles, mode = segment_words(rng, cfg, emo, second, zipf)
-        share = 0.0 if mode == "text_only" else cfg.sentence_prosody_share
-        first = len(rows)
-        for j, (word, role) in enumerate(zip(words, roles, strict=True)):
-            p = role_prosody(role, EMOTIONS[emo], float(row[1 + emo]), share, cfg)
-            f0 = spk.f0_hz * 2 ** ((p.pitch_st - cfg.declination_st * j / len(words)) / 12)
-            level = cfg.speech_rms * 10 ** ((p.gain_db + spk.level_db) / 20)
-            emit(word, _word_audio(rng, word, p, f0, level, spk, cfg))
-            if j < len(words) - 1:
-                long = rng.random() < cfg.long_pause_prob
-                pause(rng.uniform(*(cfg.long_pause_s if long else cfg.pause_s)) * p.tempo)
-        margins = rng.uniform(*(cfg.negative_margin_s if negative_start and s == 0 else cfg.margin_s), 2)
-        start, end = rows[first][1] / sr - margins[0], rows[-1][2] / sr + margins[1]
+        row, interval, words, emo = _speak_segment(rng, cfg, track, spk, zipf, negative_start and s == 0)
         labels.append(row)
-        intervals.append((round(start, 3), round(end, 3)))
+        intervals.append(interval)
         texts.append(words)
         classes.append(emo)
-        pause(rng.uniform(*(cfg.segment_gap_s if s < n_seg - 1 else cfg.tail_s)))
+        track.pause(rng.uniform(*(cfg.segment_gap_s if s < n_seg - 1 else cfg.tail_s)))
 
     if underscore:  # e.g. a bleeped word: the reason transcripts are split at most 4 times
         words = texts[int(rng.integers(n_seg))]
@@ -181,16 +214,12 @@ def render_video(
         rng.permutation(n_seg) if shuffle_rows else np.arange(n_seg)
     )  # label rows need not be in time order
 
-    speech = np.concatenate(pieces)
-    noise = lfilter([1 - cfg.noise_pole], [1, -cfg.noise_pole], rng.standard_normal(speech.size))
-    noise_level = cfg.speech_rms * 10 ** ((spk.level_db - rng.uniform(*cfg.snr_db)) / 20)
-    audio = speech + noise * noise_level / max(_rms(noise), 1e-12)
-    pcm = np.round(np.clip(audio, -1.0, 1.0) * np.iinfo(np.int16).max).astype(np.int16)
+    pcm = _with_room_noise(rng, cfg, np.concatenate(track.pieces), spk)
     return _Video(
         labels=np.stack(labels)[order],
         label_iv=np.array(intervals, dtype=np.float64)[order],
-        words=[w for w, _, _ in rows],
-        word_iv=np.round(np.array([(a, b) for _, a, b in rows], dtype=np.float64) / sr, 3),
+        words=[w for w, _, _ in track.rows],
+        word_iv=np.round(np.array([(a, b) for _, a, b in track.rows], dtype=np.float64) / sr, 3),
         transcript=transcript,
         audio=pcm,
         classes=[classes[i] for i in order],

@@ -155,6 +155,42 @@ def _matches(stamp: dict[str, Any] | None, cfg: SyntheticConfig) -> bool:
     )
 
 
+def _config(config: SyntheticConfig | None, given: dict[str, Any]) -> SyntheticConfig:
+    """``config`` (default: ``SyntheticConfig()``) with the ``given`` fields that are not None."""
+    unknown = set(given) - {f.name for f in fields(SyntheticConfig)}
+    if unknown:
+        raise TypeError(f"unknown synthetic corpus parameter(s) {sorted(unknown)}; see SyntheticConfig")
+    # Hydra hands sequences over as ListConfig: store them as tuples, as the dataclass defaults are
+    given = {
+        k: tuple(v) if isinstance(v, Sequence) and not isinstance(v, str) else v
+        for k, v in given.items()
+        if v is not None
+    }
+    return replace(config or SyntheticConfig(), **given)
+
+
+def _check_replaceable(root: Path, old: dict[str, Any] | None, cfg: SyntheticConfig, overwrite: bool) -> None:
+    """Refuse to write over a folder that is not a synthetic corpus, or over one written with other
+    parameters unless ``overwrite``."""
+    if not root.exists():
+        return
+    if old is None and (not root.is_dir() or any(root.iterdir())):
+        raise FileExistsError(
+            f"{root}: exists and is not a synthetic corpus (no {STAMP_FILE}); refusing to "
+            "write over it, even with overwrite=True: choose another folder"
+        )
+    if old is not None and not overwrite:
+        diff = {
+            k: (v, cfg.to_json().get(k))
+            for k, v in old.get("config", {}).items()
+            if cfg.to_json().get(k) != v
+        }
+        raise FileExistsError(
+            f"{root}: holds a synthetic corpus written with other parameters ({diff or 'another format version'}"
+            f" as (old, new)); pass overwrite=True to replace it, or choose another folder"
+        )
+
+
 def write_synthetic_corpus(
     root: str | os.PathLike,
     n_videos: int | None = None,
@@ -180,36 +216,12 @@ def write_synthetic_corpus(
         fold_fractions=fold_fractions,
         **overrides,
     )
-    unknown = set(given) - {f.name for f in fields(SyntheticConfig)}
-    if unknown:
-        raise TypeError(f"unknown synthetic corpus parameter(s) {sorted(unknown)}; see SyntheticConfig")
-    # Hydra hands sequences over as ListConfig: store them as tuples, as the dataclass defaults are
-    given = {
-        k: tuple(v) if isinstance(v, Sequence) and not isinstance(v, str) else v
-        for k, v in given.items()
-        if v is not None
-    }
-    cfg = replace(config or SyntheticConfig(), **given)
+    cfg = _config(config, given)
     root = Path(root)
     old = read_stamp(root) if root.is_dir() else None
     if _matches(old, cfg):
         return root
-    if root.exists():
-        if old is None and (not root.is_dir() or any(root.iterdir())):
-            raise FileExistsError(
-                f"{root}: exists and is not a synthetic corpus (no {STAMP_FILE}); refusing to "
-                "write over it, even with overwrite=True: choose another folder"
-            )
-        if old is not None and not overwrite:
-            diff = {
-                k: (v, cfg.to_json().get(k))
-                for k, v in old.get("config", {}).items()
-                if cfg.to_json().get(k) != v
-            }
-            raise FileExistsError(
-                f"{root}: holds a synthetic corpus written with other parameters ({diff or 'another format version'}"
-                f" as (old, new)); pass overwrite=True to replace it, or choose another folder"
-            )
+    _check_replaceable(root, old, cfg, overwrite)
     root.parent.mkdir(parents=True, exist_ok=True)
     tag = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
     tmp, trash = root.with_name(f".{root.name}.tmp-{tag}"), root.with_name(f".{root.name}.old-{tag}")
