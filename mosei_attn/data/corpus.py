@@ -115,7 +115,7 @@ class MoseiCorpus:
         if missing:
             raise FileNotFoundError(
                 f"MOSEI corpus folder {self.root} is missing {', '.join(missing)}; it should contain "
-                f"{LABELS_FILE}, {VECTORS_FILE}, {WORDS_FILE} and Raw/ (see FORMAT.md)"
+                f"{LABELS_FILE}, {VECTORS_FILE}, {WORDS_FILE} and Raw/ (see the README, Real CMU-MOSEI)"
             )
         if words_rule not in WORD_RULES:
             raise ValueError(f"unknown words_rule {words_rule!r}; choose one of {WORD_RULES}")
