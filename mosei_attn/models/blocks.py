@@ -47,7 +47,9 @@ def pooled_lengths(lengths: torch.Tensor, blocks: int, size: int, pool: int = PO
     return torch.div(lengths + stride - 1, stride, rounding_mode="floor").clamp(max=size)
 
 
-def zero_padding(x: torch.Tensor, lengths: torch.Tensor | None, blocks: int, pool: int = POOL) -> torch.Tensor:
+def zero_padding(
+    x: torch.Tensor, lengths: torch.Tensor | None, blocks: int, pool: int = POOL
+) -> torch.Tensor:
     """Zero the last axis of block output ``x`` (B, ..., T') past each row's real positions after
     ``blocks`` pools of ``lengths`` (B,) input positions; ``x`` unchanged when ``lengths`` is None.
 
