@@ -142,7 +142,7 @@ def test_no_words_or_no_frames_give_the_plain_spectrogram() -> None:
     batch = make_batch(model.meta, [32, 0], [0, 0])
     with torch.no_grad():
         logits, attn = run(model, batch)
-        plain = model.net.head(model.net.classifier(batch["spec"][:1]).flatten(1))
+        plain = model.net.head(model.net.classifier(batch["spec"][:1], batch["spec_len"][:1]).flatten(1))
     assert torch.isfinite(logits).all() and torch.all(attn == 0)
     assert torch.allclose(logits[:1], plain, atol=1e-5)  # uniform weights 1 on every real frame
 

@@ -33,24 +33,23 @@ class CueTruth:
     videos: dict[str, list[dict[str, Any]]]
 
     def arrays(
-        self, segment_ids: list[str], starts: np.ndarray, hop_seconds: float, n_frames: int
+        self, segment_ids: list[str], starts: np.ndarray, hop_s: float, n_frames: int, center_s: float = 0.0
     ) -> tuple[np.ndarray, np.ndarray]:
         """Per segment ``"video[index]"`` starting at ``starts`` (s): its cue-mode index (N,) int8, -1 where
-        the truth has no entry, and its stressed frames (N, n_frames) bool, frame k covering
-        ``[start + k * hop, start + (k + 1) * hop)``."""
+        the truth has no entry, and its stressed frames (N, n_frames) bool: frame k, centred at
+        ``start + center_s + k * hop_s``, is stressed when its centre lies inside a stressed word."""
         mode = np.full(len(segment_ids), -1, dtype=np.int8)
         stress = np.zeros((len(segment_ids), n_frames), dtype=bool)
         for i, seg in enumerate(segment_ids):
             video, _, index = seg.rpartition("[")
-            entries = self.videos.get(video, [])
-            k = int(index.rstrip("]")) if index.rstrip("]").isdigit() else -1
+            entries, index = self.videos.get(video, []), index.rstrip("]")
+            k = int(index) if index.isdigit() else -1
             if not 0 <= k < len(entries):
                 continue
             mode[i] = self.modes.index(entries[k]["mode"])
             for begin, end in entries[k]["stressed"]:
-                first = max(int(math.floor((begin - starts[i]) / hop_seconds)), 0)
-                last = min(int(math.ceil((end - starts[i]) / hop_seconds)), n_frames)
-                stress[i, first:last] = True
+                first, last = (math.ceil((t - starts[i] - center_s) / hop_s) for t in (begin, end))
+                stress[i, max(first, 0) : max(min(last, n_frames), 0)] = True
         return mode, stress
 
 

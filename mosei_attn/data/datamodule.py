@@ -13,6 +13,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from mosei_attn.data.corpus_protocol import Corpus
+from mosei_attn.data.cue_truth import CueTruth, read_cue_truth
 from mosei_attn.data.labels import LABEL_RULES, class_counts, derive_targets
 from mosei_attn.data.meta import DataMeta
 
@@ -23,10 +24,23 @@ SPLIT_FOLDS: dict[str, str] = {"train": "train", "val": "valid", "test": "test"}
 
 
 class CacheDataset(Dataset):
-    """Rows of a feature cache as model inputs; targets derived by the label rule beforehand."""
+    """Rows of a feature cache as model inputs; targets derived by the label rule beforehand.
 
-    def __init__(self, cache: Any, rows: np.ndarray, targets: np.ndarray):
-        self.cache, self.rows, self.targets = cache, rows, targets
+    ``cues``: the corpus's cue truth per dataset position, ``mode`` (N,) and ``stress`` (N, T) (see
+    :mod:`mosei_attn.data.cue_truth`), added to each item when the corpus has it.
+    """
+
+    def __init__(
+        self, cache: Any, rows: np.ndarray, targets: np.ndarray, cues: dict[str, np.ndarray] | None = None
+    ):
+        self.cache, self.rows, self.targets, self.cues = cache, rows, targets, cues or {}
+
+    def cue_fields(self, positions: Any) -> dict[str, torch.Tensor]:
+        """``mode`` (as int64) and ``stress`` of dataset ``positions`` (an int or an index array)."""
+        return {
+            k: torch.as_tensor(v[positions]).to(torch.int64 if k == "mode" else torch.bool)
+            for k, v in self.cues.items()
+        }
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -41,7 +55,7 @@ class CacheDataset(Dataset):
             "word_len": torch.tensor(int(item["word_len"])),
             "target": torch.as_tensor(self.targets[i]),
             "index": torch.tensor(row),
-        }
+        } | self.cue_fields(i)
 
 
 class MoseiDataModule(L.LightningDataModule):
@@ -142,9 +156,12 @@ class MoseiDataModule(L.LightningDataModule):
         targets, keep = derive_targets(labels, self.label_rule)
         full_targets = np.zeros((len(labels),) + targets.shape[1:], dtype=targets.dtype)
         full_targets[keep] = targets
+        truth = read_cue_truth(getattr(corpus, "root", None))
+        cues = self._cue_arrays(truth) if truth else {}
         for split, fold in SPLIT_FOLDS.items():
             rows = np.flatnonzero((folds == fold) & keep)
-            self._splits[split] = CacheDataset(self._cache, rows, full_targets[rows])
+            split_cues = {k: v[rows] for k, v in cues.items()}
+            self._splits[split] = CacheDataset(self._cache, rows, full_targets[rows], split_cues)
             dropped = int(((folds == fold) & ~keep).sum())
             if dropped:
                 log.info("%s: label rule %r drops %d %s segments", path.name, self.label_rule, dropped, fold)
@@ -157,7 +174,20 @@ class MoseiDataModule(L.LightningDataModule):
             class_counts=tuple(int(c) for c in counts),
             features={"audio": self.audio.to_dict(), "text": self.text.to_dict()},
             word_vectors=dict(self.word_vectors),
+            cue_modes=truth.modes if truth else (),
         )
+
+    def _cue_arrays(self, truth: CueTruth) -> dict[str, np.ndarray]:
+        """The cue truth of every cache row, on the cache's frame grid (frame centres at half a window)."""
+        sr = self.audio.sample_rate
+        mode, stress = truth.arrays(
+            [str(s) for s in self._cache.segment_id],
+            self._cache.column("start"),
+            self.audio.hop_length / sr,
+            self.audio.max_frames,
+            center_s=self.audio.win_length / 2 / sr,
+        )
+        return {"mode": mode, "stress": stress}
 
     # ---------------------------------------------------------------------------------------------
     @property

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -69,6 +70,11 @@ class AttentionNet(nn.Module):
         head_in = kernels * self.freq_p * self.time_p + (kernels * self.words_p if text_path else 0)
         self.head = DenseHead(head_in, dense, num_classes, dropout, reference)
 
+    @property
+    def time_stride(self) -> int:
+        """Spectrogram frames per attention time position (pool^P)."""
+        return self.pool**self.pool_blocks
+
     def attend(
         self, spec: torch.Tensor, spec_len: torch.Tensor, words: torch.Tensor, word_len: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -94,7 +100,7 @@ class AttentionNet(nn.Module):
         # "Extend": each pooled weight covers pool^P frames; frames past T' * pool^P (floor pooling) reuse
         # the last weight.
         frame = torch.arange(spec.shape[-1], device=spec.device)
-        idx = torch.div(frame, self.pool**self.pool_blocks, rounding_mode="floor").clamp(max=self.time_p - 1)
+        idx = torch.div(frame, self.time_stride, rounding_mode="floor").clamp(max=self.time_p - 1)
         return attn, alpha[:, idx], text  # (B, m, n), (B, T), text CNN features (B, K, L')
 
     def forward(
@@ -109,8 +115,29 @@ class AttentionNet(nn.Module):
             feats = torch.cat([feats, text.flatten(1)], dim=1)  # (B, K*F'*T' + K*L')
         return self.head(feats), attn
 
+    def attention_parameters(self) -> list[nn.Parameter]:
+        """The parameters that only shape the attention: the scoring CNNs and the two projections (the text
+        CNN not when it also feeds the head)."""
+        parts = [self.speech, self.proj_speech, self.proj_text] + ([] if self.text_path else [self.text])
+        return [p for part in parts for p in part.parameters()]
+
 
 class AttentionModule(EmotionModule):
-    """LightningModule for :class:`AttentionNet`; sizes default to the paper's (section 4.2)."""
+    """LightningModule for :class:`AttentionNet`; sizes default to the paper's (section 4.2).
+
+    ``attention_warmup_epochs`` (ours, not the paper's): for that many first epochs the attention path is
+    not updated, so alpha stays at its start (nearly uniform) while the classifier learns to read the plain
+    spectrogram. Without it the attention learns first and, while the audio is still of no use to the
+    classifier, may put all its mass on a silent position: it then mutes the input.
+    """
 
     net_class = AttentionNet
+
+    def __init__(self, *args: Any, attention_warmup_epochs: int = 0, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.attention_warmup_epochs = attention_warmup_epochs
+
+    def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
+        if self.current_epoch < self.attention_warmup_epochs:
+            for p in self.net.attention_parameters():
+                p.grad = None  # no step for these (optimizers skip parameters without a gradient)

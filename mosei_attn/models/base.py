@@ -13,6 +13,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from torchmetrics import MaxMetric
 
 from mosei_attn.data.meta import DataMeta
+from mosei_attn.models.cue_metrics import CueMetrics
 from mosei_attn.models.metrics import EmotionMetrics, to_numpy
 
 #: Scheduler config keys that are Lightning's (how to step it), not the scheduler constructor's.
@@ -76,6 +77,8 @@ class EmotionModule(L.LightningModule):
         self.register_buffer("class_weight", weight, persistent=False)
         num, multi = self.meta.num_classes, self.meta.multilabel
         self.val_metrics, self.test_metrics = EmotionMetrics(num, multi), EmotionMetrics(num, multi)
+        stride = getattr(self.net, "time_stride", 1)  # frames per attention time position
+        self.val_cues, self.test_cues = (CueMetrics(self.meta.cue_modes, stride) for _ in range(2))
         self.val_ua_best = MaxMetric()
         self.val_results: dict[str, Any] = {}
         self.test_results: dict[str, Any] = {}
@@ -93,9 +96,9 @@ class EmotionModule(L.LightningModule):
             )
         return F.cross_entropy(logits, target, weight=self.class_weight)
 
-    def _step(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        logits, _ = self(batch)
-        return self.loss(logits.float(), batch["target"]), logits
+    def _step(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        logits, attention = self(batch)
+        return self.loss(logits.float(), batch["target"]), logits, attention
 
     def setup(self, stage: str) -> None:
         if self.hparams.compile and stage == "fit":
@@ -105,7 +108,7 @@ class EmotionModule(L.LightningModule):
         self.val_ua_best.reset()  # forget the sanity-check validation
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        loss, _ = self._step(batch)
+        loss, _, _ = self._step(batch)
         self.log(
             "train/loss",
             loss,
@@ -117,8 +120,19 @@ class EmotionModule(L.LightningModule):
         return loss
 
     def _eval_step(self, batch: dict[str, torch.Tensor], split: str) -> None:
-        loss, logits = self._step(batch)
+        loss, logits, attention = self._step(batch)
         getattr(self, f"{split}_metrics").update(logits, batch["target"])
+        if (
+            not self.meta.multilabel
+        ):  # cue modes and where the attention looks (mosei_attn.models.cue_metrics)
+            getattr(self, f"{split}_cues").update(
+                logits.argmax(dim=1),
+                batch["target"],
+                batch.get("mode"),
+                attention,
+                batch["spec_len"],
+                batch.get("stress"),
+            )
         self.log(
             f"{split}/loss",
             loss,
@@ -141,10 +155,14 @@ class EmotionModule(L.LightningModule):
         metrics.reset()
         names = {"wa": res["wa"], "ua": res["ua"], "f1_macro": res["f1_macro"]}
         names |= {f"f1_{emo}": res["f1"][i] for i, emo in enumerate(self.meta.emotion_names)}
+        cues = getattr(self, f"{split}_cues")
+        cue_values = cues.compute()
+        cues.reset()
+        names |= {k: torch.tensor(v) for k, v in cue_values.items()}
         for name, value in names.items():
             # Already equal on every rank; sync_dist only averages equal values (and silences Lightning).
             self.log(f"{split}/{name}", value.float(), prog_bar=name in ("wa", "ua"), sync_dist=True)
-        return to_numpy(res)
+        return to_numpy(res) | cue_values
 
     def on_validation_epoch_end(self) -> None:
         self.val_results = self._log_results("val")

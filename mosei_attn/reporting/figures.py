@@ -65,15 +65,18 @@ def attention_examples(
             return paths
         row, attention = int(item["index"]), out["attention"][0].float().cpu().numpy()  # (m, n)
         probs = out["probs"][0].cpu().numpy()
+        cue = f" [{model.meta.cue_modes[int(item['mode'])]}]" if int(item.get("mode", -1)) >= 0 else ""
         title = (
-            f"{cache.segment_id[row]}: true {_target_name(item['target'], names)}, "
+            f"{cache.segment_id[row]}{cue}: true {_target_name(item['target'], names)}, "
             f"predicted {names[int(probs.argmax())]} ({probs.max():.2f})"
         )
+        stress = item["stress"].numpy() if "stress" in item else None
         paths.append(plots.plot_prediction(
             item["spec"][0].numpy(), out_dir / f"attention_{k}.png", attention=attention,
             words=str(cache.text[row]).split(), probs=probs, names=names, spec_len=int(item["spec_len"]),
             n_words=word_columns(int(item["word_len"]), item["words"].shape[0], attention.shape[1]),
             hop_seconds=hop_seconds, max_hz=max_hz, multilabel=model.meta.multilabel, title=title,
+            stress=stress,
         ))  # fmt: skip
     return paths
 

@@ -115,6 +115,28 @@ def _probability_panel(ax: plt.Axes, probs: Sequence[float], names: Sequence[str
         ax.text(min(v + 0.02, 0.8), i, f"{v:.2f}", va="center", fontsize=8)
 
 
+def stressed_runs(stress: np.ndarray, frames: int) -> list[tuple[int, int]]:
+    """The [first, last) frame runs where ``stress`` (T,) is True, within the first ``frames`` frames."""
+    marks = np.concatenate([[False], np.asarray(stress[:frames], dtype=bool), [False]])
+    edges = np.flatnonzero(np.diff(marks.astype(np.int8)))
+    return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2], strict=True)]
+
+
+def _mark_stress(axes: Sequence[plt.Axes], runs: list[tuple[int, int]], hop: float) -> None:
+    """Shade the stressed words' spans: across the spectrogram panel's time axis (vertical bands) and
+    across the attention matrix's time rows (horizontal bands)."""
+    for k, (a, b) in enumerate(runs):
+        axes[0].axvspan(
+            a * hop, b * hop, color="white", alpha=0.25, lw=0, label="stressed word" if k == 0 else None
+        )
+        axes[0].axvline(a * hop, color="white", lw=0.8, ls="--")
+        axes[0].axvline(b * hop, color="white", lw=0.8, ls="--")
+        if len(axes) > 1:
+            axes[1].axhspan(a * hop, b * hop, facecolor="none", edgecolor="red", lw=1.2)
+    if runs:
+        axes[0].legend(loc="upper right", fontsize=7, framealpha=0.6)
+
+
 def _attention_panels(
     fig: plt.Figure,
     grid: Any,
@@ -125,9 +147,9 @@ def _attention_panels(
     words: Sequence[str],
     n_words: int | None,
     hop_seconds: float | None,
-) -> None:
+) -> plt.Axes:
     """The attention weight over time on the spectrogram panel ``ax0`` and the attention matrix (m, n) below
-    it, cropped to the ``frames`` real frames (of ``T``) and the ``n_words`` real word columns."""
+    it (returned), cropped to the ``frames`` real frames (of ``T``) and the ``n_words`` real word columns."""
     m, n = attention.shape
     per_row = max(1, T // m)  # frames per attention time position
     real_t = min(m, max(1, int(np.ceil(frames / per_row))))
@@ -159,6 +181,7 @@ def _attention_panels(
     ax1.set_ylabel("time (s)" if hop_seconds else "frame")
     ax1.set_xlabel("words (columns; each column softmax-normalised over time)")
     fig.colorbar(im1, ax=ax1, fraction=COLORBAR_FRACTION, label="attention")
+    return ax1
 
 
 def plot_prediction(
@@ -174,6 +197,7 @@ def plot_prediction(
     max_hz: float | None = None,
     multilabel: bool = False,
     title: str = "",
+    stress: np.ndarray | None = None,
 ) -> Path:
     """One segment: its spectrogram (F, T) with the attention weight over time, the attention matrix
     (m time rows x n word columns, figure 2) below it, and the emotion probabilities beside them.
@@ -181,6 +205,7 @@ def plot_prediction(
     ``attention`` None (shallow models) leaves out both attention panels; ``probs`` None the bar chart.
     The attention is cropped to the real time positions (``spec_len`` frames) and real word columns
     (``n_words``); a segment with no words shows an empty matrix, one with no frames a single frame.
+    ``stress`` (T,) bool marks the stressed words' frames (the synthetic corpus's truth) on the time axes.
     """
     T = spec.shape[1]
     frames = T if spec_len is None else max(1, int(spec_len))
@@ -193,10 +218,13 @@ def plot_prediction(
     ax0 = fig.add_subplot(grid[0, 0])
     im = _spectrogram_panel(ax0, spec, frames, hop_seconds, max_hz)
     ax0.set_title("model input: log-scaled spectrogram", fontsize=9)
+    axes = [ax0]
     if attention is None:
         fig.colorbar(im, ax=ax0, fraction=COLORBAR_FRACTION, label="scaled dB")
     else:
-        _attention_panels(fig, grid, ax0, attention, T, frames, words, n_words, hop_seconds)
+        axes.append(_attention_panels(fig, grid, ax0, attention, T, frames, words, n_words, hop_seconds))
+    if stress is not None:
+        _mark_stress(axes, stressed_runs(stress, frames), hop_seconds or 1)
     if probs is not None:
         _probability_panel(fig.add_subplot(grid[:, 1]), probs, names, multilabel)
     if title:

@@ -49,6 +49,22 @@ def format_table(results: dict[str, Any], emotion_names: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
+def cue_line(results: dict[str, Any]) -> str:
+    """Accuracy per cue mode and where the attention looks (synthetic corpus), as one line; '' if none."""
+    modes = [f"{k[4:]} {100 * float(v):.1f}%" for k, v in results.items() if k.startswith("acc_")]
+    attn = [
+        f"{label} {float(results[k]):.2f}"
+        for k, label in (
+            ("pointing", "pointing"),
+            ("attn_peak", "alpha max/mean"),
+            ("attn_entropy", "entropy"),
+        )
+        if k in results
+    ]
+    parts = (["accuracy by cue: " + ", ".join(modes)] if modes else []) + (["; ".join(attn)] if attn else [])
+    return " | ".join(parts)
+
+
 def write_report(
     results: dict[str, Any],
     names: tuple[str, ...],
@@ -61,6 +77,9 @@ def write_report(
     """Print the paper's table, save metrics.json and the confusion matrix PNG into ``out_dir``."""
     table = format_table(results, names)
     print(f"\n{title or prefix} ({model_name})\n{table}")
+    cues = cue_line(results)
+    if cues:
+        print(cues)
     paper = PAPER_RESULTS.get(model_name)
     if paper:
         print(f"paper ({model_name}, real MOSEI validation): WA {paper['wa']:.2%}  UA {paper['ua']:.2%}")

@@ -1,0 +1,199 @@
+"""Issue 8's instruments and causes: padding the attention cannot see, the cue truth, the cue metrics."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from mosei_attn.data.cue_truth import read_cue_truth
+from mosei_attn.data.layout import TRUTH_FILE
+from mosei_attn.models.attention import AttentionNet
+from mosei_attn.models.cue_metrics import CueMetrics, peakedness, pointing
+from mosei_attn.models.shallow import ShallowNet
+from mosei_attn.synthetic import writer as syn
+from mosei_attn.synthetic.config import MODES
+
+SPEC, TEXT = (16, 64), (8, 12)
+SIZES = {"kernels": 4, "dense": [16, 8], "attn_dim": 8}
+
+
+def _inputs(spec_len: int, word_len: int, n_time: int = SPEC[1], seed: int = 0):
+    gen = torch.Generator().manual_seed(seed)
+    spec = torch.rand(1, 1, SPEC[0], n_time, generator=gen)
+    words = torch.randn(1, TEXT[0], TEXT[1], generator=gen)
+    return spec, torch.tensor([spec_len]), words, torch.tensor([word_len])
+
+
+def _features_padded_and_cropped(net: AttentionNet, spec_len: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The attention branch's speech features (B, K, F', T') of one segment padded to the batch's length,
+    and of the same segment cropped to its own length (so the convolutions' own zero padding follows it)."""
+    spec, lengths, _, _ = _inputs(spec_len, 6)
+    with torch.no_grad():
+        padded = net.speech(spec * (torch.arange(SPEC[1]) < spec_len), lengths if net.mask_padding else None)
+        cropped = net.speech(spec[..., :spec_len], lengths if net.mask_padding else None)
+    return padded, cropped
+
+
+def _big_biases(net: torch.nn.Module) -> torch.nn.Module:
+    torch.manual_seed(0)
+    for p in net.parameters():  # biases large enough that ReLU(bias) in the padding would show
+        torch.nn.init.normal_(p, std=0.5)
+    return net.eval()
+
+
+@pytest.mark.parametrize("spec_len", [24, 40])
+def test_attention_does_not_see_the_batch_padding(spec_len: int) -> None:
+    """The features the attention scores (e_i . f_t) are made of are, at a segment's real time positions,
+    the same whether the batch pads the segment or it stands alone: padding reads as silence, it is not
+    only masked out of the softmax, so the last real position is not made distinctive by it."""
+    net = _big_biases(AttentionNet(SPEC, TEXT, 6, **SIZES))
+    padded, cropped = _features_padded_and_cropped(net, spec_len)
+    m = spec_len // net.time_stride
+    torch.testing.assert_close(padded[..., :m], cropped[..., :m], rtol=1e-5, atol=1e-5)
+    assert padded[..., m:].abs().max() == 0  # past the end: exactly the response to silence (0 relative)
+
+
+def test_without_padding_masking_the_padding_shows() -> None:
+    """The same check fails with ``mask_padding=False`` (the arithmetic before issue 8): it can fail."""
+    net = _big_biases(AttentionNet(SPEC, TEXT, 6, mask_padding=False, **SIZES))
+    padded, cropped = _features_padded_and_cropped(net, 24)
+    assert not torch.allclose(padded[..., :3], cropped[..., :3], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("cls", [AttentionNet, ShallowNet])
+def test_logits_do_not_depend_on_what_lies_past_the_length(cls) -> None:
+    torch.manual_seed(0)
+    net = cls(SPEC, TEXT, 6, **({"kernels": 4, "dense": [16, 8]})).eval()
+    spec, spec_len, words, word_len = _inputs(30, 5)
+    noisy = spec.clone()
+    noisy[..., 30:] += 5.0
+    noisy_words = words.clone()
+    noisy_words[:, 5:] += 3.0
+    with torch.no_grad():
+        torch.testing.assert_close(
+            net(spec, spec_len, words, word_len)[0], net(noisy, spec_len, noisy_words, word_len)[0]
+        )
+
+
+def test_text_path_feeds_the_words_to_the_head() -> None:
+    torch.manual_seed(0)
+    plain = AttentionNet(SPEC, TEXT, 6, **SIZES)
+    with_text = AttentionNet(SPEC, TEXT, 6, text_path=True, **SIZES)
+    extra = with_text.head.hidden[0].in_features - plain.head.hidden[0].in_features
+    assert extra == SIZES["kernels"] * with_text.words_p  # the pooled text features, K x L'
+    logits, _ = with_text(*_inputs(40, 6))
+    logits.sum().backward()
+    head_w = with_text.head.hidden[0].weight.grad
+    assert head_w[:, -extra:].abs().sum() > 0  # the text columns of the head learn
+
+
+# ---------------------------------------------------------------------------------------------------
+def test_pointing_is_one_for_uniform_alpha_and_higher_on_the_stressed_frames() -> None:
+    stride, m = 4, 8
+    n_time = torch.tensor([8, 6])
+    stress = torch.zeros(2, m * stride, dtype=torch.bool)
+    stress[:, 8:12] = True  # time position 2 of each segment
+    uniform = torch.stack([torch.full((m,), 1 / 8), torch.cat([torch.full((6,), 1 / 6), torch.zeros(2)])])
+    assert pointing(uniform, n_time, stress, stride).tolist() == pytest.approx([1.0, 1.0])
+    focused = torch.zeros(2, m)
+    focused[:, 2] = 1.0
+    assert pointing(focused, n_time, stress, stride).tolist() == pytest.approx([8.0, 6.0])
+    elsewhere = torch.zeros(2, m)
+    elsewhere[:, 0] = 1.0
+    assert pointing(elsewhere, n_time, stress, stride).tolist() == pytest.approx([0.0, 0.0])
+    ratio, entropy = peakedness(torch.cat([uniform[:1], focused[:1]]), n_time[:1].repeat(2))
+    assert ratio.tolist() == pytest.approx([1.0, 8.0]) and entropy.tolist() == pytest.approx([1.0, 0.0])
+    no_stress = pointing(uniform, n_time, torch.zeros_like(stress), stride)
+    assert no_stress.isnan().all()  # nothing to point at: left out, not scored
+
+
+def test_cue_metrics_per_mode_accuracy_and_pointing() -> None:
+    metric = CueMetrics(MODES, stride=4)
+    preds, target = torch.tensor([0, 1, 2, 3, 4]), torch.tensor([0, 1, 0, 3, 0])
+    mode = torch.tensor([0, 0, 1, 2, -1])  # the last segment has no truth
+    attention = torch.zeros(5, 8, 3)
+    attention[:, 2, 0] = 1.0  # every segment: its one real word looks at time position 2
+    stress = torch.zeros(5, 32, dtype=torch.bool)
+    stress[:, 8:12] = True
+    metric.update(preds, target, mode, attention, torch.full((5,), 32), stress)
+    out = metric.compute()
+    assert out["acc_both"] == 1.0 and out["acc_prosody_only"] == 0.0 and out["acc_text_only"] == 1.0
+    assert "acc_distractor" not in out  # never seen: left out rather than reported as 0
+    assert out["pointing"] == pytest.approx(8.0) and out["attn_peak"] == pytest.approx(8.0)
+    shallow = CueMetrics(MODES, stride=1)
+    shallow.update(preds, target, mode)
+    assert set(shallow.compute()) == {"acc_both", "acc_prosody_only", "acc_text_only"}
+
+
+# ---------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    return syn.write_synthetic_corpus(
+        tmp_path_factory.mktemp("cues") / "corpus", n_videos=5, segments_per_video=(4, 6), seed=2
+    )
+
+
+def test_generator_writes_the_cue_truth_beside_the_mosei_files(corpus: Path) -> None:
+    truth = read_cue_truth(corpus)
+    assert truth is not None and truth.modes == MODES
+    labels = json.loads((corpus / "SYNTHETIC.json").read_text())["summary"]["segments"]
+    assert sum(len(v) for v in truth.videos.values()) == sum(labels.values())
+    modes = [e["mode"] for v in truth.videos.values() for e in v]
+    assert set(modes) <= set(MODES) and len(set(modes)) >= 2
+    for entries in truth.videos.values():
+        for e in entries:
+            assert (len(e["stressed"]) > 0) == (e["mode"] != "distractor" or len(e["stressed"]) > 0)
+            assert all(0 <= a < b for a, b in e["stressed"])
+            if e["mode"] in ("both", "prosody_only", "text_only"):
+                assert e["stressed"]  # these modes always stress a word
+
+
+def test_truth_spans_fall_inside_their_segment_and_become_frames(corpus: Path) -> None:
+    from mosei_attn.data.corpus import MoseiCorpus
+
+    segments, _ = MoseiCorpus(corpus, corpus / "folds.json", word_dim=300).scan()
+    truth = read_cue_truth(corpus)
+    ids = [s.segment_id for s in segments]
+    starts = np.array([s.start for s in segments])
+    mode, stress = truth.arrays(ids, starts, hop_s=0.02, n_frames=400, center_s=0.05)
+    assert (mode >= 0).all()
+    for seg, row in zip(segments, stress, strict=True):
+        entry = truth.videos[seg.video_id][seg.index]
+        for a, b in entry["stressed"]:
+            assert seg.start - 1e-6 <= a < b <= seg.end + 1e-6
+        if entry["stressed"] and seg.duration < 7.5:
+            frames = np.flatnonzero(row)
+            assert frames.size > 0
+            a = min(s[0] for s in entry["stressed"])
+            assert abs(seg.start + 0.05 + frames[0] * 0.02 - a) <= 0.02 + 1e-6
+
+
+def test_missing_or_broken_truth(tmp_path: Path) -> None:
+    assert read_cue_truth(tmp_path) is None  # real MOSEI: no truth, no cue metrics
+    (tmp_path / TRUTH_FILE).write_text('{"modes": ["both"], "videos": {"v": [{"mode": "bogus"}]}}')
+    with pytest.raises(ValueError, match=TRUTH_FILE):
+        read_cue_truth(tmp_path)
+    assert math.isfinite(1.0)
+
+
+def test_attention_warmup_holds_the_attention_path_only() -> None:
+    from mosei_attn.data.meta import DataMeta
+    from mosei_attn.models import AttentionModule
+
+    meta = DataMeta(("a", "b", "c", "d", "e", "f"), "argmax", SPEC, TEXT)
+    sgd = {"_target_": "torch.optim.SGD", "_partial_": True, "lr": 1e-3}
+    model = AttentionModule(meta, sgd, attention_warmup_epochs=1, **SIZES)
+    assert model.hparams.attention_warmup_epochs == 1  # saved: a resumed run keeps its warm-up
+    for p in model.parameters():
+        p.grad = torch.ones_like(p)
+    model.on_before_optimizer_step(None)  # epoch 0 (no trainer): inside the warm-up
+    held = {id(p) for p in model.net.attention_parameters()}
+    assert held and all(p.grad is None for p in model.net.attention_parameters())
+    assert all(p.grad is not None for p in model.parameters() if id(p) not in held)  # classifier learns
+    text_path = AttentionModule(meta, sgd, text_path=True, **SIZES).net
+    assert not {id(p) for p in text_path.text.parameters()} & {id(p) for p in text_path.attention_parameters()}
