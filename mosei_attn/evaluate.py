@@ -58,13 +58,12 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     name = model_name(run_cfg.model._target_)
     out_dir = Path(cfg.paths.output_dir)
     metrics, _ = report.write_report(
-        model.test_results,
+        {cfg.split: model.test_results},  # the test loop ran on cfg.split's loader
         meta.emotion_names,
         out_dir,
-        cfg.split,
         name,
         extra={"checkpoint": str(cfg.ckpt_path), "label_rule": meta.label_rule, "data": datamodule.name},
-        title=f"{cfg.split} split, {Path(cfg.ckpt_path).name}",
+        title=Path(cfg.ckpt_path).name,
     )
     return metrics
 

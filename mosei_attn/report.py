@@ -22,11 +22,53 @@ log = logging.getLogger(__name__)
 #: Fixed validation segments drawn in figure 2 after each run.
 N_EXAMPLES = 3
 
-#: The paper's validation figures (Tables 1-2), shown beside ours.
+#: The paper's validation figures (Tables 1-2; real MOSEI, its validation split), shown beside ours.
 PAPER_RESULTS: dict[str, dict[str, float]] = {
     "shallow": {"wa": 0.8311, "ua": 0.7723},
     "attention": {"wa": 0.8889, "ua": 0.8408},
 }
+#: The split the paper's figures are on: ours from the same split are the ones to set beside them.
+PAPER_SPLIT = "val"
+#: The paper's per-class (precision, recall, F1) of Tables 1-2, by our emotion names.
+PAPER_PER_CLASS: dict[str, dict[str, tuple[float, float, float]]] = {
+    "shallow": {
+        "sad": (0.82, 0.65, 0.73),
+        "happy": (0.93, 0.88, 0.91),
+        "anger": (0.75, 0.90, 0.82),
+        "disgust": (0.75, 0.75, 0.75),
+        "surprise": (0.98, 0.55, 0.70),
+        "fear": (0.83, 0.63, 0.72),
+    },
+    "attention": {
+        "sad": (0.88, 0.86, 0.87),
+        "happy": (0.92, 0.92, 0.92),
+        "anger": (0.85, 0.92, 0.88),
+        "disgust": (0.88, 0.81, 0.84),
+        "surprise": (0.98, 0.62, 0.76),
+        "fear": (0.94, 0.65, 0.77),
+    },
+}
+
+
+def paper_comparison(results: dict[str, Any], names: tuple[str, ...], model_name: str) -> str:
+    """Our figures on the validation split beside the paper's (per class when the classes are MOSEI's six and
+    the figures single-label); empty when the paper has no such model."""
+    paper, per_class = PAPER_RESULTS.get(model_name), PAPER_PER_CLASS.get(model_name, {})
+    if not paper:
+        return ""
+    lines = [f"ours (validation) beside the paper ({model_name}, real MOSEI validation, Tables 1-2):"]
+    if set(names) == set(per_class) and "confusion" in results:
+        width = max(len(n) for n in names)
+        lines.append(f"{'':<{width}}  {'precision':>15}  {'recall':>15}  {'f-1 score':>15}")
+        lines.append(f"{'':<{width}}" + "  {:>7} {:>7}".format("ours", "paper") * 3)
+        for i, n in enumerate(names):
+            ours = (results["precision"][i], results["recall"][i], results["f1"][i])
+            lines.append(
+                f"{n:<{width}}" + "".join(f"  {o:>7.2f} {p:>7.2f}" for o, p in zip(ours, per_class[n]))
+            )
+    lines.append(f"class accuracy (UA) {100 * float(results['ua']):6.2f}%  paper {100 * paper['ua']:.2f}%")
+    lines.append(f"overall acc. (WA)   {100 * float(results['wa']):6.2f}%  paper {100 * paper['wa']:.2f}%")
+    return "\n".join(lines)
 
 
 def summarise(results: dict[str, Any], names: tuple[str, ...], prefix: str) -> dict[str, Any]:
@@ -163,31 +205,38 @@ def training_figures(model: Any, datamodule: Any, out_dir: Path, n: int = N_EXAM
 
 
 def write_report(
-    results: dict[str, Any],
+    tables: dict[str, dict[str, Any]],
     names: tuple[str, ...],
     out_dir: Path,
-    prefix: str,
     model_name: str,
     extra: dict[str, Any] | None = None,
     title: str = "",
 ) -> tuple[dict[str, Any], Path]:
-    """Print the paper's table, save metrics.json and the confusion matrix PNG into ``out_dir``."""
-    table = format_table(results, names)
-    print(f"\n{title or prefix} ({model_name})\n{table}")
-    paper = PAPER_RESULTS.get(model_name)
-    if paper:
-        print(f"paper ({model_name}, real MOSEI validation): WA {paper['wa']:.2%}  UA {paper['ua']:.2%}")
+    """Print the paper's table for each split of ``tables`` (split -> a module's results dict; the paper's
+    figures beside the validation split's), save a confusion matrix PNG per split and one metrics.json.
+
+    metrics.json holds one flat table per split: every key of a split's results as ``<split>/<key>`` (so a
+    key the module adds to its results joins both tables), plus ``splits``, ``model``, ``figures``,
+    ``paper`` (its figures and the split they are on) and ``extra``."""
     figures = {}
-    if "confusion" in results:
-        figures["confusion"] = str(
-            plots.plot_confusion(
-                results["confusion"],
-                names,
-                out_dir / f"confusion_{prefix}.png",
-                title=f"{model_name}: {prefix}",
+    metrics: dict[str, Any] = {}
+    for split, results in tables.items():
+        print(f"\n{split} split, {title} ({model_name})\n{format_table(results, names)}")
+        if split == PAPER_SPLIT and (comparison := paper_comparison(results, names, model_name)):
+            print(comparison)
+        if "confusion" in results:
+            figures[f"confusion_{split}"] = str(
+                plots.plot_confusion(
+                    results["confusion"],
+                    names,
+                    out_dir / f"confusion_{split}.png",
+                    title=f"{model_name}: {split}",
+                )
             )
-        )
-    metrics = summarise(results, names, prefix) | {"model": model_name, "figures": figures, "paper": paper}
+        metrics |= summarise(results, names, split)
+    paper = PAPER_RESULTS.get(model_name)
+    paper = paper | {"split": PAPER_SPLIT, "data": "real MOSEI"} if paper else None
+    metrics |= {"splits": list(tables), "model": model_name, "figures": figures, "paper": paper}
     metrics |= extra or {}
     return metrics, write_json(out_dir / "metrics.json", metrics)
 

@@ -122,8 +122,25 @@ def build_loggers(cfg: DictConfig) -> list[Any]:
     return loggers
 
 
+def evaluate_best(
+    trainer: L.Trainer, model: L.LightningModule, datamodule: Any, best: str | None
+) -> dict[str, dict[str, Any]]:
+    """The results of the best checkpoint (``best``; None, as under fast_dev_run: the final weights) on the
+    validation split, the paper's, and on the test split. The validation pass is kept out of the loggers: it
+    is no new epoch of the per-epoch curves (its figures go to metrics.json); the test pass is logged."""
+    loggers = trainer.loggers
+    trainer.loggers = []
+    try:
+        trainer.validate(model, datamodule=datamodule, ckpt_path=best, weights_only=False, verbose=False)
+    finally:
+        trainer.loggers = loggers
+    val = model.val_results
+    trainer.test(model, datamodule=datamodule, ckpt_path=best, weights_only=False)
+    return {"val": val, "test": model.test_results}
+
+
 def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Fit, then test the best checkpoint; returns (metrics, objects) and writes the run folder."""
+    """Fit, then evaluate the best checkpoint on the validation and test splits; returns (metrics, objects) and writes the run folder."""
     L.seed_everything(cfg.seed, workers=True)
     out_dir = Path(cfg.paths.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -153,8 +170,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     ckpt_cb = trainer.checkpoint_callback
     best = ckpt_cb.best_model_path if ckpt_cb is not None and ckpt_cb.best_model_path else None
     if cfg.get("test"):
-        # The best checkpoint when one was saved (fast_dev_run saves none: then the final weights).
-        trainer.test(model, datamodule=datamodule, ckpt_path=best, weights_only=False)
+        tables = evaluate_best(trainer, model, datamodule, best)
         if trainer.is_global_zero:
             extra = {
                 "best_checkpoint": best,
@@ -166,13 +182,12 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
                 "optimized_metric": cfg.get("optimized_metric"),
             }
             summary, _ = report.write_report(
-                model.test_results,
+                tables,
                 meta.emotion_names,
                 out_dir,
-                "test",
                 name,
                 extra=extra,
-                title=f"test split, best checkpoint {Path(best).name if best else '(last weights)'}",
+                title=f"best checkpoint {Path(best).name if best else '(last weights)'}",
             )
             metrics |= {k: v for k, v in summary.items() if isinstance(v, float)}
             figs = report.training_figures(model, datamodule, out_dir)
