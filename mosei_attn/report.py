@@ -64,7 +64,8 @@ def paper_comparison(results: dict[str, Any], names: tuple[str, ...], model_name
         for i, n in enumerate(names):
             ours = (results["precision"][i], results["recall"][i], results["f1"][i])
             lines.append(
-                f"{n:<{width}}" + "".join(f"  {o:>7.2f} {p:>7.2f}" for o, p in zip(ours, per_class[n]))
+                f"{n:<{width}}"
+                + "".join(f"  {o:>7.2f} {p:>7.2f}" for o, p in zip(ours, per_class[n], strict=True))
             )
     lines.append(f"class accuracy (UA) {100 * float(results['ua']):6.2f}%  paper {100 * paper['ua']:.2f}%")
     lines.append(f"overall acc. (WA)   {100 * float(results['wa']):6.2f}%  paper {100 * paper['wa']:.2f}%")
