@@ -52,7 +52,7 @@ def _join_continuations(lines: list[str]) -> list[str]:
     """Join ``\\`` continuations and expand the block's own shell variables and arrays (the SLURM script)."""
     joined, cur = [], ""
     for line in lines:
-        cur += line.rstrip()
+        cur += re.sub(r"\s+#.*$", "", line).rstrip()  # a shell comment
         if cur.endswith("\\"):
             cur = cur[:-1] + " "
             continue
@@ -154,7 +154,14 @@ def test_the_readme_documents_every_entry_point():
 def test_documented_command_composes(where, module, args, files, tmp_path):
     assert module in HYDRA_COMMANDS | ARGPARSE_COMMANDS, f"{where}: no entry point mosei_attn.{module}"
     mod = importlib.import_module(f"mosei_attn.{module}")
+    if not args.strip():  # the command named in prose, without arguments: it exists
+        assert callable(mod.main), f"{where}: mosei_attn.{module} has no main()"
+        return
     argv = substitute(args, files, tmp_path)
+    if any(a.startswith("hydra/launcher=slurm") for a in argv):
+        pytest.importorskip("hydra_plugins.hydra_submitit_launcher", reason="the [slurm] extra is missing")
+    if any(a.startswith("hparams_search=") for a in argv):
+        pytest.importorskip("hydra_plugins.hydra_optuna_sweeper", reason="the [optuna] extra is missing")
     if module in ARGV_HOOKS:  # what the module's __main__ does to sys.argv before Hydra parses it
         argv = ARGV_HOOKS[module](mod)(["python", *argv])[1:]
     if module in ARGPARSE_COMMANDS:
@@ -163,10 +170,6 @@ def test_documented_command_composes(where, module, args, files, tmp_path):
         else:  # its parser lives inside main(): at least the entry point exists
             assert callable(mod.main), f"{where}: mosei_attn.{module} has no main()"
         return
-    if any(a.startswith("hydra/launcher=slurm") for a in argv):
-        pytest.importorskip("hydra_plugins.hydra_submitit_launcher", reason="the [slurm] extra is missing")
-    if any(a.startswith("hparams_search=") for a in argv):
-        pytest.importorskip("hydra_plugins.hydra_optuna_sweeper", reason="the [optuna] extra is missing")
     for overrides in expand(argv):
         cfg = compose_config(module, overrides, tmp_path / "out")
         OmegaConf.to_container(cfg, resolve=True)  # every interpolation resolves
@@ -176,6 +179,38 @@ def test_documented_command_composes(where, module, args, files, tmp_path):
                 continue
             if "." in key or key in ("seed", "split", "ckpt_path"):
                 assert OmegaConf.select(cfg, key) == override.value(), f"{where}: {key}"
+
+
+def documented_overrides() -> list[str]:
+    """Single config overrides the README names in prose (`model.attn_scale=true`), for the train config."""
+    found = []
+    for line in _logical_lines((REPO / "README.md").read_text()):
+        if re.fullmatch(r"[a-z_]+(\.[a-z_]+)+=[^\s<>]+", line) and not line.startswith("hydra."):
+            found.append(line)
+    return sorted(set(found))
+
+
+#: The data choices a prose override may belong to (`data.emotions` is the manifest's).
+DATA_CONTEXTS = (
+    [],
+    ["data=manifest", "data.manifest=m.csv", "data.word_vectors.path=v.txt"],
+    ["data=mosei", "data.root=/data/CMU_MOSEI"],
+)
+
+
+@pytest.mark.parametrize("override", documented_overrides())
+def test_documented_override_composes(override, tmp_path):
+    (parsed,) = OverridesParser.create().parse_overrides([override])
+    errors = []
+    for context in DATA_CONTEXTS:
+        try:
+            cfg = compose_config("train", [*context, override], tmp_path / "out")
+        except Exception as e:  # noqa: BLE001 (tried in the next context; all errors reported below)
+            errors.append(f"{context}: {e}")
+            continue
+        assert OmegaConf.select(cfg, parsed.get_key_element()) == parsed.value()
+        return
+    pytest.fail(f"{override} composes with no data choice: " + "; ".join(errors))
 
 
 def test_expand_gives_each_sweep_value_once():
@@ -188,3 +223,17 @@ def test_expand_gives_each_sweep_value_once():
     }
     assert len(runs) == 1 + 1 + 2 + 2
     assert list(itertools.chain(*runs)).count("x.y=1") == len(runs)
+
+
+def test_the_project_sends_readers_only_to_files_it_ships():
+    """No mention of the background notes the project does not ship; every docs/ page named exists."""
+    unshipped = ("DESIGN" + ".md", "FORMAT" + ".md")
+    texts = [REPO / "README.md", REPO / "sweeps" / "README.md", *DOCS]
+    for folder, pattern in (("mosei_attn", "*.py"), ("conf", "*.yaml"), ("tests", "*.py"), ("sweeps", "*")):
+        texts += [p for p in (REPO / folder).rglob(pattern) if p.is_file()]
+    for path in texts:
+        text = path.read_text(errors="replace")
+        for name in unshipped:
+            assert name not in text, f"{path} mentions {name}, which the project does not ship"
+        for page in re.findall(r"docs/[\w-]+\.md", text):
+            assert (REPO / page).is_file(), f"{path} points to {page}, which does not exist"

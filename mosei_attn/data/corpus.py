@@ -1,6 +1,6 @@
 """The MOSEI corpus reader: labelled segments from the csd files, ``Raw/`` WAVs and transcripts.
 
-Reads a folder in the real CMU-MOSEI layout (FORMAT.md), real or synthetic, one video at a time: each csd
+Reads a folder in the real CMU-MOSEI layout (docs/data.md), real or synthetic, one video at a time: each csd
 is opened once and one entry per video is read. Audio is never read here, only checked to exist.
 """
 
@@ -193,7 +193,7 @@ class MoseiCorpus:
         if missing:
             raise FileNotFoundError(
                 f"MOSEI corpus folder {self.root} is missing {', '.join(missing)}; it should contain "
-                f"{LABELS_FILE}, {VECTORS_FILE}, {WORDS_FILE} and Raw/ (see FORMAT.md)"
+                f"{LABELS_FILE}, {VECTORS_FILE}, {WORDS_FILE} and Raw/ (see docs/data.md)"
             )
         if words_rule not in WORD_RULES:
             raise ValueError(f"unknown words_rule {words_rule!r}; choose one of {WORD_RULES}")

@@ -1,4 +1,4 @@
-"""A small synthetic corpus in the REAL CMU-MOSEI on-disk layout (FORMAT.md), read by the same reader.
+"""A small synthetic corpus in the REAL CMU-MOSEI on-disk layout (docs/data.md), read by the same reader.
 
 Real MOSEI cannot be downloaded here, so the default run, the tests and CI use this corpus instead. Each
 segment's dominant emotion shows in its WORDS (emotion words whose vectors cluster around an emotion
