@@ -8,6 +8,7 @@ the total variation distance between the two share vectors (0 = same proportions
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -50,18 +51,19 @@ def label_report(
     labels: np.ndarray, folds: np.ndarray, emotion_names: Sequence[str], fold: str | None = "train"
 ) -> dict[str, Any]:
     """Counts per rule for the rows of ``fold`` (None: every row), each rule's distance to the paper, and the
-    closest single-label rule (multilabel counts positives, not classes, so it is not ranked)."""
+    closest single-label rules (multilabel counts positives, not classes, so it is not ranked)."""
     rows = np.ones(len(folds), dtype=bool) if fold is None else np.asarray(folds).astype(str) == fold
     counts = rule_counts(np.asarray(labels)[rows], emotion_names)
     distance = {rule: distance_to_paper(c, emotion_names) for rule, c in counts.items()}
     ranked = [r for r in counts if r != "multilabel" and not np.isnan(distance[r])]
+    best = min((distance[r] for r in ranked), default=math.nan)
     return {
         "fold": fold or "all",
         "segments": int(rows.sum()),
         "emotion_names": list(emotion_names),
         "counts": {rule: c.tolist() for rule, c in counts.items()},
         "distance": distance,
-        "closest": min(ranked, key=distance.__getitem__) if ranked else None,
+        "closest": [r for r in ranked if distance[r] <= best + 1e-9],  # several when their shares agree
     }
 
 
@@ -92,5 +94,5 @@ def format_label_report(report: dict[str, Any]) -> str:
     dist = [f"{rule} {d:.3f}" for rule, d in report["distance"].items() if not np.isnan(d)]
     if dist:
         lines.append("distance of the class shares from the paper's (total variation): " + ", ".join(dist))
-        lines.append(f"closest to the paper: {report['closest']}")
+        lines.append(f"closest to the paper (single-label rules): {', '.join(report['closest'])}")
     return "\n".join(lines)

@@ -61,9 +61,9 @@ def test_distance_is_zero_for_the_papers_shares_and_ranks_the_rules():
     labels = np.hstack([np.zeros((len(emo), 1), np.float32), emo])
     report = label_report(labels, np.array(["train"] * len(labels)), EMOTIONS)
     assert report["counts"]["argmax_2018"] == per_class.tolist()
-    assert report["closest"] == "argmax_2018" and report["distance"]["argmax_2018"] < 0.01
+    assert report["closest"] == ["argmax_2018"] and report["distance"]["argmax_2018"] < 0.01
     assert report["distance"]["argmax"] > 0.2
-    assert "closest to the paper: argmax_2018" in format_label_report(report)
+    assert "closest to the paper (single-label rules): argmax_2018" in format_label_report(report)
 
 
 def test_prepare_prints_the_report_for_the_training_fold(data_dir, tmp_path, capsys):
@@ -90,7 +90,7 @@ def test_prepare_prints_the_report_for_the_training_fold(data_dir, tmp_path, cap
         column = header.index(rule) - 1  # "class" heads the row names
         got = [int(line.split()[1 + 2 * column].replace(",", "")) for line in table[3 : 3 + len(EMOTIONS)]]
         assert got == counts.tolist(), rule
-    assert "paper" in header and "closest to the paper:" in out
+    assert "paper" in header and "closest to the paper (single-label rules):" in out
 
 
 def test_prepare_leaves_the_report_out_on_synthetic_data_by_default(data_dir, tmp_path, capsys):
