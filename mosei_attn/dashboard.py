@@ -5,7 +5,8 @@ runs are those of W&B group ``group`` (our loggers set it to ``sweep_name``, or 
 grouped by job type (the model), so every panel shows one mean per model with a +-1 std band over seeds:
 
 - "WA and UA by model": bars of the best checkpoint's ``val/wa``, ``val/ua`` (the paper's split),
-  ``test/wa``, ``test/ua`` and the best ``val/ua_best``;
+  ``test/wa``, ``test/ua`` and the best ``val/ua_best`` (a bar shows a run's summary value; training puts
+  the best checkpoint's validation figures there, so both splits come from the same checkpoint);
 - "Per epoch": ``val/wa``, ``val/ua`` and ``val/ua_best`` against the epoch.
 
 Needs the optional extra ``pip install -e '.[dashboard]'`` (wandb-workspaces). The offline equivalent of

@@ -192,6 +192,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
             metrics |= {k: v for k, v in summary.items() if isinstance(v, float)}
             figs = report.training_figures(model, datamodule, out_dir)
             report.log_figures(loggers, [Path(p) for p in summary["figures"].values()] + figs)
+            report.log_best_summary(loggers, summary)
     if resuming and trainer.is_global_zero:
         for lg in loggers:
             lg.save()

@@ -111,3 +111,21 @@ def test_missing_extra_says_what_to_install(monkeypatch):
     monkeypatch.delitem(sys.modules, "wandb_workspaces.reports.v2", raising=False)
     with pytest.raises(SystemExit, match=r"pip install -e '\.\[dashboard\]'"):
         dashboard.build_workspace("e", "p", "g")
+
+
+def test_wandb_summary_gets_the_best_checkpoints_validation_figures():
+    from mosei_attn.report import log_best_summary
+
+    class Run:
+        summary: dict = {}
+
+    class WandbLogger:  # the name the loggers are told apart by
+        experiment = Run()
+
+    class CSVLogger:
+        experiment = None
+
+    metrics = {"val/wa": 0.5, "val/ua": 0.4, "val/confusion": [[1]], "test/wa": 0.3, "val/ua_best": 0.4}
+    written = log_best_summary([CSVLogger(), WandbLogger()], metrics)
+    assert written == {"val/wa": 0.5, "val/ua": 0.4, "val/ua_best": 0.4}
+    assert WandbLogger.experiment.summary == written  # test/* was logged by the test loop itself
