@@ -8,7 +8,7 @@ the paper's figures, which are validation figures) and on the test split.
 Jobs without a readable metrics.json are counted and listed as missing, never dropped silently.
 Writes ``aggregate.md``, ``aggregate.csv``, ``aggregate.png`` (bars with +-1 std error bars) and
 ``aggregate_curves.png`` (per-epoch val/wa and val/ua of each configuration, mean and band over seeds:
-:mod:`mosei_attn.curves`) into the first folder, or ``--out``, and prints the table.
+:mod:`mosei_attn.reporting.sweep_plots`) into the first folder, or ``--out``, and prints the table.
 """
 
 from __future__ import annotations
@@ -28,8 +28,15 @@ from typing import Any
 import numpy as np
 import yaml
 
-from mosei_attn.curves import epoch_curves, plot_curves
-from mosei_attn.report import PAPER_RESULTS, PAPER_SPLIT
+from mosei_attn.io import write_text
+from mosei_attn.reporting.paper import PAPER_RESULTS
+from mosei_attn.reporting.sweep_plots import (
+    epoch_curves,
+    metric_title,
+    paper_position,
+    plot_bars,
+    plot_curves,
+)
 
 #: Figures tabulated by default (keys of metrics.json, fractions in [0, 1]): the best checkpoint's validation
 #: figures (the paper's split) and test figures.
@@ -51,8 +58,6 @@ IGNORED = (
 OUTPUT_NAME = "aggregate"
 #: Columns of the printed table at least (pipes and logs report 80).
 MIN_CONSOLE_WIDTH = 120
-#: Column titles of the usual metrics (others are shown by their metrics.json key).
-SHORT_NAMES = {"wa": "WA", "ua": "UA", "f1_macro": "macro F1"}
 
 
 @dataclass(frozen=True)
@@ -151,22 +156,11 @@ def _cell(stat: tuple[float, float, int]) -> str:
     return _pct(mean) if math.isnan(std) else f"{_pct(mean)} ± {_pct(std)}"
 
 
-def _title(metric: str) -> str:
-    split, _, name = metric.rpartition("/")
-    return f"{split} {SHORT_NAMES.get(name, name)}".strip()
-
-
-def _paper_position(metrics: Sequence[str]) -> int:
-    """Where the paper's columns go: right after the last metric of the paper's split (else at the end)."""
-    last = [i for i, m in enumerate(metrics) if m.startswith(f"{PAPER_SPLIT}/")]
-    return last[-1] + 1 if last else len(metrics)
-
-
 def table_rows(rows: list[dict[str, Any]], metrics: Sequence[str]) -> tuple[list[str], list[list[str]]]:
     """Header and text cells (percentages, mean ± std) of the printed and Markdown tables; the paper's WA and
     UA sit beside the validation figures."""
-    at = _paper_position(metrics)
-    titles = [f"{_title(m)} %" for m in metrics]
+    at = paper_position(metrics)
+    titles = [f"{metric_title(m)} %" for m in metrics]
     header = [
         "configuration",
         "model",
@@ -225,51 +219,6 @@ def to_csv(rows: list[dict[str, Any]], metrics: Sequence[str]) -> str:
     return out.getvalue()
 
 
-def plot(rows: list[dict[str, Any]], metrics: Sequence[str], path: Path) -> Path:
-    """Grouped bars (percent) per configuration with +-1 std error bars; the paper's WA / UA as black ticks."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    width = 0.8 / len(metrics)
-    fig, ax = plt.subplots(figsize=(max(4.0, 1.2 * len(rows) * len(metrics) / 2 + 2), 4))
-    x = np.arange(len(rows))
-    for j, m in enumerate(metrics):
-        means = np.array([r[m][0] for r in rows]) * 100
-        stds = np.nan_to_num(np.array([r[m][1] for r in rows]) * 100)
-        ax.bar(x + (j - (len(metrics) - 1) / 2) * width, means, width, yerr=stds, capsize=3, label=_title(m))
-        paper_key = {"wa": "paper_wa", "ua": "paper_ua"}.get(m.rsplit("/", 1)[-1])
-        if paper_key and m.startswith(f"{PAPER_SPLIT}/"):
-            ax.scatter(
-                x + (j - (len(metrics) - 1) / 2) * width,
-                [r[paper_key] * 100 for r in rows],
-                marker="_",
-                s=400,
-                color="black",
-                label="paper (real MOSEI val.)" if j == _paper_position(metrics) - 1 else None,
-                zorder=3,
-            )
-    ax.set_xticks(x, [f"{r['config']}\n(n={r['n']})" for r in rows], rotation=20, ha="right", fontsize=8)
-    ax.set_ylabel("%")
-    ax.set_ylim(0, 100)
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the bars: never over a tick
-    ax.set_title("mean ± std over seeds")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp" + path.suffix)
-    fig.savefig(tmp, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    os.replace(tmp, path)
-    return path
-
-
-def _write(path: Path, text: str) -> Path:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-    return path
-
-
 def aggregate(
     sweep_dirs: Sequence[str | os.PathLike],
     out: str | os.PathLike | None = None,
@@ -297,9 +246,9 @@ def aggregate(
     for r in missing:
         console.print(f"[yellow]missing[/]: {r.folder}: {r.problem}")
     paths = {
-        "markdown": _write(out_dir / f"{OUTPUT_NAME}.md", to_markdown(rows, metrics, shared, missing)),
-        "csv": _write(out_dir / f"{OUTPUT_NAME}.csv", to_csv(rows, metrics)),
-        "png": plot(rows, metrics, out_dir / f"{OUTPUT_NAME}.png"),
+        "markdown": write_text(out_dir / f"{OUTPUT_NAME}.md", to_markdown(rows, metrics, shared, missing)),
+        "csv": write_text(out_dir / f"{OUTPUT_NAME}.csv", to_csv(rows, metrics)),
+        "png": plot_bars(rows, metrics, out_dir / f"{OUTPUT_NAME}.png"),
     }
     curves = epoch_curves({r["config"]: r["folders"] for r in rows})
     if curves:  # runs under fast_dev_run log no epochs

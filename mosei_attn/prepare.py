@@ -2,7 +2,7 @@
 
 Idempotent: asking again with the same corpus and settings reuses the cache; other settings build another.
 On real MOSEI (or with ``--label-report`` / ``label_report=true``) it also prints the training fold's class
-counts under every label rule beside the paper's (:mod:`mosei_attn.label_report`).
+counts under every label rule beside the paper's (:mod:`mosei_attn.reporting.label_report`).
 """
 
 from __future__ import annotations
@@ -12,15 +12,17 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
-from mosei_attn.label_report import format_label_report, label_report
-from mosei_attn.train import build_datamodule
+from mosei_attn.reporting.label_report import format_label_report, label_report
+from mosei_attn.training.build import build_datamodule
 from mosei_attn.utils import CONFIG_DIR
 
 #: Command-line flags of this entry point and the config override each stands for.
 FLAGS = {"--label-report": "label_report=true"}
 
 
-def prepare(cfg: DictConfig) -> str:
+def prepare_cache(cfg: DictConfig) -> str:
+    """Write the corpus (synthetic) and its feature cache; print the split sizes (and, for real MOSEI or when
+    ``cfg.label_report``, the label-rule report); return the cache path."""
     datamodule = build_datamodule(cfg.data)
     datamodule.prepare_data()
     datamodule.setup()
@@ -46,7 +48,7 @@ def hydra_argv(argv: list[str]) -> list[str]:
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="prepare")
 def main(cfg: DictConfig) -> None:
-    prepare(cfg)
+    prepare_cache(cfg)
 
 
 if __name__ == "__main__":

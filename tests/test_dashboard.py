@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from mosei_attn import aggregate as agg
-from mosei_attn.curves import epoch_curves, read_epochs
+from mosei_attn.reporting.sweep_plots import epoch_curves, read_epochs
 from tests.conftest import compose_config
 
 
@@ -114,7 +114,7 @@ def test_missing_extra_says_what_to_install(monkeypatch):
 
 
 def test_wandb_summary_gets_the_best_checkpoints_validation_figures():
-    from mosei_attn.report import log_best_summary
+    from mosei_attn.reporting.figures import log_best_summary
 
     class Run:
         summary: dict = {}

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from mosei_attn.data.labels import EMOTIONS, LABEL_RULES, derive_targets
-from mosei_attn.label_report import PAPER_CLASS_COUNTS, distance_to_paper, format_label_report, label_report
-from mosei_attn.prepare import hydra_argv, prepare
+from mosei_attn.prepare import hydra_argv, prepare_cache
+from mosei_attn.reporting.label_report import distance_to_paper, format_label_report, label_report
+from mosei_attn.reporting.paper import PAPER_CLASS_COUNTS
 from tests.conftest import TINY, compose_config
 
 ANGER, HAPPY, DISGUST = EMOTIONS.index("anger"), EMOTIONS.index("happy"), EMOTIONS.index("disgust")
@@ -68,13 +69,13 @@ def test_distance_is_zero_for_the_papers_shares_and_ranks_the_rules():
 
 def test_prepare_prints_the_report_for_the_training_fold(data_dir, tmp_path, capsys):
     overrides = hydra_argv(
-        ["python", "--label-report", *TINY[1:4], f"paths.data_dir={data_dir}", "+debug=tiny"]
+        ["python", "--label-report", *TINY[1:4], f"paths.data_dir={data_dir}", "+debug=tiny_shapes"]
     )
     assert "label_report=true" in overrides
     cfg = compose_config("prepare", overrides[1:], tmp_path / "prepare")
-    prepare(cfg)
+    prepare_cache(cfg)
     out = capsys.readouterr().out
-    from mosei_attn.train import build_datamodule
+    from mosei_attn.training.build import build_datamodule
 
     dm = build_datamodule(cfg.data)
     dm.setup()
@@ -94,6 +95,8 @@ def test_prepare_prints_the_report_for_the_training_fold(data_dir, tmp_path, cap
 
 
 def test_prepare_leaves_the_report_out_on_synthetic_data_by_default(data_dir, tmp_path, capsys):
-    cfg = compose_config("prepare", [*TINY[1:4], f"paths.data_dir={data_dir}", "+debug=tiny"], tmp_path / "p")
-    prepare(cfg)
+    cfg = compose_config(
+        "prepare", [*TINY[1:4], f"paths.data_dir={data_dir}", "+debug=tiny_shapes"], tmp_path / "p"
+    )
+    prepare_cache(cfg)
     assert "under each label rule" not in capsys.readouterr().out

@@ -4,6 +4,7 @@ placeholders (``<run>``, ``...``) replaced by real files: a documented command c
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import itertools
 import re
 import shlex
@@ -20,7 +21,7 @@ DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 #: Hydra entry points and their primary config (conf/<name>.yaml).
 HYDRA_COMMANDS = {"train", "evaluate", "predict", "prepare", "dashboard"}
 #: argparse entry points: the arguments are parsed by the module's own parser.
-ARGPARSE_COMMANDS = {"aggregate", "data.synthetic"}
+ARGPARSE_COMMANDS = {"aggregate", "synthetic"}
 #: The function each module's ``__main__`` applies to ``sys.argv`` before Hydra sees it.
 ARGV_HOOKS = {
     "train": lambda mod: lambda argv: mod.launch_argv(argv, environ={}),
@@ -153,6 +154,12 @@ def test_the_readme_documents_every_entry_point():
 @pytest.mark.parametrize(("where", "module", "args"), COMMANDS, ids=[c[0] for c in COMMANDS])
 def test_documented_command_composes(where, module, args, files, tmp_path):
     assert module in HYDRA_COMMANDS | ARGPARSE_COMMANDS, f"{where}: no entry point mosei_attn.{module}"
+    spec = importlib.util.find_spec(f"mosei_attn.{module}")
+    if (
+        spec.submodule_search_locations
+    ):  # a package: `python -m` runs its __main__ (importing it would run it)
+        assert importlib.util.find_spec(f"mosei_attn.{module}.__main__"), f"{where}: no {module}/__main__.py"
+        return
     mod = importlib.import_module(f"mosei_attn.{module}")
     if not args.strip():  # the command named in prose, without arguments: it exists
         assert callable(mod.main), f"{where}: mosei_attn.{module} has no main()"

@@ -1,4 +1,8 @@
-"""The offline dashboard of a sweep: per-epoch validation curves of each configuration, mean and band over seeds.
+"""A sweep's figures: bars of the final figures per configuration, and the offline dashboard, per-epoch
+validation curves of each configuration with their mean and band over seeds.
+
+Bars (``aggregate.png``): mean +- std over seeds of each tabulated metric, the paper's WA / UA as ticks on
+the validation bars.
 
 Each job folder's ``metrics.csv`` (Lightning's CSV logger, one row per logged step) holds ``epoch`` and the
 per-epoch ``val/wa`` and ``val/ua``. For every configuration (the jobs ``aggregate`` groups by their
@@ -15,11 +19,16 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from mosei_attn.reporting.paper import PAPER_SPLIT
+
 #: Curves drawn by default (columns of metrics.csv, fractions in [0, 1]).
 CURVE_METRICS = ("val/wa", "val/ua")
+#: Column titles of the usual metrics (others are shown by their metrics.json key).
+SHORT_NAMES = {"wa": "WA", "ua": "UA", "f1_macro": "macro F1"}
 
 
 @dataclass(frozen=True)
@@ -80,10 +89,7 @@ def plot_curves(
     curves: dict[str, dict[str, Curve]], path: Path, metrics: Sequence[str] = CURVE_METRICS
 ) -> Path:
     """One panel per metric (percent over epochs, 1-based), a line per configuration with its +-1 std band."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from mosei_attn.reporting.plots import plt, save_figure  # the plotting module sets the headless backend
 
     fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.8), squeeze=False)
     for ax, m in zip(axes[0], metrics, strict=True):
@@ -108,9 +114,55 @@ def plot_curves(
         ax.set_ylabel("%")
         ax.grid(alpha=0.3)
     axes[0][-1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp" + path.suffix)
-    fig.savefig(tmp, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    os.replace(tmp, path)
-    return path
+    return save_figure(fig, path)
+
+
+def metric_title(metric: str) -> str:
+    """``val/wa`` -> ``val WA``."""
+    split, _, name = metric.rpartition("/")
+    return f"{split} {SHORT_NAMES.get(name, name)}".strip()
+
+
+def paper_position(metrics: Sequence[str]) -> int:
+    """Where the paper's columns go: right after the last metric of the paper's split (else at the end)."""
+    last = [i for i, m in enumerate(metrics) if m.startswith(f"{PAPER_SPLIT}/")]
+    return last[-1] + 1 if last else len(metrics)
+
+
+def plot_bars(rows: list[dict[str, Any]], metrics: Sequence[str], path: Path) -> Path:
+    """Grouped bars (percent) per configuration with +-1 std error bars; the paper's WA / UA as black ticks."""
+    from mosei_attn.reporting.plots import plt, save_figure  # the plotting module sets the headless backend
+
+    width = 0.8 / len(metrics)
+    fig, ax = plt.subplots(figsize=(max(4.0, 1.2 * len(rows) * len(metrics) / 2 + 2), 4))
+    x = np.arange(len(rows))
+    paper_label = "paper (real MOSEI val.)"  # on the first tick drawn only
+    for j, m in enumerate(metrics):
+        means = np.array([r[m][0] for r in rows]) * 100
+        stds = np.nan_to_num(np.array([r[m][1] for r in rows]) * 100)
+        ax.bar(
+            x + (j - (len(metrics) - 1) / 2) * width,
+            means,
+            width,
+            yerr=stds,
+            capsize=3,
+            label=metric_title(m),
+        )
+        paper_key = {"wa": "paper_wa", "ua": "paper_ua"}.get(m.rsplit("/", 1)[-1])
+        if paper_key and m.startswith(f"{PAPER_SPLIT}/"):
+            ax.scatter(
+                x + (j - (len(metrics) - 1) / 2) * width,
+                [r[paper_key] * 100 for r in rows],
+                marker="_",
+                s=400,
+                color="black",
+                label=paper_label,
+                zorder=3,
+            )
+            paper_label = None
+    ax.set_xticks(x, [f"{r['config']}\n(n={r['n']})" for r in rows], rotation=20, ha="right", fontsize=8)
+    ax.set_ylabel("%")
+    ax.set_ylim(0, 100)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the bars: never over a tick
+    ax.set_title("mean ± std over seeds")
+    return save_figure(fig, path)

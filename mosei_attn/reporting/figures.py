@@ -1,5 +1,5 @@
-"""What a finished run leaves behind: the paper's table, metrics.json, and its figures: confusion matrices
-(figures 5-6), attention over a few fixed validation segments (figure 2), log scaling (figure 3)."""
+"""A finished run's figures from its model and data: attention over a few fixed validation segments
+(figure 2) and log scaling of one segment's spectrogram (figure 3); sending figures to the loggers."""
 
 from __future__ import annotations
 
@@ -11,76 +11,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from mosei_attn import plots
 from mosei_attn.data.audio import read_audio, resample
 from mosei_attn.data.features import AudioFeatures
-from mosei_attn.metrics import format_table
-from mosei_attn.utils import write_json
+from mosei_attn.reporting import plots
 
 log = logging.getLogger(__name__)
 
 #: Fixed validation segments drawn in figure 2 after each run.
 N_EXAMPLES = 3
-
-#: The paper's validation figures (Tables 1-2; real MOSEI, its validation split), shown beside ours.
-PAPER_RESULTS: dict[str, dict[str, float]] = {
-    "shallow": {"wa": 0.8311, "ua": 0.7723},
-    "attention": {"wa": 0.8889, "ua": 0.8408},
-}
-#: The split the paper's figures are on: ours from the same split are the ones to set beside them.
-PAPER_SPLIT = "val"
-#: The paper's per-class (precision, recall, F1) of Tables 1-2, by our emotion names.
-PAPER_PER_CLASS: dict[str, dict[str, tuple[float, float, float]]] = {
-    "shallow": {
-        "sad": (0.82, 0.65, 0.73),
-        "happy": (0.93, 0.88, 0.91),
-        "anger": (0.75, 0.90, 0.82),
-        "disgust": (0.75, 0.75, 0.75),
-        "surprise": (0.98, 0.55, 0.70),
-        "fear": (0.83, 0.63, 0.72),
-    },
-    "attention": {
-        "sad": (0.88, 0.86, 0.87),
-        "happy": (0.92, 0.92, 0.92),
-        "anger": (0.85, 0.92, 0.88),
-        "disgust": (0.88, 0.81, 0.84),
-        "surprise": (0.98, 0.62, 0.76),
-        "fear": (0.94, 0.65, 0.77),
-    },
-}
-
-
-def paper_comparison(results: dict[str, Any], names: tuple[str, ...], model_name: str) -> str:
-    """Our figures on the validation split beside the paper's (per class when the classes are MOSEI's six and
-    the figures single-label); empty when the paper has no such model."""
-    paper, per_class = PAPER_RESULTS.get(model_name), PAPER_PER_CLASS.get(model_name, {})
-    if not paper:
-        return ""
-    lines = [f"ours (validation) beside the paper ({model_name}, real MOSEI validation, Tables 1-2):"]
-    if set(names) == set(per_class) and "confusion" in results:
-        width = max(len(n) for n in names)
-        lines.append(f"{'':<{width}}  {'precision':>15}  {'recall':>15}  {'f-1 score':>15}")
-        lines.append(f"{'':<{width}}" + "  {:>7} {:>7}".format("ours", "paper") * 3)
-        for i, n in enumerate(names):
-            ours = (results["precision"][i], results["recall"][i], results["f1"][i])
-            lines.append(
-                f"{n:<{width}}"
-                + "".join(f"  {o:>7.2f} {p:>7.2f}" for o, p in zip(ours, per_class[n], strict=True))
-            )
-    lines.append(f"class accuracy (UA) {100 * float(results['ua']):6.2f}%  paper {100 * paper['ua']:.2f}%")
-    lines.append(f"overall acc. (WA)   {100 * float(results['wa']):6.2f}%  paper {100 * paper['wa']:.2f}%")
-    return "\n".join(lines)
-
-
-def summarise(results: dict[str, Any], names: tuple[str, ...], prefix: str) -> dict[str, Any]:
-    """Flat JSON-ready figures (``test/wa`` ...) from a module's results dict."""
-    out: dict[str, Any] = {}
-    for k, v in results.items():
-        if isinstance(v, np.ndarray | torch.Tensor):
-            v = np.asarray(v).tolist()
-        out[f"{prefix}/{k}"] = v
-    out[f"{prefix}/emotion_names"] = list(names)
-    return out
 
 
 def example_indices(targets: np.ndarray, n: int = N_EXAMPLES) -> list[int]:
@@ -205,43 +143,6 @@ def training_figures(model: Any, datamodule: Any, out_dir: Path, n: int = N_EXAM
     return paths
 
 
-def write_report(
-    tables: dict[str, dict[str, Any]],
-    names: tuple[str, ...],
-    out_dir: Path,
-    model_name: str,
-    extra: dict[str, Any] | None = None,
-    title: str = "",
-) -> tuple[dict[str, Any], Path]:
-    """Print the paper's table for each split of ``tables`` (split -> a module's results dict; the paper's
-    figures beside the validation split's), save a confusion matrix PNG per split and one metrics.json.
-
-    metrics.json holds one flat table per split: every key of a split's results as ``<split>/<key>`` (so a
-    key the module adds to its results joins both tables), plus ``splits``, ``model``, ``figures``,
-    ``paper`` (its figures and the split they are on) and ``extra``."""
-    figures = {}
-    metrics: dict[str, Any] = {}
-    for split, results in tables.items():
-        print(f"\n{split} split, {title} ({model_name})\n{format_table(results, names)}")
-        if split == PAPER_SPLIT and (comparison := paper_comparison(results, names, model_name)):
-            print(comparison)
-        if "confusion" in results:
-            figures[f"confusion_{split}"] = str(
-                plots.plot_confusion(
-                    results["confusion"],
-                    names,
-                    out_dir / f"confusion_{split}.png",
-                    title=f"{model_name}: {split}",
-                )
-            )
-        metrics |= summarise(results, names, split)
-    paper = PAPER_RESULTS.get(model_name)
-    paper = paper | {"split": PAPER_SPLIT, "data": "real MOSEI"} if paper else None
-    metrics |= {"splits": list(tables), "model": model_name, "figures": figures, "paper": paper}
-    metrics |= extra or {}
-    return metrics, write_json(out_dir / "metrics.json", metrics)
-
-
 def log_figures(loggers: list[Any], paths: list[Path]) -> None:
     """Send figure PNGs to the loggers that take images (W&B, TensorBoard)."""
     for lg in loggers:
@@ -256,9 +157,7 @@ def log_figures(loggers: list[Any], paths: list[Path]) -> None:
                 lg.experiment.add_image(f"figures/{p.stem}", img, dataformats="HWC")
 
 
-def log_best_summary(
-    loggers: list[Any], metrics: dict[str, Any], split: str = PAPER_SPLIT
-) -> dict[str, float]:
+def log_best_summary(loggers: list[Any], metrics: dict[str, Any], split: str = "val") -> dict[str, float]:
     """Put the best checkpoint's figures on ``split`` (``val/wa`` ...) into each W&B run's summary, the value a
     W&B bar or table shows for a run, so it compares the same checkpoint on validation and test (the history,
     the per-epoch curve, is untouched). Returns the figures written."""

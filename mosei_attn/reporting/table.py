@@ -1,0 +1,77 @@
+"""The paper's table (printed), ``metrics.json`` and the confusion matrices of a run's splits."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from mosei_attn.io import write_json
+from mosei_attn.reporting import plots
+from mosei_attn.reporting.paper import PAPER_RESULTS, PAPER_SPLIT, paper_comparison
+
+
+def flat_metrics(results: dict[str, Any], names: tuple[str, ...], prefix: str) -> dict[str, Any]:
+    """Flat JSON-ready figures (``test/wa`` ...) from a module's results dict."""
+    out: dict[str, Any] = {}
+    for k, v in results.items():
+        if isinstance(v, np.ndarray | torch.Tensor):
+            v = np.asarray(v).tolist()
+        out[f"{prefix}/{k}"] = v
+    out[f"{prefix}/emotion_names"] = list(names)
+    return out
+
+
+def format_table(results: dict[str, Any], emotion_names: Sequence[str]) -> str:
+    """The paper's Table 1/2 as plain text: precision / recall / F1 per emotion, their average, then
+    class accuracy (UA) and overall accuracy (WA). ``results`` from ``compute()`` or :func:`to_numpy`."""
+    res = {k: np.asarray(v.detach().cpu() if isinstance(v, torch.Tensor) else v) for k, v in results.items()}
+    if len(emotion_names) != len(res["f1"]):
+        raise ValueError(f"{len(emotion_names)} emotion names for {len(res['f1'])} classes in the results")
+    width = max(len("class accuracy"), *(len(n) for n in emotion_names))
+    lines = [f"{'Emotion':<{width}}  {'Precision':>9}  {'Recall':>9}  {'f-1 score':>9}"]
+    rows = [(n, res["precision"][i], res["recall"][i], res["f1"][i]) for i, n in enumerate(emotion_names)]
+    rows.append(("average", res["precision_macro"], res["recall_macro"], res["f1_macro"]))
+    lines += [f"{n:<{width}}  {p:>9.2f}  {r:>9.2f}  {f:>9.2f}" for n, p, r, f in rows]
+    lines.insert(-1, "-" * len(lines[0]))
+    lines.append(
+        f"{'class accuracy':<{width}}  {100 * float(res['ua']):>8.2f}%  "
+        f"{'overall acc.':>9}  {100 * float(res['wa']):>8.2f}%"
+    )
+    return "\n".join(lines)
+
+
+def write_report(
+    tables: dict[str, dict[str, Any]],
+    names: tuple[str, ...],
+    out_dir: Path,
+    model_name: str,
+    extra: dict[str, Any] | None = None,
+    title: str = "",
+) -> tuple[dict[str, Any], Path]:
+    """Print the paper's table for each split of ``tables`` (split -> a module's results dict; the paper's
+    figures beside the validation split's), save a confusion matrix PNG per split and one metrics.json.
+
+    metrics.json holds one flat table per split: every key of a split's results as ``<split>/<key>`` (so a
+    key the module adds to its results joins both tables), plus ``splits``, ``model``, ``figures``,
+    ``paper`` (its figures and the split they are on) and ``extra``."""
+    figures = {}
+    metrics: dict[str, Any] = {}
+    for split, results in tables.items():
+        print(f"\n{split} split, {title} ({model_name})\n{format_table(results, names)}")
+        if split == PAPER_SPLIT and (comparison := paper_comparison(results, names, model_name)):
+            print(comparison)
+        if "confusion" in results:
+            path = out_dir / f"confusion_{split}.png"
+            figures[f"confusion_{split}"] = str(
+                plots.plot_confusion(results["confusion"], names, path, title=f"{model_name}: {split}")
+            )
+        metrics |= flat_metrics(results, names, split)
+    paper = PAPER_RESULTS.get(model_name)
+    paper = paper | {"split": PAPER_SPLIT, "data": "real MOSEI"} if paper else None
+    metrics |= {"splits": list(tables), "model": model_name, "figures": figures, "paper": paper}
+    metrics |= extra or {}
+    return metrics, write_json(out_dir / "metrics.json", metrics)
