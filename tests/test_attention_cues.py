@@ -196,4 +196,6 @@ def test_attention_warmup_holds_the_attention_path_only() -> None:
     assert held and all(p.grad is None for p in model.net.attention_parameters())
     assert all(p.grad is not None for p in model.parameters() if id(p) not in held)  # classifier learns
     text_path = AttentionModule(meta, sgd, text_path=True, **SIZES).net
-    assert not {id(p) for p in text_path.text.parameters()} & {id(p) for p in text_path.attention_parameters()}
+    assert not {id(p) for p in text_path.text.parameters()} & {
+        id(p) for p in text_path.attention_parameters()
+    }
