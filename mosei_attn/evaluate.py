@@ -37,7 +37,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
             )
     trainer = L.Trainer(accelerator=cfg.accelerator, devices=1, logger=False, enable_checkpointing=False)
     trainer.test(model, dataloaders=datamodule._loader(cfg.split, shuffle=False), weights_only=False)
-    report = RunReport(cfg.paths.output_dir, model_name(run_cfg.model._target_), meta.emotion_names)
+    report = RunReport(cfg.paths.output_dir, model_name(run_cfg.model), meta.emotion_names)
     return report.metrics(
         {cfg.split: model.test_results},  # the test loop ran on cfg.split's loader
         extra={"checkpoint": str(cfg.ckpt_path), "label_rule": meta.label_rule, "data": datamodule.name},

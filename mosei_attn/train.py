@@ -53,7 +53,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
         if lg.__class__.__name__ != "WandbLogger":  # W&B got the config at init
             lg.log_hyperparams(to_container(cfg))
 
-    name = model_name(cfg.model._target_)
+    name = model_name(cfg.model)
     log.info("training %s on %s (%s); run folder %s", name, datamodule.name, meta.label_rule, out_dir)
     trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
     metrics: dict[str, Any] = {k: float(v) for k, v in trainer.callback_metrics.items()}

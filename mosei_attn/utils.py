@@ -22,9 +22,11 @@ def resume_dir(ckpt_path: str | None, default: str) -> str:
     return str(ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt.parent)
 
 
-def model_name(target: str) -> str:
-    """Short model name of a LightningModule's ``_target_``: ``...AttentionModule`` -> ``attention``."""
-    return target.rsplit(".", 1)[-1].removesuffix("Module").lower()
+def model_name(model_cfg: Any) -> str:
+    """Short model name of a model config: its ``_target_`` ``...AttentionModule`` -> ``attention``, and
+    ``attention_text`` with the direct text path (``text_path: true``)."""
+    name = str(model_cfg["_target_"]).rsplit(".", 1)[-1].removesuffix("Module").lower()
+    return name + ("_text" if model_cfg.get("text_path") else "")
 
 
 def register_resolvers() -> None:

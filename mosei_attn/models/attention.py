@@ -15,6 +15,7 @@ from mosei_attn.models.blocks import (
     DenseHead,
     SpeechCNN,
     TextCNN,
+    attended_lengths,
     length_mask,
     mask_inputs,
     pooled_lengths,
@@ -86,8 +87,7 @@ class AttentionNet(nn.Module):
         text = self.text(words.transpose(1, 2), word_lens)  # (B, K, L')
         e = self.proj_text(text)  # (B, d, L')
         scores = torch.einsum("bdt,bdi->bti", f, e) * self.scale  # (B, m, n)
-        # At least one real time position, so a segment with no frames still gets a finite softmax.
-        n_time = pooled_lengths(spec_len, self.pool_blocks, self.time_p, self.pool).clamp(min=1)  # (B,)
+        n_time = attended_lengths(spec_len, self.time_stride, self.time_p)  # (B,) whole real positions
         n_word = pooled_lengths(word_len, self.text_blocks, self.words_p, self.pool)  # (B,)
         time_mask = length_mask(n_time, self.time_p)  # (B, m)
         word_mask = length_mask(n_word, self.words_p)  # (B, n)
@@ -97,11 +97,12 @@ class AttentionNet(nn.Module):
         # Scale to average 1 over the real time positions; with no words, uniform (the plain spectrogram).
         scaled = alpha * (n_time / n_word.clamp(min=1)).to(alpha.dtype)[:, None]
         alpha = torch.where((n_word > 0)[:, None], scaled, time_mask.to(alpha.dtype))
-        # "Extend": each pooled weight covers pool^P frames; frames past T' * pool^P (floor pooling) reuse
-        # the last weight.
+        # "Extend": each pooled weight covers pool^P frames; the frames past the last attended position
+        # (a partly real window, or past T' * pool^P) reuse its weight.
         frame = torch.arange(spec.shape[-1], device=spec.device)
-        idx = torch.div(frame, self.time_stride, rounding_mode="floor").clamp(max=self.time_p - 1)
-        return attn, alpha[:, idx], text  # (B, m, n), (B, T), text CNN features (B, K, L')
+        idx = torch.div(frame, self.time_stride, rounding_mode="floor")[None, :]  # (1, T)
+        idx = torch.minimum(idx, (n_time - 1)[:, None])  # (B, T)
+        return attn, alpha.gather(1, idx), text  # (B, m, n), (B, T), text CNN features (B, K, L')
 
     def forward(
         self, spec: torch.Tensor, spec_len: torch.Tensor, words: torch.Tensor, word_len: torch.Tensor

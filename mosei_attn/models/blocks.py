@@ -47,6 +47,16 @@ def pooled_lengths(lengths: torch.Tensor, blocks: int, size: int, pool: int = PO
     return torch.div(lengths + stride - 1, stride, rounding_mode="floor").clamp(max=size)
 
 
+def attended_lengths(lengths: torch.Tensor, stride: int, size: int) -> torch.Tensor:
+    """Time positions the attention may weigh: those whose ``stride`` frames are all real, at least one
+    (so a segment shorter than ``stride`` frames still gets a finite softmax), at most ``size``.
+
+    A position that covers the end of a segment holds padding, and weighing it would mute the real frames:
+    it is left out, and its real frames take the last attended position's weight.
+    """
+    return torch.div(lengths, stride, rounding_mode="floor").clamp(min=1, max=size)
+
+
 def zero_padding(
     x: torch.Tensor, lengths: torch.Tensor | None, blocks: int, pool: int = POOL
 ) -> torch.Tensor:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import torch
 from torchmetrics import Metric
 
-from mosei_attn.models.blocks import length_mask
+from mosei_attn.models.blocks import attended_lengths, length_mask
 
 
 def time_weights(attention: torch.Tensor, n_time: torch.Tensor) -> torch.Tensor:
@@ -100,8 +100,7 @@ class CueMetrics(Metric):
             self.count += torch.bincount(mode[known], minlength=len(self.modes)).double()
         if attention is None or spec_len is None:
             return
-        n_time = torch.div(spec_len + self.stride - 1, self.stride, rounding_mode="floor")
-        n_time = n_time.clamp(min=1, max=attention.shape[1])
+        n_time = attended_lengths(spec_len, self.stride, attention.shape[1])
         alpha = time_weights(attention, n_time)
         peak, entropy = peakedness(alpha, n_time)
         self._add("peak", peak)

@@ -38,7 +38,7 @@ def _wandb_logger(cfg: DictConfig, lg_cfg: DictConfig) -> Any:
     if lg_cfg.get("group") is None:
         in_sweep = hydra_cfg is not None and hydra_cfg.mode == RunMode.MULTIRUN
         lg_cfg.group = Path(hydra_cfg.sweep.dir).name if in_sweep else str(cfg.task_name)
-    lg_cfg.tags = [*(lg_cfg.get("tags") or []), model_name(cfg.model._target_), f"seed={cfg.seed}"]
+    lg_cfg.tags = [*(lg_cfg.get("tags") or []), model_name(cfg.model), f"seed={cfg.seed}"]
     overrides = list(hydra_cfg.overrides.task) if hydra_cfg is not None else []
     config = to_container(cfg) | {"overrides": overrides, "wandb_group": lg_cfg.group}
     # `config` is also the name of instantiate()'s first parameter: pass it to the partial instead.
