@@ -46,6 +46,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     datamodule = build_datamodule(cfg.data if cfg.get("data") else run_cfg.data)
     prepare(datamodule)
     datamodule.setup()
+    datamodule.require_splits(cfg.split)
     meta, want = model.meta, datamodule.meta
     for field in ("emotion_names", "label_rule", "spec_shape", "text_shape"):
         if getattr(meta, field) != getattr(want, field):

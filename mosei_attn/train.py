@@ -131,6 +131,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     datamodule = build_datamodule(cfg.data)
     prepare(datamodule)
     datamodule.setup("fit")
+    datamodule.require_splits("train", "val", *(["test"] if cfg.get("test") else []))
     meta = datamodule.meta
     model = build_model(cfg, meta.to_dict())
     name = model_name(cfg.model._target_)

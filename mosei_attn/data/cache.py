@@ -8,7 +8,9 @@ version). Datasets, one row per segment in corpus order::
     start, end (N,) float64 seconds
 
 Attributes (JSON strings unless scalar): emotion_names, label_columns, features, fingerprint, counts,
-format_version, plus any ``extra_attrs``. The file is written under ``*.h5.tmp-<pid>`` and renamed when
+format_version, skipped (segments left out, by reason: the corpus reader's and those whose audio could not
+be read), skipped_examples, audio_notes (segments kept with a remark, by kind: cut short by the end of
+their audio, silent, channels that cancel), plus any ``extra_attrs``. The file is written under ``*.h5.tmp-<pid>`` and renamed when
 complete, so a finished-looking file is always a complete one.
 """
 
@@ -18,6 +20,7 @@ import contextlib
 import functools
 import hashlib
 import json
+import logging
 import multiprocessing
 import os
 from collections import Counter
@@ -28,7 +31,7 @@ import h5py
 import numpy as np
 from rich.progress import Progress
 
-from mosei_attn.data.audio import read_audio
+from mosei_attn.data.audio import AudioReadError, read_span
 from mosei_attn.data.cache_reader import (  # noqa: F401  (re-exported: readers import them from here)
     FORMAT_VERSION,
     CacheMismatchError,
@@ -43,10 +46,24 @@ from mosei_attn.data.features import AudioFeatures, TextFeatures, feature_settin
 from mosei_attn.data.labels import EMOTIONS, LABEL_COLUMNS
 from mosei_attn.data.segment import Segment
 
+log = logging.getLogger(__name__)
+
 #: Hex digits of the settings hash in the file name.
 KEY_LENGTH = 12
 #: Attributes build_cache writes itself; extra_attrs may not override them.
-RESERVED_ATTRS = ("emotion_names", "label_columns", "features", "fingerprint", "counts", "format_version")
+RESERVED_ATTRS = (
+    "emotion_names", "label_columns", "features", "fingerprint", "counts", "format_version", "audio_notes",
+)  # fmt: skip
+#: A cut that lies more than this past the end of its audio file (seconds; one 20 ms hop) is reported.
+MISSING_TOLERANCE_S = 0.02
+#: Remarks on kept segments (the audio_notes attribute).
+NOTE_CUT_SHORT, NOTE_SILENT, NOTE_CANCEL = (
+    "cut short by the end of its audio",
+    "silent audio",
+    "channels cancel",
+)
+#: Examples kept per skip reason or note.
+MAX_EXAMPLES = 3
 
 
 class FeatureExtractionError(RuntimeError):
@@ -71,17 +88,33 @@ def cache_path(
     return Path(cache_dir) / f"{name}-{key}.h5"
 
 
-def _extract_one(seg: Segment, audio: AudioFeatures, text: TextFeatures) -> tuple:
-    """Features of one segment: (spec float16 (F, T), spec_len, words float16 (L, D), word_len)."""
+def _extract_one(seg: Segment, audio: AudioFeatures, text: TextFeatures, strict: bool = False) -> tuple:
+    """Features of one segment: ("ok", spec float16 (F, T), spec_len, words float16 (L, D), word_len, notes),
+    or ("skip", reason, message) when its audio cannot be read (``strict``: FeatureExtractionError)."""
     try:
-        wav, sr = read_audio(seg.audio_path, seg.start, seg.end, min_sample_rate=audio.sample_rate)
-        spec, spec_len = audio.compute(wav, sr, source=str(seg.audio_path))
+        span = read_span(
+            seg.audio_path,
+            seg.start,
+            seg.end,
+            min_sample_rate=audio.sample_rate,
+            max_seconds=audio.seconds_seen,
+        )
+        spec, spec_len = audio.compute(span.samples, span.sample_rate, source=str(seg.audio_path))
         words, word_len = text.compute(seg.word_vectors, source=f"segment {seg.segment_id}")
     except Exception as e:
-        raise FeatureExtractionError(
-            f"segment {seg.segment_id} (WAV file {seg.audio_path}, [{seg.start:.3f}, {seg.end:.3f}) s): {e}"
-        ) from e
-    return spec.astype(np.float16), spec_len, words.astype(np.float16), word_len
+        where = f"segment {seg.segment_id} (WAV file {seg.audio_path}, [{seg.start:.3f}, {seg.end:.3f}) s)"
+        if strict or not isinstance(e, (AudioReadError, FileNotFoundError)):
+            raise FeatureExtractionError(f"{where}: {e}") from e
+        reason = e.reason if isinstance(e, AudioReadError) else "no audio file"
+        return "skip", reason, f"{where}: {e}"
+    notes = []
+    if span.missing_seconds > MISSING_TOLERANCE_S:
+        notes.append(NOTE_CUT_SHORT)
+    if span.channels_cancel:
+        notes.append(NOTE_CANCEL)
+    if not spec.any():
+        notes.append(NOTE_SILENT)
+    return "ok", spec.astype(np.float16), spec_len, words.astype(np.float16), word_len, notes
 
 
 @contextlib.contextmanager
@@ -120,10 +153,88 @@ def _remove_stale_temps(path: Path) -> None:
 def _create_datasets(f: h5py.File, n: int, audio: AudioFeatures, text: TextFeatures, compression: str | None):
     fb, t, lw, d = audio.freq_bins, audio.max_frames, text.max_words, text.dim
     # One segment per chunk: a DataLoader reads one random segment at a time.
-    f.create_dataset("spec", (n, fb, t), dtype="f2", chunks=(1, fb, t), compression=compression)
-    f.create_dataset("words", (n, lw, d), dtype="f2", chunks=(1, lw, d), compression=compression)
+    # Resizable: segments whose audio cannot be read are left out, and the datasets shrink to the kept rows.
+    kw = {"dtype": "f2", "compression": compression}
+    f.create_dataset("spec", (n, fb, t), maxshape=(None, fb, t), chunks=(1, fb, t), **kw)
+    f.create_dataset("words", (n, lw, d), maxshape=(None, lw, d), chunks=(1, lw, d), **kw)
     for key in ("spec_len", "word_len"):
-        f.create_dataset(key, (n,), dtype="i4")
+        f.create_dataset(key, (n,), dtype="i4", maxshape=(None,), chunks=(max(1, min(n, 4096)),))
+
+
+class _Tally:
+    """Segments skipped (by reason) and kept with a remark (by note) while features are extracted."""
+
+    def __init__(self, skipped: dict | None = None, examples: dict | None = None):
+        self.skipped: Counter = Counter(skipped or {})
+        self.examples: dict[str, list[str]] = {k: list(v) for k, v in (examples or {}).items()}
+        self.notes: Counter = Counter()
+        self.note_examples: dict[str, list[str]] = {}
+
+    def skip(self, reason: str, message: str) -> None:
+        self.skipped[reason] += 1
+        self.examples.setdefault(reason, [])
+        if len(self.examples[reason]) < MAX_EXAMPLES:
+            self.examples[reason].append(message)
+
+    def note(self, kind: str, segment_id: str) -> None:
+        self.notes[kind] += 1
+        ex = self.note_examples.setdefault(kind, [])
+        if len(ex) < MAX_EXAMPLES:
+            ex.append(segment_id)
+
+    def log(self, path: Path) -> None:
+        for reason, n in self.skipped.items():
+            log.warning(
+                "%s: skipped %d segment(s): %s (e.g. %s)", path.name, n, reason, self.examples.get(reason)
+            )
+        for kind, n in self.notes.items():
+            log.warning(
+                "%s: %d segment(s) kept with %s (e.g. %s)", path.name, n, kind, self.note_examples[kind]
+            )
+
+    def attrs(self) -> dict:
+        return {
+            "skipped": dict(self.skipped),
+            "skipped_examples": self.examples,
+            "audio_notes": {"counts": dict(self.notes), "examples": self.note_examples},
+        }
+
+
+def _write_features(
+    f: h5py.File, segments: list[Segment], results: Iterator, tally: _Tally, bar
+) -> list[int]:
+    """Write each extracted segment's features to the next row; return the indices of the kept segments."""
+    kept: list[int] = []
+    task = bar.add_task(f"features -> {Path(f.filename).name}", total=len(segments))
+    for i, result in enumerate(results):
+        if result[0] == "skip":
+            tally.skip(result[1], result[2])
+        else:
+            _, spec, spec_len, words, word_len, notes = result
+            j = len(kept)
+            f["spec"][j], f["spec_len"][j], f["words"][j], f["word_len"][j] = spec, spec_len, words, word_len
+            kept.append(i)
+            for kind in notes:
+                tally.note(kind, segments[i].segment_id)
+        bar.advance(task)
+    for key in ("spec", "words", "spec_len", "word_len"):
+        f[key].resize(len(kept), axis=0)
+    return kept
+
+
+def _write_columns(f: h5py.File, segments: list[Segment]) -> None:
+    """The per-segment labels, strings and times of the kept segments."""
+    strings = {
+        "fold": [s.fold for s in segments],
+        "segment_id": [s.segment_id for s in segments],
+        "video_id": [s.video_id for s in segments],
+        "text": [" ".join(s.words) for s in segments],
+    }
+    for key, values in strings.items():
+        f.create_dataset(key, data=values, dtype=h5py.string_dtype("utf-8"))
+    f.create_dataset("labels", data=np.stack([s.labels for s in segments]).astype(np.float32))  # (N, 1 + E)
+    f.create_dataset("start", data=np.array([s.start for s in segments], dtype=np.float64))
+    f.create_dataset("end", data=np.array([s.end for s in segments], dtype=np.float64))
 
 
 def build_cache(
@@ -140,21 +251,24 @@ def build_cache(
     start_method: str | None = None,
     emotion_names: Sequence[str] = EMOTIONS,
     label_columns: Sequence[str] = LABEL_COLUMNS,
+    strict: bool = False,
 ) -> Path:
     """Build (or reuse) the feature cache of ``segments_source`` and return its path.
 
     An existing file with the same name is checked against these settings, fingerprint and emotion
     names and returned without recomputing anything. ``workers`` processes extract features (default:
     every core; 1 runs in-process; ``start_method`` is the multiprocessing one, default fork where it
-    exists); rows are written in segment order. ``extra_attrs`` (e.g. skip counts) are stored as JSON
-    attributes. ``compression`` is the h5py filter of spec and words (lzf: fast to read back).
-    ``emotion_names`` and ``label_columns`` are the corpus's (MOSEI's by default; a manifest corpus has
-    its own): every segment's ``labels`` row follows ``label_columns``.
+    exists); rows are written in segment order. A segment whose audio cannot be read (corrupt, empty or
+    truncated file, rate too low, cut past its end) is left out and counted by reason in the ``skipped``
+    attribute, merged with ``extra_attrs["skipped"]`` (the corpus reader's); ``strict`` makes it an error
+    (FeatureExtractionError naming the segment and file). ``extra_attrs`` are stored as JSON attributes.
+    ``compression`` is the h5py filter of spec and words (lzf: fast to read back). ``emotion_names`` and
+    ``label_columns`` are the corpus's (MOSEI's by default; a manifest corpus has its own): every
+    segment's ``labels`` row follows ``label_columns``.
     """
     emotion_names, label_columns = list(emotion_names), list(label_columns)
     segments = list(segments_source)
     path = cache_path(cache_dir, name, audio, text, fingerprint)
-    settings = feature_settings(audio, text)
     if path.exists():
         validate_cache(path, audio, text, fingerprint, emotion_names, label_columns)
         return path
@@ -164,44 +278,33 @@ def build_cache(
     clash = sorted(set(extra) & set(RESERVED_ATTRS))
     if clash:
         raise ValueError(f"extra_attrs may not override the cache's own attributes {clash}")
-    workers = max(1, min(workers or os.cpu_count() or 1, len(segments)))
     bad = [s.segment_id for s in segments if np.shape(s.labels) != (len(label_columns),)]
     if bad:
         raise ValueError(f"segments {bad[:5]} do not have {len(label_columns)} label columns {label_columns}")
-    labels = np.stack([s.labels for s in segments]).astype(np.float32)  # (N, 1 + E)
+    workers = max(1, min(workers or os.cpu_count() or 1, len(segments)))
+    tally = _Tally(extra.pop("skipped", None), extra.pop("skipped_examples", None))
 
     path.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_temps(path)
     tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    n = len(segments)
-    worker = functools.partial(_extract_one, audio=audio, text=text)
+    worker = functools.partial(_extract_one, audio=audio, text=text, strict=strict)
     try:
         with _extraction(segments, worker, workers, start_method) as results, h5py.File(tmp, "w") as f:
-            _create_datasets(f, n, audio, text, compression)
-            strings = {
-                "fold": [s.fold for s in segments],
-                "segment_id": [s.segment_id for s in segments],
-                "video_id": [s.video_id for s in segments],
-                "text": [" ".join(s.words) for s in segments],
-            }
-            for key, values in strings.items():
-                f.create_dataset(key, data=values, dtype=h5py.string_dtype("utf-8"))
-            f.create_dataset("labels", data=labels)
-            f.create_dataset("start", data=np.array([s.start for s in segments], dtype=np.float64))
-            f.create_dataset("end", data=np.array([s.end for s in segments], dtype=np.float64))
-
+            _create_datasets(f, len(segments), audio, text, compression)
             with Progress(disable=not progress, transient=False) as bar:
-                task = bar.add_task(f"features -> {path.name}", total=n)
-                for i, (spec, spec_len, words, word_len) in enumerate(results):
-                    f["spec"][i], f["spec_len"][i] = spec, spec_len
-                    f["words"][i], f["word_len"][i] = words, word_len
-                    bar.advance(task)
-
+                kept = [segments[i] for i in _write_features(f, segments, results, tally, bar)]
+            if not kept:
+                raise ValueError(
+                    f"{path}: the audio of none of the {len(segments)} segment(s) could be read: "
+                    f"{dict(tally.skipped)}; e.g. {next(iter(tally.examples.values()), [])}"
+                )
+            _write_columns(f, kept)
             attrs = {
                 "emotion_names": emotion_names,
                 "label_columns": label_columns,
-                "features": settings,
-                "counts": {**Counter(s.fold for s in segments), "total": n},
+                "features": feature_settings(audio, text),
+                "counts": {**Counter(s.fold for s in kept), "total": len(kept)},
+                **tally.attrs(),
                 **extra,
             }
             for key, value in attrs.items():
@@ -212,4 +315,5 @@ def build_cache(
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    tally.log(path)
     return path

@@ -18,7 +18,7 @@ import numpy as np
 from mosei_attn.data.features import AudioFeatures, TextFeatures, feature_settings
 
 #: Bump when the layout or the feature code changes: old caches then get a new name and are rebuilt.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: audio read up to AudioFeatures.seconds_seen; bad segments skipped and counted
 #: Attributes stored as plain strings; every other string attribute holds JSON.
 PLAIN_ATTRS = ("fingerprint",)
 REBUILD_HINT = (

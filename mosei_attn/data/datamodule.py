@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from mosei_attn.data.labels import LABEL_RULES, class_counts, derive_targets
+from mosei_attn.data.labels import LABEL_RULES, class_counts, derive_targets, label_faults, no_emotion
 from mosei_attn.data.meta import DataMeta
 
 log = logging.getLogger(__name__)
@@ -70,12 +70,18 @@ class MoseiDataModule(L.LightningDataModule):
         pin_memory: bool = False,
         manifest: str | None = None,
         emotions: list[str] | None = None,
+        strict: bool = False,
     ):
         super().__init__()
         if label_rule not in LABEL_RULES:
             raise ValueError(f"unknown label_rule {label_rule!r}; choose one of {', '.join(LABEL_RULES)}")
         from mosei_attn.data.features import AudioFeatures, TextFeatures
 
+        if not root and synthetic is None and manifest is None:
+            raise ValueError(
+                f"data={name}: no corpus folder given: set data.root to your copy of CMU-MOSEI (the folder "
+                "holding CMU_MOSEI_Labels.csd and Raw/), e.g. data.root=/data/CMU_MOSEI"
+            )
         self.root, self.name = (Path(root) if root else None), name
         self.folds = Path(folds) if folds else None
         self.synthetic = dict(synthetic) if synthetic else None
@@ -88,10 +94,13 @@ class MoseiDataModule(L.LightningDataModule):
         if self.word_vectors.get("path"):  # absolute: checkpoints record it for prediction from anywhere
             self.word_vectors["path"] = str(Path(self.word_vectors["path"]).expanduser().resolve())
         self.manifest, self.emotions = (Path(manifest) if manifest else None), emotions
+        self.strict = strict
         self.cache_path: Path | None = None
         self._cache = None
         self._splits: dict[str, CacheDataset] = {}
         self._meta: DataMeta | None = None
+        self.corpus_emotions: tuple[str, ...] = ()
+        self.label_report: dict[str, dict[str, int]] = {}
 
     # ---------------------------------------------------------------------------------------------
     def corpus(self):
@@ -106,7 +115,9 @@ class MoseiDataModule(L.LightningDataModule):
             return ManifestCorpus(self.manifest, vectors, emotions=self.emotions)
         from mosei_attn.data.corpus import MoseiCorpus
 
-        return MoseiCorpus(self.root, folds=self.folds, word_dim=self.text.dim)
+        if self.root is None:
+            raise ValueError("no corpus folder: set data.root to your CMU_MOSEI copy")
+        return MoseiCorpus(self.root, folds=self.folds, word_dim=self.text.dim, strict=self.strict)
 
     def prepare_data(self) -> None:
         # Lightning calls this again inside fit(); the entry points already called it: scan the corpus once.
@@ -135,8 +146,13 @@ class MoseiDataModule(L.LightningDataModule):
             cache_dir=self.cache_dir,
             name=self.name,
             fingerprint=corpus.fingerprint(),
-            extra_attrs={"skipped": dict(skipped), "corpus_root": str(corpus.root)},
+            extra_attrs={
+                "skipped": dict(skipped),
+                "skipped_examples": skipped.example_dict,
+                "corpus_root": str(corpus.root),
+            },
             workers=self.feature_workers,
+            strict=self.strict,
             emotion_names=corpus.emotion_names,
             label_columns=corpus.label_columns,
         )
@@ -154,6 +170,7 @@ class MoseiDataModule(L.LightningDataModule):
                 f"{path}: feature cache missing; run prepare_data() / `python -m mosei_attn.prepare`"
             )
         names = tuple(corpus.emotion_names)
+        self.corpus_emotions = names
         validate_cache(path, self.audio, self.text, fingerprint, names, corpus.label_columns)
         self.cache_path, self._cache = path, FeatureCache(path)
         labels, folds = self._cache.labels, self._cache.fold
@@ -163,10 +180,13 @@ class MoseiDataModule(L.LightningDataModule):
         for split, fold in SPLIT_FOLDS.items():
             rows = np.flatnonzero((folds == fold) & keep)
             self._splits[split] = CacheDataset(self._cache, rows, full_targets[rows])
-            dropped = int(((folds == fold) & ~keep).sum())
-            if dropped:
-                log.info("%s: label rule %r drops %d %s segments", path.name, self.label_rule, dropped, fold)
+        self.label_report = self._report_labels(path.name, labels, folds, keep)
         counts = class_counts(self._splits["train"].targets, len(names))
+        absent = [n for n, c in zip(names, counts, strict=True) if c == 0]
+        if absent and len(self._splits["train"]):
+            train_counts = dict(zip(names, counts.tolist(), strict=True))
+            log.warning("%s: no training example of %s: the model cannot learn them (train counts %s)",
+                        path.name, absent, train_counts)  # fmt: skip
         self._meta = DataMeta(
             emotion_names=names,
             label_rule=self.label_rule,
@@ -176,6 +196,41 @@ class MoseiDataModule(L.LightningDataModule):
             features={"audio": self.audio.to_dict(), "text": self.text.to_dict()},
             word_vectors=dict(self.word_vectors),
         )
+
+    def _report_labels(self, name: str, labels: np.ndarray, folds: np.ndarray, keep: np.ndarray) -> dict:
+        """Count and log, per split, the rows dropped for a faulty label or by the rule, and the all-zero rows
+        that ``argmax`` turns into the first emotion. Returns ``{split: {what: count}}``."""
+        faults, zero = label_faults(labels), no_emotion(labels)
+        report: dict[str, dict[str, int]] = {}
+        for split, fold in SPLIT_FOLDS.items():
+            in_fold = folds == fold
+            counts = {why: int((mask & in_fold).sum()) for why, mask in faults.items()}
+            counts["dropped by the label rule"] = int((in_fold & ~keep).sum()) - sum(counts.values())
+            if self.label_rule == "argmax":
+                counts["no emotion (all zero)"] = int((in_fold & keep & zero).sum())
+            report[split] = counts
+            for why, n in counts.items():
+                if n and why.startswith("no emotion"):
+                    first = self.corpus_emotions[0] if self.corpus_emotions else "the first emotion"
+                    log.warning(
+                        "%s: %d %s segment(s) have no emotion (all intensities 0): label rule 'argmax' makes "
+                        "them %r", name, n, split, first,
+                    )  # fmt: skip
+                elif n:
+                    log.warning("%s: %d %s segment(s) dropped: %s", name, n, split, why)
+        return report
+
+    def require_splits(self, *splits: str) -> None:
+        """Refuse (ValueError) before any training when one of ``splits`` holds no segment."""
+        sizes = {split: len(self.dataset(split)) for split in SPLIT_FOLDS}
+        empty = [s for s in splits if sizes[s] == 0]
+        if empty:
+            what = ", ".join(f"{s!r} (fold {SPLIT_FOLDS[s]!r})" for s in empty)
+            raise ValueError(
+                f"{self.cache_path}: no usable segment in split(s) {what}; segments per split: {sizes}. "
+                "Check the folds / the manifest's split column and the skip report above"
+                + ("; test=false trains without a test split" if "test" in empty else "")
+            )
 
     # ---------------------------------------------------------------------------------------------
     @property

@@ -42,6 +42,10 @@ SPLIT_NAMES: dict[str, str] = {
 DELIMITERS: dict[str, str] = {".csv": ",", ".tsv": "\t"}
 JSONL_SUFFIXES: tuple[str, ...] = (".jsonl", ".ndjson")
 MAX_REASONS_IN_ERROR = 5
+#: Fewest rows an emotion found in a manifest must have (when the user does not list the emotions).
+MIN_EXAMPLES = 5
+#: Two emotion names this similar (difflib ratio) look like one name and a typo of it ("hapy", "happy").
+TYPO_SIMILARITY = 0.8
 
 
 class RowReport(Counter):
@@ -56,6 +60,16 @@ class RowReport(Counter):
         self[reason] += 1
         self.rows.append((row, reason, detail))
 
+    @property
+    def example_dict(self) -> dict[str, list[str]]:
+        """A few ``row N (detail)`` examples per reason, for the cache's attributes."""
+        out: dict[str, list[str]] = {}
+        for r, why, d in self.rows:
+            ex = out.setdefault(why, [])
+            if len(ex) < self.max_examples:
+                ex.append(f"row {r}" + (f" ({d})" if d else ""))
+        return out
+
     def describe(self, limit: int = MAX_REASONS_IN_ERROR) -> str:
         """The first ``limit`` skipped rows as ``row N: reason (detail)``."""
         return "; ".join(f"row {r}: {why}" + (f" ({d})" if d else "") for r, why, d in self.rows[:limit])
@@ -69,20 +83,37 @@ class RowReport(Counter):
             logger.warning(msg, n, reason, "; ".join(ex[: self.max_examples]))
 
 
+def _not_utf8(text: str) -> str | None:
+    """The first byte that was not UTF-8 (read with ``surrogateescape``) as ``0x..``, or None."""
+    bad = next((c for c in text if "\udc80" <= c <= "\udcff"), None)
+    return None if bad is None else f"0x{ord(bad) - 0xDC00:02x}"
+
+
 def read_manifest(path: Path) -> tuple[list[str], list[tuple[int, dict[str, Any] | str]]]:
-    """(columns, [(row number, row dict, or the fault of a malformed row)]) of a CSV/TSV/JSONL file."""
+    """(columns, [(row number, row dict, or the fault of a malformed row)]) of a CSV/TSV/JSONL file.
+
+    A row holding bytes that are not UTF-8 is a malformed row (the others go on); such a header is an error.
+    """
     suffix = path.suffix.lower()
     rows: list[tuple[int, dict[str, Any] | str]] = []
-    with open(path, encoding="utf-8-sig", newline="") as f:  # -sig: spreadsheets often write a BOM
+    # -sig: spreadsheets often write a BOM; surrogateescape: a stray byte marks its row, not the whole file
+    with open(path, encoding="utf-8-sig", errors="surrogateescape", newline="") as f:
         if suffix in DELIMITERS:
             reader = csv.reader(f, delimiter=DELIMITERS[suffix])
             columns = [c.strip() for c in next(reader, [])]
+            if any(_not_utf8(c) for c in columns):
+                raise ValueError(f"{path}, line 1: the header is not UTF-8 text (save the file as UTF-8)")
             if len(set(columns)) != len(columns):
                 raise ValueError(f"{path}: repeated column names in the header {columns}")
             line = reader.line_num
             for fields in reader:
                 rowno, line = line + 1, reader.line_num  # a row's number is its first line
-                if fields and len(fields) != len(columns):
+                bad = next(
+                    ((c, b) for c, v in zip(columns, fields, strict=False) if (b := _not_utf8(v))), None
+                )
+                if bad:
+                    rows.append((rowno, f"not UTF-8 text: byte {bad[1]} in column {bad[0]!r}"))
+                elif fields and len(fields) != len(columns):
                     rows.append((rowno, f"{len(fields)} fields, the header has {len(columns)}"))
                 elif fields:
                     rows.append((rowno, dict(zip(columns, fields, strict=True))))
@@ -90,6 +121,9 @@ def read_manifest(path: Path) -> tuple[list[str], list[tuple[int, dict[str, Any]
             columns = []
             for rowno, text in enumerate(f, start=1):
                 if not text.strip():
+                    continue
+                if bad := _not_utf8(text):
+                    rows.append((rowno, f"not UTF-8 text: byte {bad}"))
                     continue
                 try:
                     obj = json.loads(text)
@@ -133,7 +167,9 @@ class ManifestCorpus:
     ``word_vectors``: a ``WordVectors`` or the path of a GloVe-format text file. ``emotions``: the
     emotion names in label-column order (None: the sorted ``emotion`` values, or the intensity
     columns in file order). ``audio_root``: folder that relative audio paths start from (None: the
-    manifest's folder). ``split_column``: the column holding each row's split.
+    manifest's folder). ``split_column``: the column holding each row's split. Emotion names in an
+    ``emotion`` column are matched without regard to case ("Happy" is "happy"); found, not listed, a name
+    that looks like a typo of another, or with fewer than ``min_examples`` rows, is refused with the counts.
     """
 
     def __init__(
@@ -143,8 +179,9 @@ class ManifestCorpus:
         emotions: Sequence[str] | None = None,
         audio_root: str | os.PathLike | None = None,
         split_column: str = "split",
+        min_examples: int = MIN_EXAMPLES,
     ):
-        self.manifest = Path(manifest)
+        self.manifest, self.min_examples = Path(manifest), min_examples
         if not self.manifest.is_file():
             raise FileNotFoundError(f"{self.manifest}: manifest file not found")
         self.root = self.manifest.parent
@@ -164,7 +201,7 @@ class ManifestCorpus:
     def _find_emotions(self, emotions: Sequence[str] | None) -> tuple[str, ...]:
         if emotions is not None:
             names = tuple(str(e).strip() for e in emotions)
-            if len(set(names)) != len(names) or not names:
+            if len({n.casefold() for n in names}) != len(names) or not names:
                 raise ValueError(f"emotions must be distinct names, got {list(emotions)}")
             absent = [] if self.named else [e for e in names if e not in self.columns]
             if absent:
@@ -173,9 +210,12 @@ class ManifestCorpus:
                 )
             return names
         if self.named:
-            found = {
-                str(v) for _, row in self._rows if isinstance(row, dict) and (v := _value(row, "emotion"))
-            }
+            found = Counter(
+                str(v).casefold()
+                for _, row in self._rows
+                if isinstance(row, dict) and (v := _value(row, "emotion"))
+            )
+            self._check_found(found)
             names = tuple(sorted(found))
         else:
             names = tuple(c for c in self.columns if c not in (*RESERVED_COLUMNS, self.split_column))
@@ -186,6 +226,25 @@ class ManifestCorpus:
             )
         log.info("manifest %s: emotions %s", self.manifest, list(names))
         return names
+
+    def _check_found(self, found: Counter) -> None:
+        """Refuse emotion names found in the manifest that look like typos of another or are too rare."""
+        import difflib
+
+        faults = []
+        for name, n in sorted(found.items()):
+            like = [o for o in found if o != name and found[o] >= n]
+            like = difflib.get_close_matches(name, like, n=1, cutoff=TYPO_SIMILARITY)
+            if like:
+                faults.append(f"{name!r} ({n} rows) looks like a typo of {like[0]!r} ({found[like[0]]} rows)")
+            elif n < self.min_examples:
+                faults.append(f"{name!r} has {n} row(s), fewer than {self.min_examples}")
+        if faults:
+            raise ValueError(
+                f"{self.manifest}: emotion names {dict(sorted(found.items()))} (rows each): {'; '.join(faults)}. "
+                "Fix those rows, or list the emotions to train on (data.emotions=[...]): rows with any other "
+                "name are then skipped and reported"
+            )
 
     @property
     def emotion_names(self) -> tuple[str, ...]:
@@ -215,9 +274,10 @@ class ManifestCorpus:
             raise ValueError(f"sentiment={raw!r} is not a finite number") from None
         if self.named:
             name = _value(row, "emotion")
-            if name is None or str(name) not in self._emotions:
+            folded = [e.casefold() for e in self._emotions]
+            if name is None or str(name).casefold() not in folded:
                 raise ValueError(f"emotion {name!r} is not one of {list(self._emotions)}")
-            emo = [float(e == str(name)) for e in self._emotions]
+            emo = [float(e == str(name).casefold()) for e in folded]
         else:
             emo = [_number(_value(row, e), e) for e in self._emotions]
         return np.array([sentiment, *emo], dtype=np.float32)
