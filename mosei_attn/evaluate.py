@@ -6,17 +6,18 @@ Rebuilds the model from the checkpoint alone, rebuilds the data from the config 
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
 import hydra
 import lightning as L
-import torch
 from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf
 
 from mosei_attn import report
 from mosei_attn.callbacks import CONFIG_KEY
+from mosei_attn.resume import checked_ckpt_arg, read_checkpoint
 from mosei_attn.train import build_datamodule, prepare
 from mosei_attn.utils import CONFIG_DIR, model_name
 
@@ -26,9 +27,7 @@ SPLITS = ("train", "val", "test")
 def load_checkpoint(ckpt_path: str | Path, map_location: str = "cpu") -> tuple[L.LightningModule, DictConfig]:
     """The model and the run config stored in a checkpoint written by `mosei_attn.train`."""
     ckpt_path = Path(ckpt_path)
-    if not ckpt_path.is_file():
-        raise FileNotFoundError(f"{ckpt_path}: checkpoint not found")
-    ckpt = torch.load(ckpt_path, map_location=map_location, weights_only=False)
+    ckpt = read_checkpoint(ckpt_path)
     if CONFIG_KEY not in ckpt:
         raise ValueError(
             f"{ckpt_path}: no '{CONFIG_KEY}' entry: not a checkpoint written by mosei_attn.train"
@@ -76,4 +75,5 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    checked_ckpt_arg(sys.argv)  # a bad ckpt_path stops here, before Hydra creates the output folder
     main()

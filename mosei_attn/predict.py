@@ -3,6 +3,8 @@
 Features are computed with exactly the settings the model was trained with (the checkpoint stores them),
 from audio at any sample rate at or above the feature rate, mono or stereo, of any length: the model sees
 the first ``max_frames`` frames (8 s by default), so ``start=``/``end=`` (seconds) pick the part to judge.
+Only that part is read and analysed (a long recording is not loaded whole), so the spectrogram's dB
+reference is the loudest bin of that part, as for a training segment.
 Words are embedded with the vectors the model was trained with: the GloVe text file the checkpoint
 records, or ``embeddings=``; words without a vector are dropped and reported. ``manifest=clips.csv``
 predicts one CSV row per clip. Options: conf/predict.yaml.
@@ -25,12 +27,13 @@ import torch
 from omegaconf import DictConfig
 
 from mosei_attn import plots
-from mosei_attn.data.audio import read_audio
+from mosei_attn.data.audio import read_span
 from mosei_attn.data.features import AudioFeatures, TextFeatures
 from mosei_attn.data.manifest import read_manifest
 from mosei_attn.embeddings import WordVectors, tokenize
 from mosei_attn.evaluate import load_checkpoint
 from mosei_attn.report import word_columns
+from mosei_attn.resume import checked_ckpt_arg
 from mosei_attn.utils import CONFIG_DIR, write_json
 
 log = logging.getLogger(__name__)
@@ -179,11 +182,28 @@ class Predictor:
     def __call__(
         self, audio_path: str | os.PathLike, text: str, start: float | None = None, end: float | None = None
     ) -> Prediction:
-        """Predict from ``audio_path`` in [start, end) seconds (None: the whole file) and its transcript."""
-        wav, sr = read_audio(audio_path, start, end, min_sample_rate=self.audio.sample_rate)
+        """Predict from ``audio_path`` in [start, end) seconds (None: the whole file) and its transcript.
+        Only the first ``AudioFeatures.seconds_seen`` seconds of the cut are read: what the model sees."""
+        span = read_span(
+            audio_path,
+            start,
+            end,
+            min_sample_rate=self.audio.sample_rate,
+            max_seconds=self.audio.seconds_seen,
+        )
         words, vectors, unknown = self.vectors.lookup(tokenize(text))
-        item = segment_features(wav, sr, vectors, self.audio, self.text, source=str(audio_path))
-        seconds = len(wav) / sr
+        item = segment_features(
+            span.samples, span.sample_rate, vectors, self.audio, self.text, str(audio_path)
+        )
+        seconds = _cut_seconds(audio_path, start, end)
+        if span.channels_cancel:
+            log.warning(
+                "%s: its channels cancel when averaged: the loudest channel alone was used", audio_path
+            )
+        if not item["spec"].any():
+            log.warning(
+                "%s: silent audio (an all-zero spectrogram): the prediction rests on the words", audio_path
+            )
         if seconds > self.max_seconds:
             log.warning(
                 "%s: %.1f s long; the model sees its first %.1f s: pick the part with start=/end=",
@@ -232,6 +252,15 @@ class Predictor:
             multilabel=self.multilabel,
             title=title,
         )
+
+
+def _cut_seconds(path: str | os.PathLike, start: float | None, end: float | None) -> float:
+    """Length of the cut [start, end) of ``path`` in seconds, from the file's header (nothing is read)."""
+    import soundfile as sf
+
+    total = sf.info(str(path)).duration
+    first = max(0.0, start or 0.0)
+    return max(0.0, min(total, end if end is not None else total) - first)
 
 
 def _seconds(row: dict[str, Any], key: str) -> float | None:
@@ -371,4 +400,5 @@ def main(cfg: DictConfig) -> None:
 
 if __name__ == "__main__":
     sys.argv = quote_free_text(sys.argv)
+    checked_ckpt_arg(sys.argv)  # a bad ckpt_path stops here, before Hydra creates the output folder
     main()

@@ -23,6 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from mosei_attn import report
 from mosei_attn.callbacks import ConfigInCheckpoint
+from mosei_attn.resume import check_resume, resume_argv
 from mosei_attn.utils import (
     CONFIG_DIR,
     keep_csv_history,
@@ -75,6 +76,13 @@ def prepare(datamodule: Any, timeout_s: float = 3600.0) -> None:
             time.sleep(5)
 
 
+def hpc_checkpoint(folder: str | os.PathLike) -> bool:
+    """Whether Lightning will restore a SLURM requeue checkpoint (``hpc_ckpt_<n>.ckpt`` in ``folder``)."""
+    from lightning.fabric.plugins.environments import SLURMEnvironment
+
+    return SLURMEnvironment.detect() and any(Path(folder).glob("hpc_ckpt_*.ckpt"))
+
+
 def build_model(cfg: DictConfig, meta: dict[str, Any]) -> L.LightningModule:
     """The LightningModule of ``cfg.model`` with the data's metadata and plain-dict optimizer configs."""
     kwargs = to_container(cfg.model)
@@ -124,6 +132,8 @@ def build_loggers(cfg: DictConfig) -> list[Any]:
 
 def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     """Fit, then test the best checkpoint; returns (metrics, objects) and writes the run folder."""
+    if cfg.get("ckpt_path"):
+        check_resume(cfg)  # before anything is written
     L.seed_everything(cfg.seed, workers=True)
     out_dir = Path(cfg.paths.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -138,7 +148,8 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
 
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c and "_target_" in c]
     callbacks.append(ConfigInCheckpoint(to_container(cfg)))
-    resuming = bool(cfg.get("ckpt_path"))
+    # a requeued SLURM job resumes from the run folder's hpc_ckpt_*.ckpt without a ckpt_path
+    resuming = bool(cfg.get("ckpt_path")) or hpc_checkpoint(cfg.trainer.get("default_root_dir") or out_dir)
     if resuming and trainer_is_rank_zero():
         keep_csv_history(out_dir)  # Lightning's CSV logger would delete the epochs logged before the resume
     loggers = build_loggers(cfg)
@@ -151,7 +162,8 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
     metrics: dict[str, Any] = {k: float(v) for k, v in trainer.callback_metrics.items()}
 
-    ckpt_cb = trainer.checkpoint_callback
+    # the checkpoint callback that monitors val/ua (the other one keeps last.ckpt)
+    ckpt_cb = next((c for c in trainer.checkpoint_callbacks if getattr(c, "monitor", None)), None)
     best = ckpt_cb.best_model_path if ckpt_cb is not None and ckpt_cb.best_model_path else None
     if cfg.get("test"):
         # The best checkpoint when one was saved (fast_dev_run saves none: then the final weights).
@@ -262,6 +274,6 @@ def _importable(module: str) -> bool:
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("HYDRA_FULL_ERROR", "1")
-    sys.argv = launch_argv(sys.argv)
+    # Hydra's short messages (HYDRA_FULL_ERROR=1 shows the whole trace); a resume gets its run's settings.
+    sys.argv = launch_argv(resume_argv(sys.argv))
     main()
