@@ -64,7 +64,7 @@ def _decode(value: Any) -> Any:
             return json.loads(value)
         except json.JSONDecodeError:
             pass
-        if len(value) <= MAX_LITERAL_CHARS and value.lstrip()[:1] in ("[", "(", "{", "'", '"'):
+        if len(value) <= MAX_LITERAL_CHARS:  # str() of a list, dict, True, None, ... is a Python literal
             try:  # literal_eval evaluates literals only: no names, calls or attribute access
                 return ast.literal_eval(value)
             except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
