@@ -15,8 +15,8 @@ import soundfile as sf
 import torch
 import yaml
 
-from mosei_attn.callbacks import CONFIG_KEY
-from mosei_attn.resume import merge_overrides, resume_argv
+from mosei_attn.training.callbacks import CONFIG_KEY
+from mosei_attn.training.resume import merge_overrides, resume_argv
 from tests.conftest import TINY
 
 REPO = Path(__file__).resolve().parent.parent

@@ -4,6 +4,7 @@ metadata encoding is read, and a labels file whose column order cannot be establ
 
 from __future__ import annotations
 
+import functools
 import logging
 
 import h5py
@@ -11,17 +12,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from mosei_attn.data.cache import (
-    NOTE_CANCEL,
-    NOTE_CUT_SHORT,
-    NOTE_SILENT,
-    FeatureCache,
-    FeatureExtractionError,
-)
-from mosei_attn.data.corpus import AUDIO_DIR, LABELS_FILE, TRANSCRIPT_DIR, MoseiCorpus
+from mosei_attn.data.cache import NOTE_CANCEL, NOTE_CUT_SHORT, NOTE_SILENT, FeatureExtractionError
+from mosei_attn.data.cache_reader import FeatureCache
+from mosei_attn.data.corpus import MoseiCorpus
 from mosei_attn.data.csd import ComputationalSequence, CsdFormatError
 from mosei_attn.data.datamodule import MoseiDataModule
 from mosei_attn.data.labels import LABEL_COLUMNS
+from mosei_attn.data.layout import AUDIO_DIR, LABELS_FILE, TRANSCRIPT_DIR
 from tests.corpus_helpers import WORD_DIM, build_corpus
 
 SR = 16_000
@@ -59,10 +56,11 @@ def corpus_with(tmp_path, faults: dict[str, object], good: int = 4):
     return root, folds_path
 
 
-def datamodule(root, folds, tmp_path, **kw) -> MoseiDataModule:
+def datamodule(root, folds, tmp_path, strict: bool = False) -> MoseiDataModule:
+    corpus = functools.partial(MoseiCorpus, root, folds=folds, word_dim=WORD_DIM, strict=strict)
     return MoseiDataModule(
-        root=str(root), name="faults", folds=str(folds), cache_dir=str(tmp_path / "cache"), audio=AUDIO,
-        text={"max_words": 4, "dim": WORD_DIM}, feature_workers=1, **kw,
+        corpus, name="faults", cache_dir=str(tmp_path / "cache"), audio=AUDIO,
+        text={"max_words": 4, "dim": WORD_DIM}, feature_workers=1, strict=strict,
     )  # fmt: skip
 
 

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from mosei_attn.data.corpus import AUDIO_DIR, MoseiCorpus
+from mosei_attn.data.corpus import MoseiCorpus
 from mosei_attn.data.labels import derive_targets
+from mosei_attn.data.layout import AUDIO_DIR
 from mosei_attn.train import train
 from tests.conftest import compose_config
 from tests.corpus_helpers import WORD_DIM, build_corpus
@@ -21,9 +22,9 @@ NAN = float("nan")
 
 def labelled_corpus(tmp_path, rows: dict[str, list[float]], folds: dict[str, list[str]]):
     """One video per label row (one segment each), 2 s WAVs; the labels csd holds exactly ``rows``."""
-    from mosei_attn.data.corpus import LABELS_FILE
     from mosei_attn.data.csd import ComputationalSequence, write_csd
     from mosei_attn.data.labels import LABEL_COLUMNS
+    from mosei_attn.data.layout import LABELS_FILE
 
     root = tmp_path / "mosei"
     folds_path = build_corpus(root, videos(list(rows)), folds)
@@ -88,7 +89,7 @@ def test_all_zero_rows_under_argmax_are_counted_per_split(tmp_path, caplog):
 def tiny_train_cfg(root, folds, tmp_path, *extra):
     return compose_config("train", [
         "data=mosei", f"data.root={root}", f"data.folds={folds}", "data.name=faults", f"data.text.dim={WORD_DIM}",
-        "debug=tiny", "data.feature_workers=1", "data.batch_size=2", "logger=csv", "callbacks.progress_bar=null",
+        "debug=tiny_shapes", "data.feature_workers=1", "data.batch_size=2", "logger=csv", "callbacks.progress_bar=null",
         "trainer.accelerator=cpu", f"paths.data_dir={tmp_path}", *extra,
     ], tmp_path / "run")  # fmt: skip
 

@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-from hydra.errors import InstantiationException
 
 from mosei_attn.data.audio import read_audio
-from mosei_attn.evaluate import load_checkpoint
 from mosei_attn.models.base import UA_BEST_KEY
-from mosei_attn.predict import Predictor, predict_manifest
-from mosei_attn.train import build_datamodule, train
+from mosei_attn.predict import predict_manifest
+from mosei_attn.predictor import Predictor
+from mosei_attn.train import train
+from mosei_attn.training.build import build_datamodule, load_checkpoint
 from tests.conftest import TINY, compose_config
 
 EPOCHS = 3
@@ -121,8 +121,12 @@ def test_resuming_with_other_settings_is_refused_before_anything_is_written(stal
 
 def test_mosei_without_root_says_to_set_it(tmp_path):
     cfg = compose_config("train", ["data=mosei"], tmp_path / "run")
-    with pytest.raises(InstantiationException, match=r"data=mosei: no corpus folder given: set data\.root"):
+    with pytest.raises(
+        ValueError, match=r"data\.root not set: give it on the command line, e\.g\. data\.root="
+    ):
         build_datamodule(cfg.data)
+    with pytest.raises(ValueError, match=r"data\.root not set"):
+        train(cfg)
 
 
 # predict -------------------------------------------------------------------------------------------------------

@@ -10,8 +10,8 @@ version). Datasets, one row per segment in corpus order::
 Attributes (JSON strings unless scalar): emotion_names, label_columns, features, fingerprint, counts,
 format_version, skipped (segments left out, by reason: the corpus reader's and those whose audio could not
 be read), skipped_examples, audio_notes (segments kept with a remark, by kind: cut short by the end of
-their audio, silent, channels that cancel), plus any ``extra_attrs``. The file is written under ``*.h5.tmp-<pid>`` and renamed when
-complete, so a finished-looking file is always a complete one.
+their audio, silent, channels that cancel), plus any ``extra_attrs``. The file is written under
+``*.h5.tmp-<pid>`` and renamed when complete, so a finished-looking file is always a complete one.
 """
 
 from __future__ import annotations
@@ -20,33 +20,30 @@ import contextlib
 import functools
 import hashlib
 import json
-import logging
 import multiprocessing
 import os
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import h5py
 import numpy as np
 from rich.progress import Progress
 
 from mosei_attn.data.audio import AudioReadError, read_span
-from mosei_attn.data.cache_reader import (  # noqa: F401  (re-exported: readers import them from here)
-    FORMAT_VERSION,
-    CacheMismatchError,
-    FeatureCache,
-    _jsonable,
-    check_attrs,
-    open_cache,
-    read_attrs,
-    validate_cache,
+from mosei_attn.data.cache_reader import FEATURE_CACHE_VERSION, validate_cache
+from mosei_attn.data.extraction_tally import (
+    MISSING_TOLERANCE_S,
+    NOTE_CANCEL,
+    NOTE_CUT_SHORT,
+    NOTE_SILENT,
+    ExtractionTally,
 )
 from mosei_attn.data.features import AudioFeatures, TextFeatures, feature_settings
 from mosei_attn.data.labels import EMOTIONS, LABEL_COLUMNS
 from mosei_attn.data.segment import Segment
-
-log = logging.getLogger(__name__)
+from mosei_attn.io import atomic_path, to_json
 
 #: Hex digits of the settings hash in the file name.
 KEY_LENGTH = 12
@@ -54,16 +51,6 @@ KEY_LENGTH = 12
 RESERVED_ATTRS = (
     "emotion_names", "label_columns", "features", "fingerprint", "counts", "format_version", "audio_notes",
 )  # fmt: skip
-#: A cut that lies more than this past the end of its audio file (seconds; one 20 ms hop) is reported.
-MISSING_TOLERANCE_S = 0.02
-#: Remarks on kept segments (the audio_notes attribute).
-NOTE_CUT_SHORT, NOTE_SILENT, NOTE_CANCEL = (
-    "cut short by the end of its audio",
-    "silent audio",
-    "channels cancel",
-)
-#: Examples kept per skip reason or note.
-MAX_EXAMPLES = 3
 
 
 class FeatureExtractionError(RuntimeError):
@@ -80,7 +67,7 @@ def cache_path(
         {
             "features": feature_settings(audio, text),
             "fingerprint": fingerprint,
-            "format_version": FORMAT_VERSION,
+            "format_version": FEATURE_CACHE_VERSION,
         },
         sort_keys=True,
     )
@@ -161,47 +148,8 @@ def _create_datasets(f: h5py.File, n: int, audio: AudioFeatures, text: TextFeatu
         f.create_dataset(key, (n,), dtype="i4", maxshape=(None,), chunks=(max(1, min(n, 4096)),))
 
 
-class _Tally:
-    """Segments skipped (by reason) and kept with a remark (by note) while features are extracted."""
-
-    def __init__(self, skipped: dict | None = None, examples: dict | None = None):
-        self.skipped: Counter = Counter(skipped or {})
-        self.examples: dict[str, list[str]] = {k: list(v) for k, v in (examples or {}).items()}
-        self.notes: Counter = Counter()
-        self.note_examples: dict[str, list[str]] = {}
-
-    def skip(self, reason: str, message: str) -> None:
-        self.skipped[reason] += 1
-        self.examples.setdefault(reason, [])
-        if len(self.examples[reason]) < MAX_EXAMPLES:
-            self.examples[reason].append(message)
-
-    def note(self, kind: str, segment_id: str) -> None:
-        self.notes[kind] += 1
-        ex = self.note_examples.setdefault(kind, [])
-        if len(ex) < MAX_EXAMPLES:
-            ex.append(segment_id)
-
-    def log(self, path: Path) -> None:
-        for reason, n in self.skipped.items():
-            log.warning(
-                "%s: skipped %d segment(s): %s (e.g. %s)", path.name, n, reason, self.examples.get(reason)
-            )
-        for kind, n in self.notes.items():
-            log.warning(
-                "%s: %d segment(s) kept with %s (e.g. %s)", path.name, n, kind, self.note_examples[kind]
-            )
-
-    def attrs(self) -> dict:
-        return {
-            "skipped": dict(self.skipped),
-            "skipped_examples": self.examples,
-            "audio_notes": {"counts": dict(self.notes), "examples": self.note_examples},
-        }
-
-
 def _write_features(
-    f: h5py.File, segments: list[Segment], results: Iterator, tally: _Tally, bar
+    f: h5py.File, segments: list[Segment], results: Iterator, tally: ExtractionTally, bar
 ) -> list[int]:
     """Write each extracted segment's features to the next row; return the indices of the kept segments."""
     kept: list[int] = []
@@ -220,21 +168,6 @@ def _write_features(
     for key in ("spec", "words", "spec_len", "word_len"):
         f[key].resize(len(kept), axis=0)
     return kept
-
-
-def _write_columns(f: h5py.File, segments: list[Segment]) -> None:
-    """The per-segment labels, strings and times of the kept segments."""
-    strings = {
-        "fold": [s.fold for s in segments],
-        "segment_id": [s.segment_id for s in segments],
-        "video_id": [s.video_id for s in segments],
-        "text": [" ".join(s.words) for s in segments],
-    }
-    for key, values in strings.items():
-        f.create_dataset(key, data=values, dtype=h5py.string_dtype("utf-8"))
-    f.create_dataset("labels", data=np.stack([s.labels for s in segments]).astype(np.float32))  # (N, 1 + E)
-    f.create_dataset("start", data=np.array([s.start for s in segments], dtype=np.float64))
-    f.create_dataset("end", data=np.array([s.end for s in segments], dtype=np.float64))
 
 
 def build_cache(
@@ -269,51 +202,74 @@ def build_cache(
     emotion_names, label_columns = list(emotion_names), list(label_columns)
     segments = list(segments_source)
     path = cache_path(cache_dir, name, audio, text, fingerprint)
+    settings = feature_settings(audio, text)
     if path.exists():
         validate_cache(path, audio, text, fingerprint, emotion_names, label_columns)
         return path
     if not segments:
         raise ValueError(f"no segments to cache for {path}")
     extra = dict(extra_attrs or {})
+    labels = _checked_labels(segments, label_columns, extra)  # (N, 1 + E)
+    workers = max(1, min(workers or os.cpu_count() or 1, len(segments)))
+    tally = ExtractionTally(extra.pop("skipped", None), extra.pop("skipped_examples", None))
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temps(path)
+    worker = functools.partial(_extract_one, audio=audio, text=text, strict=strict)
+    with atomic_path(path) as tmp:
+        with _extraction(segments, worker, workers, start_method) as results, h5py.File(tmp, "w") as f:
+            _create_datasets(f, len(segments), audio, text, compression)
+            with Progress(disable=not progress, transient=False) as bar:
+                kept = _write_features(f, segments, results, tally, bar)
+            if not kept:
+                raise ValueError(
+                    f"{path}: the audio of none of the {len(segments)} segment(s) could be read: "
+                    f"{dict(tally.skipped)}; e.g. {next(iter(tally.examples.values()), [])}"
+                )
+            _write_segment_columns(f, [segments[i] for i in kept], labels[kept])
+            attrs = {
+                "emotion_names": emotion_names,
+                "label_columns": label_columns,
+                "features": settings,
+                "counts": {**Counter(segments[i].fold for i in kept), "total": len(kept)},
+                **tally.attrs(),
+                **extra,
+            }
+            _write_attrs(f, attrs, fingerprint)
+    tally.log(path)
+    return path
+
+
+def _checked_labels(segments: list[Segment], label_columns: list[str], extra: dict[str, Any]) -> np.ndarray:
+    """The segments' label rows (N, 1 + E) float32, after checking each has ``label_columns`` and that
+    ``extra`` attributes do not override the cache's own."""
     clash = sorted(set(extra) & set(RESERVED_ATTRS))
     if clash:
         raise ValueError(f"extra_attrs may not override the cache's own attributes {clash}")
     bad = [s.segment_id for s in segments if np.shape(s.labels) != (len(label_columns),)]
     if bad:
         raise ValueError(f"segments {bad[:5]} do not have {len(label_columns)} label columns {label_columns}")
-    workers = max(1, min(workers or os.cpu_count() or 1, len(segments)))
-    tally = _Tally(extra.pop("skipped", None), extra.pop("skipped_examples", None))
+    return np.stack([s.labels for s in segments]).astype(np.float32)
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_temps(path)
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    worker = functools.partial(_extract_one, audio=audio, text=text, strict=strict)
-    try:
-        with _extraction(segments, worker, workers, start_method) as results, h5py.File(tmp, "w") as f:
-            _create_datasets(f, len(segments), audio, text, compression)
-            with Progress(disable=not progress, transient=False) as bar:
-                kept = [segments[i] for i in _write_features(f, segments, results, tally, bar)]
-            if not kept:
-                raise ValueError(
-                    f"{path}: the audio of none of the {len(segments)} segment(s) could be read: "
-                    f"{dict(tally.skipped)}; e.g. {next(iter(tally.examples.values()), [])}"
-                )
-            _write_columns(f, kept)
-            attrs = {
-                "emotion_names": emotion_names,
-                "label_columns": label_columns,
-                "features": feature_settings(audio, text),
-                "counts": {**Counter(s.fold for s in kept), "total": len(kept)},
-                **tally.attrs(),
-                **extra,
-            }
-            for key, value in attrs.items():
-                f.attrs[key] = json.dumps(value, default=_jsonable)
-            f.attrs["fingerprint"] = fingerprint
-            f.attrs["format_version"] = FORMAT_VERSION
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    tally.log(path)
-    return path
+
+def _write_segment_columns(f: h5py.File, segments: list[Segment], labels: np.ndarray) -> None:
+    """The per-segment columns besides the features: ids, fold, text, the raw labels (N, 1 + E), times (s)."""
+    strings = {
+        "fold": [s.fold for s in segments],
+        "segment_id": [s.segment_id for s in segments],
+        "video_id": [s.video_id for s in segments],
+        "text": [" ".join(s.words) for s in segments],
+    }
+    for key, values in strings.items():
+        f.create_dataset(key, data=values, dtype=h5py.string_dtype("utf-8"))
+    f.create_dataset("labels", data=labels)
+    f.create_dataset("start", data=np.array([s.start for s in segments], dtype=np.float64))
+    f.create_dataset("end", data=np.array([s.end for s in segments], dtype=np.float64))
+
+
+def _write_attrs(f: h5py.File, attrs: dict[str, Any], fingerprint: str) -> None:
+    """``attrs`` JSON-encoded, then the fingerprint and the format version as plain attributes."""
+    for key, value in attrs.items():
+        f.attrs[key] = json.dumps(value, default=to_json)
+    f.attrs["fingerprint"] = fingerprint
+    f.attrs["format_version"] = FEATURE_CACHE_VERSION

@@ -28,6 +28,14 @@ def is_resumable(key: str) -> bool:
     return any(key == k or key.startswith((k + ".", k + "/")) for k in RESUMABLE)
 
 
+def hpc_checkpoint(folder: str | os.PathLike) -> bool:
+    """Whether Lightning will restore a SLURM requeue checkpoint (``hpc_ckpt_<n>.ckpt`` in ``folder``) when
+    no ``ckpt_path`` is given: under SLURM, when one exists."""
+    from lightning.fabric.plugins.environments import SLURMEnvironment
+
+    return SLURMEnvironment.detect() and any(Path(folder).glob("hpc_ckpt_*.ckpt"))
+
+
 def checkpoint_fault(path: str | os.PathLike) -> str | None:
     """Why ``path`` cannot be a checkpoint (no such file, a folder, another kind of file), or None. Reads 4 bytes."""
     p = Path(path)
@@ -170,7 +178,7 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
 def check_resume(cfg: Any) -> None:
     """Refuse (ValueError) to resume ``cfg.ckpt_path`` with settings other than the ones its run was trained
     with (the config the checkpoint records), except the ``RESUMABLE`` ones."""
-    from mosei_attn.callbacks import CONFIG_KEY
+    from mosei_attn.training.callbacks import CONFIG_KEY
     from mosei_attn.utils import to_container
 
     run_cfg = read_checkpoint(cfg.ckpt_path).get(CONFIG_KEY)
