@@ -149,11 +149,12 @@ def _create_datasets(f: h5py.File, n: int, audio: AudioFeatures, text: TextFeatu
 
 
 def _write_features(
-    f: h5py.File, segments: list[Segment], results: Iterator, tally: ExtractionTally, bar
+    f: h5py.File, path: Path, segments: list[Segment], results: Iterator, tally: ExtractionTally, bar
 ) -> list[int]:
-    """Write each extracted segment's features to the next row; return the indices of the kept segments."""
+    """Write each extracted segment's features to the next row; return the indices of the kept segments
+    (at least one, else ValueError: the cache ``path`` would be empty)."""
     kept: list[int] = []
-    task = bar.add_task(f"features -> {Path(f.filename).name}", total=len(segments))
+    task = bar.add_task(f"features -> {path.name}", total=len(segments))
     for i, result in enumerate(results):
         if result[0] == "skip":
             tally.skip(result[1], result[2])
@@ -165,6 +166,11 @@ def _write_features(
             for kind in notes:
                 tally.note(kind, segments[i].segment_id)
         bar.advance(task)
+    if not kept:
+        raise ValueError(
+            f"{path}: the audio of none of the {len(segments)} segment(s) could be read: "
+            f"{dict(tally.skipped)}; e.g. {next(iter(tally.examples.values()), [])}"
+        )
     for key in ("spec", "words", "spec_len", "word_len"):
         f[key].resize(len(kept), axis=0)
     return kept
@@ -191,18 +197,15 @@ def build_cache(
     An existing file with the same name is checked against these settings, fingerprint and emotion
     names and returned without recomputing anything. ``workers`` processes extract features (default:
     every core; 1 runs in-process; ``start_method`` is the multiprocessing one, default fork where it
-    exists); rows are written in segment order. A segment whose audio cannot be read (corrupt, empty or
-    truncated file, rate too low, cut past its end) is left out and counted by reason in the ``skipped``
-    attribute, merged with ``extra_attrs["skipped"]`` (the corpus reader's); ``strict`` makes it an error
-    (FeatureExtractionError naming the segment and file). ``extra_attrs`` are stored as JSON attributes.
-    ``compression`` is the h5py filter of spec and words (lzf: fast to read back). ``emotion_names`` and
-    ``label_columns`` are the corpus's (MOSEI's by default; a manifest corpus has its own): every
-    segment's ``labels`` row follows ``label_columns``.
+    exists); rows are written in segment order. A segment whose audio cannot be read is left out and
+    counted by reason in ``skipped``, merged with ``extra_attrs["skipped"]`` (the reader's); ``strict``
+    raises FeatureExtractionError instead. ``extra_attrs`` are stored as JSON attributes. ``compression``:
+    the h5py filter of spec and words. ``emotion_names`` and ``label_columns`` are the corpus's (MOSEI's
+    by default): every segment's ``labels`` row follows ``label_columns``.
     """
     emotion_names, label_columns = list(emotion_names), list(label_columns)
     segments = list(segments_source)
     path = cache_path(cache_dir, name, audio, text, fingerprint)
-    settings = feature_settings(audio, text)
     if path.exists():
         validate_cache(path, audio, text, fingerprint, emotion_names, label_columns)
         return path
@@ -213,24 +216,19 @@ def build_cache(
     workers = max(1, min(workers or os.cpu_count() or 1, len(segments)))
     tally = ExtractionTally(extra.pop("skipped", None), extra.pop("skipped_examples", None))
 
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)  # for the stale-temp scan; atomic_path writes there
     _remove_stale_temps(path)
     worker = functools.partial(_extract_one, audio=audio, text=text, strict=strict)
     with atomic_path(path) as tmp:
         with _extraction(segments, worker, workers, start_method) as results, h5py.File(tmp, "w") as f:
             _create_datasets(f, len(segments), audio, text, compression)
             with Progress(disable=not progress, transient=False) as bar:
-                kept = _write_features(f, segments, results, tally, bar)
-            if not kept:
-                raise ValueError(
-                    f"{path}: the audio of none of the {len(segments)} segment(s) could be read: "
-                    f"{dict(tally.skipped)}; e.g. {next(iter(tally.examples.values()), [])}"
-                )
+                kept = _write_features(f, path, segments, results, tally, bar)
             _write_segment_columns(f, [segments[i] for i in kept], labels[kept])
             attrs = {
                 "emotion_names": emotion_names,
                 "label_columns": label_columns,
-                "features": settings,
+                "features": feature_settings(audio, text),
                 "counts": {**Counter(segments[i].fold for i in kept), "total": len(kept)},
                 **tally.attrs(),
                 **extra,
