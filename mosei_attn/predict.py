@@ -25,7 +25,7 @@ from omegaconf import DictConfig
 from mosei_attn.data.manifest_file import read_manifest
 from mosei_attn.io import atomic_path, write_json
 from mosei_attn.predictor import Predictor
-from mosei_attn.training.resume import checked_ckpt_arg
+from mosei_attn.training.resume import check_input_args, checked_ckpt_arg
 from mosei_attn.utils import CONFIG_DIR
 
 log = logging.getLogger(__name__)
@@ -165,5 +165,7 @@ def main(cfg: DictConfig) -> None:
 
 if __name__ == "__main__":
     sys.argv = quote_free_text(sys.argv)
-    checked_ckpt_arg(sys.argv)  # a bad ckpt_path stops here, before Hydra creates the output folder
+    # a bad ckpt_path or input file stops here, before Hydra creates the output folder
+    checked_ckpt_arg(sys.argv)
+    check_input_args(sys.argv, ("audio", "manifest", "text_file", "embeddings"))
     main()

@@ -16,7 +16,7 @@ import torch
 import yaml
 
 from mosei_attn.training.callbacks import CONFIG_KEY
-from mosei_attn.training.resume import merge_overrides, resume_argv
+from mosei_attn.training.resume import config_conflicts, merge_overrides, resume_argv
 from tests.conftest import TINY
 
 REPO = Path(__file__).resolve().parent.parent
@@ -67,6 +67,19 @@ def test_merge_keeps_the_run_settings_and_takes_resumable_ones(cli_run):
     assert resume_argv(["train", "seed=1"]) == ["train", "seed=1"]  # no resume: unchanged
 
 
+def test_config_check_allows_where_and_how_long_but_not_what_is_trained():
+    run = {"seed": 1, "model": {"dropout": 0.1}, "trainer": {"max_epochs": 2},
+           "data": {"root": "/a", "corpus": {"root": "/a", "word_dim": 300}, "label_rule": "argmax"}}  # fmt: skip
+    moved = {**run, "trainer": {"max_epochs": 9}, "data": {**run["data"], "root": "/b",
+             "corpus": {"root": "/b", "word_dim": 300}}}  # fmt: skip
+    assert config_conflicts(moved, run) == []
+    other = {**moved, "model": {"dropout": 0.5}, "data": {**moved["data"], "label_rule": "plurality"}}
+    assert config_conflicts(other, run) == [
+        "data.label_rule: 'argmax' -> 'plurality'",
+        "model.dropout: 0.1 -> 0.5",
+    ]
+
+
 #: Runs several entry points in one interpreter (one start-up, ~15 s on shared cores, instead of one each);
 #: each command's stderr follows a "=== <module>" line and ends with "=== exit <code>".
 BATCH = """
@@ -98,6 +111,7 @@ def refused(cli_run, tmp_path_factory) -> dict:
         "typo": ("mosei_attn.train", ["ckpt_path=runs/typo/last.ckpt"]),
         "wav": ("mosei_attn.evaluate", ["ckpt_path=clip.wav", f"paths.log_dir={cwd}/logs"]),
         "predict": ("mosei_attn.predict", ["ckpt_path=nope.ckpt", "audio=clip.wav", "text=hi"]),
+        "no_audio": ("mosei_attn.predict", [f"ckpt_path={last}", "audio=missing.wav", "text=hi"]),
         "conflict": ("mosei_attn.train", [f"ckpt_path={last}", "model=shallow", "model.dropout=0.2"]),
         "group": ("mosei_attn.train", ["model=atention"]),  # last: it goes through Hydra
     }
@@ -122,6 +136,7 @@ def test_a_bad_ckpt_path_fails_before_anything_is_written(refused):
     assert failed(err["typo"]) and "ckpt_path=runs/typo/last.ckpt: no such file" in err["typo"]
     assert failed(err["wav"]) and "ckpt_path=clip.wav: not a PyTorch checkpoint (a WAV file)" in err["wav"]
     assert failed(err["predict"]) and "ckpt_path=nope.ckpt: no such file" in err["predict"]
+    assert failed(err["no_audio"]) and "audio=missing.wav: no such file" in err["no_audio"]
     assert refused["cwd"] == ["clip.wav"]  # no .hydra/, train.log, tensorboard/ or empty output folders
 
 

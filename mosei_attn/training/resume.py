@@ -15,7 +15,8 @@ from typing import Any
 RESUMABLE: tuple[str, ...] = (
     "ckpt_path", "trainer", "logger", "callbacks", "hydra", "paths", "test", "tags", "sweep_name",
     "data.root", "data.folds", "data.cache_dir", "data.num_workers", "data.feature_workers", "data.pin_memory",
-    "data.word_vectors.path",
+    "data.word_vectors.path", "data.corpus.root", "data.corpus.folds", "data.corpus.word_vectors",
+    "data.corpus.vectors_cache_dir", "data.write_corpus.root",
 )  # fmt: skip
 #: How a file written by ``torch.save`` starts: a zip archive (the default format), or a pickle (legacy).
 CHECKPOINT_MAGIC = (b"PK\x03\x04", b"\x80")
@@ -67,6 +68,15 @@ def checked_ckpt_arg(argv: list[str], key: str = "ckpt_path") -> str | None:
             f"{key}={value}: {fault}. Nothing was written; give a .ckpt file written by training"
         )
     return value
+
+
+def check_input_args(argv: list[str], keys: tuple[str, ...]) -> None:
+    """Exit, naming it, when a ``key=path`` argument of ``keys`` names no file: before Hydra creates a folder."""
+    for arg in argv[1:]:
+        key, eq, value = arg.lstrip("+").partition("=")
+        value = value.strip("'\"")
+        if eq and key in keys and value not in NO_VALUE and not Path(value).is_file():
+            raise SystemExit(f"{key}={value}: no such file. Nothing was written")
 
 
 def _stored(run_dir: Path) -> tuple[list[str], Any, dict[str, Any]]:
