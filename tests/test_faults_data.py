@@ -231,3 +231,22 @@ def test_metadata_literals_are_never_evaluated_as_code(tmp_path):
     root, _, data = sdk_corpus(tmp_path, "__import__('os').system('echo hacked')")
     with ComputationalSequence(root / LABELS_FILE) as seq:
         assert seq.metadata["dimension names"] == "__import__('os').system('echo hacked')"
+
+
+def test_prepare_prints_what_was_skipped(tmp_path, capsys):
+    from mosei_attn.prepare import prepare_cache
+    from tests.conftest import compose_config
+
+    root, folds = corpus_with(
+        tmp_path, {"corrupt": WAV_FAULTS["corrupt"], "partial": lambda p: sf.write(p, tone(1.0), SR)}
+    )
+    shapes = [f"data.audio.{k}={v}" for k, v in AUDIO.items()]
+    cfg = compose_config("prepare", [
+        "data=mosei", f"data.root={root}", f"data.folds={folds}", "data.name=faults", f"data.text.dim={WORD_DIM}",
+        "data.text.max_words=4", "data.feature_workers=1", f"paths.data_dir={tmp_path}", *shapes,
+    ], tmp_path / "out")  # fmt: skip
+    for _ in range(2):  # built, then reused: the report comes from the cache
+        prepare_cache(cfg)
+        out = capsys.readouterr().out
+        assert "skipped, by reason: {'unreadable audio file': 1}" in out
+        assert f"kept with a remark: {{'{NOTE_CUT_SHORT}': 1}}" in out
