@@ -82,7 +82,13 @@ def test_all_zero_rows_under_argmax_are_counted_per_split(tmp_path, caplog):
     )
     assert "1 val segment(s) have no emotion" in caplog.text
     # the classes nobody trains on are named before training
-    assert "no training example of ['anger', 'surprise', 'disgust', 'fear']" in caplog.text
+    assert (
+        "no train example of ['anger', 'surprise', 'disgust', 'fear']: the model cannot learn" in caplog.text
+    )
+    assert (
+        "no test example of ['sad', 'anger', 'surprise', 'disgust', 'fear']: their recall is not"
+        in caplog.text
+    )
     assert dm.meta.class_counts == (3, 1, 0, 0, 0, 0)
 
 

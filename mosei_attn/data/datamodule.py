@@ -156,11 +156,7 @@ class MoseiDataModule(L.LightningDataModule):
             self._splits[split] = CacheDataset(self._cache, rows, full_targets[rows])
         self.label_report = self._report_labels(path.name, labels, folds, keep)
         counts = class_counts(self._splits["train"].targets, len(names))
-        absent = [n for n, c in zip(names, counts, strict=True) if c == 0]
-        if absent and len(self._splits["train"]):
-            train_counts = dict(zip(names, counts.tolist(), strict=True))
-            log.warning("%s: no training example of %s: the model cannot learn them (train counts %s)",
-                        path.name, absent, train_counts)  # fmt: skip
+        self._report_absent_classes(path.name, names)
         self._meta = DataMeta(
             emotion_names=names,
             label_rule=self.label_rule,
@@ -193,6 +189,21 @@ class MoseiDataModule(L.LightningDataModule):
                 elif n:
                     log.warning("%s: %d %s segment(s) dropped: %s", name, n, split, why)
         return report
+
+    def _report_absent_classes(self, name: str, names: tuple[str, ...]) -> None:
+        """Warn, per split, of the emotions it holds no example of (said before training, not found after)."""
+        for split, dataset in self._splits.items():
+            counts = class_counts(dataset.targets, len(names))
+            absent = [n for n, c in zip(names, counts, strict=True) if c == 0]
+            if not absent or not len(dataset):
+                continue
+            why = (
+                "the model cannot learn them"
+                if split == "train"
+                else "their recall is not measured (UA averages the rest)"
+            )
+            log.warning("%s: no %s example of %s: %s (%s counts %s)", name, split, absent, why, split,
+                        dict(zip(names, counts.tolist(), strict=True)))  # fmt: skip
 
     def require_splits(self, *splits: str) -> None:
         """Refuse (ValueError) before any training when one of ``splits`` holds no segment."""
