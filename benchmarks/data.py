@@ -10,6 +10,7 @@ reading the cache at the training batch size with 0 and 2 loader workers.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import shutil
 import tempfile
@@ -20,7 +21,7 @@ from mosei_attn.data.cache import build_cache
 from mosei_attn.data.corpus import MoseiCorpus
 from mosei_attn.data.datamodule import MoseiDataModule
 from mosei_attn.data.features import AudioFeatures, TextFeatures
-from mosei_attn.data.synthetic import FOLDS_FILE, write_synthetic_corpus
+from mosei_attn.synthetic.writer import FOLDS_FILE, write_synthetic_corpus
 
 
 def extraction(segments, fingerprint: str, cache_dir: Path, workers: int) -> tuple[float, Path]:
@@ -41,9 +42,8 @@ def extraction(segments, fingerprint: str, cache_dir: Path, workers: int) -> tup
 
 def loader_throughput(root: Path, cache_dir: Path, batch: int, num_workers: int, epochs: int = 2) -> float:
     dm = MoseiDataModule(
-        root=str(root),
+        functools.partial(MoseiCorpus, root, folds=root / FOLDS_FILE),
         name="bench",
-        folds=str(root / FOLDS_FILE),
         cache_dir=str(cache_dir),
         batch_size=batch,
         num_workers=num_workers,

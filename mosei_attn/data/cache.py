@@ -23,25 +23,18 @@ import os
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import h5py
 import numpy as np
 from rich.progress import Progress
 
 from mosei_attn.data.audio import read_audio
-from mosei_attn.data.cache_reader import (  # noqa: F401  (re-exported: readers import them from here)
-    FORMAT_VERSION,
-    CacheMismatchError,
-    FeatureCache,
-    _jsonable,
-    check_attrs,
-    open_cache,
-    read_attrs,
-    validate_cache,
-)
+from mosei_attn.data.cache_reader import FEATURE_CACHE_VERSION, validate_cache
 from mosei_attn.data.features import AudioFeatures, TextFeatures, feature_settings
 from mosei_attn.data.labels import EMOTIONS, LABEL_COLUMNS
 from mosei_attn.data.segment import Segment
+from mosei_attn.io import atomic_path, to_json
 
 #: Hex digits of the settings hash in the file name.
 KEY_LENGTH = 12
@@ -63,7 +56,7 @@ def cache_path(
         {
             "features": feature_settings(audio, text),
             "fingerprint": fingerprint,
-            "format_version": FORMAT_VERSION,
+            "format_version": FEATURE_CACHE_VERSION,
         },
         sort_keys=True,
     )
@@ -161,35 +154,17 @@ def build_cache(
     if not segments:
         raise ValueError(f"no segments to cache for {path}")
     extra = dict(extra_attrs or {})
-    clash = sorted(set(extra) & set(RESERVED_ATTRS))
-    if clash:
-        raise ValueError(f"extra_attrs may not override the cache's own attributes {clash}")
+    labels = _checked_labels(segments, label_columns, extra)  # (N, 1 + E)
     workers = max(1, min(workers or os.cpu_count() or 1, len(segments)))
-    bad = [s.segment_id for s in segments if np.shape(s.labels) != (len(label_columns),)]
-    if bad:
-        raise ValueError(f"segments {bad[:5]} do not have {len(label_columns)} label columns {label_columns}")
-    labels = np.stack([s.labels for s in segments]).astype(np.float32)  # (N, 1 + E)
 
     path.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_temps(path)
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
     n = len(segments)
     worker = functools.partial(_extract_one, audio=audio, text=text)
-    try:
+    with atomic_path(path) as tmp:
         with _extraction(segments, worker, workers, start_method) as results, h5py.File(tmp, "w") as f:
             _create_datasets(f, n, audio, text, compression)
-            strings = {
-                "fold": [s.fold for s in segments],
-                "segment_id": [s.segment_id for s in segments],
-                "video_id": [s.video_id for s in segments],
-                "text": [" ".join(s.words) for s in segments],
-            }
-            for key, values in strings.items():
-                f.create_dataset(key, data=values, dtype=h5py.string_dtype("utf-8"))
-            f.create_dataset("labels", data=labels)
-            f.create_dataset("start", data=np.array([s.start for s in segments], dtype=np.float64))
-            f.create_dataset("end", data=np.array([s.end for s in segments], dtype=np.float64))
-
+            _write_segment_columns(f, segments, labels)
             with Progress(disable=not progress, transient=False) as bar:
                 task = bar.add_task(f"features -> {path.name}", total=n)
                 for i, (spec, spec_len, words, word_len) in enumerate(results):
@@ -204,12 +179,40 @@ def build_cache(
                 "counts": {**Counter(s.fold for s in segments), "total": n},
                 **extra,
             }
-            for key, value in attrs.items():
-                f.attrs[key] = json.dumps(value, default=_jsonable)
-            f.attrs["fingerprint"] = fingerprint
-            f.attrs["format_version"] = FORMAT_VERSION
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+            _write_attrs(f, attrs, fingerprint)
     return path
+
+
+def _checked_labels(segments: list[Segment], label_columns: list[str], extra: dict[str, Any]) -> np.ndarray:
+    """The segments' label rows (N, 1 + E) float32, after checking each has ``label_columns`` and that
+    ``extra`` attributes do not override the cache's own."""
+    clash = sorted(set(extra) & set(RESERVED_ATTRS))
+    if clash:
+        raise ValueError(f"extra_attrs may not override the cache's own attributes {clash}")
+    bad = [s.segment_id for s in segments if np.shape(s.labels) != (len(label_columns),)]
+    if bad:
+        raise ValueError(f"segments {bad[:5]} do not have {len(label_columns)} label columns {label_columns}")
+    return np.stack([s.labels for s in segments]).astype(np.float32)
+
+
+def _write_segment_columns(f: h5py.File, segments: list[Segment], labels: np.ndarray) -> None:
+    """The per-segment columns besides the features: ids, fold, text, the raw labels (N, 1 + E), times (s)."""
+    strings = {
+        "fold": [s.fold for s in segments],
+        "segment_id": [s.segment_id for s in segments],
+        "video_id": [s.video_id for s in segments],
+        "text": [" ".join(s.words) for s in segments],
+    }
+    for key, values in strings.items():
+        f.create_dataset(key, data=values, dtype=h5py.string_dtype("utf-8"))
+    f.create_dataset("labels", data=labels)
+    f.create_dataset("start", data=np.array([s.start for s in segments], dtype=np.float64))
+    f.create_dataset("end", data=np.array([s.end for s in segments], dtype=np.float64))
+
+
+def _write_attrs(f: h5py.File, attrs: dict[str, Any], fingerprint: str) -> None:
+    """``attrs`` JSON-encoded, then the fingerprint and the format version as plain attributes."""
+    for key, value in attrs.items():
+        f.attrs[key] = json.dumps(value, default=to_json)
+    f.attrs["fingerprint"] = fingerprint
+    f.attrs["format_version"] = FEATURE_CACHE_VERSION
