@@ -48,7 +48,7 @@ def paper_shapes() -> tuple[tuple[int, int], tuple[int, int], int]:
     from mosei_attn.data.labels import EMOTIONS
 
     audio = OmegaConf.load(ROOT / "conf/data/audio/paper.yaml")
-    text = OmegaConf.load(ROOT / "conf/data/synthetic.yaml").text
+    text = OmegaConf.load(ROOT / "conf/data/loader/default.yaml").text
     return (audio.freq_bins, audio.max_frames), (text.max_words, text.dim), len(EMOTIONS)
 
 
