@@ -31,8 +31,9 @@ GLIBC_VARS = ("GLIBC_TUNABLES", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD
 M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD, M_MMAP_MAX = -1, -2, -3, -4
 INT_MAX = 2**31 - 1  # mallopt takes a C int
 
-#: (parameter, value in bytes): blocks below 2 GiB come from the heap instead of their own mmap, up to
-#: 2 GiB of free heap top is kept instead of returned, and the heap grows 64 MiB at a time.
+#: (parameter, value in bytes): blocks below 1 GiB come from the heap instead of their own mmap (glibc 2.36
+#: accepts INT_MAX here but then still maps large blocks: measured), up to 2 GiB of free heap top is kept
+#: instead of returned, and the heap grows 64 MiB at a time.
 SETTINGS = ((M_MMAP_THRESHOLD, 2**30), (M_TRIM_THRESHOLD, INT_MAX), (M_TOP_PAD, 64 * 2**20))
 
 _applied: bool | None = None
@@ -63,6 +64,6 @@ def _mallopt() -> bool:
         return False
     done = {param: mallopt(param, value) == 1 for param, value in SETTINGS}
     if not done[M_MMAP_THRESHOLD]:
-        # Older glibc caps the mmap threshold at 32 MiB; no mmap at all then has the same effect.
+        # Some glibc versions cap the mmap threshold at 32 MiB; no mmap at all then has the same effect.
         done[M_MMAP_THRESHOLD] = mallopt(M_MMAP_MAX, 0) == 1
     return all(done.values())
