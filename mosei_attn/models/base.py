@@ -18,6 +18,8 @@ from mosei_attn.models.metrics import EmotionMetrics, to_numpy
 
 #: Scheduler config keys that are Lightning's (how to step it), not the scheduler constructor's.
 LIGHTNING_SCHEDULER_KEYS = ("monitor", "interval", "frequency")
+#: Checkpoint entry holding the best val/ua so far, so that val/ua_best (a sweeper's objective) survives a resume.
+UA_BEST_KEY = "val_ua_best"
 
 
 def _plain(value: Any) -> Any:
@@ -80,6 +82,7 @@ class EmotionModule(L.LightningModule):
         stride = getattr(self.net, "time_stride", 1)  # frames per attention time position
         self.val_cues, self.test_cues = (CueMetrics(self.meta.cue_modes, stride) for _ in range(2))
         self.val_ua_best = MaxMetric()
+        self._ua_best_restored: float | None = None  # from the checkpoint a run resumes
         self.val_results: dict[str, Any] = {}
         self.test_results: dict[str, Any] = {}
 
@@ -106,6 +109,16 @@ class EmotionModule(L.LightningModule):
 
     def on_train_start(self) -> None:
         self.val_ua_best.reset()  # forget the sanity-check validation
+        if self._ua_best_restored is not None:  # a resumed run goes on from its best so far
+            self.val_ua_best.update(torch.tensor(self._ua_best_restored, device=self.device))
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        best = float(self.val_ua_best.max_value)
+        checkpoint[UA_BEST_KEY] = best if best > float("-inf") else None
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        best = checkpoint.get(UA_BEST_KEY)
+        self._ua_best_restored = None if best is None else float(best)
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         loss, _, _ = self._step(batch)

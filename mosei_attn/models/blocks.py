@@ -8,7 +8,7 @@ Every block runs one of two paths over the SAME parameters:
   trainable fused conv+ReLU kernel; ``torch.compile`` (the modules' ``compile`` option) fuses the
   pool+ReLU and bias+ReLU pairs.
 - ``reference=True``: the textbook order conv -> ReLU -> pool on contiguous NCHW tensors, for the
-  benchmark and for tests that check the fast path changes nothing.
+  benchmark and for tests that check the fast path changes nothing beyond float rounding.
 """
 
 from __future__ import annotations
@@ -47,6 +47,12 @@ def pooled_lengths(lengths: torch.Tensor, blocks: int, size: int, pool: int = PO
     return torch.div(lengths + stride - 1, stride, rounding_mode="floor").clamp(max=size)
 
 
+def real_positions(lengths: torch.Tensor, blocks: int, size: int, pool: int = POOL) -> torch.Tensor:
+    """(B, size) bool: the time positions after ``blocks`` pools that hold at least one of ``lengths`` (B,)
+    real input positions."""
+    return length_mask(pooled_lengths(lengths, blocks, size, pool), size)
+
+
 def attended_lengths(lengths: torch.Tensor, stride: int, size: int) -> torch.Tensor:
     """Time positions the attention may weigh: those whose ``stride`` frames are all real, at least one
     (so a segment shorter than ``stride`` frames still gets a finite softmax), at most ``size``.
@@ -69,7 +75,7 @@ def zero_padding(
     """
     if lengths is None:
         return x
-    keep = length_mask(pooled_lengths(lengths, blocks, x.shape[-1], pool), x.shape[-1])  # (B, T')
+    keep = real_positions(lengths, blocks, x.shape[-1], pool)  # (B, T')
     return x * keep.view(keep.shape[0], *([1] * (x.dim() - 2)), keep.shape[1]).to(x.dtype)
 
 
@@ -97,16 +103,18 @@ class SpeechCNN(nn.Module):
             self.to(memory_format=torch.channels_last)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
-        """``lengths`` (B,): real frames of each input. With them, every block's output is taken relative to
-        its response to silence (an all-zero input), and set to that response past the real frames, so the
-        convolutions' zero padding and the batch's padding both read as "silence continues": a segment's
-        features depend neither on the batch's padding nor on where its array ends."""
+        """(B, C_in, F, T) -> (B, K, F', T'). With ``lengths`` (B,) (real frames of each sample), every
+        block's output is taken relative to its response to silence (an all-zero input) and set to exactly
+        that past each sample's pooled length, ceil(length / pool^k) after block k: the convolutions' zero
+        padding and the batch's padding both read as "silence continues", so a segment's features depend
+        neither on its batch's padding nor on where its array ends."""
+        masks = self._time_masks(lengths, x.shape[-1], x.dtype)
         if not self.reference:
             x = x.contiguous(memory_format=torch.channels_last)
         silence = x.new_zeros(x.shape[1])  # the previous block's response to silence, (C,)
-        for k, conv in enumerate(self.convs, 1):
+        for conv, mask in zip(self.convs, masks, strict=True):
             bias = conv.bias
-            if lengths is not None:  # conv(x_rel + s) = conv_zero_padded(x_rel) + W.sum() @ s
+            if mask is not None:  # conv(x_rel + s) = conv_zero_padded(x_rel) + W.sum() @ s
                 bias = bias + conv.weight.sum(dim=(2, 3)) @ silence
                 silence = F.relu(bias)  # this block's response to silence (max pool of a constant is it)
             x = F.conv2d(x, conv.weight, bias, padding="same")
@@ -114,9 +122,19 @@ class SpeechCNN(nn.Module):
                 x = F.max_pool2d(F.relu(x), self.pool)
             else:
                 x = F.relu_(F.max_pool2d(x, self.pool))  # pool first: same result, pool^2 x fewer ReLUs
-            if lengths is not None:
-                x = zero_padding(x - silence[:, None, None], lengths, k, self.pool)
+            if mask is not None:
+                x = (x - silence[:, None, None]) * mask
         return x  # (B, K, F / pool^P, T / pool^P)
+
+    def _time_masks(self, lengths: torch.Tensor | None, n_time: int, dtype: torch.dtype) -> list:
+        """Per block, None or a (B, 1, 1, T') 0/1 mask of the real pooled time positions."""
+        if lengths is None:
+            return [None] * len(self.convs)
+        masks = []
+        for k in range(1, len(self.convs) + 1):
+            real = real_positions(lengths, k, pooled_size(n_time, k, self.pool), self.pool)  # (B, T')
+            masks.append(real.to(dtype)[:, None, None, :])
+        return masks
 
 
 class TextCNN(nn.Module):
