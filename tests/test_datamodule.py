@@ -92,3 +92,36 @@ def test_missing_corpus_folder_is_a_clear_error(tmp_path):
 
     with pytest.raises(FileNotFoundError, match="nowhere"):
         MoseiDataModule(root=str(tmp_path / "nowhere"), cache_dir=str(tmp_path)).prepare_data()
+
+
+def test_whole_batch_reads_equal_single_items(datamodule):
+    dm = datamodule()
+    ds = dm.dataset("val")
+    batch = next(iter(dm.val_dataloader()))  # read through __getitems__, float16 until the collate
+    assert batch["spec"].dtype == torch.float32 and batch["words"].dtype == torch.float32
+    for j in (0, len(batch["index"]) - 1):
+        item = ds[j]
+        for key, value in item.items():
+            assert torch.equal(batch[key][j], value), key
+
+
+def test_each_epoch_is_a_new_permutation_and_ranks_split_it(datamodule):
+    dm = datamodule()
+    loader, ds = dm.train_dataloader(), dm.dataset("train")
+    torch.manual_seed(0)
+    epochs = [torch.cat([b["index"] for b in loader]).tolist() for _ in range(2)]
+    assert sorted(epochs[0]) == sorted(epochs[1]) == sorted(ds.rows.tolist())
+    assert epochs[0] != epochs[1]
+    # DistributedSampler (what Lightning puts in under DDP): the ranks' shares cover the split once
+    from torch.utils.data import DataLoader, DistributedSampler
+
+    from mosei_attn.data.datamodule import collate_batch
+
+    shares = []
+    for rank in (0, 1):
+        sampler = DistributedSampler(ds, num_replicas=2, rank=rank, shuffle=True, seed=3, drop_last=True)
+        sampler.set_epoch(1)
+        rank_loader = DataLoader(ds, batch_size=4, sampler=sampler, collate_fn=collate_batch)
+        shares.append([int(i) for b in rank_loader for i in b["index"]])
+    assert not set(shares[0]) & set(shares[1])
+    assert len(shares[0]) == len(shares[1]) == len(ds) // 2

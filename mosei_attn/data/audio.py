@@ -73,7 +73,7 @@ def read_audio(
         raise AudioReadError(path, f"unreadable or corrupt audio file ({e})") from e
     if data.shape[0] == 0:
         raise AudioReadError(path, f"cut {cut} holds no samples (truncated file?)")
-    return data.mean(axis=1, dtype=np.float32), sr
+    return (data[:, 0] if data.shape[1] == 1 else data.mean(axis=1, dtype=np.float32)), sr
 
 
 def resample(audio: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:

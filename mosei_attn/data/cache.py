@@ -4,8 +4,13 @@ File ``<cache_dir>/<name>-<key>.h5``, ``key`` = 12 hex digits of sha256(settings
 version). Datasets, one row per segment in corpus order::
 
     spec (N, F, T) float16, spec_len (N,) int32      words (N, L, D) float16, word_len (N,) int32
-    labels (N, 7) float32 raw columns                fold, segment_id, video_id, text (N,) utf-8
+    labels (N, 7) float32 raw columns                fold, segment_id, video_id, text (N,) utf-8, fixed length
     start, end (N,) float64 seconds
+
+Every dataset is chunked (spec and words one segment per chunk, read a batch of random rows at a time) and
+carries HDF5's Fletcher-32 checksum filter, so a damaged chunk is an error on reading, never wrong numbers
+(strings are fixed-length for that: variable-length data cannot take a filter). Spec and words are stored
+uncompressed by default: lzf would halve the file but also the loader's speed.
 
 Attributes (JSON strings unless scalar): emotion_names, label_columns, features, fingerprint, counts,
 format_version, plus any ``extra_attrs``. The file is written under ``*.h5.tmp-<pid>`` and renamed when
@@ -18,6 +23,7 @@ import contextlib
 import functools
 import hashlib
 import json
+import logging
 import multiprocessing
 import os
 from collections import Counter
@@ -31,6 +37,7 @@ from rich.progress import Progress
 from mosei_attn.data.audio import read_audio
 from mosei_attn.data.cache_reader import (  # noqa: F401  (re-exported: readers import them from here)
     FORMAT_VERSION,
+    CacheCorruptError,
     CacheMismatchError,
     FeatureCache,
     _jsonable,
@@ -42,6 +49,8 @@ from mosei_attn.data.cache_reader import (  # noqa: F401  (re-exported: readers 
 from mosei_attn.data.features import AudioFeatures, TextFeatures, feature_settings
 from mosei_attn.data.labels import EMOTIONS, LABEL_COLUMNS
 from mosei_attn.data.segment import Segment
+
+log = logging.getLogger(__name__)
 
 #: Hex digits of the settings hash in the file name.
 KEY_LENGTH = 12
@@ -117,13 +126,50 @@ def _remove_stale_temps(path: Path) -> None:
             continue  # alive, someone else's
 
 
-def _create_datasets(f: h5py.File, n: int, audio: AudioFeatures, text: TextFeatures, compression: str | None):
-    fb, t, lw, d = audio.freq_bins, audio.max_frames, text.max_words, text.dim
-    # One segment per chunk: a DataLoader reads one random segment at a time.
-    f.create_dataset("spec", (n, fb, t), dtype="f2", chunks=(1, fb, t), compression=compression)
-    f.create_dataset("words", (n, lw, d), dtype="f2", chunks=(1, lw, d), compression=compression)
+def _warn_old_formats(path: Path, name: str) -> None:
+    """Say so when caches of this name from an older format version lie beside ``path`` (not reused)."""
+    for other in sorted(path.parent.glob(f"{name}-*.h5")):
+        try:
+            version = read_attrs(other).get("format_version")
+        except (OSError, ValueError):
+            continue
+        if isinstance(version, int) and version < FORMAT_VERSION:
+            log.warning(
+                "%s: feature cache of format version %d, this code reads version %d: building %s instead "
+                "(the old file is not used; delete it to free the space)",
+                other, version, FORMAT_VERSION, path.name,
+            )  # fmt: skip
+
+
+def _create_datasets(
+    f: h5py.File,
+    segments: list[Segment],
+    labels: np.ndarray,
+    shapes: dict[str, tuple],
+    compression: str | None,
+) -> None:
+    """Every dataset of the layout, checksummed (Fletcher-32); spec and words are filled in afterwards."""
+    n = len(segments)
+    for key, shape in shapes.items():  # one segment per chunk: the loader reads random rows
+        f.create_dataset(
+            key, (n, *shape), dtype="f2", chunks=(1, *shape), compression=compression, fletcher32=True
+        )
     for key in ("spec_len", "word_len"):
-        f.create_dataset(key, (n,), dtype="i4")
+        f.create_dataset(key, (n,), dtype="i4", fletcher32=True)
+    strings = {
+        "fold": [s.fold for s in segments],
+        "segment_id": [s.segment_id for s in segments],
+        "video_id": [s.video_id for s in segments],
+        "text": [" ".join(s.words) for s in segments],
+    }
+    for key, values in strings.items():
+        encoded = [v.encode("utf-8") for v in values]
+        width = max(1, *(len(v) for v in encoded))
+        dtype = h5py.string_dtype("utf-8", length=width)
+        f.create_dataset(key, data=np.array(encoded, dtype=dtype), fletcher32=True)
+    f.create_dataset("labels", data=labels, fletcher32=True)
+    f.create_dataset("start", data=np.array([s.start for s in segments], dtype=np.float64), fletcher32=True)
+    f.create_dataset("end", data=np.array([s.end for s in segments], dtype=np.float64), fletcher32=True)
 
 
 def build_cache(
@@ -136,7 +182,7 @@ def build_cache(
     extra_attrs: dict | None = None,
     workers: int | None = None,
     progress: bool = True,
-    compression: str | None = "lzf",
+    compression: str | None = None,
     start_method: str | None = None,
     emotion_names: Sequence[str] = EMOTIONS,
     label_columns: Sequence[str] = LABEL_COLUMNS,
@@ -149,7 +195,8 @@ def build_cache(
     exists); rows are written in segment order. ``extra_attrs`` (e.g. skip counts) are stored as JSON
     attributes. ``compression`` is the h5py filter of spec and words (lzf: fast to read back).
     ``emotion_names`` and ``label_columns`` are the corpus's (MOSEI's by default; a manifest corpus has
-    its own): every segment's ``labels`` row follows ``label_columns``.
+    its own): every segment's ``labels`` row follows ``label_columns``. ``compression`` (an h5py filter
+    name such as "lzf", default none) applies to spec and words: smaller file, slower loader.
     """
     emotion_names, label_columns = list(emotion_names), list(label_columns)
     segments = list(segments_source)
@@ -171,31 +218,24 @@ def build_cache(
     labels = np.stack([s.labels for s in segments]).astype(np.float32)  # (N, 1 + E)
 
     path.parent.mkdir(parents=True, exist_ok=True)
+    _warn_old_formats(path, name)
     _remove_stale_temps(path)
     tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
     n = len(segments)
     worker = functools.partial(_extract_one, audio=audio, text=text)
     try:
         with _extraction(segments, worker, workers, start_method) as results, h5py.File(tmp, "w") as f:
-            _create_datasets(f, n, audio, text, compression)
-            strings = {
-                "fold": [s.fold for s in segments],
-                "segment_id": [s.segment_id for s in segments],
-                "video_id": [s.video_id for s in segments],
-                "text": [" ".join(s.words) for s in segments],
-            }
-            for key, values in strings.items():
-                f.create_dataset(key, data=values, dtype=h5py.string_dtype("utf-8"))
-            f.create_dataset("labels", data=labels)
-            f.create_dataset("start", data=np.array([s.start for s in segments], dtype=np.float64))
-            f.create_dataset("end", data=np.array([s.end for s in segments], dtype=np.float64))
-
+            shapes = {"spec": (audio.freq_bins, audio.max_frames), "words": (text.max_words, text.dim)}
+            _create_datasets(f, segments, labels, shapes, compression)
+            lengths = {key: np.zeros(n, dtype=np.int32) for key in ("spec_len", "word_len")}
             with Progress(disable=not progress, transient=False) as bar:
                 task = bar.add_task(f"features -> {path.name}", total=n)
                 for i, (spec, spec_len, words, word_len) in enumerate(results):
-                    f["spec"][i], f["spec_len"][i] = spec, spec_len
-                    f["words"][i], f["word_len"][i] = words, word_len
+                    f["spec"][i], f["words"][i] = spec, words
+                    lengths["spec_len"][i], lengths["word_len"][i] = spec_len, word_len
                     bar.advance(task)
+            for key, values in lengths.items():
+                f[key][...] = values
 
             attrs = {
                 "emotion_names": emotion_names,

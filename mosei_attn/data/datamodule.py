@@ -10,7 +10,7 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, default_collate
 
 from mosei_attn.data.labels import LABEL_RULES, class_counts, derive_targets
 from mosei_attn.data.meta import DataMeta
@@ -22,7 +22,13 @@ SPLIT_FOLDS: dict[str, str] = {"train": "train", "val": "valid", "test": "test"}
 
 
 class CacheDataset(Dataset):
-    """Rows of a feature cache as model inputs; targets derived by the label rule beforehand."""
+    """Rows of a feature cache as model inputs; targets derived by the label rule beforehand.
+
+    ``dataset[i]`` is one segment (float32); the DataLoader instead asks ``__getitems__`` for a whole
+    batch, which reads its rows in one pass and leaves spec and words float16 (as cached) for
+    :func:`collate_batch`. The sampler is the DataLoader's own (a fresh shuffle per epoch, Lightning's
+    DistributedSampler under DDP), so shuffling and resuming are unchanged.
+    """
 
     def __init__(self, cache: Any, rows: np.ndarray, targets: np.ndarray):
         self.cache, self.rows, self.targets = cache, rows, targets
@@ -31,16 +37,30 @@ class CacheDataset(Dataset):
         return len(self.rows)
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
-        row = int(self.rows[i])
-        item = self.cache.item(row)
+        return {k: v[0] for k, v in collate_batch(self.__getitems__([i])).items()}
+
+    def __getitems__(self, indices: list[int]) -> dict[str, torch.Tensor]:
+        """The batch of dataset positions ``indices``: spec (B, 1, F, T) and words (B, L, D) float16."""
+        indices = np.asarray(indices, dtype=np.int64)
+        rows = self.rows[indices]
+        b = self.cache.batch(rows)
         return {
-            "spec": torch.from_numpy(item["spec"].astype(np.float32))[None],  # (1, F, T)
-            "spec_len": torch.tensor(int(item["spec_len"])),
-            "words": torch.from_numpy(item["words"].astype(np.float32)),  # (L, D)
-            "word_len": torch.tensor(int(item["word_len"])),
-            "target": torch.as_tensor(self.targets[i]),
-            "index": torch.tensor(row),
+            "spec": torch.from_numpy(b["spec"])[:, None],
+            "spec_len": torch.from_numpy(b["spec_len"].astype(np.int64)),
+            "words": torch.from_numpy(b["words"]),
+            "word_len": torch.from_numpy(b["word_len"].astype(np.int64)),
+            "target": torch.from_numpy(self.targets[indices]),
+            "index": torch.from_numpy(rows),
         }
+
+
+def collate_batch(batch: Mapping[str, torch.Tensor] | list) -> dict[str, torch.Tensor]:
+    """The DataLoader's collate: a batch from ``CacheDataset.__getitems__`` with spec and words made
+    float32 (in the loader worker when there are workers: a vectorised copy, ~0.5 ms per 32 x 200 x 400);
+    a list of single items (another dataset) goes to torch's default collate."""
+    if not isinstance(batch, Mapping):
+        return default_collate(batch)
+    return {k: v.float() if v.dtype == torch.float16 else v for k, v in batch.items()}
 
 
 class MoseiDataModule(L.LightningDataModule):
@@ -210,6 +230,7 @@ class MoseiDataModule(L.LightningDataModule):
             shuffle=shuffle,
             sampler=sampler,
             num_workers=self.num_workers,
+            collate_fn=collate_batch,
             pin_memory=self.pin_memory,
             persistent_workers=self.num_workers > 0,
             drop_last=False,
