@@ -32,6 +32,7 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+from h5py import h5s
 from rich.progress import Progress
 
 from mosei_attn.data.audio import read_audio
@@ -141,6 +142,19 @@ def _warn_old_formats(path: Path, name: str) -> None:
             )  # fmt: skip
 
 
+def _row_writer(ds: h5py.Dataset):
+    """``write(i, row)``: row ``i`` of ``ds`` (one chunk) through HDF5 directly (h5py's ``ds[i] = row``
+    spends more time building its selection than HDF5 spends writing)."""
+    shape = ds.shape[1:]
+    file_space, row_space, zeros = ds.id.get_space(), h5s.create_simple((1, *shape)), (0,) * len(shape)
+
+    def write(i: int, row: np.ndarray) -> None:
+        file_space.select_hyperslab((i, *zeros), (1, *shape))
+        ds.id.write(row_space, file_space, np.ascontiguousarray(row, dtype=ds.dtype)[None])
+
+    return write
+
+
 def _create_datasets(
     f: h5py.File,
     segments: list[Segment],
@@ -228,10 +242,12 @@ def build_cache(
             shapes = {"spec": (audio.freq_bins, audio.max_frames), "words": (text.max_words, text.dim)}
             _create_datasets(f, segments, labels, shapes, compression)
             lengths = {key: np.zeros(n, dtype=np.int32) for key in ("spec_len", "word_len")}
+            write_spec, write_words = _row_writer(f["spec"]), _row_writer(f["words"])
             with Progress(disable=not progress, transient=False) as bar:
                 task = bar.add_task(f"features -> {path.name}", total=n)
                 for i, (spec, spec_len, words, word_len) in enumerate(results):
-                    f["spec"][i], f["words"][i] = spec, words
+                    write_spec(i, spec)
+                    write_words(i, words)
                     lengths["spec_len"][i], lengths["word_len"][i] = spec_len, word_len
                     bar.advance(task)
             for key, values in lengths.items():
