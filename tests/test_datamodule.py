@@ -94,10 +94,14 @@ def test_missing_corpus_folder_is_a_clear_error(tmp_path):
         MoseiDataModule(root=str(tmp_path / "nowhere"), cache_dir=str(tmp_path)).prepare_data()
 
 
-def test_whole_batch_reads_equal_single_items(datamodule):
+def test_whole_batch_reads_equal_single_items(datamodule, monkeypatch):
     dm = datamodule()
     ds = dm.dataset("val")
-    batch = next(iter(dm.val_dataloader()))  # read through __getitems__, float16 until the collate
+    calls, read = [], ds.cache.batch
+    monkeypatch.setattr(ds.cache, "batch", lambda rows: (calls.append(len(rows)), read(rows))[1])
+    batches = list(dm.val_dataloader())  # float16 from the cache until the collate
+    assert calls == [len(b["index"]) for b in batches]  # one read per batch, not per segment
+    batch = batches[0]
     assert batch["spec"].dtype == torch.float32 and batch["words"].dtype == torch.float32
     for j in (0, len(batch["index"]) - 1):
         item = ds[j]
