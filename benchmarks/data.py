@@ -22,6 +22,7 @@ The last line printed is one JSON object with every figure (ratios against the p
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import shutil
@@ -40,7 +41,7 @@ from mosei_attn.data.cache import build_cache
 from mosei_attn.data.corpus import MoseiCorpus
 from mosei_attn.data.datamodule import MoseiDataModule
 from mosei_attn.data.features import AudioFeatures, TextFeatures
-from mosei_attn.data.synthetic import FOLDS_FILE, write_synthetic_corpus
+from mosei_attn.synthetic.writer import FOLDS_FILE, write_synthetic_corpus
 
 PAPER = AudioFeatures()  # the paper's 200 x 400 spectrogram (the defaults); words 40 x 300
 SPEC_SAMPLE = 200  # segments timed by the spectrogram-only comparison
@@ -145,9 +146,8 @@ def samples_per_s(loader, min_samples: int) -> tuple[float, float]:
 
 
 def loader_rates(root: Path, cache_dir: Path, batch: int) -> dict:
-    dm = MoseiDataModule(
-        root=str(root), name="bench", folds=str(root / FOLDS_FILE), cache_dir=str(cache_dir), batch_size=batch
-    )
+    corpus = functools.partial(MoseiCorpus, root, folds=root / FOLDS_FILE)
+    dm = MoseiDataModule(corpus, name="bench", cache_dir=str(cache_dir), batch_size=batch)
     dm.setup()
     n = len(dm.dataset("train"))
     samples_per_s(dm.train_dataloader(), 1)  # warm the page cache: the figures are for a warm cache
@@ -206,7 +206,7 @@ def big_cache(work: Path, videos: int) -> dict:
     write_synthetic_corpus(root, n_videos=videos, seed=1)
     print(f"big corpus: {videos} videos ready in {time.perf_counter() - t0:.0f} s (reused when present)")
     common = [
-        f"data.root={root}", f"data.synthetic.n_videos={videos}", "data.synthetic.seed=1", "data/audio=paper",
+        f"data.root={root}", f"data.write_corpus.n_videos={videos}", "data.write_corpus.seed=1", "data/audio=paper",
         f"paths.cache_dir={work / 'big_cache'}", f"paths.log_dir={work / 'big_logs'}",
     ]  # fmt: skip
     figures = {}

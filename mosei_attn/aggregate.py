@@ -26,7 +26,8 @@ from typing import Any
 import numpy as np
 import yaml
 
-from mosei_attn.report import PAPER_RESULTS
+from mosei_attn.io import write_text
+from mosei_attn.reporting.table import PAPER_RESULTS
 
 #: Figures tabulated by default (keys of metrics.json, fractions in [0, 1]).
 DEFAULT_METRICS = ("test/wa", "test/ua", "test/f1_macro")
@@ -217,6 +218,8 @@ def plot(rows: list[dict[str, Any]], metrics: Sequence[str], path: Path) -> Path
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from mosei_attn.reporting.plots import save_figure
+
     width = 0.8 / len(metrics)
     fig, ax = plt.subplots(figsize=(max(4.0, 1.2 * len(rows) * len(metrics) / 2 + 2), 4))
     x = np.arange(len(rows))
@@ -241,19 +244,7 @@ def plot(rows: list[dict[str, Any]], metrics: Sequence[str], path: Path) -> Path
     ax.set_ylim(0, 100)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the bars: never over a tick
     ax.set_title("mean ± std over seeds")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp" + path.suffix)
-    fig.savefig(tmp, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    os.replace(tmp, path)
-    return path
-
-
-def _write(path: Path, text: str) -> Path:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-    return path
+    return save_figure(fig, path)
 
 
 def aggregate(
@@ -283,8 +274,8 @@ def aggregate(
     for r in missing:
         console.print(f"[yellow]missing[/]: {r.folder}: {r.problem}")
     paths = {
-        "markdown": _write(out_dir / f"{OUTPUT_NAME}.md", to_markdown(rows, metrics, shared, missing)),
-        "csv": _write(out_dir / f"{OUTPUT_NAME}.csv", to_csv(rows, metrics)),
+        "markdown": write_text(out_dir / f"{OUTPUT_NAME}.md", to_markdown(rows, metrics, shared, missing)),
+        "csv": write_text(out_dir / f"{OUTPUT_NAME}.csv", to_csv(rows, metrics)),
         "png": plot(rows, metrics, out_dir / f"{OUTPUT_NAME}.png"),
     }
     return {"rows": rows, "shared": shared, "missing": missing, "paths": paths}

@@ -11,40 +11,22 @@ from typing import Any
 
 import hydra
 import lightning as L
-import torch
-from hydra.utils import get_class
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from mosei_attn import report
-from mosei_attn.callbacks import CONFIG_KEY
-from mosei_attn.train import build_datamodule, prepare
+from mosei_attn.reporting import RunReport
+from mosei_attn.training.build import build_datamodule, load_checkpoint, prepare_on_rank_zero
 from mosei_attn.utils import CONFIG_DIR, model_name
 
 SPLITS = ("train", "val", "test")
 
 
-def load_checkpoint(ckpt_path: str | Path, map_location: str = "cpu") -> tuple[L.LightningModule, DictConfig]:
-    """The model and the run config stored in a checkpoint written by `mosei_attn.train`."""
-    ckpt_path = Path(ckpt_path)
-    if not ckpt_path.is_file():
-        raise FileNotFoundError(f"{ckpt_path}: checkpoint not found")
-    ckpt = torch.load(ckpt_path, map_location=map_location, weights_only=False)
-    if CONFIG_KEY not in ckpt:
-        raise ValueError(
-            f"{ckpt_path}: no '{CONFIG_KEY}' entry: not a checkpoint written by mosei_attn.train"
-        )
-    run_cfg = OmegaConf.create(ckpt[CONFIG_KEY])
-    cls = get_class(run_cfg.model._target_)
-    model = cls.load_from_checkpoint(ckpt_path, map_location=map_location, weights_only=False)
-    return model, run_cfg
-
-
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
+    """Test ``cfg.ckpt_path`` on ``cfg.split``; returns what ``metrics.json`` holds."""
     if cfg.split not in SPLITS:
         raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {cfg.split!r}")
     model, run_cfg = load_checkpoint(cfg.ckpt_path)
     datamodule = build_datamodule(cfg.data if cfg.get("data") else run_cfg.data)
-    prepare(datamodule)
+    prepare_on_rank_zero(datamodule)
     datamodule.setup()
     meta, want = model.meta, datamodule.meta
     for field in ("emotion_names", "label_rule", "spec_shape", "text_shape"):
@@ -55,18 +37,13 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
             )
     trainer = L.Trainer(accelerator=cfg.accelerator, devices=1, logger=False, enable_checkpointing=False)
     trainer.test(model, dataloaders=datamodule._loader(cfg.split, shuffle=False), weights_only=False)
-    name = model_name(run_cfg.model._target_)
-    out_dir = Path(cfg.paths.output_dir)
-    metrics, _ = report.write_report(
+    report = RunReport(cfg.paths.output_dir, model_name(run_cfg.model._target_), meta.emotion_names)
+    return report.metrics(
         model.test_results,
-        meta.emotion_names,
-        out_dir,
         cfg.split,
-        name,
         extra={"checkpoint": str(cfg.ckpt_path), "label_rule": meta.label_rule, "data": datamodule.name},
         title=f"{cfg.split} split, {Path(cfg.ckpt_path).name}",
     )
-    return metrics
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="evaluate")

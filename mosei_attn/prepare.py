@@ -8,11 +8,12 @@ from __future__ import annotations
 import hydra
 from omegaconf import DictConfig
 
-from mosei_attn.train import build_datamodule
+from mosei_attn.training.build import build_datamodule
 from mosei_attn.utils import CONFIG_DIR
 
 
-def prepare(cfg: DictConfig) -> str:
+def prepare_cache(cfg: DictConfig) -> str:
+    """Write the corpus (synthetic) and its feature cache; print the split sizes; return the cache path."""
     datamodule = build_datamodule(cfg.data)
     datamodule.prepare_data()
     datamodule.setup()
@@ -29,7 +30,7 @@ def prepare(cfg: DictConfig) -> str:
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="prepare")
 def main(cfg: DictConfig) -> None:
-    prepare(cfg)
+    prepare_cache(cfg)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,8 @@
-"""Small helpers shared by the entry points: config resolvers, seeding, W&B mode, JSON output."""
+"""Config helpers: where the configs live, the ``resume_dir`` resolver, model names, plain containers."""
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
@@ -37,70 +35,5 @@ def register_resolvers() -> None:
 register_resolvers()
 
 
-def wandb_offline_default() -> bool:
-    """W&B runs offline unless the user configured it (an API key, a login, or WANDB_MODE)."""
-    if os.environ.get("WANDB_MODE"):
-        return os.environ["WANDB_MODE"] in ("offline", "dryrun", "disabled")
-    if os.environ.get("WANDB_API_KEY"):
-        return False
-    netrc = Path(os.environ.get("NETRC", Path.home() / ".netrc"))
-    return not (netrc.is_file() and "api.wandb.ai" in netrc.read_text(errors="ignore"))
-
-
-def write_json(path: str | os.PathLike, obj: Any) -> Path:
-    """Write JSON atomically (temporary name, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, default=_jsonable) + "\n")
-    os.replace(tmp, path)
-    return path
-
-
-def _jsonable(x: Any) -> Any:
-    if hasattr(x, "tolist"):
-        return x.tolist()
-    if isinstance(x, Path):
-        return str(x)
-    raise TypeError(f"not JSON serialisable: {type(x).__name__}")
-
-
 def to_container(cfg: Any) -> Any:
     return OmegaConf.to_container(cfg, resolve=True) if OmegaConf.is_config(cfg) else cfg
-
-
-def keep_csv_history(run_dir: str | os.PathLike, name: str = "metrics.csv") -> Path | None:
-    """Move a run's earlier ``metrics.csv`` aside before a resumed run's CSV logger deletes it."""
-    path = Path(run_dir) / name
-    if not path.is_file():
-        return None
-    parts = sorted(Path(run_dir).glob(f"{path.stem}.part*.csv"))
-    aside = path.with_name(f"{path.stem}.part{len(parts):03d}.csv")
-    os.replace(path, aside)
-    return aside
-
-
-def merge_csv_history(run_dir: str | os.PathLike, name: str = "metrics.csv") -> Path | None:
-    """Join the parts kept by :func:`keep_csv_history` and the resumed run's rows into one ``metrics.csv``
-    (columns: the union, in order of appearance)."""
-    import csv
-
-    path = Path(run_dir) / name
-    parts = sorted(Path(run_dir).glob(f"{path.stem}.part*.csv"))
-    if not parts:
-        return None
-    rows: list[dict[str, str]] = []
-    for part in [*parts, path]:
-        if part.is_file():
-            with open(part, newline="") as f:
-                rows.extend(csv.DictReader(f))
-    keys = list(dict.fromkeys(k for row in rows for k in row))
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=keys)
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(tmp, path)
-    for part in parts:
-        part.unlink()
-    return path

@@ -19,8 +19,8 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 #: A small corpus (videos) with tiny features: the same code path as the default run, in seconds.
 TINY = [
-    "debug=tiny",
-    "data.synthetic.n_videos=16",
+    "debug=tiny_shapes",
+    "data.write_corpus.n_videos=16",
     "data.feature_workers=1",
     "data.batch_size=8",
     "logger=csv",

@@ -11,15 +11,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from mosei_attn.data import cache
+from mosei_attn.data import cache, cache_reader
 from mosei_attn.data.audio import read_audio
-from mosei_attn.data.cache import (
+from mosei_attn.data.cache import FeatureExtractionError, build_cache, cache_path
+from mosei_attn.data.cache_reader import (
     CacheCorruptError,
     CacheMismatchError,
     FeatureCache,
-    FeatureExtractionError,
-    build_cache,
-    cache_path,
     open_cache,
     validate_cache,
 )
@@ -98,7 +96,9 @@ def test_build_writes_datasets_and_attributes(tmp_path):
     assert attrs["emotion_names"] == list(EMOTIONS) and attrs["label_columns"] == list(LABEL_COLUMNS)
     assert attrs["features"] == feature_settings(AUDIO, TEXT) and attrs["fingerprint"] == "fp1"
     assert attrs["counts"] == {"train": 3, "valid": 1, "test": 1, "total": 5}
-    assert attrs["skipped"] == {"no_audio": 2} and attrs["format_version"] == cache.FORMAT_VERSION
+    assert (
+        attrs["skipped"] == {"no_audio": 2} and attrs["format_version"] == cache_reader.FEATURE_CACHE_VERSION
+    )
 
 
 def test_reuse_without_recomputing_and_new_file_for_new_inputs(tmp_path, monkeypatch):
@@ -168,7 +168,7 @@ def test_validate_refuses_mismatches_with_clear_messages(tmp_path):
     with pytest.raises(CacheMismatchError, match="'counts.total' is 2 but 3"):
         open_cache(path, {"counts": {"train": 2, "total": 3}})
     with h5py.File(path, "r+") as f:
-        f.attrs["format_version"] = cache.FORMAT_VERSION + 1
+        f.attrs["format_version"] = cache_reader.FEATURE_CACHE_VERSION + 1
     with pytest.raises(CacheMismatchError, match="format_version"):  # also on reuse by build_cache
         build(tmp_path, make_segments(tmp_path, n=2))
     with pytest.raises(FileNotFoundError, match="prepare"):
@@ -257,7 +257,7 @@ def test_cache_of_an_older_format_is_not_used_and_said_so(tmp_path, caplog):
     old = path.with_name("tiny-000000000000.h5")  # as an older version named it: another key
     path.rename(old)
     with h5py.File(old, "r+") as f:
-        f.attrs["format_version"] = cache.FORMAT_VERSION - 1
+        f.attrs["format_version"] = cache_reader.FEATURE_CACHE_VERSION - 1
     with caplog.at_level("WARNING"):
         assert build(tmp_path, segs) == path and path.is_file()
     assert re.search(re.escape(str(old)) + r".*format version 1.*not used", caplog.text)

@@ -9,7 +9,8 @@ import torch
 from hydra.utils import instantiate
 
 from mosei_attn.data.meta import DataMeta
-from mosei_attn.train import build_datamodule, build_loggers, build_model
+from mosei_attn.training.build import build_datamodule, build_model
+from mosei_attn.training.loggers import build_loggers
 from mosei_attn.utils import CONFIG_DIR
 from tests.conftest import compose_config
 
@@ -51,7 +52,7 @@ def test_option_composes_and_instantiates(group, option, tmp_path, monkeypatch):
         )
     overrides = [f"{group}={option}", *NEEDS.get((group, option), [])]
     if group not in ("debug", "data", "experiment"):
-        overrides.append("debug=tiny")  # tiny shapes: instantiating the paper's model is slow-ish
+        overrides.append("debug=tiny_shapes")  # tiny shapes: instantiating the paper's model is slow-ish
     cfg = compose_config("train", overrides, tmp_path / "run")
     model = build_model(cfg, tiny_meta(cfg))
     assert isinstance(model, torch.nn.Module)

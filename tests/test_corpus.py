@@ -11,17 +11,12 @@ import numpy as np
 import pytest
 
 from mosei_attn.data.corpus import (
-    AUDIO_DIR,
-    LABELS_FILE,
-    VECTORS_FILE,
-    WORDS_FILE,
     MoseiCorpus,
-    load_folds,
-    parse_transcript_line,
-    read_transcript,
     select_words,
 )
 from mosei_attn.data.csd import CsdFormatError, write_csd
+from mosei_attn.data.layout import AUDIO_DIR, LABELS_FILE, VECTORS_FILE, WORDS_FILE
+from mosei_attn.data.mosei_files import load_folds, parse_transcript_line, read_transcript
 from tests.corpus_helpers import VIDEOS, WORD_DIM, build_corpus, label_row, word_vector
 
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from mosei_attn.data.labels import EMOTIONS, derive_targets
-from mosei_attn.train import build_datamodule
+from mosei_attn.training.build import build_datamodule
 
 
 @pytest.fixture
@@ -88,10 +88,31 @@ def test_cache_is_reused(datamodule):
 
 
 def test_missing_corpus_folder_is_a_clear_error(tmp_path):
-    from mosei_attn.data import MoseiDataModule
+    from functools import partial
 
+    from mosei_attn.data import MoseiDataModule
+    from mosei_attn.data.corpus import MoseiCorpus
+
+    corpus = partial(MoseiCorpus, str(tmp_path / "nowhere"))
     with pytest.raises(FileNotFoundError, match="nowhere"):
-        MoseiDataModule(root=str(tmp_path / "nowhere"), cache_dir=str(tmp_path)).prepare_data()
+        MoseiDataModule(corpus, cache_dir=str(tmp_path)).prepare_data()
+
+
+def test_a_data_config_recorded_by_an_older_checkpoint_still_builds(tmp_path):
+    """Checkpoints store the run config; before corpora had their own `_target_`, the DataModule took them."""
+    from mosei_attn.data.corpus import MoseiCorpus
+    from mosei_attn.data.manifest import ManifestCorpus
+
+    root = str(tmp_path / "synthetic")
+    common = {"_target_": "mosei_attn.data.MoseiDataModule", "cache_dir": str(tmp_path), "text": {"dim": 300}}
+    old = common | {"name": "synthetic", "root": root, "folds": None, "synthetic": {"seed": 0, "n_videos": 4}}
+    dm = build_datamodule(old)
+    assert dm.make_corpus.func is MoseiCorpus and dm.make_corpus.keywords["root"] == root
+    assert dm.write_corpus.keywords == {"root": root, "seed": 0, "n_videos": 4}
+    old = common | {"name": "manifest", "root": None, "manifest": "m.csv", "word_vectors": {"path": "v.txt"}}
+    dm = build_datamodule(old)
+    assert dm.make_corpus.func is ManifestCorpus and dm.write_corpus is None
+    assert dm.make_corpus.keywords["manifest"] == "m.csv" and dm.make_corpus.keywords["word_dim"] == 300
 
 
 def test_whole_batch_reads_equal_single_items(datamodule, monkeypatch):

@@ -23,7 +23,8 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 
-from mosei_attn.train import OVERRIDES_ENV, RUN_DIR_ENV, build_datamodule, launch_argv
+from mosei_attn.training.build import build_datamodule
+from mosei_attn.training.launch import OVERRIDES_ENV, RUN_DIR_ENV, launch_argv
 from tests.conftest import TINY, compose_config
 
 REPO = Path(__file__).resolve().parent.parent
@@ -129,7 +130,7 @@ def test_ddp_cpu_sweep_gives_one_folder_per_job_and_exact_test_figures(train_cfg
 @torch.no_grad()
 def one_process_loss(ckpt: str, dm) -> float:
     """Mean loss of a checkpoint over the whole test split, computed here in one process."""
-    from mosei_attn.evaluate import load_checkpoint
+    from mosei_attn.training.build import load_checkpoint
 
     model, _ = load_checkpoint(ckpt)
     model.eval()

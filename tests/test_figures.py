@@ -10,8 +10,8 @@ import matplotlib.image as mpimg
 import numpy as np
 import pytest
 
-from mosei_attn import plots, report
 from mosei_attn.data.features import AudioFeatures
+from mosei_attn.reporting import figures, plots
 from mosei_attn.train import train
 
 RUN_FIGURES = ("confusion_test", "attention_0", "attention_1", "attention_2", "spectrogram_scaling")
@@ -27,7 +27,7 @@ def assert_picture(path: Path, min_bytes: int = 10_000) -> None:
 
 
 def test_a_training_run_saves_and_logs_its_figures(train_cfg, tmp_path, monkeypatch, caplog):
-    _, objects = train(train_cfg("++trainer.fast_dev_run=true"))  # debug=fdr would replace debug=tiny
+    _, objects = train(train_cfg("++trainer.fast_dev_run=true"))  # debug=fdr would replace debug=tiny_shapes
     run = objects["output_dir"]
     for name in RUN_FIGURES:
         assert_picture(run / f"{name}.png")
@@ -36,13 +36,13 @@ def test_a_training_run_saves_and_logs_its_figures(train_cfg, tmp_path, monkeypa
     def gone(*args):
         raise FileNotFoundError("audio file not found")
 
-    monkeypatch.setattr(report, "segment_audio", gone)
+    monkeypatch.setattr(figures, "segment_audio", gone)
     with caplog.at_level(logging.WARNING):
-        paths = report.training_figures(objects["model"], objects["datamodule"], tmp_path / "again")
+        paths = figures.training_figures(objects["model"], objects["datamodule"], tmp_path / "again")
     assert [p.name for p in paths] == ["attention_0.png", "attention_1.png", "attention_2.png"]
     assert "figure 3" in caplog.text and not (tmp_path / "again" / "spectrogram_scaling.png").exists()
 
-    class TensorBoardLogger:  # records what report.log_figures sends (named like Lightning's)
+    class TensorBoardLogger:  # records what figures.log_figures sends (named like Lightning's)
         def __init__(self):
             self.experiment, self.images = self, {}
 
@@ -50,7 +50,7 @@ def test_a_training_run_saves_and_logs_its_figures(train_cfg, tmp_path, monkeypa
             self.images[tag] = (img.shape, dataformats)
 
     tb = TensorBoardLogger()
-    report.log_figures([tb], paths)
+    figures.log_figures([tb], paths)
     assert set(tb.images) == {f"figures/attention_{i}" for i in range(3)}
     assert all(shape[2] == 3 and fmt == "HWC" for shape, fmt in tb.images.values())
 
@@ -65,7 +65,7 @@ def test_a_training_run_saves_and_logs_its_figures(train_cfg, tmp_path, monkeypa
     ],
 )
 def test_example_segments_are_fixed_and_cover_the_commonest_classes(targets, n, expected):
-    assert report.example_indices(targets, n) == expected
+    assert figures.example_indices(targets, n) == expected
 
 
 def test_prediction_figure_edge_cases(tmp_path):
@@ -96,7 +96,7 @@ def test_log_scaling_figure_for_short_stereo_and_silent_audio(tmp_path, seconds,
     wav = 0.3 * np.sin(2 * np.pi * 440 * t) * (seconds < 1.0)  # the 1 s case is digital silence
     wav = np.stack([wav] * channels, axis=1) if channels > 1 else wav
     settings = AudioFeatures(n_fft=64, win_length=64, hop_length=64, freq_bins=16, max_frames=64)
-    path = report.log_scaling_figure(settings, wav.astype(np.float32), rate, tmp_path / "fig3.png", "short")
+    path = figures.log_scaling_figure(settings, wav.astype(np.float32), rate, tmp_path / "fig3.png", "short")
     assert path.is_file() and path.stat().st_size > 10_000
 
 

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from mosei_attn import embeddings
+from mosei_attn.data import embeddings
+from mosei_attn.data.embeddings import WordVectors
 from mosei_attn.data.manifest import ManifestCorpus
 from mosei_attn.data.segment import Segment
-from mosei_attn.embeddings import WordVectors
 
 WORDS = ("hello", "world", "good", "day", "so", "sad")
 DIM = 4
@@ -183,7 +183,7 @@ def test_fingerprint_follows_manifest_audio_and_vectors(folder, vectors, monkeyp
     )
     corpus = ManifestCorpus(folder / "m.csv", folder / "glove.txt")  # a path works as well as WordVectors
     assert (folder / "default_cache").is_dir()
-    assert corpus.word_vectors_info == {"kind": "glove", "path": str(folder / "glove.txt"), "dim": DIM}
+    assert corpus.word_vectors.info() == {"kind": "glove", "path": str(folder / "glove.txt"), "dim": DIM}
     before = corpus.fingerprint()
     assert ManifestCorpus(folder / "m.csv", vectors).fingerprint() == before
     sf.write(folder / "wav" / "a16k.wav", np.zeros(8000, dtype=np.float32), 16_000)

@@ -12,7 +12,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from mosei_attn.predict import Predictor
+from mosei_attn.predictor import Predictor
 from mosei_attn.train import train
 from tests.conftest import TINY, compose_config
 
@@ -61,7 +61,7 @@ def write_folder(root: Path) -> tuple[Path, Path, dict[int, str]]:
 
 def test_manifest_with_good_and_bad_rows_trains_on_four_emotions(data_dir, tmp_path, caplog, capsys):
     manifest, glove, bad_rows = write_folder(tmp_path)
-    tiny = [o for o in TINY if not o.startswith("data.synthetic.")]  # a manifest has no synthetic corpus
+    tiny = [o for o in TINY if not o.startswith("data.write_corpus.")]  # a manifest has no corpus to write
     cfg = compose_config("train", [
         *tiny, f"paths.data_dir={data_dir}", "data=manifest", f"data.manifest={manifest}",
         f"data.word_vectors.path={glove}", f"data.text.dim={DIM}", f"data.emotions=[{','.join(EMOTIONS)}]",

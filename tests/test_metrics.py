@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mosei_attn.metrics import EmotionMetrics, format_table, to_numpy
+from mosei_attn.models.metrics import EmotionMetrics, to_numpy
+from mosei_attn.reporting.table import format_table
 
 APPROX = {"rel": 1e-6, "abs": 1e-9}
 

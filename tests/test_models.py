@@ -13,9 +13,9 @@ from omegaconf import OmegaConf
 from torch.utils.data import DataLoader
 
 from mosei_attn.data.meta import DataMeta
-from mosei_attn.metrics import format_table
 from mosei_attn.models import AttentionModule, ShallowModule
 from mosei_attn.models.base import inverse_frequency_weights
+from mosei_attn.reporting.table import format_table
 from mosei_attn.utils import CONFIG_DIR
 
 EMOTIONS = ("happy", "sad", "anger", "surprise", "disgust", "fear")

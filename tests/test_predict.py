@@ -15,8 +15,9 @@ import soxr
 import torch
 
 from mosei_attn.data.audio import read_audio
-from mosei_attn.data.corpus import AUDIO_DIR
-from mosei_attn.predict import Prediction, Predictor, predict, predict_manifest, quote_free_text
+from mosei_attn.data.layout import AUDIO_DIR
+from mosei_attn.predict import predict, predict_manifest, quote_free_text
+from mosei_attn.predictor import Prediction, Predictor
 from mosei_attn.train import train
 from tests.conftest import TINY, compose_config
 
@@ -46,7 +47,7 @@ def segment(trained, i: int = 0) -> dict:
     item = ds[i]
     row, cache = int(item["index"]), ds.cache
     return {
-        "wav": dm.root / AUDIO_DIR / f"{cache.video_id[row]}.wav", "start": float(cache.column("start")[row]),
+        "wav": dm.corpus().root / AUDIO_DIR / f"{cache.video_id[row]}.wav", "start": float(cache.column("start")[row]),
         "end": float(cache.column("end")[row]), "text": str(cache.text[row]), "item": item,
     }  # fmt: skip
 

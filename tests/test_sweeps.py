@@ -18,8 +18,9 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
 
 from mosei_attn import aggregate as agg
-from mosei_attn.report import PAPER_RESULTS
-from mosei_attn.train import _importable, build_loggers, launch_argv
+from mosei_attn.reporting.table import PAPER_RESULTS
+from mosei_attn.training.launch import importable, launch_argv
+from mosei_attn.training.loggers import build_loggers
 from tests.conftest import TINY, compose_config
 
 REPO = Path(__file__).resolve().parent.parent
@@ -124,7 +125,7 @@ def test_aggregate_names_what_is_wrong(tmp_path):
 
 
 def test_optuna_search_of_two_trials(data_dir, tmp_path):
-    if not _importable("hydra_plugins.hydra_optuna_sweeper"):
+    if not importable("hydra_plugins.hydra_optuna_sweeper"):
         pytest.skip("optional extra [optuna] not installed: pip install -e '.[optuna]'")
     sweep = multirun(
         tmp_path,
@@ -144,7 +145,7 @@ def test_optuna_search_of_two_trials(data_dir, tmp_path):
 
 
 def test_missing_extra_says_which_to_install(monkeypatch):
-    monkeypatch.setattr("mosei_attn.train._importable", lambda module: False)
+    monkeypatch.setattr("mosei_attn.training.launch.importable", lambda module: False)
     with pytest.raises(SystemExit, match=r"\[optuna\].*pip install"):
         launch_argv(["train", "hparams_search=mosei_optuna"])
     with pytest.raises(SystemExit, match=r"\[slurm\]"):

@@ -9,18 +9,20 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from mosei_attn.data import synthetic as syn
-from mosei_attn.data.corpus import (
+from mosei_attn.data.corpus import MoseiCorpus
+from mosei_attn.data.csd import METADATA_KEYS, ComputationalSequence, words_to_str
+from mosei_attn.data.labels import EMOTIONS, LABEL_COLUMNS
+from mosei_attn.data.layout import (
     AUDIO_DIR,
     LABELS_FILE,
     TRANSCRIPT_DIR,
     TRANSCRIPT_SEP,
     VECTORS_FILE,
     WORDS_FILE,
-    MoseiCorpus,
 )
-from mosei_attn.data.csd import METADATA_KEYS, ComputationalSequence, words_to_str
-from mosei_attn.data.labels import EMOTIONS, LABEL_COLUMNS
+from mosei_attn.synthetic import script
+from mosei_attn.synthetic import writer as syn
+from mosei_attn.synthetic.config import SyntheticConfig
 
 SMALL = dict(n_videos=6, segments_per_video=(6, 8), seed=0)  # enough anger and sad segments to compare
 TINY = dict(n_videos=4, segments_per_video=(2, 3))
@@ -65,7 +67,7 @@ def test_layout(corpus: Path):
 
 
 def test_csds_open_with_roots_dims_metadata(corpus: Path):
-    vocab = syn.vocabulary(syn.SyntheticConfig(seed=SMALL["seed"]))
+    vocab = script.vocabulary(SyntheticConfig(seed=SMALL["seed"]))
     with (
         ComputationalSequence(corpus / LABELS_FILE, dim=7) as labels,
         ComputationalSequence(corpus / WORDS_FILE, dim=1) as words,
@@ -163,10 +165,12 @@ def test_emotion_words_cluster(corpus: Path):
     intra, inter = [], []
     for e in EMOTIONS:
         for f in EMOTIONS:
-            sims = [unit[a] @ unit[b] for a in syn.EMOTION_WORDS[e] for b in syn.EMOTION_WORDS[f] if a != b]
+            sims = [
+                unit[a] @ unit[b] for a in script.EMOTION_WORDS[e] for b in script.EMOTION_WORDS[f] if a != b
+            ]
             (intra if e == f else inter).append(np.mean(sims))
     assert np.mean(intra) > np.mean(inter) + 0.3
-    neutral = np.stack([unit[w] for w in syn.NEUTRAL_WORDS])
+    neutral = np.stack([unit[w] for w in script.NEUTRAL_WORDS])
     assert np.abs(neutral @ neutral.T - np.eye(len(neutral))).mean() < 0.1  # neutral words do not cluster
 
 
@@ -220,6 +224,6 @@ def test_refuses_foreign_folder_and_bad_parameters(tmp_path: Path):
         syn.write_synthetic_corpus(foreign, overwrite=True, **TINY)
     assert (foreign / "notes.txt").read_text() == "keep me"
     with pytest.raises(ValueError, match="fold_fractions"):
-        syn.SyntheticConfig(fold_fractions=(0.5, 0.1, 0.1))
+        SyntheticConfig(fold_fractions=(0.5, 0.1, 0.1))
     with pytest.raises(TypeError, match="n_vidoes"):
         syn.write_synthetic_corpus(tmp_path / "x", n_vidoes=3)

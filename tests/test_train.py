@@ -63,7 +63,7 @@ def test_resume_from_last_checkpoint_continues(train_cfg, tmp_path):
 
 def test_checkpoint_rebuilds_without_the_dataset(train_cfg, tmp_path):
     _, objects = train(train_cfg("trainer.max_epochs=1", "model=shallow"))
-    from mosei_attn.evaluate import load_checkpoint
+    from mosei_attn.training.build import load_checkpoint
 
     model, run_cfg = load_checkpoint(objects["output_dir"] / "checkpoints" / "last.ckpt")
     assert model.meta.emotion_names == objects["datamodule"].meta.emotion_names

@@ -29,6 +29,7 @@ import os
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import h5py
 import numpy as np
@@ -36,20 +37,11 @@ from h5py import h5s
 from rich.progress import Progress
 
 from mosei_attn.data.audio import read_audio
-from mosei_attn.data.cache_reader import (  # noqa: F401  (re-exported: readers import them from here)
-    FORMAT_VERSION,
-    CacheCorruptError,
-    CacheMismatchError,
-    FeatureCache,
-    _jsonable,
-    check_attrs,
-    open_cache,
-    read_attrs,
-    validate_cache,
-)
+from mosei_attn.data.cache_reader import FEATURE_CACHE_VERSION, read_attrs, validate_cache
 from mosei_attn.data.features import AudioFeatures, TextFeatures, feature_settings
 from mosei_attn.data.labels import EMOTIONS, LABEL_COLUMNS
 from mosei_attn.data.segment import Segment
+from mosei_attn.io import atomic_path, to_json
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +65,7 @@ def cache_path(
         {
             "features": feature_settings(audio, text),
             "fingerprint": fingerprint,
-            "format_version": FORMAT_VERSION,
+            "format_version": FEATURE_CACHE_VERSION,
         },
         sort_keys=True,
     )
@@ -134,11 +126,11 @@ def _warn_old_formats(path: Path, name: str) -> None:
             version = read_attrs(other).get("format_version")
         except (OSError, ValueError):
             continue
-        if isinstance(version, int) and version < FORMAT_VERSION:
+        if isinstance(version, int) and version < FEATURE_CACHE_VERSION:
             log.warning(
                 "%s: feature cache of format version %d, this code reads version %d: building %s instead "
                 "(the old file is not used; delete it to free the space)",
-                other, version, FORMAT_VERSION, path.name,
+                other, version, FEATURE_CACHE_VERSION, path.name,
             )  # fmt: skip
 
 
@@ -155,35 +147,30 @@ def _row_writer(ds: h5py.Dataset):
     return write
 
 
-def _create_datasets(
-    f: h5py.File,
-    segments: list[Segment],
-    labels: np.ndarray,
-    shapes: dict[str, tuple],
-    compression: str | None,
-) -> None:
-    """Every dataset of the layout, checksummed (Fletcher-32); spec and words are filled in afterwards."""
-    n = len(segments)
-    for key, shape in shapes.items():  # one segment per chunk: the loader reads random rows
+def _create_datasets(f: h5py.File, n: int, shapes: dict[str, tuple], compression: str | None) -> None:
+    """The feature datasets (spec, words: one segment per chunk, the loader reads random rows) and their
+    lengths, checksummed (Fletcher-32); filled in as segments are extracted."""
+    for key, shape in shapes.items():
         f.create_dataset(
             key, (n, *shape), dtype="f2", chunks=(1, *shape), compression=compression, fletcher32=True
         )
     for key in ("spec_len", "word_len"):
         f.create_dataset(key, (n,), dtype="i4", fletcher32=True)
-    strings = {
-        "fold": [s.fold for s in segments],
-        "segment_id": [s.segment_id for s in segments],
-        "video_id": [s.video_id for s in segments],
-        "text": [" ".join(s.words) for s in segments],
-    }
-    for key, values in strings.items():
-        encoded = [v.encode("utf-8") for v in values]
-        width = max(1, *(len(v) for v in encoded))
-        dtype = h5py.string_dtype("utf-8", length=width)
-        f.create_dataset(key, data=np.array(encoded, dtype=dtype), fletcher32=True)
-    f.create_dataset("labels", data=labels, fletcher32=True)
-    f.create_dataset("start", data=np.array([s.start for s in segments], dtype=np.float64), fletcher32=True)
-    f.create_dataset("end", data=np.array([s.end for s in segments], dtype=np.float64), fletcher32=True)
+
+
+def _write_features(f: h5py.File, results: Iterator[tuple], n: int, progress: bool, title: str) -> None:
+    """Rows 0..n-1 of spec, words and their lengths from ``results`` (in order), with a progress bar."""
+    lengths = {key: np.zeros(n, dtype=np.int32) for key in ("spec_len", "word_len")}
+    write_spec, write_words = _row_writer(f["spec"]), _row_writer(f["words"])
+    with Progress(disable=not progress, transient=False) as bar:
+        task = bar.add_task(title, total=n)
+        for i, (spec, spec_len, words, word_len) in enumerate(results):
+            write_spec(i, spec)
+            write_words(i, words)
+            lengths["spec_len"][i], lengths["word_len"][i] = spec_len, word_len
+            bar.advance(task)
+    for key, values in lengths.items():
+        f[key][...] = values
 
 
 def build_cache(
@@ -222,36 +209,20 @@ def build_cache(
     if not segments:
         raise ValueError(f"no segments to cache for {path}")
     extra = dict(extra_attrs or {})
-    clash = sorted(set(extra) & set(RESERVED_ATTRS))
-    if clash:
-        raise ValueError(f"extra_attrs may not override the cache's own attributes {clash}")
+    labels = _checked_labels(segments, label_columns, extra)  # (N, 1 + E)
     workers = max(1, min(workers or os.cpu_count() or 1, len(segments)))
-    bad = [s.segment_id for s in segments if np.shape(s.labels) != (len(label_columns),)]
-    if bad:
-        raise ValueError(f"segments {bad[:5]} do not have {len(label_columns)} label columns {label_columns}")
-    labels = np.stack([s.labels for s in segments]).astype(np.float32)  # (N, 1 + E)
 
     path.parent.mkdir(parents=True, exist_ok=True)
     _warn_old_formats(path, name)
     _remove_stale_temps(path)
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
     n = len(segments)
     worker = functools.partial(_extract_one, audio=audio, text=text)
-    try:
+    with atomic_path(path) as tmp:
         with _extraction(segments, worker, workers, start_method) as results, h5py.File(tmp, "w") as f:
             shapes = {"spec": (audio.freq_bins, audio.max_frames), "words": (text.max_words, text.dim)}
-            _create_datasets(f, segments, labels, shapes, compression)
-            lengths = {key: np.zeros(n, dtype=np.int32) for key in ("spec_len", "word_len")}
-            write_spec, write_words = _row_writer(f["spec"]), _row_writer(f["words"])
-            with Progress(disable=not progress, transient=False) as bar:
-                task = bar.add_task(f"features -> {path.name}", total=n)
-                for i, (spec, spec_len, words, word_len) in enumerate(results):
-                    write_spec(i, spec)
-                    write_words(i, words)
-                    lengths["spec_len"][i], lengths["word_len"][i] = spec_len, word_len
-                    bar.advance(task)
-            for key, values in lengths.items():
-                f[key][...] = values
+            _create_datasets(f, n, shapes, compression)
+            _write_segment_columns(f, segments, labels)
+            _write_features(f, results, n, progress, f"features -> {path.name}")
 
             attrs = {
                 "emotion_names": emotion_names,
@@ -260,12 +231,43 @@ def build_cache(
                 "counts": {**Counter(s.fold for s in segments), "total": n},
                 **extra,
             }
-            for key, value in attrs.items():
-                f.attrs[key] = json.dumps(value, default=_jsonable)
-            f.attrs["fingerprint"] = fingerprint
-            f.attrs["format_version"] = FORMAT_VERSION
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+            _write_attrs(f, attrs, fingerprint)
     return path
+
+
+def _checked_labels(segments: list[Segment], label_columns: list[str], extra: dict[str, Any]) -> np.ndarray:
+    """The segments' label rows (N, 1 + E) float32, after checking each has ``label_columns`` and that
+    ``extra`` attributes do not override the cache's own."""
+    clash = sorted(set(extra) & set(RESERVED_ATTRS))
+    if clash:
+        raise ValueError(f"extra_attrs may not override the cache's own attributes {clash}")
+    bad = [s.segment_id for s in segments if np.shape(s.labels) != (len(label_columns),)]
+    if bad:
+        raise ValueError(f"segments {bad[:5]} do not have {len(label_columns)} label columns {label_columns}")
+    return np.stack([s.labels for s in segments]).astype(np.float32)
+
+
+def _write_segment_columns(f: h5py.File, segments: list[Segment], labels: np.ndarray) -> None:
+    """The per-segment columns besides the features: ids, fold, text, the raw labels (N, 1 + E), times (s).
+    Checksummed like the features; strings are fixed-length UTF-8 (variable-length data takes no filter)."""
+    strings = {
+        "fold": [s.fold for s in segments],
+        "segment_id": [s.segment_id for s in segments],
+        "video_id": [s.video_id for s in segments],
+        "text": [" ".join(s.words) for s in segments],
+    }
+    for key, values in strings.items():
+        encoded = [v.encode("utf-8") for v in values]
+        dtype = h5py.string_dtype("utf-8", length=max(1, *(len(v) for v in encoded)))
+        f.create_dataset(key, data=np.array(encoded, dtype=dtype), fletcher32=True)
+    f.create_dataset("labels", data=labels, fletcher32=True)
+    f.create_dataset("start", data=np.array([s.start for s in segments], dtype=np.float64), fletcher32=True)
+    f.create_dataset("end", data=np.array([s.end for s in segments], dtype=np.float64), fletcher32=True)
+
+
+def _write_attrs(f: h5py.File, attrs: dict[str, Any], fingerprint: str) -> None:
+    """``attrs`` JSON-encoded, then the fingerprint and the format version as plain attributes."""
+    for key, value in attrs.items():
+        f.attrs[key] = json.dumps(value, default=to_json)
+    f.attrs["fingerprint"] = fingerprint
+    f.attrs["format_version"] = FEATURE_CACHE_VERSION

@@ -17,10 +17,11 @@ import numpy as np
 from h5py import h5s
 
 from mosei_attn.data.features import AudioFeatures, TextFeatures, feature_settings
+from mosei_attn.io import to_json
 
 #: Bump when the layout or the feature code changes: old caches then get a new name and are rebuilt.
 #: 2: Fletcher-32 checksums on every dataset, fixed-length strings, spec and words uncompressed.
-FORMAT_VERSION = 2
+FEATURE_CACHE_VERSION = 2
 #: Attributes stored as plain strings; every other string attribute holds JSON.
 PLAIN_ATTRS = ("fingerprint",)
 REBUILD_HINT = (
@@ -68,14 +69,6 @@ def read_attrs(path: str | os.PathLike) -> dict[str, Any]:
         raise CacheMismatchError(f"{path}: not a readable HDF5 feature cache ({e}); {REBUILD_HINT}") from e
 
 
-def _jsonable(x: Any) -> Any:
-    if isinstance(x, np.generic):
-        return x.item()
-    if isinstance(x, np.ndarray):
-        return x.tolist()
-    raise TypeError(f"cannot store {type(x).__name__} in a cache attribute")
-
-
 def _first_difference(expected: Any, found: Any, where: str) -> tuple[str, Any, Any] | None:
     """The first (dotted key, expected, found) where two JSON-like values differ, or None."""
     if isinstance(expected, Mapping) and isinstance(found, Mapping):
@@ -86,7 +79,7 @@ def _first_difference(expected: Any, found: Any, where: str) -> tuple[str, Any, 
             if diff:
                 return diff
         return None
-    normalised = json.loads(json.dumps(expected, default=_jsonable))  # tuples -> lists, numpy -> python
+    normalised = json.loads(json.dumps(expected, default=to_json))  # tuples -> lists, numpy -> python
     return None if normalised == found else (where, expected, found)
 
 
@@ -120,7 +113,7 @@ def validate_cache(
     attributes."""
     emotion_names = list(emotion_names)
     expect = {
-        "format_version": FORMAT_VERSION,
+        "format_version": FEATURE_CACHE_VERSION,
         "emotion_names": emotion_names,  # before label_columns: the clearer message when emotions differ
         "label_columns": list(label_columns) if label_columns is not None else ["sentiment", *emotion_names],
         "features": feature_settings(audio, text),

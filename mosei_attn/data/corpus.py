@@ -1,6 +1,6 @@
 """The MOSEI corpus reader: labelled segments from the csd files, ``Raw/`` WAVs and transcripts.
 
-Reads a folder in the real CMU-MOSEI layout (FORMAT.md), real or synthetic, one video at a time: each csd
+Reads a folder in the real CMU-MOSEI layout (:mod:`mosei_attn.data.layout`), real or synthetic, one video at a time: each csd
 is opened once and one entry per video is read. Audio is never read here, only checked to exist.
 """
 
@@ -12,98 +12,33 @@ import logging
 import os
 from collections import Counter
 from collections.abc import Iterator
-from importlib import resources
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 
 from mosei_attn.data.csd import ComputationalSequence, words_to_str
 from mosei_attn.data.labels import EMOTIONS, LABEL_COLUMNS
+from mosei_attn.data.layout import (
+    AUDIO_DIR,
+    LABELS_FILE,
+    SILENCE_TOKEN,
+    TRANSCRIPT_DIR,
+    VECTORS_FILE,
+    WORDS_FILE,
+)
+from mosei_attn.data.mosei_files import (
+    load_folds,
+    match_transcript,
+    read_transcript,
+    standard_folds_path,
+)
 from mosei_attn.data.segment import Segment
 
 log = logging.getLogger(__name__)
 
-LABELS_FILE = "CMU_MOSEI_Labels.csd"
-VECTORS_FILE = "CMU_MOSEI_TimestampedWordVectors.csd"
-WORDS_FILE = "CMU_MOSEI_TimestampedWords.csd"
-AUDIO_DIR = Path("Raw/Audio/Full/WAV_16000")
-TRANSCRIPT_DIR = Path("Raw/Transcript/Segmented/Combined")
-FOLD_NAMES: tuple[str, ...] = ("train", "valid", "test")
-SILENCE_TOKEN = "sp"
 #: Which words belong to a segment: midpoint inside it, any overlap, or wholly inside it.
 WORD_RULES: tuple[str, ...] = ("midpoint", "overlap", "inside")
 SKIP_REASONS: tuple[str, ...] = ("no audio file", "no words", "zero length", "not in a fold")
-TRANSCRIPT_SEP = "___"
-
-
-# Folds ----------------------------------------------------------------------------------------------
-def _standard_folds_path() -> Path:
-    return Path(str(resources.files("mosei_attn") / "resources" / "standard_folds.json"))
-
-
-def load_folds(path: str | os.PathLike | None = None) -> dict[str, str]:
-    """Video id -> ``"train"``/``"valid"``/``"test"`` from a folds JSON file (None: the shipped standard folds)."""
-    path = Path(path) if path is not None else _standard_folds_path()
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as e:
-        raise ValueError(f"{path}: cannot read folds JSON ({e})") from e
-    if not isinstance(raw, dict) or set(raw) - set(FOLD_NAMES):
-        raise ValueError(f"{path}: expected an object with keys among {FOLD_NAMES}")
-    folds: dict[str, str] = {}
-    for fold, ids in raw.items():
-        if not isinstance(ids, list):
-            raise ValueError(f"{path}: fold {fold!r} must be a list of video ids")
-        for vid in ids:
-            if not isinstance(vid, str):  # 81406 written as a number: ids must stay strings
-                raise ValueError(f"{path}: fold {fold!r} holds a non-string video id {vid!r}")
-            if folds.get(vid, fold) != fold:
-                raise ValueError(f"{path}: video id {vid!r} is in both {folds[vid]!r} and {fold!r}")
-            folds[vid] = fold
-    return folds
-
-
-# Transcripts ----------------------------------------------------------------------------------------
-class TranscriptLine(NamedTuple):
-    """One line of a segmented transcript; times in seconds within the full video."""
-
-    video: str
-    clip: str
-    start: float
-    end: float
-    text: str
-
-
-def parse_transcript_line(line: str) -> TranscriptLine:
-    """Parse ``video___clip___start___end___text``; the text may itself hold runs of underscores."""
-    parts = line.rstrip("\r\n").split(TRANSCRIPT_SEP, 4)
-    if len(parts) != 5:
-        raise ValueError(
-            f"expected video{TRANSCRIPT_SEP}clip{TRANSCRIPT_SEP}start{TRANSCRIPT_SEP}end"
-            f"{TRANSCRIPT_SEP}text, got {len(parts)} field(s)"
-        )
-    video, clip, start, end, text = parts
-    try:
-        return TranscriptLine(video, clip, float(start), float(end), text.strip())
-    except ValueError as e:
-        raise ValueError(f"start/end are not numbers ({start!r}, {end!r})") from e
-
-
-def read_transcript(path: str | os.PathLike) -> list[TranscriptLine]:
-    """All lines of a ``Raw/Transcript/Segmented/Combined/<video>.txt`` file (blank lines ignored)."""
-    path = Path(path)
-    lines = []
-    # errors="replace": a stray byte in a transcript must not stop the whole corpus
-    with open(path, encoding="utf-8-sig", errors="replace") as f:
-        for lineno, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                lines.append(parse_transcript_line(line))
-            except ValueError as e:
-                raise ValueError(f"{path}, line {lineno}: malformed transcript line: {e}") from e
-    return lines
 
 
 # Skip report ----------------------------------------------------------------------------------------
@@ -154,19 +89,6 @@ def select_words(word_iv: np.ndarray, starts: np.ndarray, ends: np.ndarray, rule
     return [np.flatnonzero(m) for m in masks]
 
 
-def match_transcript(
-    lines: list[TranscriptLine], starts: np.ndarray, ends: np.ndarray, tolerance: float
-) -> list[str | None]:
-    """Text of the transcript line whose (start, end) matches each segment's within ``tolerance`` s."""
-    if not lines:
-        return [None] * len(starts)
-    t_iv = np.array([(ln.start, ln.end) for ln in lines], dtype=np.float64)  # (T, 2)
-    hit = (np.abs(t_iv[None, :, 0] - starts[:, None]) <= tolerance) & (
-        np.abs(t_iv[None, :, 1] - ends[:, None]) <= tolerance
-    )  # (S, T)
-    return [lines[int(row.argmax())].text if row.any() else None for row in hit]
-
-
 # The corpus -------------------------------------------------------------------------------------------
 class MoseiCorpus:
     """Every labelled segment of a MOSEI-layout folder, listed lazily one video at a time.
@@ -193,11 +115,11 @@ class MoseiCorpus:
         if missing:
             raise FileNotFoundError(
                 f"MOSEI corpus folder {self.root} is missing {', '.join(missing)}; it should contain "
-                f"{LABELS_FILE}, {VECTORS_FILE}, {WORDS_FILE} and Raw/ (see FORMAT.md)"
+                f"{LABELS_FILE}, {VECTORS_FILE}, {WORDS_FILE} and Raw/ (see the README, Real CMU-MOSEI)"
             )
         if words_rule not in WORD_RULES:
             raise ValueError(f"unknown words_rule {words_rule!r}; choose one of {WORD_RULES}")
-        self.folds_path = Path(folds) if folds is not None else _standard_folds_path()
+        self.folds_path = Path(folds) if folds is not None else standard_folds_path()
         self.folds = load_folds(self.folds_path)
         self.word_dim, self.words_rule, self.time_tolerance = word_dim, words_rule, time_tolerance
         self.skipped: SkipReport | None = None  # the report of the last complete iteration

@@ -1,6 +1,6 @@
 """CMU-MultimodalSDK computational sequences (``.csd``): HDF5 files, read lazily, one entry at a time.
 
-Layout (FORMAT.md section 1)::
+Layout (as the CMU-MultimodalSDK writes it)::
 
     /<root name>/data/<entry id>/features   (N, D)
     /<root name>/data/<entry id>/intervals  (N, 2) [start, end] seconds
@@ -19,6 +19,8 @@ from typing import Any
 
 import h5py
 import numpy as np
+
+from mosei_attn.io import atomic_path
 
 #: Metadata keys every mmsdk computational sequence carries.
 METADATA_KEYS: tuple[str, ...] = (
@@ -163,30 +165,23 @@ def write_csd(
     a (W, 1) array of byte strings. Every metadata value is stored JSON-encoded in a (1,) string.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".tmp-{os.getpid()}")
     meta = {k: "" for k in METADATA_KEYS}
     meta["root name"] = root_name
     meta.update(metadata or {})
     str_dt = h5py.string_dtype("utf-8")
-    try:
-        with h5py.File(tmp, "w") as f:
-            root = f.create_group(root_name)
-            grp = root.create_group("data")
-            for entry, (features, intervals) in data.items():
-                features = np.asarray(features)
-                intervals = np.asarray(intervals, dtype=np.float64).reshape(-1, 2)
-                if features.shape[0] != intervals.shape[0]:
-                    raise ValueError(f"{path}: entry {entry!r}: features and intervals differ in rows")
-                e = grp.create_group(str(entry))
-                kw = {"compression": compression} if compression and features.dtype.kind != "S" else {}
-                e.create_dataset("features", data=features, **kw)
-                e.create_dataset("intervals", data=intervals, **kw)
-            m = root.create_group("metadata")
-            for k, v in meta.items():
-                m.create_dataset(k, (1,), dtype=str_dt, data=[json.dumps(v)])
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        root = f.create_group(root_name)
+        grp = root.create_group("data")
+        for entry, (features, intervals) in data.items():
+            features = np.asarray(features)
+            intervals = np.asarray(intervals, dtype=np.float64).reshape(-1, 2)
+            if features.shape[0] != intervals.shape[0]:
+                raise ValueError(f"{path}: entry {entry!r}: features and intervals differ in rows")
+            e = grp.create_group(str(entry))
+            kw = {"compression": compression} if compression and features.dtype.kind != "S" else {}
+            e.create_dataset("features", data=features, **kw)
+            e.create_dataset("intervals", data=intervals, **kw)
+        m = root.create_group("metadata")
+        for k, v in meta.items():
+            m.create_dataset(k, (1,), dtype=str_dt, data=[json.dumps(v)])
     return path

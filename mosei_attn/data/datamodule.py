@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, default_collate
 
+from mosei_attn.data.corpus_protocol import Corpus
 from mosei_attn.data.labels import LABEL_RULES, class_counts, derive_targets
 from mosei_attn.data.meta import DataMeta
 
@@ -66,8 +67,10 @@ def collate_batch(batch: Mapping[str, torch.Tensor] | list) -> dict[str, torch.T
 class MoseiDataModule(L.LightningDataModule):
     """MOSEI-format corpus -> cached features -> batches.
 
-    ``prepare_data`` (one process) writes the synthetic corpus when it is the chosen data and missing, and
-    builds the feature cache if needed. ``setup`` opens nothing heavy: the HDF5 cache is opened lazily in
+    ``corpus`` makes the corpus reader (a Hydra ``_partial_`` of :class:`~mosei_attn.data.corpus.MoseiCorpus`
+    or :class:`~mosei_attn.data.manifest.ManifestCorpus`: built when needed, not when configured);
+    ``write_corpus``, when given, writes the corpus first (the synthetic generator; idempotent).
+    ``prepare_data`` (one process) writes the corpus and builds the feature cache if needed. ``setup`` opens nothing heavy: the HDF5 cache is opened lazily in
     each DataLoader worker. Batches hold ``spec`` (B, 1, F, T), ``spec_len``, ``words`` (B, L, D),
     ``word_len``, ``target`` (class index, or (B, E) 0/1 for ``multilabel``) and ``index`` (cache row).
     ``batch_size`` is per process (per GPU under DDP).
@@ -75,10 +78,9 @@ class MoseiDataModule(L.LightningDataModule):
 
     def __init__(
         self,
-        root: str | None = None,
+        corpus: Callable[[], Corpus],
         name: str = "mosei",
-        folds: str | None = None,
-        synthetic: Mapping[str, Any] | None = None,
+        write_corpus: Callable[[], Any] | None = None,
         cache_dir: str = "data/cache",
         label_rule: str = "argmax",
         batch_size: int = 32,
@@ -88,17 +90,13 @@ class MoseiDataModule(L.LightningDataModule):
         text: Mapping[str, Any] | None = None,
         word_vectors: Mapping[str, Any] | None = None,
         pin_memory: bool = False,
-        manifest: str | None = None,
-        emotions: list[str] | None = None,
     ):
         super().__init__()
         if label_rule not in LABEL_RULES:
             raise ValueError(f"unknown label_rule {label_rule!r}; choose one of {', '.join(LABEL_RULES)}")
         from mosei_attn.data.features import AudioFeatures, TextFeatures
 
-        self.root, self.name = (Path(root) if root else None), name
-        self.folds = Path(folds) if folds else None
-        self.synthetic = dict(synthetic) if synthetic else None
+        self.make_corpus, self.write_corpus, self.name = corpus, write_corpus, name
         self.cache_dir = Path(cache_dir)
         self.label_rule, self.batch_size, self.num_workers = label_rule, batch_size, num_workers
         self.feature_workers, self.pin_memory = feature_workers, pin_memory
@@ -107,39 +105,22 @@ class MoseiDataModule(L.LightningDataModule):
         self.word_vectors = dict(word_vectors or {})
         if self.word_vectors.get("path"):  # absolute: checkpoints record it for prediction from anywhere
             self.word_vectors["path"] = str(Path(self.word_vectors["path"]).expanduser().resolve())
-        self.manifest, self.emotions = (Path(manifest) if manifest else None), emotions
         self.cache_path: Path | None = None
         self._cache = None
         self._splits: dict[str, CacheDataset] = {}
         self._meta: DataMeta | None = None
 
     # ---------------------------------------------------------------------------------------------
-    def corpus(self):
-        """The MOSEI-format reader, or a manifest corpus (users' own data) when ``manifest`` is set."""
-        if self.manifest is not None:
-            from mosei_attn.data.manifest import ManifestCorpus
-            from mosei_attn.embeddings import WordVectors
-
-            if not self.word_vectors.get("path"):
-                raise ValueError("data=manifest needs data.word_vectors.path: a GloVe-format text file")
-            vectors = WordVectors.load(self.word_vectors["path"], dim=self.text.dim, cache_dir=self.cache_dir)
-            return ManifestCorpus(self.manifest, vectors, emotions=self.emotions)
-        from mosei_attn.data.corpus import MoseiCorpus
-
-        return MoseiCorpus(self.root, folds=self.folds, word_dim=self.text.dim)
+    def corpus(self) -> Corpus:
+        """The corpus reader (MOSEI layout or a manifest), built by the ``corpus`` factory."""
+        return self.make_corpus()
 
     def prepare_data(self) -> None:
         # Lightning calls this again inside fit(); the entry points already called it: scan the corpus once.
         if self.cache_path is not None and self.cache_path.is_file():
             return
-        if self.synthetic is not None:
-            from mosei_attn.data.synthetic import write_synthetic_corpus
-
-            write_synthetic_corpus(self.root, **self.synthetic)
-        elif self.manifest is None and not self.root.is_dir():
-            raise FileNotFoundError(
-                f"{self.root}: corpus folder not found (set data.root to your CMU_MOSEI copy)"
-            )
+        if self.write_corpus is not None:
+            self.write_corpus()
         self.cache_path = self.build_cache()
 
     def build_cache(self) -> Path:
@@ -164,7 +145,8 @@ class MoseiDataModule(L.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self._splits:
             return
-        from mosei_attn.data.cache import FeatureCache, cache_path, validate_cache
+        from mosei_attn.data.cache import cache_path
+        from mosei_attn.data.cache_reader import FeatureCache, validate_cache
 
         corpus = self.corpus()
         fingerprint = corpus.fingerprint()
@@ -203,10 +185,6 @@ class MoseiDataModule(L.LightningDataModule):
         if self._meta is None:
             raise RuntimeError("call setup() before reading the data's metadata")
         return self._meta
-
-    @property
-    def class_counts(self) -> tuple[int, ...]:
-        return self.meta.class_counts
 
     def dataset(self, split: str) -> CacheDataset:
         if split not in self._splits:

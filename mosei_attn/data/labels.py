@@ -1,6 +1,6 @@
 """MOSEI label columns and the rules that turn the 7 raw label columns into training targets.
 
-The cache stores the raw columns; targets are derived when loading by a named rule (FORMAT.md section 5):
+The cache stores the raw columns; targets are derived when loading by a named rule:
 
 - ``argmax``: index of the largest emotion; ties go to the first column, all-zero rows become the first
   emotion (happy).

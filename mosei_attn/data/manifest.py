@@ -13,13 +13,11 @@ first data row is row 2) and reason.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import logging
 import math
 import os
-from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,8 +25,9 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
+from mosei_attn.data.embeddings import WordVectors, tokenize
+from mosei_attn.data.manifest_file import MAX_REASONS_IN_ERROR, RowReport, number, read_manifest, value
 from mosei_attn.data.segment import Segment
-from mosei_attn.embeddings import WordVectors, tokenize
 
 log = logging.getLogger(__name__)
 
@@ -39,98 +38,13 @@ SPLIT_NAMES: dict[str, str] = {
     "train": "train", "training": "train", "valid": "valid", "val": "valid", "validation": "valid",
     "dev": "valid", "test": "test", "testing": "test",
 }  # fmt: skip
-DELIMITERS: dict[str, str] = {".csv": ",", ".tsv": "\t"}
-JSONL_SUFFIXES: tuple[str, ...] = (".jsonl", ".ndjson")
-MAX_REASONS_IN_ERROR = 5
-
-
-class RowReport(Counter):
-    """Manifest rows skipped, counted by reason; ``rows`` lists every (row number, reason, detail)."""
-
-    def __init__(self, max_examples: int = 3):
-        super().__init__()
-        self.max_examples = max_examples
-        self.rows: list[tuple[int, str, str]] = []
-
-    def add(self, row: int, reason: str, detail: str = "") -> None:
-        self[reason] += 1
-        self.rows.append((row, reason, detail))
-
-    def describe(self, limit: int = MAX_REASONS_IN_ERROR) -> str:
-        """The first ``limit`` skipped rows as ``row N: reason (detail)``."""
-        return "; ".join(f"row {r}: {why}" + (f" ({d})" if d else "") for r, why, d in self.rows[:limit])
-
-    def log(self, logger: logging.Logger = log) -> None:
-        if not self:
-            logger.info("manifest reader: no rows skipped")
-        for reason, n in self.items():
-            ex = [f"row {r}" + (f": {d}" if d else "") for r, why, d in self.rows if why == reason]
-            msg = "manifest reader skipped %d row(s): %s (e.g. %s)"
-            logger.warning(msg, n, reason, "; ".join(ex[: self.max_examples]))
-
-
-def read_manifest(path: Path) -> tuple[list[str], list[tuple[int, dict[str, Any] | str]]]:
-    """(columns, [(row number, row dict, or the fault of a malformed row)]) of a CSV/TSV/JSONL file."""
-    suffix = path.suffix.lower()
-    rows: list[tuple[int, dict[str, Any] | str]] = []
-    with open(path, encoding="utf-8-sig", newline="") as f:  # -sig: spreadsheets often write a BOM
-        if suffix in DELIMITERS:
-            reader = csv.reader(f, delimiter=DELIMITERS[suffix])
-            columns = [c.strip() for c in next(reader, [])]
-            if len(set(columns)) != len(columns):
-                raise ValueError(f"{path}: repeated column names in the header {columns}")
-            line = reader.line_num
-            for fields in reader:
-                rowno, line = line + 1, reader.line_num  # a row's number is its first line
-                if fields and len(fields) != len(columns):
-                    rows.append((rowno, f"{len(fields)} fields, the header has {len(columns)}"))
-                elif fields:
-                    rows.append((rowno, dict(zip(columns, fields, strict=True))))
-        elif suffix in JSONL_SUFFIXES:
-            columns = []
-            for rowno, text in enumerate(f, start=1):
-                if not text.strip():
-                    continue
-                try:
-                    obj = json.loads(text)
-                except json.JSONDecodeError as e:
-                    rows.append((rowno, f"not JSON ({e.msg})"))
-                    continue
-                if not isinstance(obj, dict):
-                    rows.append((rowno, f"a JSON {type(obj).__name__}, not an object"))
-                    continue
-                row = {str(k).strip(): v for k, v in obj.items()}
-                columns += [k for k in row if k not in columns]
-                rows.append((rowno, row))
-        else:
-            raise ValueError(
-                f"{path}: unknown manifest type; use {', '.join([*DELIMITERS, *JSONL_SUFFIXES])}"
-            )
-    return columns, rows
-
-
-def _value(row: dict[str, Any], key: str) -> Any:
-    """The row's value for ``key``; None when absent, null or blank."""
-    v = row.get(key)
-    if isinstance(v, str):
-        v = v.strip()
-    return None if v in (None, "") else v
-
-
-def _number(v: Any, what: str) -> float:
-    try:
-        x = float(v)
-    except (TypeError, ValueError):
-        raise ValueError(f"{what}={v!r} is not a number") from None
-    if not math.isfinite(x) or x < 0:
-        raise ValueError(f"{what}={v!r} must be a finite number >= 0")
-    return x
 
 
 class ManifestCorpus:
     """The labelled segments a manifest lists, with the same API as ``MoseiCorpus``.
 
-    ``word_vectors``: a ``WordVectors`` or the path of a GloVe-format text file. ``emotions``: the
+    ``word_vectors``: a ``WordVectors`` or the path of a GloVe-format text file (``word_dim`` wide, None:
+    any; its binary copy cached in ``vectors_cache_dir``). ``emotions``: the
     emotion names in label-column order (None: the sorted ``emotion`` values, or the intensity
     columns in file order). ``audio_root``: folder that relative audio paths start from (None: the
     manifest's folder). ``split_column``: the column holding each row's split.
@@ -143,6 +57,8 @@ class ManifestCorpus:
         emotions: Sequence[str] | None = None,
         audio_root: str | os.PathLike | None = None,
         split_column: str = "split",
+        word_dim: int | None = None,
+        vectors_cache_dir: str | os.PathLike | None = None,
     ):
         self.manifest = Path(manifest)
         if not self.manifest.is_file():
@@ -150,7 +66,9 @@ class ManifestCorpus:
         self.root = self.manifest.parent
         self.audio_root = Path(audio_root) if audio_root is not None else None
         self.word_vectors = (
-            word_vectors if isinstance(word_vectors, WordVectors) else WordVectors.load(word_vectors)
+            word_vectors
+            if isinstance(word_vectors, WordVectors)
+            else WordVectors.load(word_vectors, dim=word_dim, cache_dir=vectors_cache_dir)
         )
         self.split_column = split_column
         self.columns, self._rows = read_manifest(self.manifest)
@@ -174,7 +92,7 @@ class ManifestCorpus:
             return names
         if self.named:
             found = {
-                str(v) for _, row in self._rows if isinstance(row, dict) and (v := _value(row, "emotion"))
+                str(v) for _, row in self._rows if isinstance(row, dict) and (v := value(row, "emotion"))
             }
             names = tuple(sorted(found))
         else:
@@ -195,10 +113,6 @@ class ManifestCorpus:
     def label_columns(self) -> tuple[str, ...]:
         return ("sentiment", *self._emotions)
 
-    @property
-    def word_vectors_info(self) -> dict[str, Any]:
-        return self.word_vectors.info()
-
     def audio_path(self, value: Any) -> Path:
         """The audio file a row's ``audio`` value names."""
         p = Path(str(value))
@@ -206,7 +120,7 @@ class ManifestCorpus:
 
     def _labels(self, row: dict[str, Any]) -> np.ndarray:
         """(1 + E,) float32: sentiment, then one intensity per emotion. Raises ValueError."""
-        raw = _value(row, "sentiment")
+        raw = value(row, "sentiment")
         try:
             sentiment = 0.0 if raw is None else float(raw)
             if not math.isfinite(sentiment):
@@ -214,19 +128,19 @@ class ManifestCorpus:
         except (TypeError, ValueError):
             raise ValueError(f"sentiment={raw!r} is not a finite number") from None
         if self.named:
-            name = _value(row, "emotion")
+            name = value(row, "emotion")
             if name is None or str(name) not in self._emotions:
                 raise ValueError(f"emotion {name!r} is not one of {list(self._emotions)}")
             emo = [float(e == str(name)) for e in self._emotions]
         else:
-            emo = [_number(_value(row, e), e) for e in self._emotions]
+            emo = [number(value(row, e), e) for e in self._emotions]
         return np.array([sentiment, *emo], dtype=np.float32)
 
     def _segment(
         self, rowno: int, row: dict[str, Any], audio_info: dict[Path, Any]
     ) -> Segment | tuple[str, str]:
         """The row's Segment, or (reason, detail) when it cannot be used."""
-        split = _value(row, self.split_column)
+        split = value(row, self.split_column)
         fold = SPLIT_NAMES.get(str(split).lower())
         if fold is None:
             return "bad split", f"{split!r} is not one of {sorted(SPLIT_NAMES)}"
@@ -234,19 +148,19 @@ class ManifestCorpus:
             labels = self._labels(row)
         except ValueError as e:
             return "unknown label", str(e)
-        text = _value(row, "text")
+        text = value(row, "text")
         tokens = tokenize(str(text)) if text is not None else []
         if not tokens:
             return "empty transcript", ""
         try:
-            start, end = (None if (v := _value(row, k)) is None else _number(v, k) for k in ("start", "end"))
+            start, end = (None if (v := value(row, k)) is None else number(v, k) for k in ("start", "end"))
         except ValueError as e:
             return "bad times", str(e)
         if start is not None and end is not None and start >= end:
             return "start >= end", f"start {start} s, end {end} s"
-        if _value(row, "audio") is None:
+        if value(row, "audio") is None:
             return "missing audio file", "no audio path"
-        path = self.audio_path(_value(row, "audio"))
+        path = self.audio_path(value(row, "audio"))
         if path not in audio_info:
             try:
                 audio_info[path] = sf.info(str(path)).duration if path.is_file() else None
@@ -295,9 +209,13 @@ class ManifestCorpus:
 
     def _audio_paths(self) -> list[Path]:
         paths = (
-            self.audio_path(a) for _, r in self._rows if isinstance(r, dict) and (a := _value(r, "audio"))
+            self.audio_path(a) for _, r in self._rows if isinstance(r, dict) and (a := value(r, "audio"))
         )
         return list(dict.fromkeys(paths))  # unique, in file order
+
+    def video_ids(self) -> list[str]:
+        """The stems of the audio files the rows name, unique, in file order."""
+        return list(dict.fromkeys(p.stem for p in self._audio_paths()))
 
     def input_files(self) -> list[Path]:
         """The manifest, the word-vector text file, and the audio files that exist."""

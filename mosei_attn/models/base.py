@@ -13,7 +13,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from torchmetrics import MaxMetric
 
 from mosei_attn.data.meta import DataMeta
-from mosei_attn.metrics import EmotionMetrics, to_numpy
+from mosei_attn.models.metrics import EmotionMetrics, to_numpy
 
 #: Scheduler config keys that are Lightning's (how to step it), not the scheduler constructor's.
 LIGHTNING_SCHEDULER_KEYS = ("monitor", "interval", "frequency")

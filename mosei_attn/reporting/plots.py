@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -17,19 +18,20 @@ matplotlib.use("Agg")  # headless: figures go to files and loggers
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from mosei_attn.io import atomic_path
+
 DPI = 110
 SPEC_CMAP, ATTENTION_CMAP, CONFUSION_CMAP = "magma", "viridis", "Blues"
 #: Colorbar width as a fraction of its axes (matplotlib's usual value for square-ish panels).
 COLORBAR_FRACTION = 0.046
 
 
-def _save(fig: plt.Figure, path: str | os.PathLike) -> Path:
+def save_figure(fig: plt.Figure, path: str | os.PathLike) -> Path:
+    """Save ``fig`` to ``path`` atomically (format from the suffix) and close it."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp" + path.suffix)
-    fig.savefig(tmp, dpi=DPI, bbox_inches="tight")
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format=path.suffix.lstrip(".") or None, dpi=DPI, bbox_inches="tight")
     plt.close(fig)
-    os.replace(tmp, path)
     return path
 
 
@@ -62,7 +64,7 @@ def plot_confusion(
         fig.colorbar(im, ax=ax, fraction=COLORBAR_FRACTION)
     if title:
         fig.suptitle(title)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def word_column_labels(words: Sequence[str], n_columns: int, n_real: int) -> list[str]:
@@ -113,6 +115,52 @@ def _probability_panel(ax: plt.Axes, probs: Sequence[float], names: Sequence[str
         ax.text(min(v + 0.02, 0.8), i, f"{v:.2f}", va="center", fontsize=8)
 
 
+def _attention_panels(
+    fig: plt.Figure,
+    grid: Any,
+    ax0: plt.Axes,
+    attention: np.ndarray,
+    T: int,
+    frames: int,
+    words: Sequence[str],
+    n_words: int | None,
+    hop_seconds: float | None,
+) -> None:
+    """The attention weight over time on the spectrogram panel ``ax0`` and the attention matrix (m, n) below
+    it, cropped to the ``frames`` real frames (of ``T``) and the ``n_words`` real word columns."""
+    m, n = attention.shape
+    per_row = max(1, T // m)  # frames per attention time position
+    real_t = min(m, max(1, int(np.ceil(frames / per_row))))
+    real_w = n if n_words is None else min(n, max(0, int(n_words)))
+    att = attention[:real_t, :real_w]  # (real_t, real_w)
+    step = per_row * (hop_seconds or 1)
+    if real_w:  # piecewise constant: the model repeats each time position's weight over its frames
+        ax0b = ax0.twinx()
+        weights = att.sum(axis=1)
+        edges = np.minimum(np.arange(real_t + 1) * step, frames * (hop_seconds or 1))
+        ax0b.plot(edges, np.append(weights, weights[-1]), drawstyle="steps-post", color="cyan", lw=1.5)
+        ax0b.set_ylabel("attention (sum over words)")
+        ax0.set_xlim(0, frames * (hop_seconds or 1))
+    ax1 = fig.add_subplot(grid[1, 0])
+    shown = att if real_w else np.zeros((real_t, 1))
+    im1 = ax1.imshow(
+        shown,
+        aspect="auto",
+        cmap=ATTENTION_CMAP,
+        interpolation="nearest",
+        vmin=0,
+        vmax=None if shown.max() > 0 else 1,
+        extent=(-0.5, shown.shape[1] - 0.5, real_t * step, 0),
+    )
+    labels = word_column_labels(list(words), shown.shape[1], real_w)
+    ax1.set_xticks(range(len(labels)), labels, rotation=60, ha="right", fontsize=8)
+    if not real_w:
+        ax1.text(0, real_t * step / 2, "no words", ha="center", va="center", color="white")
+    ax1.set_ylabel("time (s)" if hop_seconds else "frame")
+    ax1.set_xlabel("words (columns; each column softmax-normalised over time)")
+    fig.colorbar(im1, ax=ax1, fraction=COLORBAR_FRACTION, label="attention")
+
+
 def plot_prediction(
     spec: np.ndarray,
     path: str | os.PathLike,
@@ -148,67 +196,12 @@ def plot_prediction(
     if attention is None:
         fig.colorbar(im, ax=ax0, fraction=COLORBAR_FRACTION, label="scaled dB")
     else:
-        m, n = attention.shape
-        per_row = max(1, T // m)  # frames per attention time position
-        real_t = min(m, max(1, int(np.ceil(frames / per_row))))
-        real_w = n if n_words is None else min(n, max(0, int(n_words)))
-        att = attention[:real_t, :real_w]  # (real_t, real_w)
-        step = per_row * (hop_seconds or 1)
-        if real_w:  # piecewise constant: the model repeats each time position's weight over its frames
-            ax0b = ax0.twinx()
-            weights = att.sum(axis=1)
-            edges = np.minimum(np.arange(real_t + 1) * step, frames * (hop_seconds or 1))
-            ax0b.plot(edges, np.append(weights, weights[-1]), drawstyle="steps-post", color="cyan", lw=1.5)
-            ax0b.set_ylabel("attention (sum over words)")
-            ax0.set_xlim(0, frames * (hop_seconds or 1))
-        ax1 = fig.add_subplot(grid[1, 0])
-        shown = att if real_w else np.zeros((real_t, 1))
-        im1 = ax1.imshow(
-            shown,
-            aspect="auto",
-            cmap=ATTENTION_CMAP,
-            interpolation="nearest",
-            vmin=0,
-            vmax=None if shown.max() > 0 else 1,
-            extent=(-0.5, shown.shape[1] - 0.5, real_t * step, 0),
-        )
-        labels = word_column_labels(list(words), shown.shape[1], real_w)
-        ax1.set_xticks(range(len(labels)), labels, rotation=60, ha="right", fontsize=8)
-        if not real_w:
-            ax1.text(0, real_t * step / 2, "no words", ha="center", va="center", color="white")
-        ax1.set_ylabel("time (s)" if hop_seconds else "frame")
-        ax1.set_xlabel("words (columns; each column softmax-normalised over time)")
-        fig.colorbar(im1, ax=ax1, fraction=COLORBAR_FRACTION, label="attention")
+        _attention_panels(fig, grid, ax0, attention, T, frames, words, n_words, hop_seconds)
     if probs is not None:
         _probability_panel(fig.add_subplot(grid[:, 1]), probs, names, multilabel)
     if title:
         fig.suptitle(title)
-    return _save(fig, path)
-
-
-def plot_attention(
-    spec: np.ndarray,
-    attention: np.ndarray,
-    words: Sequence[str],
-    path: str | os.PathLike,
-    spec_len: int | None = None,
-    n_words: int | None = None,
-    hop_seconds: float | None = None,
-    title: str = "",
-    max_hz: float | None = None,
-) -> Path:
-    """Figure 2 alone: spectrogram (F, T) above the attention matrix (m time rows x n word columns)."""
-    return plot_prediction(
-        spec,
-        path,
-        attention=attention,
-        words=words,
-        spec_len=spec_len,
-        n_words=n_words,
-        hop_seconds=hop_seconds,
-        max_hz=max_hz,
-        title=title,
-    )
+    return save_figure(fig, path)
 
 
 def plot_log_scaling(
@@ -241,4 +234,4 @@ def plot_log_scaling(
     ax0.set_ylabel("frequency (Hz)")
     if title:
         fig.suptitle(title)
-    return _save(fig, path)
+    return save_figure(fig, path)

@@ -1,4 +1,4 @@
-"""Emotion recognition metrics (paper section 4.3) as a torchmetrics ``Metric``, and the paper's table.
+"""Emotion recognition metrics (paper section 4.3) as a torchmetrics ``Metric``.
 
 Single-label (one class per segment, predictions by top-1 of the logits):
 
@@ -23,10 +23,8 @@ The state is only sums of counts, so torchmetrics adds them across DDP ranks bef
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 import torch
 from torchmetrics import Metric
 
@@ -135,22 +133,3 @@ def to_numpy(results: dict[str, torch.Tensor]) -> dict[str, Any]:
         arr = value.detach().cpu().numpy()
         out[key] = arr.item() if arr.ndim == 0 else arr
     return out
-
-
-def format_table(results: dict[str, Any], emotion_names: Sequence[str]) -> str:
-    """The paper's Table 1/2 as plain text: precision / recall / F1 per emotion, their average, then
-    class accuracy (UA) and overall accuracy (WA). ``results`` from ``compute()`` or :func:`to_numpy`."""
-    res = {k: np.asarray(v.detach().cpu() if isinstance(v, torch.Tensor) else v) for k, v in results.items()}
-    if len(emotion_names) != len(res["f1"]):
-        raise ValueError(f"{len(emotion_names)} emotion names for {len(res['f1'])} classes in the results")
-    width = max(len("class accuracy"), *(len(n) for n in emotion_names))
-    lines = [f"{'Emotion':<{width}}  {'Precision':>9}  {'Recall':>9}  {'f-1 score':>9}"]
-    rows = [(n, res["precision"][i], res["recall"][i], res["f1"][i]) for i, n in enumerate(emotion_names)]
-    rows.append(("average", res["precision_macro"], res["recall_macro"], res["f1_macro"]))
-    lines += [f"{n:<{width}}  {p:>9.2f}  {r:>9.2f}  {f:>9.2f}" for n, p, r, f in rows]
-    lines.insert(-1, "-" * len(lines[0]))
-    lines.append(
-        f"{'class accuracy':<{width}}  {100 * float(res['ua']):>8.2f}%  "
-        f"{'overall acc.':>9}  {100 * float(res['wa']):>8.2f}%"
-    )
-    return "\n".join(lines)

@@ -22,11 +22,13 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from mosei_attn.io import atomic_path
+
 log = logging.getLogger(__name__)
 
 #: Size hint (bytes of text) of the lines parsed at once: big enough for numpy, small enough for memory.
 CHUNK_BYTES = 1 << 24
-CACHE_FORMAT_VERSION = 1
+VECTORS_CACHE_VERSION = 1
 #: Where binary caches go when ``cache_dir`` is None.
 DEFAULT_CACHE_DIR = (
     Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "mosei_attn" / "word_vectors"
@@ -257,7 +259,7 @@ def _stamp(path: Path) -> dict[str, Any]:
         "source": str(path.resolve()),
         "size": st.st_size,
         "mtime_ns": st.st_mtime_ns,
-        "format_version": CACHE_FORMAT_VERSION,
+        "format_version": VECTORS_CACHE_VERSION,
     }
 
 
@@ -289,8 +291,5 @@ def _read_cache(
 
 
 def _atomic_write(path: Path, write: Callable[[BinaryIO], Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")  # concurrent builders keep apart
-    with open(tmp, "wb") as f:
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
         write(f)
-    os.replace(tmp, path)

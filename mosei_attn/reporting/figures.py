@@ -1,5 +1,5 @@
-"""What a finished run leaves behind: the paper's table, metrics.json, and its figures: confusion matrices
-(figures 5-6), attention over a few fixed validation segments (figure 2), log scaling (figure 3)."""
+"""A finished run's figures from its model and data: attention over a few fixed validation segments
+(figure 2) and log scaling of one segment's spectrogram (figure 3); sending figures to the loggers."""
 
 from __future__ import annotations
 
@@ -11,33 +11,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from mosei_attn import plots
 from mosei_attn.data.audio import read_audio, resample
 from mosei_attn.data.features import AudioFeatures
-from mosei_attn.metrics import format_table
-from mosei_attn.utils import write_json
+from mosei_attn.reporting import plots
 
 log = logging.getLogger(__name__)
 
 #: Fixed validation segments drawn in figure 2 after each run.
 N_EXAMPLES = 3
-
-#: The paper's validation figures (Tables 1-2), shown beside ours.
-PAPER_RESULTS: dict[str, dict[str, float]] = {
-    "shallow": {"wa": 0.8311, "ua": 0.7723},
-    "attention": {"wa": 0.8889, "ua": 0.8408},
-}
-
-
-def summarise(results: dict[str, Any], names: tuple[str, ...], prefix: str) -> dict[str, Any]:
-    """Flat JSON-ready figures (``test/wa`` ...) from a module's results dict."""
-    out: dict[str, Any] = {}
-    for k, v in results.items():
-        if isinstance(v, np.ndarray | torch.Tensor):
-            v = np.asarray(v).tolist()
-        out[f"{prefix}/{k}"] = v
-    out[f"{prefix}/emotion_names"] = list(names)
-    return out
 
 
 def example_indices(targets: np.ndarray, n: int = N_EXAMPLES) -> list[int]:
@@ -160,36 +141,6 @@ def training_figures(model: Any, datamodule: Any, out_dir: Path, n: int = N_EXAM
         except (OSError, ValueError, LookupError) as e:
             log.warning("figure 3 (spectrogram before/after log scaling) skipped: %s", e)
     return paths
-
-
-def write_report(
-    results: dict[str, Any],
-    names: tuple[str, ...],
-    out_dir: Path,
-    prefix: str,
-    model_name: str,
-    extra: dict[str, Any] | None = None,
-    title: str = "",
-) -> tuple[dict[str, Any], Path]:
-    """Print the paper's table, save metrics.json and the confusion matrix PNG into ``out_dir``."""
-    table = format_table(results, names)
-    print(f"\n{title or prefix} ({model_name})\n{table}")
-    paper = PAPER_RESULTS.get(model_name)
-    if paper:
-        print(f"paper ({model_name}, real MOSEI validation): WA {paper['wa']:.2%}  UA {paper['ua']:.2%}")
-    figures = {}
-    if "confusion" in results:
-        figures["confusion"] = str(
-            plots.plot_confusion(
-                results["confusion"],
-                names,
-                out_dir / f"confusion_{prefix}.png",
-                title=f"{model_name}: {prefix}",
-            )
-        )
-    metrics = summarise(results, names, prefix) | {"model": model_name, "figures": figures, "paper": paper}
-    metrics |= extra or {}
-    return metrics, write_json(out_dir / "metrics.json", metrics)
 
 
 def log_figures(loggers: list[Any], paths: list[Path]) -> None:

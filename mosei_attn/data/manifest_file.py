@@ -1,0 +1,100 @@
+"""Reading a manifest file (CSV, TSV or JSONL) into numbered rows, and the report of rows skipped."""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import math
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+DELIMITERS: dict[str, str] = {".csv": ",", ".tsv": "\t"}
+JSONL_SUFFIXES: tuple[str, ...] = (".jsonl", ".ndjson")
+MAX_REASONS_IN_ERROR = 5
+
+
+class RowReport(Counter):
+    """Manifest rows skipped, counted by reason; ``rows`` lists every (row number, reason, detail)."""
+
+    def __init__(self, max_examples: int = 3):
+        super().__init__()
+        self.max_examples = max_examples
+        self.rows: list[tuple[int, str, str]] = []
+
+    def add(self, row: int, reason: str, detail: str = "") -> None:
+        self[reason] += 1
+        self.rows.append((row, reason, detail))
+
+    def describe(self, limit: int = MAX_REASONS_IN_ERROR) -> str:
+        """The first ``limit`` skipped rows as ``row N: reason (detail)``."""
+        return "; ".join(f"row {r}: {why}" + (f" ({d})" if d else "") for r, why, d in self.rows[:limit])
+
+    def log(self, logger: logging.Logger = log) -> None:
+        if not self:
+            logger.info("manifest reader: no rows skipped")
+        for reason, n in self.items():
+            ex = [f"row {r}" + (f": {d}" if d else "") for r, why, d in self.rows if why == reason]
+            msg = "manifest reader skipped %d row(s): %s (e.g. %s)"
+            logger.warning(msg, n, reason, "; ".join(ex[: self.max_examples]))
+
+
+def read_manifest(path: Path) -> tuple[list[str], list[tuple[int, dict[str, Any] | str]]]:
+    """(columns, [(row number, row dict, or the fault of a malformed row)]) of a CSV/TSV/JSONL file."""
+    suffix = path.suffix.lower()
+    rows: list[tuple[int, dict[str, Any] | str]] = []
+    with open(path, encoding="utf-8-sig", newline="") as f:  # -sig: spreadsheets often write a BOM
+        if suffix in DELIMITERS:
+            reader = csv.reader(f, delimiter=DELIMITERS[suffix])
+            columns = [c.strip() for c in next(reader, [])]
+            if len(set(columns)) != len(columns):
+                raise ValueError(f"{path}: repeated column names in the header {columns}")
+            line = reader.line_num
+            for fields in reader:
+                rowno, line = line + 1, reader.line_num  # a row's number is its first line
+                if fields and len(fields) != len(columns):
+                    rows.append((rowno, f"{len(fields)} fields, the header has {len(columns)}"))
+                elif fields:
+                    rows.append((rowno, dict(zip(columns, fields, strict=True))))
+        elif suffix in JSONL_SUFFIXES:
+            columns = []
+            for rowno, text in enumerate(f, start=1):
+                if not text.strip():
+                    continue
+                try:
+                    obj = json.loads(text)
+                except json.JSONDecodeError as e:
+                    rows.append((rowno, f"not JSON ({e.msg})"))
+                    continue
+                if not isinstance(obj, dict):
+                    rows.append((rowno, f"a JSON {type(obj).__name__}, not an object"))
+                    continue
+                row = {str(k).strip(): v for k, v in obj.items()}
+                columns += [k for k in row if k not in columns]
+                rows.append((rowno, row))
+        else:
+            raise ValueError(
+                f"{path}: unknown manifest type; use {', '.join([*DELIMITERS, *JSONL_SUFFIXES])}"
+            )
+    return columns, rows
+
+
+def value(row: dict[str, Any], key: str) -> Any:
+    """The row's value for ``key``; None when absent, null or blank."""
+    v = row.get(key)
+    if isinstance(v, str):
+        v = v.strip()
+    return None if v in (None, "") else v
+
+
+def number(v: Any, what: str) -> float:
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what}={v!r} is not a number") from None
+    if not math.isfinite(x) or x < 0:
+        raise ValueError(f"{what}={v!r} must be a finite number >= 0")
+    return x

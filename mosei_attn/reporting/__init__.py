@@ -1,0 +1,64 @@
+"""What a run reports, reached through one door, :class:`RunReport`: the paper's table, ``metrics.json``,
+the confusion matrix (figures 5-6), attention examples (figure 2), log scaling (figure 3), and the figure of
+one prediction. ``plots`` draws, ``table`` and ``figures`` decide what to draw and where it goes."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["RunReport"]
+
+
+class RunReport:
+    """The report of one model's run, written into ``out_dir``."""
+
+    def __init__(self, out_dir: str | os.PathLike, model_name: str, emotion_names: Sequence[str]):
+        self.out_dir, self.model_name, self.emotion_names = Path(out_dir), model_name, tuple(emotion_names)
+
+    def metrics(
+        self, results: dict[str, Any], split: str, extra: dict[str, Any] | None = None, title: str = ""
+    ) -> dict[str, Any]:
+        """Print the paper's table for ``split`` and save ``metrics.json`` and ``confusion_<split>.png``;
+        returns what ``metrics.json`` holds (``<split>/wa`` ... plus ``extra``)."""
+        from mosei_attn.reporting.table import write_report
+
+        metrics, _ = write_report(
+            results, self.emotion_names, self.out_dir, split, self.model_name, extra=extra, title=title
+        )
+        return metrics
+
+    def training_figures(self, model: Any, datamodule: Any) -> list[Path]:
+        """Figures 2 and 3 of a finished run, drawn for fixed validation segments."""
+        from mosei_attn.reporting.figures import training_figures
+
+        return training_figures(model, datamodule, self.out_dir)
+
+    @staticmethod
+    def send_figures(loggers: Sequence[Any], paths: Sequence[str | os.PathLike]) -> None:
+        """Send figure PNGs to the loggers that take images (W&B, TensorBoard)."""
+        from mosei_attn.reporting.figures import log_figures
+
+        log_figures(list(loggers), [Path(p) for p in paths])
+
+    @staticmethod
+    def prediction_figure(
+        path: str | os.PathLike,
+        spec: np.ndarray,
+        attention: np.ndarray | None,
+        words: Sequence[str],
+        word_len: int,
+        max_words: int,
+        **kw: Any,
+    ) -> Path:
+        """One clip's figure: spectrogram (F, T), attention over time and against the words (figure 2), and
+        the probabilities; ``kw`` as :func:`mosei_attn.reporting.plots.plot_prediction`."""
+        from mosei_attn.reporting import plots
+        from mosei_attn.reporting.figures import word_columns
+
+        n_words = None if attention is None else word_columns(word_len, max_words, attention.shape[1])
+        return plots.plot_prediction(spec, path, attention=attention, words=words, n_words=n_words, **kw)

@@ -1,0 +1,109 @@
+"""What the entry points (train, evaluate, prepare, predict) share: the data module and the model from a config,
+a model from a checkpoint, and the corpus preparation that global rank 0 does while the other ranks wait."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from hydra.utils import get_class, instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from mosei_attn.training.callbacks import CONFIG_KEY
+from mosei_attn.utils import to_container
+
+#: How long ranks > 0 wait for rank 0 to build the corpus and its feature cache (seconds).
+PREPARE_TIMEOUT_S = 3600.0
+#: How often they look (seconds).
+PREPARE_POLL_S = 5.0
+
+
+def is_rank_zero() -> bool:
+    """Whether this process is global rank 0 (or the only one)."""
+    from lightning.fabric.utilities.rank_zero import rank_zero_only
+
+    return rank_zero_only.rank == 0
+
+
+#: Keys of a data config that only feed its ``corpus`` (``data.root=...`` on the command line), not the
+#: DataModule's arguments.
+CORPUS_INPUTS = ("root", "folds", "manifest", "emotions")
+
+
+def build_datamodule(data_cfg: DictConfig | dict[str, Any]) -> L.LightningDataModule:
+    """The data module of a ``data`` config; its ``corpus`` (a ``_partial_`` with its own ``_target_``) is
+    built when the data is prepared. A config recorded by an older checkpoint is read too."""
+    cfg = OmegaConf.create(to_container(data_cfg))
+    if "corpus" not in cfg:
+        cfg = OmegaConf.create(legacy_data_config(OmegaConf.to_container(cfg)))
+    return instantiate({k: v for k, v in cfg.items() if k not in CORPUS_INPUTS}, _convert_="all")
+
+
+def legacy_data_config(d: dict[str, Any]) -> dict[str, Any]:
+    """A data config as recorded before the corpus got its own ``_target_`` (root, folds, synthetic, manifest
+    and emotions given to the DataModule) in today's form."""
+    d = dict(d)
+    root, folds, manifest, emotions = (d.pop(k, None) for k in ("root", "folds", "manifest", "emotions"))
+    synthetic = d.pop("synthetic", None)
+    text, wv = d.get("text") or {}, d.get("word_vectors") or {}
+    if manifest is not None:
+        d["corpus"] = {
+            "_target_": "mosei_attn.data.manifest.ManifestCorpus",
+            "_partial_": True,
+            "manifest": manifest,
+            "word_vectors": wv.get("path"),
+            "emotions": emotions,
+            "word_dim": text.get("dim", 300),
+            "vectors_cache_dir": d.get("cache_dir"),
+        }
+        return d
+    word_dim = text.get("dim", 300)
+    d["corpus"] = {"_target_": "mosei_attn.data.corpus.MoseiCorpus", "_partial_": True, "root": root}
+    d["corpus"] |= {"folds": folds, "word_dim": word_dim}
+    if synthetic:
+        d["write_corpus"] = {"_target_": "mosei_attn.synthetic.write_synthetic_corpus", "_partial_": True}
+        d["write_corpus"] |= {"root": root, **synthetic}
+    return d
+
+
+def build_model(cfg: DictConfig, meta: dict[str, Any]) -> L.LightningModule:
+    """The LightningModule of ``cfg.model`` with the data's metadata and plain-dict optimizer configs
+    (the module instantiates its ``_partial_`` optimizer and scheduler itself)."""
+    make = instantiate(cfg.model, _partial_=True, _convert_="all")
+    scheduler = to_container(cfg.scheduler) if cfg.get("scheduler") else None
+    return make(meta=meta, optimizer=to_container(cfg.optimizer), scheduler=scheduler)
+
+
+def prepare_on_rank_zero(datamodule: Any, timeout_s: float = PREPARE_TIMEOUT_S) -> None:
+    """Prepare the corpus and cache on global rank 0; other ranks wait for it (DDP, SLURM)."""
+    if is_rank_zero():
+        datamodule.prepare_data()
+        return
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            datamodule.setup("fit")
+            return
+        except FileNotFoundError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(PREPARE_POLL_S)
+
+
+def load_checkpoint(ckpt_path: str | Path, map_location: str = "cpu") -> tuple[L.LightningModule, DictConfig]:
+    """The model and the run config stored in a checkpoint written by `mosei_attn.train`."""
+    ckpt_path = Path(ckpt_path)
+    if not ckpt_path.is_file():
+        raise FileNotFoundError(f"{ckpt_path}: checkpoint not found")
+    ckpt = torch.load(ckpt_path, map_location=map_location, weights_only=False)
+    if CONFIG_KEY not in ckpt:
+        raise ValueError(
+            f"{ckpt_path}: no '{CONFIG_KEY}' entry: not a checkpoint written by mosei_attn.train"
+        )
+    run_cfg = OmegaConf.create(ckpt[CONFIG_KEY])
+    cls = get_class(run_cfg.model._target_)
+    model = cls.load_from_checkpoint(ckpt_path, map_location=map_location, weights_only=False)
+    return model, run_cfg
