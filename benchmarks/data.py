@@ -9,14 +9,15 @@ librosa's computing the same spectrogram (skipped with a message when librosa is
 dependency). Loader: the training split of a warm cache at the paper's shapes, shuffled, ``--batch`` per
 step, with 0 and 2 loader workers, and the previous per-item read (one HDF5 read per segment, float32 on
 the CPU, torch's default collate) on the same file. ``--big-cache``: a synthetic corpus of ``--big-videos``
-videos (~7.7 segments each: 3000 ~ MOSEI's 23,000 segments; generating it takes ~10-20 min on 2 cores), its
-cache built by ``mosei_attn.prepare`` and a short training run (attention model, paper's settings, 2 loader
-workers) on it, each sampled for the resident memory of its whole process tree.
+videos (3000: 23,936 segments, 41 h of audio, ~ MOSEI's size; generating it took 4.3 CPU-minutes, 20 min
+on a busy 2-core machine; reused when present), its cache built by ``mosei_attn.prepare`` (~4.4 GB), and
+a short training run on it (attention model, paper's settings, 2 loader workers), beside the same run on
+the small corpus, each sampled for the resident memory of its whole process tree.
 
 The last line printed is one JSON object with every figure (ratios against the previous path of this run):
 ``extract_x_realtime`` (whole build, every core), ``librosa_x_realtime`` (null without librosa),
-``loader_samples_per_s`` (2 loader workers, batch ``--batch``), ``peak_rss_gb`` (null without
-``--big-cache``), and more.
+``loader_samples_per_s`` (2 loader workers, batch ``--batch``), ``peak_rss_gb`` (the larger peak of the
+big corpus's prepare and training run, as the process tree's PSS; null without ``--big-cache``), and more.
 """
 
 from __future__ import annotations
@@ -161,8 +162,10 @@ def loader_rates(root: Path, cache_dir: Path, batch: int) -> dict:
     return out
 
 
-def tree_memory(pid: int) -> tuple[int, int]:
-    """(sum of RSS, sum of PSS) in bytes of process ``pid`` and its descendants (0 for vanished ones)."""
+def tree_memory(pid: int) -> dict[str, int]:
+    """Bytes resident now: ``pss`` (proportional set size: a page shared by k processes counts 1/k, so the
+    tree's sum is its real footprint), ``rss`` (summed RSS: shared pages once per process, an over-count)
+    of process ``pid`` and its descendants, and ``main`` (RSS of ``pid`` alone)."""
     children: dict[int, list[int]] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -170,7 +173,7 @@ def tree_memory(pid: int) -> tuple[int, int]:
             children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
         except (OSError, ValueError, IndexError):
             continue
-    rss = pss = 0
+    total = {"pss": 0, "rss": 0, "main": 0}
     todo = [pid]
     while todo:
         p = todo.pop()
@@ -180,49 +183,66 @@ def tree_memory(pid: int) -> tuple[int, int]:
                 key, _, value = line.partition(":")
                 if key in ("Rss", "Pss"):
                     kb = int(value.split()[0]) * 1024
-                    rss, pss = (rss + kb, pss) if key == "Rss" else (rss, pss + kb)
+                    total[key.lower()] += kb
+                    total["main"] += kb if (p == pid and key == "Rss") else 0
         except (OSError, ValueError):
-            continue
-    return rss, pss
+            continue  # gone meanwhile
+    return total
 
 
-def run_sampled(cmd: list[str], log: Path) -> tuple[float, float, float]:
-    """Run ``cmd``; return (wall seconds, peak tree RSS GB, peak tree PSS GB), sampled every 0.2 s."""
-    t0, peak = time.perf_counter(), (0, 0)
+def run_sampled(cmd: list[str], log: Path) -> dict[str, float]:
+    """Run ``cmd``; its wall seconds and the peaks (GB) of :func:`tree_memory`, sampled every 0.2 s."""
+    t0, peak = time.perf_counter(), {"pss": 0, "rss": 0, "main": 0}
     with open(log, "w") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
         while proc.poll() is None:
-            rss, pss = tree_memory(proc.pid)
-            peak = (max(peak[0], rss), max(peak[1], pss))
+            peak = {
+                k: max(v, now)
+                for (k, v), now in zip(peak.items(), tree_memory(proc.pid).values(), strict=True)
+            }
             time.sleep(0.2)
     if proc.returncode:
         raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}); see {log}")
-    return time.perf_counter() - t0, peak[0] / 1e9, peak[1] / 1e9
+    return {"seconds": time.perf_counter() - t0, **{f"peak_{k}_gb": v / 1e9 for k, v in peak.items()}}
 
 
-def big_cache(work: Path, videos: int) -> dict:
-    """Peak memory of prepare (cache build) and of a short training run on a ``videos``-video corpus."""
+def data_overrides(work: Path, root: Path, videos: int, tag: str) -> list[str]:
+    """Overrides for a synthetic corpus of ``videos`` videos (seed 1) at ``root``, paper shapes, under work."""
+    return [
+        f"data.root={root}", f"data.write_corpus.n_videos={videos}", "data.write_corpus.seed=1", "data/audio=paper",
+        f"paths.cache_dir={work / f'{tag}_cache'}", f"paths.log_dir={work / f'{tag}_logs'}",
+    ]  # fmt: skip
+
+
+def big_cache(work: Path, videos: int, small_videos: int) -> dict:
+    """Peak memory of prepare (cache build) and of a short training run on a ``videos``-video corpus, and of
+    the same training run on the ``small_videos`` corpus (what the model itself takes)."""
     root, t0 = work / "big", time.perf_counter()
     write_synthetic_corpus(root, n_videos=videos, seed=1)
     print(f"big corpus: {videos} videos ready in {time.perf_counter() - t0:.0f} s (reused when present)")
-    common = [
-        f"data.root={root}", f"data.write_corpus.n_videos={videos}", "data.write_corpus.seed=1", "data/audio=paper",
-        f"paths.cache_dir={work / 'big_cache'}", f"paths.log_dir={work / 'big_logs'}",
-    ]  # fmt: skip
-    figures = {}
-    prep = [sys.executable, "-m", "mosei_attn.prepare", *common]
     train = [
-        sys.executable, "-m", "mosei_attn.train", "experiment=paper_attention", *common, "data.num_workers=2",
-        "logger=csv", "callbacks.progress_bar=null", "trainer.max_epochs=1", "++trainer.limit_train_batches=12",
+        sys.executable, "-m", "mosei_attn.train", "experiment=paper_attention", "data.num_workers=2", "logger=csv",
+        "callbacks.progress_bar=null", "trainer.max_epochs=1", "++trainer.limit_train_batches=12",
         "++trainer.limit_val_batches=4", "++trainer.limit_test_batches=4",
     ]  # fmt: skip
-    for name, cmd in (("prepare", prep), ("train", train)):
-        wall, rss, pss = run_sampled(cmd, work / f"big_{name}.log")
-        print(f"  {name:>7}: {wall:6.0f} s, peak RSS of the process tree {rss:.2f} GB (PSS {pss:.2f} GB)")
-        figures[name] = {"seconds": wall, "peak_rss_gb": rss, "peak_pss_gb": pss}
+    runs = {
+        "prepare": [sys.executable, "-m", "mosei_attn.prepare", *data_overrides(work, root, videos, "big")],
+        "train": [*train, *data_overrides(work, root, videos, "big")],
+        "train_small": [*train, *data_overrides(work, work / "corpus", small_videos, "small")],
+    }
+    figures = {}
+    print(
+        "peak resident memory of the process tree (PSS: shared pages split; RSS summed: counted per process)"
+    )
+    for name, cmd in runs.items():
+        f = figures[name] = run_sampled(cmd, work / f"big_{name}.log")
+        print(
+            f"  {name:>11}: {f['seconds']:6.0f} s, PSS {f['peak_pss_gb']:.2f} GB, summed RSS "
+            f"{f['peak_rss_gb']:.2f} GB, main process {f['peak_main_gb']:.2f} GB"
+        )
     cache = next((work / "big_cache").glob("synthetic-*.h5"))
     figures["cache_gb"] = cache.stat().st_size / 1e9
-    figures["segments"] = int(json.loads(__import__("h5py").File(cache, "r").attrs["counts"])["total"])
+    print(f"  big cache {figures['cache_gb']:.2f} GB on disk")
     return figures
 
 
@@ -268,7 +288,7 @@ def main() -> None:
         f"  one process reads {load['workers0_cpu']:.0f} samples per CPU second: a GPU fed by W loader workers "
         "on free cores gets about W x that (each worker reads whole batches on its own)"
     )
-    big = big_cache(work, args.big_videos) if args.big_cache else None
+    big = big_cache(work, args.big_videos, args.videos) if args.big_cache else None
     result = {
         "extract_x_realtime": extract["all"],
         "extract_x_realtime_1proc": extract["one"],
@@ -282,7 +302,7 @@ def main() -> None:
         "loader_samples_per_cpu_s": load["workers0_cpu"],
         "loader_per_item_samples_per_s": load["per_item"],
         "loader_vs_per_item": load["workers2"] / load["per_item"],
-        "peak_rss_gb": max(big["prepare"]["peak_rss_gb"], big["train"]["peak_rss_gb"]) if big else None,
+        "peak_rss_gb": max(big["prepare"]["peak_pss_gb"], big["train"]["peak_pss_gb"]) if big else None,
         "big_cache": big,
         "load_average": os.getloadavg()[0],
     }
