@@ -3,10 +3,12 @@
 Every job folder of a Hydra multirun holds ``.hydra/overrides.yaml`` (its command-line overrides) and, when
 it finished, ``metrics.json``. Jobs whose overrides are equal once the seed (and the keys in ``IGNORED``, which
 move files but not figures) are left out form one configuration; for each, WA, UA and macro F1 are given as
-mean +- sample standard deviation (ddof 1) over its finished seeds, with n, beside the paper's figures.
+mean +- sample standard deviation (ddof 1) over its finished seeds, with n, on the validation split (beside
+the paper's figures, which are validation figures) and on the test split.
 Jobs without a readable metrics.json are counted and listed as missing, never dropped silently.
-Writes ``aggregate.md``, ``aggregate.csv`` and ``aggregate.png`` (bars with +-1 std error bars) into the first
-folder, or ``--out``, and prints the table.
+Writes ``aggregate.md``, ``aggregate.csv``, ``aggregate.png`` (bars with +-1 std error bars) and
+``aggregate_curves.png`` (per-epoch val/wa and val/ua of each configuration, mean and band over seeds:
+:mod:`mosei_attn.reporting.sweep_plots`) into the first folder, or ``--out``, and prints the table.
 """
 
 from __future__ import annotations
@@ -27,10 +29,18 @@ import numpy as np
 import yaml
 
 from mosei_attn.io import write_text
-from mosei_attn.reporting.table import PAPER_RESULTS
+from mosei_attn.reporting.paper import PAPER_RESULTS
+from mosei_attn.reporting.sweep_plots import (
+    epoch_curves,
+    metric_title,
+    paper_position,
+    plot_bars,
+    plot_curves,
+)
 
-#: Figures tabulated by default (keys of metrics.json, fractions in [0, 1]).
-DEFAULT_METRICS = ("test/wa", "test/ua", "test/f1_macro")
+#: Figures tabulated by default (keys of metrics.json, fractions in [0, 1]): the best checkpoint's validation
+#: figures (the paper's split) and test figures.
+DEFAULT_METRICS = ("val/wa", "val/ua", "val/f1_macro", "test/wa", "test/ua", "test/f1_macro")
 #: Override keys (or key prefixes) that do not define a configuration: the seed is what runs are averaged over;
 #: the others choose where files go, what is logged, or how fast features are built.
 IGNORED = (
@@ -48,8 +58,6 @@ IGNORED = (
 OUTPUT_NAME = "aggregate"
 #: Columns of the printed table at least (pipes and logs report 80).
 MIN_CONSOLE_WIDTH = 120
-#: Column titles of the usual metrics (others are shown by their metrics.json key).
-SHORT_NAMES = {"wa": "WA", "ua": "UA", "f1_macro": "macro F1"}
 
 
 @dataclass(frozen=True)
@@ -128,6 +136,7 @@ def summarise(
             "paper_wa": paper.get("wa", math.nan),
             "paper_ua": paper.get("ua", math.nan),
             "seeds": [dict(r.overrides).get("seed", "?") for r in done],
+            "folders": [r.folder for r in members],
         }
         for name in metrics:
             values = np.array([float(r.metrics[name]) for r in done if r.metrics.get(name) is not None])
@@ -148,29 +157,27 @@ def _cell(stat: tuple[float, float, int]) -> str:
 
 
 def table_rows(rows: list[dict[str, Any]], metrics: Sequence[str]) -> tuple[list[str], list[list[str]]]:
-    """Header and text cells (percentages, mean ± std) of the printed and Markdown tables."""
-    names = [SHORT_NAMES.get(m.rsplit("/", 1)[-1], m) for m in metrics]
+    """Header and text cells (percentages, mean ± std) of the printed and Markdown tables; the paper's WA and
+    UA sit beside the validation figures."""
+    at = paper_position(metrics)
+    titles = [f"{metric_title(m)} %" for m in metrics]
     header = [
         "configuration",
         "model",
         "n",
-        *(f"{m} %" for m in names),
+        *titles[:at],
         "paper WA %",
         "paper UA %",
+        *titles[at:],
         "missing",
     ]
-    body = [
-        [
-            r["config"],
-            r["model"],
-            str(r["n"]),
-            *(_cell(r[m]) for m in metrics),
-            _pct(r["paper_wa"]),
-            _pct(r["paper_ua"]),
-            str(r["missing"]),
-        ]
-        for r in rows
-    ]
+    body = []
+    for r in rows:
+        cells = [_cell(r[m]) for m in metrics]
+        paper = [_pct(r["paper_wa"]), _pct(r["paper_ua"])]
+        body.append(
+            [r["config"], r["model"], str(r["n"]), *cells[:at], *paper, *cells[at:], str(r["missing"])]
+        )
     return header, body
 
 
@@ -182,7 +189,8 @@ def to_markdown(
     lines += ["| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |" for cells in body]
     notes = [
         "",
-        "Mean ± sample std (ddof 1) over seeds; n = finished runs. Paper: real MOSEI validation (Tables 1-2).",
+        "Mean ± sample std (ddof 1) over seeds of the best checkpoint's figures; n = finished runs. Paper: real"
+        " MOSEI validation (Tables 1-2): compare it with the val columns.",
     ]
     if shared:
         notes.append(f"Shared by every run: `{' '.join(shared)}`.")
@@ -209,42 +217,6 @@ def to_csv(rows: list[dict[str, Any]], metrics: Sequence[str]) -> str:
             ]
         )
     return out.getvalue()
-
-
-def plot(rows: list[dict[str, Any]], metrics: Sequence[str], path: Path) -> Path:
-    """Grouped bars (percent) per configuration with +-1 std error bars; the paper's WA / UA as black ticks."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from mosei_attn.reporting.plots import save_figure
-
-    width = 0.8 / len(metrics)
-    fig, ax = plt.subplots(figsize=(max(4.0, 1.2 * len(rows) * len(metrics) / 2 + 2), 4))
-    x = np.arange(len(rows))
-    for j, m in enumerate(metrics):
-        means = np.array([r[m][0] for r in rows]) * 100
-        stds = np.nan_to_num(np.array([r[m][1] for r in rows]) * 100)
-        name = SHORT_NAMES.get(m.rsplit("/", 1)[-1], m)
-        ax.bar(x + (j - (len(metrics) - 1) / 2) * width, means, width, yerr=stds, capsize=3, label=name)
-        paper_key = {"wa": "paper_wa", "ua": "paper_ua"}.get(m.rsplit("/", 1)[-1])
-        if paper_key:
-            ax.scatter(
-                x + (j - (len(metrics) - 1) / 2) * width,
-                [r[paper_key] * 100 for r in rows],
-                marker="_",
-                s=400,
-                color="black",
-                label="paper (real MOSEI val.)" if j == 0 else None,
-                zorder=3,
-            )
-    ax.set_xticks(x, [f"{r['config']}\n(n={r['n']})" for r in rows], rotation=20, ha="right", fontsize=8)
-    ax.set_ylabel("%")
-    ax.set_ylim(0, 100)
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the bars: never over a tick
-    ax.set_title("mean ± std over seeds")
-    return save_figure(fig, path)
 
 
 def aggregate(
@@ -276,12 +248,15 @@ def aggregate(
     paths = {
         "markdown": write_text(out_dir / f"{OUTPUT_NAME}.md", to_markdown(rows, metrics, shared, missing)),
         "csv": write_text(out_dir / f"{OUTPUT_NAME}.csv", to_csv(rows, metrics)),
-        "png": plot(rows, metrics, out_dir / f"{OUTPUT_NAME}.png"),
+        "png": plot_bars(rows, metrics, out_dir / f"{OUTPUT_NAME}.png"),
     }
+    curves = epoch_curves({r["config"]: r["folders"] for r in rows})
+    if curves:  # runs under fast_dev_run log no epochs
+        paths["curves"] = plot_curves(curves, out_dir / f"{OUTPUT_NAME}_curves.png")
     return {"rows": rows, "shared": shared, "missing": missing, "paths": paths}
 
 
-def main(argv: Sequence[str] | None = None) -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m mosei_attn.aggregate", description=__doc__.split("\n")[0]
     )
@@ -289,7 +264,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         "sweep_dirs", nargs="+", help="multirun folder(s), e.g. lightning_logs/multirun/<time>"
     )
     parser.add_argument(
-        "--out", default=None, help="folder for aggregate.md/.csv/.png (default: the first folder)"
+        "--out",
+        default=None,
+        help="folder for aggregate.md/.csv/.png/_curves.png (default: the first folder)",
     )
     parser.add_argument(
         "--metrics", nargs="+", default=list(DEFAULT_METRICS), help="metrics.json keys to tabulate"
@@ -297,7 +274,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--ignore", nargs="*", default=[], help="more override keys (or 'prefix.') to average over"
     )
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
     result = aggregate(args.sweep_dirs, args.out, args.metrics, (*IGNORED, *args.ignore))
     print("\n".join(f"wrote {p}" for p in result["paths"].values()))
 

@@ -39,10 +39,9 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     trainer.test(model, dataloaders=datamodule._loader(cfg.split, shuffle=False), weights_only=False)
     report = RunReport(cfg.paths.output_dir, model_name(run_cfg.model._target_), meta.emotion_names)
     return report.metrics(
-        model.test_results,
-        cfg.split,
+        {cfg.split: model.test_results},  # the test loop ran on cfg.split's loader
         extra={"checkpoint": str(cfg.ckpt_path), "label_rule": meta.label_rule, "data": datamodule.name},
-        title=f"{cfg.split} split, {Path(cfg.ckpt_path).name}",
+        title=Path(cfg.ckpt_path).name,
     )
 
 

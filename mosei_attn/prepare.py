@@ -1,19 +1,28 @@
 """Build a corpus's feature cache: ``python -m mosei_attn.prepare data=mosei data.root=/data/CMU_MOSEI``.
 
 Idempotent: asking again with the same corpus and settings reuses the cache; other settings build another.
+On real MOSEI (or with ``--label-report`` / ``label_report=true``) it also prints the training fold's class
+counts under every label rule beside the paper's (:mod:`mosei_attn.reporting.label_report`).
 """
 
 from __future__ import annotations
 
+import sys
+
 import hydra
 from omegaconf import DictConfig
 
+from mosei_attn.reporting.label_report import format_label_report, label_report
 from mosei_attn.training.build import build_datamodule
 from mosei_attn.utils import CONFIG_DIR
 
+#: Command-line flags of this entry point and the config override each stands for.
+FLAGS = {"--label-report": "label_report=true"}
+
 
 def prepare_cache(cfg: DictConfig) -> str:
-    """Write the corpus (synthetic) and its feature cache; print the split sizes; return the cache path."""
+    """Write the corpus (synthetic) and its feature cache; print the split sizes (and, for real MOSEI or when
+    ``cfg.label_report``, the label-rule report); return the cache path."""
     datamodule = build_datamodule(cfg.data)
     datamodule.prepare_data()
     datamodule.setup()
@@ -25,7 +34,16 @@ def prepare_cache(cfg: DictConfig) -> str:
         "train class counts: "
         + ", ".join(f"{n} {c}" for n, c in zip(meta.emotion_names, meta.class_counts, strict=True))
     )
+    wanted = cfg.get("label_report")
+    if wanted or (wanted is None and datamodule.name == "mosei"):
+        cache = datamodule.dataset("train").cache
+        print(format_label_report(label_report(cache.labels, cache.fold, meta.emotion_names, "train")))
     return str(datamodule.cache_path)
+
+
+def hydra_argv(argv: list[str]) -> list[str]:
+    """``sys.argv`` with this command's flags (``--label-report``) as the config overrides they stand for."""
+    return [FLAGS.get(arg, arg) for arg in argv]
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="prepare")
@@ -34,4 +52,5 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    sys.argv = hydra_argv(sys.argv)
     main()

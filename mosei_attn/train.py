@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 
 
 def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Fit, then test the best checkpoint; returns (metrics, objects) and writes the run folder."""
+    """Fit, then evaluate the best checkpoint on the validation and test splits; returns (metrics, objects) and
+    writes the run folder."""
     L.seed_everything(cfg.seed, workers=True)
     out_dir = Path(cfg.paths.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -66,6 +67,23 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     return metrics, {"model": model, "datamodule": datamodule, "trainer": trainer, "output_dir": out_dir}
 
 
+def evaluate_best(
+    trainer: L.Trainer, model: Any, datamodule: Any, best: str | None
+) -> dict[str, dict[str, Any]]:
+    """The results of the best checkpoint (``best``; None, as under fast_dev_run: the final weights) on the
+    validation split, the paper's, and on the test split. The validation pass is kept out of the loggers: it
+    is no new epoch of the per-epoch curves (its figures go to metrics.json); the test pass is logged."""
+    loggers = trainer.loggers
+    trainer.loggers = []
+    try:
+        trainer.validate(model, datamodule=datamodule, ckpt_path=best, weights_only=False, verbose=False)
+    finally:
+        trainer.loggers = loggers
+    val = model.val_results
+    trainer.test(model, datamodule=datamodule, ckpt_path=best, weights_only=False)
+    return {"val": val, "test": model.test_results}
+
+
 def test_best(
     cfg: DictConfig,
     trainer: L.Trainer,
@@ -75,11 +93,11 @@ def test_best(
     report: RunReport,
     val_ua_best: float | None,
 ) -> dict[str, float]:
-    """Test the best checkpoint (fast_dev_run saves none: then the final weights) and report it on rank 0;
-    returns the reported figures."""
+    """Evaluate the best checkpoint on the validation and test splits (:func:`evaluate_best`) and report it on
+    rank 0; returns the reported figures."""
     ckpt_cb = trainer.checkpoint_callback
     best = ckpt_cb.best_model_path if ckpt_cb is not None and ckpt_cb.best_model_path else None
-    trainer.test(model, datamodule=datamodule, ckpt_path=best, weights_only=False)
+    tables = evaluate_best(trainer, model, datamodule, best)
     if not trainer.is_global_zero:
         return {}
     meta = datamodule.meta
@@ -92,10 +110,11 @@ def test_best(
         "epochs": trainer.current_epoch,
         "optimized_metric": cfg.get("optimized_metric"),
     }
-    title = f"test split, best checkpoint {Path(best).name if best else '(last weights)'}"
-    summary = report.metrics(model.test_results, "test", extra=extra, title=title)
+    title = f"best checkpoint {Path(best).name if best else '(last weights)'}"
+    summary = report.metrics(tables, extra=extra, title=title)
     figures = report.training_figures(model, datamodule)
     report.send_figures(loggers, [*summary["figures"].values(), *figures])
+    report.send_best_summary(loggers, summary)
     return {k: v for k, v in summary.items() if isinstance(v, float)}
 
 

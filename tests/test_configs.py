@@ -75,3 +75,34 @@ def test_option_composes_and_instantiates(group, option, tmp_path, monkeypatch):
         assert cfg.optimizer._target_ == "torch.optim.SGD" and cfg.optimizer.lr == pytest.approx(1e-3)
         assert list(cfg.model.dense) == [1024, 512, 128] and cfg.model.dropout == pytest.approx(0.1)
         assert cfg.data.batch_size == 32 and cfg.model.kernels == 32 and cfg.model.kernel_size == 3
+        assert (
+            cfg.get("scheduler") is None and cfg.data.audio.freq_bins == 200
+        )  # a set lr; the paper's 200 x 400
+        assert cfg.model._target_.lower().endswith(f"{option.removeprefix('paper_')}module")
+
+
+@pytest.mark.parametrize("experiment", ["paper_attention", "paper_shallow"])
+def test_paper_experiments_pin_no_scheduler_whatever_the_default(experiment, tmp_path):
+    """Even if the default config chose a scheduler, the paper's experiments train with a set learning rate."""
+    import shutil
+
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    conf = shutil.copytree(CONFIG_DIR, tmp_path / "conf")
+    train_yaml = conf / "train.yaml"
+    train_yaml.write_text(train_yaml.read_text().replace("  - scheduler: null\n", "  - scheduler: cosine\n"))
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
+        assert compose("train").scheduler._target_.endswith("CosineAnnealingLR")  # the changed default
+        assert compose("train", [f"experiment={experiment}"]).get("scheduler") is None
+    GlobalHydra.instance().clear()
+
+
+def test_paper_experiments_share_one_base():
+    experiments = Path(CONFIG_DIR) / "experiment"
+    for name in ("paper_attention", "paper_shallow"):
+        text = (experiments / f"{name}.yaml").read_text()
+        assert "- base/paper" in text and "lr:" not in text  # the values live once, in the base
+    base = (experiments / "base" / "paper.yaml").read_text()
+    assert "override /scheduler: null" in base and "max_epochs: 50                  # ours" in base

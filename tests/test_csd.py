@@ -1,4 +1,4 @@
-"""Computational sequence (.csd) reading and writing, against the layout the CMU-MultimodalSDK writes."""
+"""Computational sequence (.csd) reading and writing, against the layout docs/data.md describes."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def test_write_then_read_round_trip(tmp_path):
 
 
 def _write_plain(path, entries, root="words", metadata=None, with_data=True):
-    """A csd written with plain h5py calls, exactly as the CMU-MultimodalSDK lays it out."""
+    """A csd written with plain h5py calls, exactly as docs/data.md lays it out."""
     str_dt = h5py.string_dtype("utf-8")
     with h5py.File(path, "w") as f:
         grp = f.create_group(root)

@@ -108,6 +108,9 @@ def test_ddp_cpu_sweep_gives_one_folder_per_job_and_exact_test_figures(train_cfg
         assert (job / "train_ddp_process_1.log").is_file()  # rank 1 ran, in this folder
         saved = json.loads((job / "metrics.json").read_text())
         assert sum(map(sum, saved["test/confusion"])) == n_test  # every test segment once, over both ranks
+        assert sum(map(sum, saved["val/confusion"])) == len(
+            dm.dataset("val")
+        )  # the best checkpoint on val too
         best = saved["best_checkpoint"]
         assert best and Path(best).parent == job / "checkpoints"
         one = evaluate(

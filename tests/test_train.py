@@ -24,9 +24,17 @@ def test_fast_dev_run_writes_the_run_folder(train_cfg, tmp_path, model):
     run = objects["output_dir"]
     saved = _metrics(run)
     assert saved["model"] == model
-    assert 0.0 <= saved["test/wa"] <= 1.0 and 0.0 <= saved["test/ua"] <= 1.0
-    assert len(saved["test/confusion"]) == 6
-    assert (run / "confusion_test.png").stat().st_size > 0
+    assert saved["splits"] == ["val", "test"] and saved["paper"]["split"] == "val"
+    n_segments = {
+        "val": len(objects["datamodule"].dataset("val")),
+        "test": len(objects["datamodule"].dataset("test")),
+    }
+    for split in ("val", "test"):
+        assert 0.0 <= saved[f"{split}/wa"] <= 1.0 and 0.0 <= saved[f"{split}/ua"] <= 1.0
+        assert len(saved[f"{split}/confusion"]) == 6
+        assert (run / f"confusion_{split}.png").stat().st_size > 0
+        # fast_dev_run evaluates one batch of each split
+        assert sum(map(sum, saved[f"{split}/confusion"])) == min(8, n_segments[split])
     assert (run / "attention_0.png").exists() == (model == "attention")
     assert metrics["test/ua"] == pytest.approx(saved["test/ua"])
 
@@ -43,6 +51,17 @@ def test_train_then_evaluate_gives_the_same_figures(train_cfg, data_dir, tmp_pat
     for key in ("test/wa", "test/ua", "test/f1_macro"):
         assert again[key] == pytest.approx(saved[key], abs=1e-6)
     assert again["test/confusion"] == saved["test/confusion"]
+    # the best checkpoint's validation table is the one evaluate gives on the validation split
+    ecfg = compose_config(
+        "evaluate", [f"ckpt_path={best}", f"paths.data_dir={data_dir}", "split=val"], tmp_path / "eval_val"
+    )
+    on_val = evaluate(ecfg)
+    assert on_val["val/confusion"] == saved["val/confusion"]
+    assert on_val["val/ua"] == pytest.approx(saved["val/ua"], abs=1e-6)
+    assert saved["val/ua"] == pytest.approx(saved["val/ua_best"], abs=1e-6)  # best by val/ua
+    with open(run / "metrics.csv") as f:  # the final validation pass adds no epoch to the curves
+        epochs = [row["epoch"] for row in csv.DictReader(f) if row.get("val/ua")]
+    assert epochs == ["0", "1"]
 
 
 def test_resume_from_last_checkpoint_continues(train_cfg, tmp_path):

@@ -1,7 +1,8 @@
 """The MOSEI corpus reader: labelled segments from the csd files, ``Raw/`` WAVs and transcripts.
 
-Reads a folder in the real CMU-MOSEI layout (:mod:`mosei_attn.data.layout`), real or synthetic, one video at a time: each csd
-is opened once and one entry per video is read. Audio is never read here, only checked to exist.
+Reads a folder in the real CMU-MOSEI layout (docs/data.md; its names: :mod:`mosei_attn.data.layout`), real or
+synthetic, one video at a time: each csd is opened once and one entry per video is read. Audio is never read
+here, only checked to exist.
 """
 
 from __future__ import annotations
@@ -115,7 +116,7 @@ class MoseiCorpus:
         if missing:
             raise FileNotFoundError(
                 f"MOSEI corpus folder {self.root} is missing {', '.join(missing)}; it should contain "
-                f"{LABELS_FILE}, {VECTORS_FILE}, {WORDS_FILE} and Raw/ (see the README, Real CMU-MOSEI)"
+                f"{LABELS_FILE}, {VECTORS_FILE}, {WORDS_FILE} and Raw/ (see docs/data.md)"
             )
         if words_rule not in WORD_RULES:
             raise ValueError(f"unknown words_rule {words_rule!r}; choose one of {WORD_RULES}")

@@ -1,6 +1,6 @@
 """CMU-MultimodalSDK computational sequences (``.csd``): HDF5 files, read lazily, one entry at a time.
 
-Layout (as the CMU-MultimodalSDK writes it)::
+Layout (docs/data.md, "Computational sequences")::
 
     /<root name>/data/<entry id>/features   (N, D)
     /<root name>/data/<entry id>/intervals  (N, 2) [start, end] seconds

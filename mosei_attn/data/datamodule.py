@@ -159,7 +159,7 @@ class MoseiDataModule(L.LightningDataModule):
         validate_cache(path, self.audio, self.text, fingerprint, names, corpus.label_columns)
         self.cache_path, self._cache = path, FeatureCache(path)
         labels, folds = self._cache.labels, self._cache.fold
-        targets, keep = derive_targets(labels, self.label_rule)
+        targets, keep = derive_targets(labels, self.label_rule, names)
         full_targets = np.zeros((len(labels),) + targets.shape[1:], dtype=targets.dtype)
         full_targets[keep] = targets
         for split, fold in SPLIT_FOLDS.items():

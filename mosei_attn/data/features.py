@@ -1,6 +1,6 @@
 """Model inputs from raw data: audio -> a [0, 1] log-power spectrogram, word vectors -> a padded matrix.
 
-Our reading of the paper (section 3.2): mono, 8 kHz, STFT with a periodic Hamming window of 800 samples, hop 160 (20 ms),
+docs/choices.md, "Features": mono, 8 kHz, STFT with a periodic Hamming window of 800 samples, hop 160 (20 ms),
 centred frames; the 401 bins (0-4 kHz) lose the Nyquist bin and neighbouring pairs are averaged into 200
 rows; power in dB relative to the segment's own maximum, clipped to the top 80 dB and scaled so 0 is
 silence and 1 the loudest bin; 400 frames (8 s), shorter audio zero-padded and its length kept.

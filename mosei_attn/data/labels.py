@@ -1,9 +1,12 @@
 """MOSEI label columns and the rules that turn the 7 raw label columns into training targets.
 
-The cache stores the raw columns; targets are derived when loading by a named rule:
+The cache stores the raw columns; targets are derived when loading by a named rule (docs/data.md, "Labels"):
 
 - ``argmax``: index of the largest emotion; ties go to the first column, all-zero rows become the first
   emotion (happy).
+- ``argmax_2018``: argmax over the emotions in the alphabetical column order of the 2018 releases (anger,
+  disgust, fear, happy, sad, surprise): ties and all-zero rows go to anger. A candidate for the paper's
+  class counts (its 30% anger), see docs/data.md.
 - ``plurality``: the largest emotion when it is unique; ties and all-zero rows are dropped.
 - ``majority``: the top emotion must exceed half of the row's summed intensity; other rows are dropped.
 - ``multilabel``: one binary target per emotion, present when its intensity is > 0.
@@ -17,7 +20,7 @@ import numpy as np
 LABEL_COLUMNS: tuple[str, ...] = ("sentiment", "happy", "sad", "anger", "surprise", "disgust", "fear")
 #: The six emotions, in label-column order (column 1..6).
 EMOTIONS: tuple[str, ...] = LABEL_COLUMNS[1:]
-LABEL_RULES: tuple[str, ...] = ("argmax", "plurality", "majority", "multilabel")
+LABEL_RULES: tuple[str, ...] = ("argmax", "argmax_2018", "plurality", "majority", "multilabel")
 
 
 def emotion_intensities(labels: np.ndarray, n_emotions: int | None = None) -> np.ndarray:
@@ -31,8 +34,11 @@ def emotion_intensities(labels: np.ndarray, n_emotions: int | None = None) -> np
     return block
 
 
-def derive_targets(labels: np.ndarray, rule: str) -> tuple[np.ndarray, np.ndarray]:
-    """Targets for raw label rows (N, 1 + E) by ``rule``.
+def derive_targets(
+    labels: np.ndarray, rule: str, emotion_names: tuple[str, ...] = EMOTIONS
+) -> tuple[np.ndarray, np.ndarray]:
+    """Targets for raw label rows (N, 1 + E) by ``rule``; ``emotion_names`` (column order) matter only to
+    ``argmax_2018``, which ranks the columns alphabetically.
 
     Returns ``(targets, keep)``: ``keep`` is a boolean mask (N,) of the rows the rule keeps, and
     ``targets`` holds one entry per kept row: class indices (int64) for the single-label rules, a
@@ -44,6 +50,11 @@ def derive_targets(labels: np.ndarray, rule: str) -> tuple[np.ndarray, np.ndarra
         return (emo > 0).astype(np.float32), np.ones(n, dtype=bool)
     if rule not in LABEL_RULES:
         raise ValueError(f"unknown label rule {rule!r}; choose one of {', '.join(LABEL_RULES)}")
+    if rule == "argmax_2018":
+        if len(emotion_names) != emo.shape[1]:
+            raise ValueError(f"{len(emotion_names)} emotion names for {emo.shape[1]} emotion columns")
+        alphabetical = np.argsort(np.asarray(emotion_names), kind="stable")  # column indices, anger first
+        return alphabetical[emo[:, alphabetical].argmax(axis=1)].astype(np.int64), np.ones(n, dtype=bool)
     top = emo.argmax(axis=1)  # first column wins ties
     if rule == "argmax":
         return top.astype(np.int64), np.ones(n, dtype=bool)

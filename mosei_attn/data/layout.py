@@ -1,7 +1,8 @@
 """The CMU-MOSEI on-disk layout: the names the reader looks for and the synthetic writer writes.
 
 A corpus folder holds the three csd files, ``Raw/Audio/Full/WAV_16000/<video>.wav`` and
-``Raw/Transcript/Segmented/Combined/<video>.txt`` (lines ``video___clip___start___end___text``).
+``Raw/Transcript/Segmented/Combined/<video>.txt`` (lines ``video___clip___start___end___text``); the whole
+layout as the reader expects it: docs/data.md.
 """
 
 from __future__ import annotations

@@ -21,14 +21,15 @@ class RunReport:
         self.out_dir, self.model_name, self.emotion_names = Path(out_dir), model_name, tuple(emotion_names)
 
     def metrics(
-        self, results: dict[str, Any], split: str, extra: dict[str, Any] | None = None, title: str = ""
+        self, tables: dict[str, dict[str, Any]], extra: dict[str, Any] | None = None, title: str = ""
     ) -> dict[str, Any]:
-        """Print the paper's table for ``split`` and save ``metrics.json`` and ``confusion_<split>.png``;
-        returns what ``metrics.json`` holds (``<split>/wa`` ... plus ``extra``)."""
+        """Print the paper's table for each split of ``tables`` (split -> results; the paper's figures beside
+        the validation split's) and save ``metrics.json`` and ``confusion_<split>.png``; returns what
+        ``metrics.json`` holds (``val/wa``, ``test/wa`` ... plus ``extra``)."""
         from mosei_attn.reporting.table import write_report
 
         metrics, _ = write_report(
-            results, self.emotion_names, self.out_dir, split, self.model_name, extra=extra, title=title
+            tables, self.emotion_names, self.out_dir, self.model_name, extra=extra, title=title
         )
         return metrics
 
@@ -44,6 +45,13 @@ class RunReport:
         from mosei_attn.reporting.figures import log_figures
 
         log_figures(list(loggers), [Path(p) for p in paths])
+
+    @staticmethod
+    def send_best_summary(loggers: Sequence[Any], metrics: dict[str, Any]) -> dict[str, float]:
+        """Put the best checkpoint's validation figures into each W&B run's summary (not its history)."""
+        from mosei_attn.reporting.figures import log_best_summary
+
+        return log_best_summary(list(loggers), metrics)
 
     @staticmethod
     def prediction_figure(

@@ -155,3 +155,14 @@ def log_figures(loggers: list[Any], paths: list[Path]) -> None:
 
                 img = mpimg.imread(p)[..., :3]
                 lg.experiment.add_image(f"figures/{p.stem}", img, dataformats="HWC")
+
+
+def log_best_summary(loggers: list[Any], metrics: dict[str, Any], split: str = "val") -> dict[str, float]:
+    """Put the best checkpoint's figures on ``split`` (``val/wa`` ...) into each W&B run's summary, the value a
+    W&B bar or table shows for a run, so it compares the same checkpoint on validation and test (the history,
+    the per-epoch curve, is untouched). Returns the figures written."""
+    figures = {k: v for k, v in metrics.items() if k.startswith(f"{split}/") and isinstance(v, float)}
+    for lg in loggers:
+        if lg.__class__.__name__ == "WandbLogger" and figures:
+            lg.experiment.summary.update(figures)
+    return figures

@@ -1,4 +1,4 @@
-"""The paper's table (printed), ``metrics.json`` and the confusion matrix of one split of a run."""
+"""The paper's table (printed), ``metrics.json`` and the confusion matrices of a run's splits."""
 
 from __future__ import annotations
 
@@ -11,12 +11,7 @@ import torch
 
 from mosei_attn.io import write_json
 from mosei_attn.reporting import plots
-
-#: The paper's validation figures (Tables 1-2), shown beside ours.
-PAPER_RESULTS: dict[str, dict[str, float]] = {
-    "shallow": {"wa": 0.8311, "ua": 0.7723},
-    "attention": {"wa": 0.8889, "ua": 0.8408},
-}
+from mosei_attn.reporting.paper import PAPER_RESULTS, PAPER_SPLIT, paper_comparison
 
 
 def flat_metrics(results: dict[str, Any], names: tuple[str, ...], prefix: str) -> dict[str, Any]:
@@ -50,30 +45,33 @@ def format_table(results: dict[str, Any], emotion_names: Sequence[str]) -> str:
 
 
 def write_report(
-    results: dict[str, Any],
+    tables: dict[str, dict[str, Any]],
     names: tuple[str, ...],
     out_dir: Path,
-    prefix: str,
     model_name: str,
     extra: dict[str, Any] | None = None,
     title: str = "",
 ) -> tuple[dict[str, Any], Path]:
-    """Print the paper's table, save metrics.json and the confusion matrix PNG into ``out_dir``."""
-    table = format_table(results, names)
-    print(f"\n{title or prefix} ({model_name})\n{table}")
-    paper = PAPER_RESULTS.get(model_name)
-    if paper:
-        print(f"paper ({model_name}, real MOSEI validation): WA {paper['wa']:.2%}  UA {paper['ua']:.2%}")
+    """Print the paper's table for each split of ``tables`` (split -> a module's results dict; the paper's
+    figures beside the validation split's), save a confusion matrix PNG per split and one metrics.json.
+
+    metrics.json holds one flat table per split: every key of a split's results as ``<split>/<key>`` (so a
+    key the module adds to its results joins both tables), plus ``splits``, ``model``, ``figures``,
+    ``paper`` (its figures and the split they are on) and ``extra``."""
     figures = {}
-    if "confusion" in results:
-        figures["confusion"] = str(
-            plots.plot_confusion(
-                results["confusion"],
-                names,
-                out_dir / f"confusion_{prefix}.png",
-                title=f"{model_name}: {prefix}",
+    metrics: dict[str, Any] = {}
+    for split, results in tables.items():
+        print(f"\n{split} split, {title} ({model_name})\n{format_table(results, names)}")
+        if split == PAPER_SPLIT and (comparison := paper_comparison(results, names, model_name)):
+            print(comparison)
+        if "confusion" in results:
+            path = out_dir / f"confusion_{split}.png"
+            figures[f"confusion_{split}"] = str(
+                plots.plot_confusion(results["confusion"], names, path, title=f"{model_name}: {split}")
             )
-        )
-    metrics = flat_metrics(results, names, prefix) | {"model": model_name, "figures": figures, "paper": paper}
+        metrics |= flat_metrics(results, names, split)
+    paper = PAPER_RESULTS.get(model_name)
+    paper = paper | {"split": PAPER_SPLIT, "data": "real MOSEI"} if paper else None
+    metrics |= {"splits": list(tables), "model": model_name, "figures": figures, "paper": paper}
     metrics |= extra or {}
     return metrics, write_json(out_dir / "metrics.json", metrics)
