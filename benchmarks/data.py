@@ -16,7 +16,7 @@ the small corpus, each sampled for the resident memory of its whole process tree
 
 The last line printed is one JSON object with every figure (ratios against the previous path of this run):
 ``extract_x_realtime`` (whole build, every core), ``librosa_x_realtime`` (null without librosa),
-``loader_samples_per_s`` (2 loader workers, batch ``--batch``), ``peak_rss_gb`` (the larger peak of the
+``loader_samples_per_s`` (batch ``--batch``, the faster of 0 and 2 loader workers: ``loader_workers``), ``peak_rss_gb`` (the larger peak of the
 big corpus's prepare and training run, as the process tree's PSS; null without ``--big-cache``), and more.
 """
 
@@ -296,12 +296,13 @@ def main() -> None:
         "spectrogram_vs_previous": spec["this"] / spec["previous"],
         "librosa_x_realtime": spec.get("librosa"),
         "spectrogram_vs_librosa": spec["this"] / spec["librosa"] if "librosa" in spec else None,
-        "loader_samples_per_s": load["workers2"],
-        "loader_workers": 2,
+        "loader_samples_per_s": max(load["workers0"], load["workers2"]),
+        "loader_workers": 0 if load["workers0"] >= load["workers2"] else 2,
         "loader_samples_per_s_0workers": load["workers0"],
+        "loader_samples_per_s_2workers": load["workers2"],
         "loader_samples_per_cpu_s": load["workers0_cpu"],
         "loader_per_item_samples_per_s": load["per_item"],
-        "loader_vs_per_item": load["workers2"] / load["per_item"],
+        "loader_vs_per_item": max(load["workers0"], load["workers2"]) / load["per_item"],
         "peak_rss_gb": max(big["prepare"]["peak_pss_gb"], big["train"]["peak_pss_gb"]) if big else None,
         "big_cache": big,
         "load_average": os.getloadavg()[0],

@@ -150,3 +150,13 @@ def test_each_epoch_is_a_new_permutation_and_ranks_split_it(datamodule):
         shares.append([int(i) for b in rank_loader for i in b["index"]])
     assert not set(shares[0]) & set(shares[1])
     assert len(shares[0]) == len(shares[1]) == len(ds) // 2
+
+
+def test_collate_converts_float16_exactly_in_serial_slices():
+    from mosei_attn.data.datamodule import SERIAL_COPY, collate_batch
+
+    spec = torch.rand(3, 1, 70, 500).half()  # 105,000 elements: three full slices and a partial one
+    assert spec.numel() % SERIAL_COPY
+    batch = collate_batch({"spec": spec, "index": torch.arange(3)})
+    assert batch["spec"].dtype == torch.float32 and torch.equal(batch["spec"], spec.float())
+    assert torch.equal(batch["index"], torch.arange(3))
