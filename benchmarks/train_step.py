@@ -1,156 +1,162 @@
-"""Training and inference throughput of both models at the paper's shapes (samples per second).
+"""Training and inference step time of both models at the paper's shapes, each side in its own fresh process.
 
-Each model runs as: the plain reference path (conv -> ReLU -> pool, NCHW, float32, eager), and the fast
-default path in float32 / bfloat16 autocast, eager / ``torch.compile``. Every figure is also given as a
-ratio to the reference of the same model measured in the same run. A step's time is the fastest of
-``--steps`` timed steps after ``--warmup`` untimed ones (which include compilation): on a machine shared
-with other work the fastest step is the one least disturbed by it.
+Sides, for each model and for a training step (forward, cross entropy, backward, SGD update) and an inference
+forward (no grad), batch 32 by default:
 
-    python benchmarks/train_step.py                       # quick default on the CPU
-    python benchmarks/train_step.py --device cuda --steps 20 --warmup 5
-    python benchmarks/train_step.py --profile             # top ops of one step, fast vs reference
+- ``plain``: a plain eager build of the same layers (``reference=True``: conv -> ReLU -> pool on NCHW
+  tensors) with glibc's default malloc (``MOSEI_ATTN_MALLOC=0``): the baseline every ratio is against.
+- ``fast, default malloc``: the project's default path, but with glibc's default malloc, to show what
+  keeping freed memory (:mod:`mosei_attn.malloc`) gives on its own.
+- ``fast``: the project as it runs by default.
+- ``fast bf16`` (``--bf16``): the default path under bfloat16 autocast.
+
+Every side runs in a fresh subprocess, so no process-wide setting (malloc, threads) leaks from one side to
+another. A figure is the median of ``--steps`` timed steps after ``--warmup`` untimed ones. Ratios are
+``plain / side`` measured in the same command: on a shared machine compare ratios, not seconds. The last
+line printed is one JSON object with the figures.
+
+    python benchmarks/train_step.py            # both models, 5 timed steps per figure (a few minutes)
+    python benchmarks/train_step.py --quick    # 2 timed steps after 1 warmup
 """
 
 from __future__ import annotations
 
 import argparse
-import copy
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
 import time
-from collections.abc import Callable
+from pathlib import Path
 
-import torch
-import torch.nn.functional as F
-from torch import nn
+ROOT = Path(__file__).resolve().parent.parent
+SIDES = {  # name: (reference path, environment, autocast bf16, suffix of its JSON keys)
+    "plain": (True, {"MOSEI_ATTN_MALLOC": "0"}, False, "_plain"),
+    "fast, default malloc": (False, {"MOSEI_ATTN_MALLOC": "0"}, False, "_default_malloc"),
+    "fast": (False, {}, False, ""),
+    "fast bf16": (False, {}, True, "_bf16"),
+}
+MODES = ("train", "infer")
 
-from mosei_attn.models import AttentionNet, ShallowNet
 
-SPEC_SHAPE, TEXT_SHAPE, NUM_CLASSES = (200, 400), (40, 300), 6  # the paper's inputs and six emotions
-NETS = {"attention": AttentionNet, "shallow": ShallowNet}
-LR = 1e-3  # the paper's SGD learning rate
+def paper_shapes() -> tuple[tuple[int, int], tuple[int, int], int]:
+    """(F, T) spectrogram, (L, D) words and the class count, from the paper configs and the label columns."""
+    from omegaconf import OmegaConf
+
+    from mosei_attn.data.labels import EMOTIONS
+
+    audio = OmegaConf.load(ROOT / "conf/data/audio/paper.yaml")
+    text = OmegaConf.load(ROOT / "conf/data/loader/default.yaml").text
+    return (audio.freq_bins, audio.max_frames), (text.max_words, text.dim), len(EMOTIONS)
 
 
-def make_batch(batch: int, device: torch.device) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
-    """Random inputs of the paper's shapes, with some padding so the masks do real work."""
-    (n_freq, n_time), (n_words, dim) = SPEC_SHAPE, TEXT_SHAPE
-    spec_len = torch.randint(n_time // 2, n_time + 1, (batch,), device=device)
-    word_len = torch.randint(1, n_words + 1, (batch,), device=device)
-    inputs = (
-        torch.rand(batch, 1, n_freq, n_time, device=device),
-        spec_len,
-        torch.randn(batch, n_words, dim, device=device),
-        word_len,
+def child(model: str, side: str, mode: str, batch: int, steps: int, warmup: int) -> dict:
+    """Time one side in this process; returns its median step and per-step kernel time and page faults."""
+    import torch
+    import torch.nn.functional as F
+
+    from mosei_attn.models import AttentionNet, ShallowNet
+
+    spec_shape, text_shape, num_classes = paper_shapes()
+    reference, _, bf16, _ = SIDES[side]
+    torch.manual_seed(0)
+    net = {"attention": AttentionNet, "shallow": ShallowNet}[model](
+        spec_shape, text_shape, num_classes, reference=reference
     )
-    return inputs, torch.randint(0, NUM_CLASSES, (batch,), device=device)
-
-
-def step_fn(
-    net: nn.Module,
-    run: nn.Module | Callable,
-    train: bool,
-    dtype: torch.dtype | None,
-    inputs: tuple[torch.Tensor, ...],
-    target: torch.Tensor,
-) -> Callable[[], None]:
-    """One training step (forward, loss, backward, SGD update) or one inference forward."""
-    device = inputs[0].device
-    opt = torch.optim.SGD(net.parameters(), lr=LR)
-    net.train(train)
+    (n_freq, n_time), (n_words, dim) = spec_shape, text_shape
+    spec_len = torch.randint(n_time // 2, n_time + 1, (batch,))  # some padding, so the masks do real work
+    inputs = (torch.rand(batch, 1, n_freq, n_time), spec_len, torch.randn(batch, n_words, dim))
+    inputs += (torch.randint(1, n_words + 1, (batch,)),)
+    target = torch.randint(0, num_classes, (batch,))
+    opt = torch.optim.SGD(net.parameters(), lr=1e-3)  # the paper's optimizer and learning rate
+    net.train(mode == "train")
 
     def step() -> None:
-        with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
-            if not train:
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            if mode == "infer":
                 with torch.no_grad():
-                    run(*inputs)
+                    net(*inputs)
                 return
-            loss = F.cross_entropy(run(*inputs)[0].float(), target)
+            loss = F.cross_entropy(net(*inputs)[0].float(), target)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
 
-    return step
-
-
-def best_step_s(step: Callable[[], None], steps: int, warmup: int, device: torch.device) -> float:
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     for _ in range(warmup):
         step()
-    times = []
+    before, times = resource.getrusage(resource.RUSAGE_SELF), []
     for _ in range(steps):
-        sync()
         start = time.perf_counter()
         step()
-        sync()
         times.append(time.perf_counter() - start)
-    return min(times)
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    return {
+        "step_s": statistics.median(times),
+        "user_s": (after.ru_utime - before.ru_utime) / steps,
+        "sys_s": (after.ru_stime - before.ru_stime) / steps,
+        "minflt": (after.ru_minflt - before.ru_minflt) / steps,
+        "threads": torch.get_num_threads(),
+    }
 
 
-def profile(nets: dict[str, nn.Module], inputs: tuple[torch.Tensor, ...], target: torch.Tensor) -> None:
-    from torch.profiler import ProfilerActivity, profile
-
-    for name, net in nets.items():
-        step = step_fn(net, net, True, None, inputs, target)
-        step()
-        with profile(activities=[ProfilerActivity.CPU]) as prof:
-            step()
-        print(f"\n== one training step, {name} ==")
-        print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=10))
+def run_side(model: str, side: str, mode: str, args: argparse.Namespace) -> dict:
+    """Run :func:`child` in a fresh interpreter with the side's environment; its last stdout line is JSON."""
+    env = {**os.environ, **SIDES[side][1], "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, __file__, "--child", model, side, mode]
+    cmd += ["--batch", str(args.batch), "--steps", str(args.steps), "--warmup", str(args.warmup)]
+    out = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True)
+    if out.returncode:
+        raise SystemExit(f"{model} / {side} / {mode} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--steps", type=int, default=3, help="timed steps per figure (the fastest counts)")
-    parser.add_argument(
-        "--warmup", type=int, default=1, help="untimed steps first (compilation happens here)"
-    )
+    parser.add_argument("--steps", type=int, default=5, help="timed steps per figure (the median counts)")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed steps first")
     parser.add_argument("--models", default="attention,shallow", help="comma-separated: attention, shallow")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile rows")
-    parser.add_argument("--profile", action="store_true", help="profile one step of each path instead")
+    parser.add_argument("--bf16", action="store_true", help="add the bfloat16 autocast side")
+    parser.add_argument("--quick", action="store_true", help="2 timed steps after 1 warmup")
+    parser.add_argument("--child", nargs=3, metavar=("MODEL", "SIDE", "MODE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    device = torch.device(args.device)
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+    if args.quick:
+        args.steps, args.warmup = 2, 1
+    if args.child:
+        print(json.dumps(child(*args.child, args.batch, args.steps, args.warmup)))
+        return
+    sides = [s for s in SIDES if args.bf16 or "bf16" not in s]
+    load = os.getloadavg()[0]
+    print(f"batch {args.batch} | median of {args.steps} steps after {args.warmup} warmup | load {load:.1f}")
     print(
-        f"torch {torch.__version__} | device {name} | threads {torch.get_num_threads()} | batch {args.batch}"
-        f" | best of {args.steps} steps after {args.warmup} warmup"
+        f"{'model':<9} {'side':<21} {'mode':<5} {'step s':>7} {'ratio':>6} {'user s':>7} {'sys s':>6} {'faults':>8}"
     )
-    inputs, target = make_batch(args.batch, device)
-    rows = []
+    figures: dict[str, float] = {}
     for model in args.models.split(","):
-        torch.manual_seed(0)
-        fast = NETS[model](SPEC_SHAPE, TEXT_SHAPE, NUM_CLASSES).to(device)
-        ref = NETS[model](SPEC_SHAPE, TEXT_SHAPE, NUM_CLASSES, reference=True).to(device)
-        ref.load_state_dict(fast.state_dict())  # identical parameters, so identical outputs
-        if args.profile:
-            profile({f"{model} fast": fast, f"{model} reference": ref}, inputs, target)
-            continue
-        variants = [("reference", None, False), ("fast", None, False), ("fast", torch.bfloat16, False)]
-        if not args.no_compile:
-            variants += [("fast", None, True), ("fast", torch.bfloat16, True)]
-        base: dict[bool, float] = {}
-        for path, dtype, compiled in variants:
-            label = f"{model:<9} {path:<9} {'bf16' if dtype else 'fp32':<4} {'compile' if compiled else 'eager':<7}"
-            figures = []
-            for train in (True, False):
-                net = copy.deepcopy(
-                    ref if path == "reference" else fast
-                )  # each run starts from the same weights
-                try:
-                    run = torch.compile(net) if compiled else net
-                    t = best_step_s(
-                        step_fn(net, run, train, dtype, inputs, target), args.steps, args.warmup, device
-                    )
-                except Exception as err:  # a compiler failure must not end the benchmark
-                    figures.append(f"skipped: {type(err).__name__}: {str(err).splitlines()[0][:60]}")
-                    continue
-                rate = args.batch / t
-                base.setdefault(train, rate)  # the reference comes first
-                figures.append(f"{rate:9.1f} ({rate / base[train]:4.2f}x)")
-            rows.append(f"{label}  " + "  ".join(f"{f:<18}" for f in figures))
-            print(rows[-1], flush=True)
-    if rows:
-        print(f"\n{'model':<9} {'path':<9} {'dt':<4} {'mode':<7}  {'train samples/s':<18}  infer samples/s")
-        print("\n".join(rows))
+        for mode in MODES:
+            plain = None
+            for side in sides:
+                r = run_side(model, side, mode, args)
+                plain = plain or r["step_s"]
+                ratio = plain / r["step_s"]
+                print(
+                    f"{model:<9} {side:<21} {mode:<5} {r['step_s']:7.3f} {ratio:5.2f}x {r['user_s']:7.2f} "
+                    f"{r['sys_s']:6.2f} {r['minflt']:8.0f}",
+                    flush=True,
+                )
+                key = f"{model}_{mode}{SIDES[side][3]}"
+                figures |= {f"{key}_s": round(r["step_s"], 3), f"{key}_minflt": round(r["minflt"])}
+                figures |= {f"{key}_sys_s": round(r["sys_s"], 3)}
+                figures |= {f"{key}_x": round(ratio, 2)} if side != "plain" else {}
+    figures |= {
+        "batch": args.batch,
+        "threads": r["threads"],
+        "load_start": load,
+        "load_end": os.getloadavg()[0],
+    }
+    print(json.dumps(figures))
 
 
 if __name__ == "__main__":

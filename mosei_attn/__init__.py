@@ -2,6 +2,8 @@
 
 import warnings
 
+from mosei_attn.malloc import keep_freed_memory
+
 __version__ = "0.1.0"
 
 #: The one deprecation that Lightning's own code (its pytree helper, not ours) triggers on every run with
@@ -9,3 +11,5 @@ __version__ = "0.1.0"
 LIGHTNING_LEAFSPEC_WARNING = r"`isinstance\(treespec, LeafSpec\)` is deprecated"
 
 warnings.filterwarnings("ignore", message=LIGHTNING_LEAFSPEC_WARNING, category=FutureWarning)
+
+keep_freed_memory()  # before any large allocation; opt out with MOSEI_ATTN_MALLOC=0 (see mosei_attn.malloc)

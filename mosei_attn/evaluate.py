@@ -6,6 +6,7 @@ Rebuilds the model from the checkpoint alone, rebuilds the data from the config 
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from omegaconf import DictConfig
 
 from mosei_attn.reporting import RunReport
 from mosei_attn.training.build import build_datamodule, load_checkpoint, prepare_on_rank_zero
+from mosei_attn.training.resume import checked_ckpt_arg
 from mosei_attn.utils import CONFIG_DIR, model_name
 
 SPLITS = ("train", "val", "test")
@@ -28,6 +30,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     datamodule = build_datamodule(cfg.data if cfg.get("data") else run_cfg.data)
     prepare_on_rank_zero(datamodule)
     datamodule.setup()
+    datamodule.require_splits(cfg.split)
     meta, want = model.meta, datamodule.meta
     for field in ("emotion_names", "label_rule", "spec_shape", "text_shape"):
         if getattr(meta, field) != getattr(want, field):
@@ -51,4 +54,5 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    checked_ckpt_arg(sys.argv)  # a bad ckpt_path stops here, before Hydra creates the output folder
     main()

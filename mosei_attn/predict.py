@@ -3,7 +3,8 @@
 Features are computed with exactly the settings the model was trained with (the checkpoint stores them),
 from audio at any sample rate at or above the feature rate, mono or stereo, of any length: the model sees
 the first ``max_frames`` frames (8 s by default), so ``start=``/``end=`` (seconds) pick the part to judge.
-Words are embedded with the vectors the model was trained with: the GloVe text file the checkpoint
+Only that part is read and analysed (a long recording is not loaded whole), so the spectrogram's dB
+reference is the loudest bin of that part, as for a training segment. Words are embedded with the vectors the model was trained with: the GloVe text file the checkpoint
 records, or ``embeddings=``; words without a vector are dropped and reported. ``manifest=clips.csv``
 predicts one CSV row per clip. Options: conf/predict.yaml.
 """
@@ -24,6 +25,7 @@ from omegaconf import DictConfig
 from mosei_attn.data.manifest_file import read_manifest
 from mosei_attn.io import atomic_path, write_json
 from mosei_attn.predictor import Predictor
+from mosei_attn.training.resume import check_input_args, checked_ckpt_arg
 from mosei_attn.utils import CONFIG_DIR
 
 log = logging.getLogger(__name__)
@@ -163,4 +165,7 @@ def main(cfg: DictConfig) -> None:
 
 if __name__ == "__main__":
     sys.argv = quote_free_text(sys.argv)
+    # a bad ckpt_path or input file stops here, before Hydra creates the output folder
+    checked_ckpt_arg(sys.argv)
+    check_input_args(sys.argv, ("audio", "manifest", "text_file", "embeddings"))
     main()

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from mosei_attn.data.audio import read_audio
+from mosei_attn.data.audio import read_span
 from mosei_attn.data.embeddings import WordVectors, tokenize
 from mosei_attn.data.features import AudioFeatures, TextFeatures
 from mosei_attn.reporting import RunReport
@@ -164,11 +164,29 @@ class Predictor:
     def __call__(
         self, audio_path: str | os.PathLike, text: str, start: float | None = None, end: float | None = None
     ) -> Prediction:
-        """Predict from ``audio_path`` in [start, end) seconds (None: the whole file) and its transcript."""
-        wav, sr = read_audio(audio_path, start, end, min_sample_rate=self.audio.sample_rate)
+        """Predict from ``audio_path`` in [start, end) seconds (None: the whole file) and its transcript.
+        Only the first ``AudioFeatures.seconds_seen`` seconds of the cut are read: what the model sees (so the
+        spectrogram's dB reference is the loudest bin of that part)."""
+        span = read_span(
+            audio_path,
+            start,
+            end,
+            min_sample_rate=self.audio.sample_rate,
+            max_seconds=self.audio.seconds_seen,
+        )
         words, vectors, unknown = self.vectors.lookup(tokenize(text))
-        item = segment_features(wav, sr, vectors, self.audio, self.text, source=str(audio_path))
-        seconds = len(wav) / sr
+        item = segment_features(
+            span.samples, span.sample_rate, vectors, self.audio, self.text, str(audio_path)
+        )
+        seconds = _cut_seconds(audio_path, start, end)
+        if span.channels_cancel:
+            log.warning(
+                "%s: its channels cancel when averaged: the loudest channel alone was used", audio_path
+            )
+        if not item["spec"].any():
+            log.warning(
+                "%s: silent audio (an all-zero spectrogram): the prediction rests on the words", audio_path
+            )
         if seconds > self.max_seconds:
             log.warning(
                 "%s: %.1f s long; the model sees its first %.1f s: pick the part with start=/end=",
@@ -213,3 +231,12 @@ class Predictor:
             multilabel=self.multilabel,
             title=title,
         )
+
+
+def _cut_seconds(path: str | os.PathLike, start: float | None, end: float | None) -> float:
+    """Length of the cut [start, end) of ``path`` in seconds, from the file's header (nothing is read)."""
+    import soundfile as sf
+
+    total = sf.info(str(path)).duration
+    first = max(0.0, start or 0.0)
+    return max(0.0, min(total, end if end is not None else total) - first)

@@ -12,6 +12,7 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
+from mosei_attn.data.cache_reader import read_attrs
 from mosei_attn.reporting.label_report import format_label_report, label_report
 from mosei_attn.training.build import build_datamodule
 from mosei_attn.utils import CONFIG_DIR
@@ -21,15 +22,19 @@ FLAGS = {"--label-report": "label_report=true"}
 
 
 def prepare_cache(cfg: DictConfig) -> str:
-    """Write the corpus (synthetic) and its feature cache; print the split sizes (and, for real MOSEI or when
-    ``cfg.label_report``, the label-rule report); return the cache path."""
+    """Write the corpus (synthetic) and its feature cache; print the split sizes, what was skipped (and, for
+    real MOSEI or when ``cfg.label_report``, the label-rule report); return the cache path."""
     datamodule = build_datamodule(cfg.data)
     datamodule.prepare_data()
     datamodule.setup()
     meta = datamodule.meta
     sizes = {split: len(datamodule.dataset(split)) for split in ("train", "val", "test")}
+    attrs = read_attrs(datamodule.cache_path)
     print(f"cache: {datamodule.cache_path}")
     print(f"segments by split ({meta.label_rule}): {sizes}")
+    # what the build left out or remarked on (stored in the cache, so a reused cache reports it too)
+    print(f"skipped, by reason: {attrs.get('skipped') or 'none'}")
+    print(f"kept with a remark: {(attrs.get('audio_notes') or {}).get('counts') or 'none'}")
     print(
         "train class counts: "
         + ", ".join(f"{n} {c}" for n, c in zip(meta.emotion_names, meta.class_counts, strict=True))

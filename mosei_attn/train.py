@@ -8,7 +8,6 @@ sweeper optimises. Launch plumbing (DDP children, SLURM ranks, optional plugins)
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from mosei_attn.training.callbacks import ConfigInCheckpoint
 from mosei_attn.training.history import keep_csv_history, merge_csv_history
 from mosei_attn.training.launch import job_scope, launch_argv
 from mosei_attn.training.loggers import build_loggers
+from mosei_attn.training.resume import check_resume, hpc_checkpoint, resume_argv
 from mosei_attn.utils import CONFIG_DIR, model_name, to_container
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     """Fit, then evaluate the best checkpoint on the validation and test splits; returns (metrics, objects) and
     writes the run folder."""
+    if cfg.get("ckpt_path"):
+        check_resume(cfg)  # before anything is written
     L.seed_everything(cfg.seed, workers=True)
     out_dir = Path(cfg.paths.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -39,12 +41,14 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     datamodule = build_datamodule(cfg.data)
     prepare_on_rank_zero(datamodule)
     datamodule.setup("fit")
+    datamodule.require_splits("train", "val", *(["test"] if cfg.get("test") else []))
     meta = datamodule.meta
     model = build_model(cfg, meta.to_dict())
 
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c and "_target_" in c]
     callbacks.append(ConfigInCheckpoint(to_container(cfg)))
-    resuming = bool(cfg.get("ckpt_path"))
+    # a requeued SLURM job resumes from the run folder's hpc_ckpt_*.ckpt without a ckpt_path
+    resuming = bool(cfg.get("ckpt_path")) or hpc_checkpoint(cfg.trainer.get("default_root_dir") or out_dir)
     if resuming and is_rank_zero():
         keep_csv_history(out_dir)  # Lightning's CSV logger would delete the epochs logged before the resume
     loggers = build_loggers(cfg)
@@ -95,7 +99,8 @@ def test_best(
 ) -> dict[str, float]:
     """Evaluate the best checkpoint on the validation and test splits (:func:`evaluate_best`) and report it on
     rank 0; returns the reported figures."""
-    ckpt_cb = trainer.checkpoint_callback
+    # the checkpoint callback that monitors val/ua (the other one keeps last.ckpt)
+    ckpt_cb = next((c for c in trainer.checkpoint_callbacks if getattr(c, "monitor", None)), None)
     best = ckpt_cb.best_model_path if ckpt_cb is not None and ckpt_cb.best_model_path else None
     tables = evaluate_best(trainer, model, datamodule, best)
     if not trainer.is_global_zero:
@@ -127,6 +132,6 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("HYDRA_FULL_ERROR", "1")
-    sys.argv = launch_argv(sys.argv)
+    # Hydra's short messages (HYDRA_FULL_ERROR=1 shows the whole trace); a resume gets its run's settings.
+    sys.argv = launch_argv(resume_argv(sys.argv))
     main()

@@ -15,6 +15,7 @@ from mosei_attn.data.corpus import (
     select_words,
 )
 from mosei_attn.data.csd import CsdFormatError, write_csd
+from mosei_attn.data.labels import LABEL_COLUMNS
 from mosei_attn.data.layout import AUDIO_DIR, LABELS_FILE, VECTORS_FILE, WORDS_FILE
 from mosei_attn.data.mosei_files import load_folds, parse_transcript_line, read_transcript
 from tests.corpus_helpers import VIDEOS, WORD_DIM, build_corpus, label_row, word_vector
@@ -145,7 +146,12 @@ def test_alphabetical_label_order_is_refused(tmp_path):
 
 def test_wrong_label_width_is_refused(corpus_dir):
     root, folds = corpus_dir
-    write_csd(root / LABELS_FILE, "All Labels", {"vidA": (np.zeros((1, 6)), np.array([[0.0, 1.0]]))})
+    write_csd(
+        root / LABELS_FILE,
+        "All Labels",
+        {"vidA": (np.zeros((1, 6)), np.array([[0.0, 1.0]]))},
+        {"dimension names": list(LABEL_COLUMNS)},
+    )
     with pytest.raises(CsdFormatError, match="dimension 6, expected 7") as e:
         MoseiCorpus(root, folds=folds, word_dim=WORD_DIM).scan()
     assert str(root / LABELS_FILE) in str(e.value) and "'vidA'" in str(e.value)

@@ -91,7 +91,7 @@ def test_emotions_default_to_the_sorted_names_found(folder, vectors):
         ["wav/a16k.wav", "hello", "sad", "train"], ["wav/a16k.wav", "good day", "angry", "test"],
         ["wav/a16k.wav", "so", "", "test"],
     ])  # fmt: skip
-    corpus = ManifestCorpus(folder / "m.csv", vectors)
+    corpus = ManifestCorpus(folder / "m.csv", vectors, min_examples=1)
     assert corpus.emotion_names == ("angry", "sad")
     assert corpus.label_columns == ("sentiment", "angry", "sad")
     segments, report = corpus.scan()
@@ -159,7 +159,7 @@ def test_a_manifest_without_usable_rows_is_an_error(folder, vectors):
         ["wav/missing.wav", "hello", "happy", "train"], ["wav/a16k.wav", "", "happy", "train"],
     ])  # fmt: skip
     with pytest.raises(ValueError, match=r"bad\.csv: no usable row.*row 2: missing audio file.*row 3: empty"):
-        ManifestCorpus(folder / "bad.csv", vectors).scan()
+        ManifestCorpus(folder / "bad.csv", vectors, min_examples=1).scan()
 
 
 def test_manifest_level_errors_name_the_file(folder, vectors):
@@ -181,18 +181,18 @@ def test_fingerprint_follows_manifest_audio_and_vectors(folder, vectors, monkeyp
     write_csv(
         folder / "m.csv", ["audio", "text", "emotion", "split"], [["wav/a16k.wav", "hello", "x", "train"]]
     )
-    corpus = ManifestCorpus(folder / "m.csv", folder / "glove.txt")  # a path works as well as WordVectors
+    corpus = ManifestCorpus(folder / "m.csv", folder / "glove.txt", min_examples=1)  # a path works too
     assert (folder / "default_cache").is_dir()
     assert corpus.word_vectors.info() == {"kind": "glove", "path": str(folder / "glove.txt"), "dim": DIM}
     before = corpus.fingerprint()
-    assert ManifestCorpus(folder / "m.csv", vectors).fingerprint() == before
+    assert ManifestCorpus(folder / "m.csv", vectors, min_examples=1).fingerprint() == before
     sf.write(folder / "wav" / "a16k.wav", np.zeros(8000, dtype=np.float32), 16_000)
     after_audio = corpus.fingerprint()
     assert after_audio != before
     write_csv(
         folder / "m.csv", ["audio", "text", "emotion", "split"], [["wav/a16k.wav", "hello", "x", "test"]]
     )
-    assert ManifestCorpus(folder / "m.csv", vectors).fingerprint() != after_audio
+    assert ManifestCorpus(folder / "m.csv", vectors, min_examples=1).fingerprint() != after_audio
 
 
 def test_csv_row_numbers_are_file_lines_despite_multiline_fields_and_blank_lines(folder, vectors):
@@ -200,6 +200,6 @@ def test_csv_row_numbers_are_file_lines_despite_multiline_fields_and_blank_lines
         'audio,text,emotion,split\nwav/a16k.wav,"hello\nworld",happy,train\n\nwav/a16k.wav,day,happy,nope\n'
     )
     (folder / "m.csv").write_text(text, encoding="utf-8")
-    segments, report = ManifestCorpus(folder / "m.csv", vectors).scan()
+    segments, report = ManifestCorpus(folder / "m.csv", vectors, min_examples=1).scan()
     assert segments[0].index == 2 and segments[0].words == ("hello", "world")
     assert [(r, why) for r, why, _ in report.rows] == [(5, "bad split")]

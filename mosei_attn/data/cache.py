@@ -13,8 +13,10 @@ carries HDF5's Fletcher-32 checksum filter, so a damaged chunk is an error on re
 uncompressed by default: lzf would halve the file but also the loader's speed.
 
 Attributes (JSON strings unless scalar): emotion_names, label_columns, features, fingerprint, counts,
-format_version, plus any ``extra_attrs``. The file is written under ``*.h5.tmp-<pid>`` and renamed when
-complete, so a finished-looking file is always a complete one.
+format_version, skipped (segments left out, by reason: the corpus reader's and those whose audio could not
+be read), skipped_examples, audio_notes (segments kept with a remark, by kind: cut short by the end of
+their audio, silent, channels that cancel), plus any ``extra_attrs``. The file is written under
+``*.h5.tmp-<pid>`` and renamed when complete, so a finished-looking file is always a complete one.
 """
 
 from __future__ import annotations
@@ -36,8 +38,15 @@ import numpy as np
 from h5py import h5s
 from rich.progress import Progress
 
-from mosei_attn.data.audio import read_audio
+from mosei_attn.data.audio import AudioReadError, read_span
 from mosei_attn.data.cache_reader import FEATURE_CACHE_VERSION, read_attrs, validate_cache
+from mosei_attn.data.extraction_tally import (
+    MISSING_TOLERANCE_S,
+    NOTE_CANCEL,
+    NOTE_CUT_SHORT,
+    NOTE_SILENT,
+    ExtractionTally,
+)
 from mosei_attn.data.features import AudioFeatures, TextFeatures, feature_settings
 from mosei_attn.data.labels import EMOTIONS, LABEL_COLUMNS
 from mosei_attn.data.segment import Segment
@@ -48,7 +57,9 @@ log = logging.getLogger(__name__)
 #: Hex digits of the settings hash in the file name.
 KEY_LENGTH = 12
 #: Attributes build_cache writes itself; extra_attrs may not override them.
-RESERVED_ATTRS = ("emotion_names", "label_columns", "features", "fingerprint", "counts", "format_version")
+RESERVED_ATTRS = (
+    "emotion_names", "label_columns", "features", "fingerprint", "counts", "format_version", "audio_notes",
+)  # fmt: skip
 
 
 class FeatureExtractionError(RuntimeError):
@@ -73,17 +84,33 @@ def cache_path(
     return Path(cache_dir) / f"{name}-{key}.h5"
 
 
-def _extract_one(seg: Segment, audio: AudioFeatures, text: TextFeatures) -> tuple:
-    """Features of one segment: (spec float16 (F, T), spec_len, words float16 (L, D), word_len)."""
+def _extract_one(seg: Segment, audio: AudioFeatures, text: TextFeatures, strict: bool = False) -> tuple:
+    """Features of one segment: ("ok", spec float16 (F, T), spec_len, words float16 (L, D), word_len, notes),
+    or ("skip", reason, message) when its audio cannot be read (``strict``: FeatureExtractionError)."""
     try:
-        wav, sr = read_audio(seg.audio_path, seg.start, seg.end, min_sample_rate=audio.sample_rate)
-        spec, spec_len = audio.compute(wav, sr, source=str(seg.audio_path))
+        span = read_span(
+            seg.audio_path,
+            seg.start,
+            seg.end,
+            min_sample_rate=audio.sample_rate,
+            max_seconds=audio.seconds_seen,
+        )
+        spec, spec_len = audio.compute(span.samples, span.sample_rate, source=str(seg.audio_path))
         words, word_len = text.compute(seg.word_vectors, source=f"segment {seg.segment_id}")
     except Exception as e:
-        raise FeatureExtractionError(
-            f"segment {seg.segment_id} (WAV file {seg.audio_path}, [{seg.start:.3f}, {seg.end:.3f}) s): {e}"
-        ) from e
-    return spec.astype(np.float16), spec_len, words.astype(np.float16), word_len
+        where = f"segment {seg.segment_id} (WAV file {seg.audio_path}, [{seg.start:.3f}, {seg.end:.3f}) s)"
+        if strict or not isinstance(e, (AudioReadError, FileNotFoundError)):
+            raise FeatureExtractionError(f"{where}: {e}") from e
+        reason = e.reason if isinstance(e, AudioReadError) else "no audio file"
+        return "skip", reason, f"{where}: {e}"
+    notes = []
+    if span.missing_seconds > MISSING_TOLERANCE_S:
+        notes.append(NOTE_CUT_SHORT)
+    if span.channels_cancel:
+        notes.append(NOTE_CANCEL)
+    if not spec.any():
+        notes.append(NOTE_SILENT)
+    return "ok", spec.astype(np.float16), spec_len, words.astype(np.float16), word_len, notes
 
 
 @contextlib.contextmanager
@@ -147,30 +174,51 @@ def _row_writer(ds: h5py.Dataset):
     return write
 
 
-def _create_datasets(f: h5py.File, n: int, shapes: dict[str, tuple], compression: str | None) -> None:
-    """The feature datasets (spec, words: one segment per chunk, the loader reads random rows) and their
-    lengths, checksummed (Fletcher-32); filled in as segments are extracted."""
-    for key, shape in shapes.items():
-        f.create_dataset(
-            key, (n, *shape), dtype="f2", chunks=(1, *shape), compression=compression, fletcher32=True
-        )
+def _create_datasets(f: h5py.File, n: int, audio: AudioFeatures, text: TextFeatures, compression: str | None):
+    """The feature datasets and their lengths, checksummed (Fletcher-32), filled in as segments are extracted.
+    One segment per chunk: the loader reads random rows. Resizable: segments whose audio cannot be read are
+    left out, and the datasets shrink to the kept rows."""
+    fb, t, lw, d = audio.freq_bins, audio.max_frames, text.max_words, text.dim
+    kw = {"dtype": "f2", "compression": compression, "fletcher32": True}
+    f.create_dataset("spec", (n, fb, t), maxshape=(None, fb, t), chunks=(1, fb, t), **kw)
+    f.create_dataset("words", (n, lw, d), maxshape=(None, lw, d), chunks=(1, lw, d), **kw)
     for key in ("spec_len", "word_len"):
-        f.create_dataset(key, (n,), dtype="i4", fletcher32=True)
+        chunks = (max(1, min(n, 4096)),)
+        f.create_dataset(key, (n,), dtype="i4", maxshape=(None,), chunks=chunks, fletcher32=True)
 
 
-def _write_features(f: h5py.File, results: Iterator[tuple], n: int, progress: bool, title: str) -> None:
-    """Rows 0..n-1 of spec, words and their lengths from ``results`` (in order), with a progress bar."""
-    lengths = {key: np.zeros(n, dtype=np.int32) for key in ("spec_len", "word_len")}
+def _write_features(
+    f: h5py.File, path: Path, segments: list[Segment], results: Iterator, tally: ExtractionTally, bar
+) -> list[int]:
+    """Write each extracted segment's features to the next row; return the indices of the kept segments
+    (at least one, else ValueError: the cache ``path`` would be empty)."""
+    kept: list[int] = []
+    lengths: dict[str, list[int]] = {"spec_len": [], "word_len": []}
     write_spec, write_words = _row_writer(f["spec"]), _row_writer(f["words"])
-    with Progress(disable=not progress, transient=False) as bar:
-        task = bar.add_task(title, total=n)
-        for i, (spec, spec_len, words, word_len) in enumerate(results):
-            write_spec(i, spec)
-            write_words(i, words)
-            lengths["spec_len"][i], lengths["word_len"][i] = spec_len, word_len
-            bar.advance(task)
+    task = bar.add_task(f"features -> {path.name}", total=len(segments))
+    for i, result in enumerate(results):
+        if result[0] == "skip":
+            tally.skip(result[1], result[2])
+        else:
+            _, spec, spec_len, words, word_len, notes = result
+            write_spec(len(kept), spec)
+            write_words(len(kept), words)
+            lengths["spec_len"].append(spec_len)
+            lengths["word_len"].append(word_len)
+            kept.append(i)
+            for kind in notes:
+                tally.note(kind, segments[i].segment_id)
+        bar.advance(task)
+    if not kept:
+        raise ValueError(
+            f"{path}: the audio of none of the {len(segments)} segment(s) could be read: "
+            f"{dict(tally.skipped)}; e.g. {next(iter(tally.examples.values()), [])}"
+        )
+    for key in ("spec", "words", "spec_len", "word_len"):
+        f[key].resize(len(kept), axis=0)
     for key, values in lengths.items():
-        f[key][...] = values
+        f[key][...] = np.asarray(values, dtype=np.int32)
+    return kept
 
 
 def build_cache(
@@ -187,22 +235,22 @@ def build_cache(
     start_method: str | None = None,
     emotion_names: Sequence[str] = EMOTIONS,
     label_columns: Sequence[str] = LABEL_COLUMNS,
+    strict: bool = False,
 ) -> Path:
     """Build (or reuse) the feature cache of ``segments_source`` and return its path.
 
     An existing file with the same name is checked against these settings, fingerprint and emotion
     names and returned without recomputing anything. ``workers`` processes extract features (default:
     every core; 1 runs in-process; ``start_method`` is the multiprocessing one, default fork where it
-    exists); rows are written in segment order. ``extra_attrs`` (e.g. skip counts) are stored as JSON
-    attributes. ``compression`` is the h5py filter of spec and words (lzf: fast to read back).
-    ``emotion_names`` and ``label_columns`` are the corpus's (MOSEI's by default; a manifest corpus has
-    its own): every segment's ``labels`` row follows ``label_columns``. ``compression`` (an h5py filter
-    name such as "lzf", default none) applies to spec and words: smaller file, slower loader.
+    exists); rows are written in segment order. A segment whose audio cannot be read is left out and
+    counted by reason in ``skipped``, merged with ``extra_attrs["skipped"]`` (the reader's); ``strict``
+    raises FeatureExtractionError instead. ``extra_attrs`` are stored as JSON attributes. ``compression``:
+    the h5py filter of spec and words (default none: lzf halves the file and the loader's speed). ``emotion_names`` and ``label_columns`` are the corpus's (MOSEI's
+    by default): every segment's ``labels`` row follows ``label_columns``.
     """
     emotion_names, label_columns = list(emotion_names), list(label_columns)
     segments = list(segments_source)
     path = cache_path(cache_dir, name, audio, text, fingerprint)
-    settings = feature_settings(audio, text)
     if path.exists():
         validate_cache(path, audio, text, fingerprint, emotion_names, label_columns)
         return path
@@ -211,27 +259,28 @@ def build_cache(
     extra = dict(extra_attrs or {})
     labels = _checked_labels(segments, label_columns, extra)  # (N, 1 + E)
     workers = max(1, min(workers or os.cpu_count() or 1, len(segments)))
+    tally = ExtractionTally(extra.pop("skipped", None), extra.pop("skipped_examples", None))
 
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)  # for the stale-temp scan; atomic_path writes there
     _warn_old_formats(path, name)
     _remove_stale_temps(path)
-    n = len(segments)
-    worker = functools.partial(_extract_one, audio=audio, text=text)
+    worker = functools.partial(_extract_one, audio=audio, text=text, strict=strict)
     with atomic_path(path) as tmp:
         with _extraction(segments, worker, workers, start_method) as results, h5py.File(tmp, "w") as f:
-            shapes = {"spec": (audio.freq_bins, audio.max_frames), "words": (text.max_words, text.dim)}
-            _create_datasets(f, n, shapes, compression)
-            _write_segment_columns(f, segments, labels)
-            _write_features(f, results, n, progress, f"features -> {path.name}")
-
+            _create_datasets(f, len(segments), audio, text, compression)
+            with Progress(disable=not progress, transient=False) as bar:
+                kept = _write_features(f, path, segments, results, tally, bar)
+            _write_segment_columns(f, [segments[i] for i in kept], labels[kept])
             attrs = {
                 "emotion_names": emotion_names,
                 "label_columns": label_columns,
-                "features": settings,
-                "counts": {**Counter(s.fold for s in segments), "total": n},
+                "features": feature_settings(audio, text),
+                "counts": {**Counter(segments[i].fold for i in kept), "total": len(kept)},
+                **tally.attrs(),
                 **extra,
             }
             _write_attrs(f, attrs, fingerprint)
+    tally.log(path)
     return path
 
 

@@ -20,8 +20,9 @@ from mosei_attn.data.features import AudioFeatures, TextFeatures, feature_settin
 from mosei_attn.io import to_json
 
 #: Bump when the layout or the feature code changes: old caches then get a new name and are rebuilt.
-#: 2: Fletcher-32 checksums on every dataset, fixed-length strings, spec and words uncompressed.
-FEATURE_CACHE_VERSION = 2
+#: 2: audio read up to AudioFeatures.seconds_seen; bad segments skipped and counted.
+#: 3: Fletcher-32 checksums on every dataset, fixed-length strings, spec and words uncompressed.
+FEATURE_CACHE_VERSION = 3
 #: Attributes stored as plain strings; every other string attribute holds JSON.
 PLAIN_ATTRS = ("fingerprint",)
 REBUILD_HINT = (

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from mosei_attn.data.csd import ComputationalSequence, words_to_str
-from mosei_attn.data.labels import EMOTIONS, LABEL_COLUMNS
+from mosei_attn.data.csd import ComputationalSequence, CsdFormatError, words_to_str
+from mosei_attn.data.labels import EMOTIONS, LABEL_COLUMNS, label_faults
 from mosei_attn.data.layout import (
     AUDIO_DIR,
     LABELS_FILE,
@@ -39,7 +39,13 @@ log = logging.getLogger(__name__)
 
 #: Which words belong to a segment: midpoint inside it, any overlap, or wholly inside it.
 WORD_RULES: tuple[str, ...] = ("midpoint", "overlap", "inside")
-SKIP_REASONS: tuple[str, ...] = ("no audio file", "no words", "zero length", "not in a fold")
+#: Why a segment is left out. The reader finds the first group; the feature cache builder, which reads the
+#: audio, the second. "malformed transcript line" counts lines (their segments keep their words, not a text).
+SKIP_REASONS: tuple[str, ...] = (
+    "no audio file", "no words", "zero length", "not in a fold", "unreadable csd entry",
+    "label not a number", "negative emotion intensity", "malformed transcript line",
+    "unreadable audio file", "audio sample rate too low", "starts past the end of its audio", "empty audio cut",
+)  # fmt: skip
 
 
 # Skip report ----------------------------------------------------------------------------------------
@@ -50,6 +56,11 @@ class SkipReport(Counter):
         super().__init__()
         self.max_examples = max_examples
         self.examples: dict[str, list[str]] = {}
+
+    @property
+    def example_dict(self) -> dict[str, list[str]]:
+        """A few examples per reason, for the cache's attributes."""
+        return {k: list(v) for k, v in self.examples.items() if self[k]}
 
     def add(self, reason: str, segment_ids: list[str]) -> None:
         if reason not in SKIP_REASONS:
@@ -64,8 +75,8 @@ class SkipReport(Counter):
             logger.info("corpus reader: no segments skipped")
         for reason in SKIP_REASONS:
             if self[reason]:
-                logger.info(
-                    "corpus reader skipped %d segment(s): %s (e.g. %s)",
+                logger.warning(
+                    "skipped %d segment(s): %s (e.g. %s)",
                     self[reason],
                     reason,
                     ", ".join(self.examples[reason]),
@@ -97,7 +108,9 @@ class MoseiCorpus:
     ``root`` holds the three csds named above and ``Raw/``; ``folds`` is a folds JSON path (None: the
     shipped standard folds); ``word_dim`` the word vector width checked in every entry (None: unchecked);
     ``words_rule`` one of ``WORD_RULES``; ``time_tolerance`` (seconds) how close a transcript line's
-    times must be to a label row's, and the word csds' intervals to each other's.
+    times must be to a label row's, and the word csds' intervals to each other's. A bad item (a damaged csd
+    entry, a label that is not a number or is negative, a malformed transcript line) is skipped and counted
+    in the skip report; ``strict`` makes it an error instead.
     """
 
     def __init__(
@@ -107,6 +120,7 @@ class MoseiCorpus:
         word_dim: int | None = 300,
         words_rule: str = "midpoint",
         time_tolerance: float = 0.01,
+        strict: bool = False,
     ):
         self.root = Path(root)
         self.labels_path, self.vectors_path, self.words_path = (
@@ -123,6 +137,7 @@ class MoseiCorpus:
         self.folds_path = Path(folds) if folds is not None else standard_folds_path()
         self.folds = load_folds(self.folds_path)
         self.word_dim, self.words_rule, self.time_tolerance = word_dim, words_rule, time_tolerance
+        self.strict = strict
         self.skipped: SkipReport | None = None  # the report of the last complete iteration
         if not (self.root / AUDIO_DIR).is_dir():
             log.warning(
@@ -146,14 +161,25 @@ class MoseiCorpus:
 
     def _open_labels(self) -> ComputationalSequence:
         labels = ComputationalSequence(self.labels_path, dim=len(LABEL_COLUMNS))
-        names = labels.metadata.get("dimension names")
-        # Compare 3-letter stems, so spellings like "happiness" pass but any other order is refused.
-        stems = [str(n).strip().lower()[:3] for n in names] if isinstance(names, list) else None
-        if stems is not None and stems != [c[:3] for c in LABEL_COLUMNS]:
+        try:
+            names = labels.metadata.get("dimension names")
+        except CsdFormatError:
+            labels.close()
+            raise
+        if not isinstance(names, (list, tuple)) or len(names) != len(LABEL_COLUMNS):
             labels.close()
             raise ValueError(
-                f"{self.labels_path}: label columns are {names}, expected {list(LABEL_COLUMNS)}; refusing a "
-                "different order (the 2018 releases used alphabetical order)"
+                f"{self.labels_path}: cannot establish the order of the label columns: its 'dimension names' "
+                f"metadata is {names!r}, not a list of {len(LABEL_COLUMNS)} names; refusing it, as a file in "
+                f"another order (the 2018 releases used alphabetical order) would give every emotion label "
+                f"wrong. Expected {list(LABEL_COLUMNS)}"
+            )
+        # Compare 3-letter stems, so spellings like "happiness" pass but any other order is refused.
+        if [str(n).strip().lower()[:3] for n in names] != [c[:3] for c in LABEL_COLUMNS]:
+            labels.close()
+            raise ValueError(
+                f"{self.labels_path}: label columns are {list(names)}, expected {list(LABEL_COLUMNS)}; refusing "
+                "a different order (the 2018 releases used alphabetical order)"
             )
         return labels
 
@@ -188,48 +214,73 @@ class MoseiCorpus:
             ComputationalSequence(self.vectors_path, dim=self.word_dim) as vectors,
         ):
             for video in labels:
-                label_rows, label_iv = labels[video]  # (S, 7), (S, 2)
-                ids = [f"{video}[{i}]" for i in range(len(label_iv))]
-                fold = self.folds.get(video)
-                if fold is None:
-                    report.add("not in a fold", ids)
+                try:
+                    label_rows, label_iv = labels[video]  # (S, 7), (S, 2)
+                    fold = self.folds.get(video)
+                    audio = self.audio_path(video)
+                    if fold is None or not audio.is_file():
+                        ids = [f"{video}[{i}]" for i in range(len(label_iv))]
+                        report.add("not in a fold" if fold is None else "no audio file", ids)
+                        continue
+                    tokens, vecs, word_iv = self._words(words, vectors, video)
+                except CsdFormatError as e:
+                    if self.strict or e.entry is None or not e.damaged:
+                        raise
+                    log.warning("skipping video %r: %s", video, e)
+                    report.add("unreadable csd entry", [video])
                     continue
-                audio = self.audio_path(video)
-                if not audio.is_file():
-                    report.add("no audio file", ids)
-                    continue
-                starts, ends = np.maximum(label_iv[:, 0], 0.0), label_iv[:, 1]  # negative starts -> 0
-                tokens, vecs, word_iv = self._words(words, vectors, video)
-                chosen = select_words(word_iv, starts, ends, self.words_rule)
-                tpath = self.transcript_path(video)
-                texts = match_transcript(
-                    read_transcript(tpath) if tpath.is_file() else [],
-                    label_iv[:, 0],
-                    ends,
-                    self.time_tolerance,
-                )
-                for i, rows in enumerate(chosen):
-                    if ends[i] - starts[i] <= 0:
-                        report.add("zero length", [ids[i]])
-                    elif len(rows) == 0:
-                        report.add("no words", [ids[i]])
-                    else:
-                        n_kept += 1
-                        yield Segment(
-                            video_id=video,
-                            index=i,
-                            start=float(starts[i]),
-                            end=float(ends[i]),
-                            words=tuple(tokens[j] for j in rows),
-                            word_vectors=vecs[rows],
-                            labels=np.asarray(label_rows[i], dtype=np.float32),
-                            fold=fold,
-                            audio_path=audio,
-                            text=texts[i],
-                        )
+                for seg in self._video_segments(
+                    video, fold, label_rows, label_iv, (tokens, vecs, word_iv), report
+                ):
+                    n_kept += 1
+                    yield seg
         log.info("corpus reader: %d segment(s) kept from %s", n_kept, self.root)
         report.log()
         self.skipped = report
+
+    def _video_segments(
+        self,
+        video: str,
+        fold: str,
+        label_rows: np.ndarray,
+        label_iv: np.ndarray,
+        words: tuple[list[str], np.ndarray, np.ndarray],
+        report: SkipReport,
+    ) -> Iterator[Segment]:
+        """The usable segments of one video; the others are counted in ``report``."""
+        tokens, vecs, word_iv = words
+        starts, ends = np.maximum(label_iv[:, 0], 0.0), label_iv[:, 1]  # negative starts -> 0
+        chosen = select_words(word_iv, starts, ends, self.words_rule)
+        tpath, bad_lines = self.transcript_path(video), ([] if not self.strict else None)
+        lines = read_transcript(tpath, bad_lines) if tpath.is_file() else []
+        for bad in bad_lines or []:
+            report.add("malformed transcript line", [bad])
+        texts = match_transcript(lines, label_iv[:, 0], ends, self.time_tolerance)
+        faults = label_faults(label_rows)  # a NaN or negative intensity never becomes a target
+        for i, rows in enumerate(chosen):
+            sid = f"{video}[{i}]"
+            fault = next((why for why, mask in faults.items() if mask[i]), None)
+            if fault is not None:
+                if self.strict:
+                    raise ValueError(f"{self.labels_path}, segment {sid}: {fault}: {label_rows[i].tolist()}")
+                report.add(fault, [sid])
+            elif ends[i] - starts[i] <= 0:
+                report.add("zero length", [sid])
+            elif len(rows) == 0:
+                report.add("no words", [sid])
+            else:
+                yield Segment(
+                    video_id=video,
+                    index=i,
+                    start=float(starts[i]),
+                    end=float(ends[i]),
+                    words=tuple(tokens[j] for j in rows),
+                    word_vectors=vecs[rows],
+                    labels=np.asarray(label_rows[i], dtype=np.float32),
+                    fold=fold,
+                    audio_path=self.audio_path(video),
+                    text=texts[i],
+                )
 
     def scan(self) -> tuple[list[Segment], SkipReport]:
         """Every usable segment, and the report of those skipped."""

@@ -4,13 +4,16 @@ Layout (docs/data.md, "Computational sequences")::
 
     /<root name>/data/<entry id>/features   (N, D)
     /<root name>/data/<entry id>/intervals  (N, 2) [start, end] seconds
-    /<root name>/metadata/<key>             (1,) variable-length string holding JSON
+    /<root name>/metadata/<key>             (1,) variable-length string holding JSON, or Python's repr
 
-mmsdk takes the FIRST top-level key as the root; so do we.
+mmsdk takes the FIRST top-level key as the root; so do we. The SDK has written metadata values two ways over
+its history: ``json.dumps(value)``, and ``str(value)`` (the released csds: Python's repr, single quotes). Both
+are read back as the value they encode.
 """
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 from collections.abc import Iterator, Mapping
@@ -39,15 +42,21 @@ METADATA_KEYS: tuple[str, ...] = (
 
 
 class CsdFormatError(ValueError):
-    """A computational sequence file that does not follow the mmsdk layout."""
+    """A computational sequence file that does not follow the mmsdk layout; ``damaged``: its bytes cannot be
+    decoded (HDF5 read errors), as opposed to a readable entry of the wrong shape."""
 
-    def __init__(self, path: str | os.PathLike, fault: str, entry: str | None = None):
+    def __init__(self, path: str | os.PathLike, fault: str, entry: str | None = None, damaged: bool = False):
         where = f"{path}" + (f", entry {entry!r}" if entry is not None else "")
         super().__init__(f"{where}: {fault}")
-        self.path, self.entry, self.fault = str(path), entry, fault
+        self.path, self.entry, self.fault, self.damaged = str(path), entry, fault, damaged
+
+
+#: Longest metadata string parsed as a Python literal (a label file's values are a few hundred characters).
+MAX_LITERAL_CHARS = 100_000
 
 
 def _decode(value: Any) -> Any:
+    """A metadata value as the SDK wrote it: JSON, else a Python literal (``str(value)``), else the raw string."""
     if isinstance(value, np.ndarray):
         value = value.reshape(-1)[0] if value.size else ""
     if isinstance(value, bytes):
@@ -56,7 +65,13 @@ def _decode(value: Any) -> Any:
         try:
             return json.loads(value)
         except json.JSONDecodeError:
-            return value  # mmsdk reads a non-JSON value back as the raw string
+            pass
+        if len(value) <= MAX_LITERAL_CHARS:  # str() of a list, dict, True, None, ... is a Python literal
+            try:  # literal_eval evaluates literals only: no names, calls or attribute access
+                return ast.literal_eval(value)
+            except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+                pass
+        return value  # a plain text value (str("some text") is the text itself)
     return value.item() if isinstance(value, np.generic) else value
 
 
@@ -87,18 +102,30 @@ class ComputationalSequence(Mapping[str, tuple[np.ndarray, np.ndarray]]):
         self._data = root["data"]
         self._meta = root["metadata"] if "metadata" in root else None
         self.dim = dim
-        self._keys = [str(k) for k in self._data.keys()]
+        try:
+            self._keys = [str(k) for k in self._data.keys()]
+        except (OSError, RuntimeError, KeyError, ValueError) as e:
+            self.close()
+            raise CsdFormatError(self.path, f"unreadable list of entries, the file is damaged ({e})") from e
 
     # Mapping protocol -------------------------------------------------------------------------
     def __getitem__(self, entry: str) -> tuple[np.ndarray, np.ndarray]:
         entry = str(entry)
         if entry not in self._data:
             raise KeyError(f"{self.path}: no entry {entry!r}")
-        grp = self._data[entry]
-        for part in ("features", "intervals"):
-            if part not in grp:
-                raise CsdFormatError(self.path, f"missing '{part}' dataset", entry)
-        features, intervals = grp["features"][()], grp["intervals"][()]
+        try:
+            grp = self._data[entry]
+            for part in ("features", "intervals"):
+                if part not in grp:
+                    raise CsdFormatError(self.path, f"missing '{part}' dataset", entry)
+            features, intervals = grp["features"][()], grp["intervals"][()]
+        except (OSError, RuntimeError, KeyError, ValueError, TypeError) as e:
+            if isinstance(e, CsdFormatError):
+                raise
+            # garbage inside the file (not a truncation) surfaces here, deep in HDF5's decoding
+            raise CsdFormatError(
+                self.path, f"unreadable entry, the file is damaged ({e})", entry, True
+            ) from e
         if intervals.ndim != 2 or intervals.shape[1] != 2:
             raise CsdFormatError(self.path, f"intervals must be (N, 2), got {intervals.shape}", entry)
         if features.ndim == 1:
@@ -130,7 +157,10 @@ class ComputationalSequence(Mapping[str, tuple[np.ndarray, np.ndarray]]):
         """Metadata values, JSON-decoded (raw strings where a value is not valid JSON)."""
         if self._meta is None:
             return {}
-        return {str(k): _decode(self._meta[k][()]) for k in self._meta.keys()}
+        try:
+            return {str(k): _decode(self._meta[k][()]) for k in self._meta.keys()}
+        except (OSError, RuntimeError, KeyError, ValueError, TypeError) as e:
+            raise CsdFormatError(self.path, f"unreadable metadata, the file is damaged ({e})") from e
 
     def close(self) -> None:
         if getattr(self, "_h5", None) is not None:

@@ -13,7 +13,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, default_collate
 
 from mosei_attn.data.corpus_protocol import Corpus
-from mosei_attn.data.labels import LABEL_RULES, class_counts, derive_targets
+from mosei_attn.data.labels import LABEL_RULES, class_counts, derive_targets, label_faults, no_emotion
 from mosei_attn.data.meta import DataMeta
 
 log = logging.getLogger(__name__)
@@ -105,6 +105,7 @@ class MoseiDataModule(L.LightningDataModule):
         text: Mapping[str, Any] | None = None,
         word_vectors: Mapping[str, Any] | None = None,
         pin_memory: bool = False,
+        strict: bool = False,
     ):
         super().__init__()
         if label_rule not in LABEL_RULES:
@@ -114,7 +115,7 @@ class MoseiDataModule(L.LightningDataModule):
         self.make_corpus, self.write_corpus, self.name = corpus, write_corpus, name
         self.cache_dir = Path(cache_dir)
         self.label_rule, self.batch_size, self.num_workers = label_rule, batch_size, num_workers
-        self.feature_workers, self.pin_memory = feature_workers, pin_memory
+        self.feature_workers, self.pin_memory, self.strict = feature_workers, pin_memory, strict
         self.audio = AudioFeatures.from_dict(dict(audio or {}))
         self.text = TextFeatures.from_dict(dict(text or {}))
         self.word_vectors = dict(word_vectors or {})
@@ -124,6 +125,8 @@ class MoseiDataModule(L.LightningDataModule):
         self._cache = None
         self._splits: dict[str, CacheDataset] = {}
         self._meta: DataMeta | None = None
+        self.corpus_emotions: tuple[str, ...] = ()
+        self.label_report: dict[str, dict[str, int]] = {}
 
     # ---------------------------------------------------------------------------------------------
     def corpus(self) -> Corpus:
@@ -151,8 +154,13 @@ class MoseiDataModule(L.LightningDataModule):
             cache_dir=self.cache_dir,
             name=self.name,
             fingerprint=corpus.fingerprint(),
-            extra_attrs={"skipped": dict(skipped), "corpus_root": str(corpus.root)},
+            extra_attrs={
+                "skipped": dict(skipped),
+                "skipped_examples": skipped.example_dict,
+                "corpus_root": str(corpus.root),
+            },
             workers=self.feature_workers,
+            strict=self.strict,
             emotion_names=corpus.emotion_names,
             label_columns=corpus.label_columns,
         )
@@ -171,6 +179,7 @@ class MoseiDataModule(L.LightningDataModule):
                 f"{path}: feature cache missing; run prepare_data() / `python -m mosei_attn.prepare`"
             )
         names = tuple(corpus.emotion_names)
+        self.corpus_emotions = names
         validate_cache(path, self.audio, self.text, fingerprint, names, corpus.label_columns)
         self.cache_path, self._cache = path, FeatureCache(path)
         labels, folds = self._cache.labels, self._cache.fold
@@ -180,10 +189,9 @@ class MoseiDataModule(L.LightningDataModule):
         for split, fold in SPLIT_FOLDS.items():
             rows = np.flatnonzero((folds == fold) & keep)
             self._splits[split] = CacheDataset(self._cache, rows, full_targets[rows])
-            dropped = int(((folds == fold) & ~keep).sum())
-            if dropped:
-                log.info("%s: label rule %r drops %d %s segments", path.name, self.label_rule, dropped, fold)
+        self.label_report = self._report_labels(path.name, labels, folds, keep)
         counts = class_counts(self._splits["train"].targets, len(names))
+        self._report_absent_classes(path.name, names)
         self._meta = DataMeta(
             emotion_names=names,
             label_rule=self.label_rule,
@@ -193,6 +201,56 @@ class MoseiDataModule(L.LightningDataModule):
             features={"audio": self.audio.to_dict(), "text": self.text.to_dict()},
             word_vectors=dict(self.word_vectors),
         )
+
+    def _report_labels(self, name: str, labels: np.ndarray, folds: np.ndarray, keep: np.ndarray) -> dict:
+        """Count and log, per split, the rows dropped for a faulty label or by the rule, and the all-zero rows
+        that ``argmax`` turns into the first emotion. Returns ``{split: {what: count}}``."""
+        faults, zero = label_faults(labels), no_emotion(labels)
+        report: dict[str, dict[str, int]] = {}
+        for split, fold in SPLIT_FOLDS.items():
+            in_fold = folds == fold
+            counts = {why: int((mask & in_fold).sum()) for why, mask in faults.items()}
+            counts["dropped by the label rule"] = int((in_fold & ~keep).sum()) - sum(counts.values())
+            if self.label_rule == "argmax":
+                counts["no emotion (all zero)"] = int((in_fold & keep & zero).sum())
+            report[split] = counts
+            for why, n in counts.items():
+                if n and why.startswith("no emotion"):
+                    first = self.corpus_emotions[0] if self.corpus_emotions else "the first emotion"
+                    log.warning(
+                        "%s: %d %s segment(s) have no emotion (all intensities 0): label rule 'argmax' makes "
+                        "them %r", name, n, split, first,
+                    )  # fmt: skip
+                elif n:
+                    log.warning("%s: %d %s segment(s) dropped: %s", name, n, split, why)
+        return report
+
+    def _report_absent_classes(self, name: str, names: tuple[str, ...]) -> None:
+        """Warn, per split, of the emotions it holds no example of (said before training, not found after)."""
+        for split, dataset in self._splits.items():
+            counts = class_counts(dataset.targets, len(names))
+            absent = [n for n, c in zip(names, counts, strict=True) if c == 0]
+            if not absent or not len(dataset):
+                continue
+            why = (
+                "the model cannot learn them"
+                if split == "train"
+                else "their recall is not measured (UA averages the rest)"
+            )
+            log.warning("%s: no %s example of %s: %s (%s counts %s)", name, split, absent, why, split,
+                        dict(zip(names, counts.tolist(), strict=True)))  # fmt: skip
+
+    def require_splits(self, *splits: str) -> None:
+        """Refuse (ValueError) before any training when one of ``splits`` holds no segment."""
+        sizes = {split: len(self.dataset(split)) for split in SPLIT_FOLDS}
+        empty = [s for s in splits if sizes[s] == 0]
+        if empty:
+            what = ", ".join(f"{s!r} (fold {SPLIT_FOLDS[s]!r})" for s in empty)
+            raise ValueError(
+                f"{self.cache_path}: no usable segment in split(s) {what}; segments per split: {sizes}. "
+                "Check the folds / the manifest's split column and the skip report above"
+                + ("; test=false trains without a test split" if "test" in empty else "")
+            )
 
     # ---------------------------------------------------------------------------------------------
     @property

@@ -101,6 +101,12 @@ class AudioFeatures(_SettingsMixin):
         n = 1 + int(round(seconds * self.sample_rate)) // self.hop_length
         return min(n, self.max_frames) if crop else n
 
+    @property
+    def seconds_seen(self) -> float:
+        """Seconds of audio from a cut's start that the model's ``max_frames`` frames are computed from (the
+        last frame's window and a margin for resampling included): readers read no more than this."""
+        return (self.max_frames * self.hop_length + self.n_fft) / self.sample_rate
+
     def window_array(self) -> np.ndarray:
         """The analysis window (n_fft,): ``win_length`` samples centred in n_fft, zeros around them."""
         return _analysis_window(self.window, self.win_length, self.n_fft).copy()
@@ -131,7 +137,9 @@ class AudioFeatures(_SettingsMixin):
 
         ``audio`` is (samples,) or (samples, channels) (channels are averaged). Returns the spectrogram
         and the number of real frames kept (the rest is zero padding). ``source`` names the audio in
-        errors. The dB reference is the maximum over the whole segment, before cropping.
+        errors. The dB reference is the maximum over the audio given, before cropping: the readers (cache
+        builder, predict) pass at most ``seconds_seen`` seconds, so it is the loudest bin of the part the
+        model sees.
         """
         where = f"{source}: " if source else ""
         x = np.asarray(audio, dtype=np.float32)

@@ -18,6 +18,7 @@ import json
 import logging
 import math
 import os
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,10 @@ SPLIT_NAMES: dict[str, str] = {
     "train": "train", "training": "train", "valid": "valid", "val": "valid", "validation": "valid",
     "dev": "valid", "test": "test", "testing": "test",
 }  # fmt: skip
+#: Fewest rows an emotion found in a manifest must have (when the user does not list the emotions).
+MIN_EXAMPLES = 5
+#: Two emotion names this similar (difflib ratio) look like one name and a typo of it ("hapy", "happy").
+TYPO_SIMILARITY = 0.8
 
 
 class ManifestCorpus:
@@ -47,7 +52,9 @@ class ManifestCorpus:
     any; its binary copy cached in ``vectors_cache_dir``). ``emotions``: the
     emotion names in label-column order (None: the sorted ``emotion`` values, or the intensity
     columns in file order). ``audio_root``: folder that relative audio paths start from (None: the
-    manifest's folder). ``split_column``: the column holding each row's split.
+    manifest's folder). ``split_column``: the column holding each row's split. Emotion names in an
+    ``emotion`` column are matched without regard to case ("Happy" is "happy"); found, not listed, a name
+    that looks like a typo of another, or with fewer than ``min_examples`` rows, is refused with the counts.
     """
 
     def __init__(
@@ -59,8 +66,9 @@ class ManifestCorpus:
         split_column: str = "split",
         word_dim: int | None = None,
         vectors_cache_dir: str | os.PathLike | None = None,
+        min_examples: int = MIN_EXAMPLES,
     ):
-        self.manifest = Path(manifest)
+        self.manifest, self.min_examples = Path(manifest), min_examples
         if not self.manifest.is_file():
             raise FileNotFoundError(f"{self.manifest}: manifest file not found")
         self.root = self.manifest.parent
@@ -82,7 +90,7 @@ class ManifestCorpus:
     def _find_emotions(self, emotions: Sequence[str] | None) -> tuple[str, ...]:
         if emotions is not None:
             names = tuple(str(e).strip() for e in emotions)
-            if len(set(names)) != len(names) or not names:
+            if len({n.casefold() for n in names}) != len(names) or not names:
                 raise ValueError(f"emotions must be distinct names, got {list(emotions)}")
             absent = [] if self.named else [e for e in names if e not in self.columns]
             if absent:
@@ -91,9 +99,12 @@ class ManifestCorpus:
                 )
             return names
         if self.named:
-            found = {
-                str(v) for _, row in self._rows if isinstance(row, dict) and (v := value(row, "emotion"))
-            }
+            found = Counter(
+                str(v).casefold()
+                for _, row in self._rows
+                if isinstance(row, dict) and (v := value(row, "emotion"))
+            )
+            self._check_found(found)
             names = tuple(sorted(found))
         else:
             names = tuple(c for c in self.columns if c not in (*RESERVED_COLUMNS, self.split_column))
@@ -104,6 +115,25 @@ class ManifestCorpus:
             )
         log.info("manifest %s: emotions %s", self.manifest, list(names))
         return names
+
+    def _check_found(self, found: Counter) -> None:
+        """Refuse emotion names found in the manifest that look like typos of another or are too rare."""
+        import difflib
+
+        faults = []
+        for name, n in sorted(found.items()):
+            like = [o for o in found if o != name and found[o] >= n]
+            like = difflib.get_close_matches(name, like, n=1, cutoff=TYPO_SIMILARITY)
+            if like:
+                faults.append(f"{name!r} ({n} rows) looks like a typo of {like[0]!r} ({found[like[0]]} rows)")
+            elif n < self.min_examples:
+                faults.append(f"{name!r} has {n} row(s), fewer than {self.min_examples}")
+        if faults:
+            raise ValueError(
+                f"{self.manifest}: emotion names {dict(sorted(found.items()))} (rows each): {'; '.join(faults)}. "
+                "Fix those rows, or list the emotions to train on (data.emotions=[...]): rows with any other "
+                "name are then skipped and reported"
+            )
 
     @property
     def emotion_names(self) -> tuple[str, ...]:
@@ -129,9 +159,10 @@ class ManifestCorpus:
             raise ValueError(f"sentiment={raw!r} is not a finite number") from None
         if self.named:
             name = value(row, "emotion")
-            if name is None or str(name) not in self._emotions:
+            folded = [e.casefold() for e in self._emotions]
+            if name is None or str(name).casefold() not in folded:
                 raise ValueError(f"emotion {name!r} is not one of {list(self._emotions)}")
-            emo = [float(e == str(name)) for e in self._emotions]
+            emo = [float(e == str(name).casefold()) for e in folded]
         else:
             emo = [number(value(row, e), e) for e in self._emotions]
         return np.array([sentiment, *emo], dtype=np.float32)

@@ -29,6 +29,16 @@ class RowReport(Counter):
         self[reason] += 1
         self.rows.append((row, reason, detail))
 
+    @property
+    def example_dict(self) -> dict[str, list[str]]:
+        """A few ``row N (detail)`` examples per reason, for the cache's attributes."""
+        out: dict[str, list[str]] = {}
+        for r, why, d in self.rows:
+            ex = out.setdefault(why, [])
+            if len(ex) < self.max_examples:
+                ex.append(f"row {r}" + (f" ({d})" if d else ""))
+        return out
+
     def describe(self, limit: int = MAX_REASONS_IN_ERROR) -> str:
         """The first ``limit`` skipped rows as ``row N: reason (detail)``."""
         return "; ".join(f"row {r}: {why}" + (f" ({d})" if d else "") for r, why, d in self.rows[:limit])
@@ -42,20 +52,37 @@ class RowReport(Counter):
             logger.warning(msg, n, reason, "; ".join(ex[: self.max_examples]))
 
 
+def _not_utf8(text: str) -> str | None:
+    """The first byte that was not UTF-8 (read with ``surrogateescape``) as ``0x..``, or None."""
+    bad = next((c for c in text if "\udc80" <= c <= "\udcff"), None)
+    return None if bad is None else f"0x{ord(bad) - 0xDC00:02x}"
+
+
 def read_manifest(path: Path) -> tuple[list[str], list[tuple[int, dict[str, Any] | str]]]:
-    """(columns, [(row number, row dict, or the fault of a malformed row)]) of a CSV/TSV/JSONL file."""
+    """(columns, [(row number, row dict, or the fault of a malformed row)]) of a CSV/TSV/JSONL file.
+
+    A row holding bytes that are not UTF-8 is a malformed row (the others go on); such a header is an error.
+    """
     suffix = path.suffix.lower()
     rows: list[tuple[int, dict[str, Any] | str]] = []
-    with open(path, encoding="utf-8-sig", newline="") as f:  # -sig: spreadsheets often write a BOM
+    # -sig: spreadsheets often write a BOM; surrogateescape: a stray byte marks its row, not the whole file
+    with open(path, encoding="utf-8-sig", errors="surrogateescape", newline="") as f:
         if suffix in DELIMITERS:
             reader = csv.reader(f, delimiter=DELIMITERS[suffix])
             columns = [c.strip() for c in next(reader, [])]
+            if any(_not_utf8(c) for c in columns):
+                raise ValueError(f"{path}, line 1: the header is not UTF-8 text (save the file as UTF-8)")
             if len(set(columns)) != len(columns):
                 raise ValueError(f"{path}: repeated column names in the header {columns}")
             line = reader.line_num
             for fields in reader:
                 rowno, line = line + 1, reader.line_num  # a row's number is its first line
-                if fields and len(fields) != len(columns):
+                bad = next(
+                    ((c, b) for c, v in zip(columns, fields, strict=False) if (b := _not_utf8(v))), None
+                )
+                if bad:
+                    rows.append((rowno, f"not UTF-8 text: byte {bad[1]} in column {bad[0]!r}"))
+                elif fields and len(fields) != len(columns):
                     rows.append((rowno, f"{len(fields)} fields, the header has {len(columns)}"))
                 elif fields:
                     rows.append((rowno, dict(zip(columns, fields, strict=True))))
@@ -63,6 +90,9 @@ def read_manifest(path: Path) -> tuple[list[str], list[tuple[int, dict[str, Any]
             columns = []
             for rowno, text in enumerate(f, start=1):
                 if not text.strip():
+                    continue
+                if bad := _not_utf8(text):
+                    rows.append((rowno, f"not UTF-8 text: byte {bad}"))
                     continue
                 try:
                     obj = json.loads(text)

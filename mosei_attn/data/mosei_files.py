@@ -67,8 +67,12 @@ def parse_transcript_line(line: str) -> TranscriptLine:
         raise ValueError(f"start/end are not numbers ({start!r}, {end!r})") from e
 
 
-def read_transcript(path: str | os.PathLike) -> list[TranscriptLine]:
-    """All lines of a ``Raw/Transcript/Segmented/Combined/<video>.txt`` file (blank lines ignored)."""
+def read_transcript(path: str | os.PathLike, bad_lines: list[str] | None = None) -> list[TranscriptLine]:
+    """All lines of a ``Raw/Transcript/Segmented/Combined/<video>.txt`` file (blank lines ignored).
+
+    A malformed line raises ValueError naming the file and line, unless ``bad_lines`` is a list: then the
+    line is left out and its description appended there.
+    """
     path = Path(path)
     lines = []
     # errors="replace": a stray byte in a transcript must not stop the whole corpus
@@ -79,7 +83,9 @@ def read_transcript(path: str | os.PathLike) -> list[TranscriptLine]:
             try:
                 lines.append(parse_transcript_line(line))
             except ValueError as e:
-                raise ValueError(f"{path}, line {lineno}: malformed transcript line: {e}") from e
+                if bad_lines is None:
+                    raise ValueError(f"{path}, line {lineno}: malformed transcript line: {e}") from e
+                bad_lines.append(f"{path.name}:{lineno} ({e})")
     return lines
 
 

@@ -17,6 +17,8 @@ from mosei_attn.models.metrics import EmotionMetrics, to_numpy
 
 #: Scheduler config keys that are Lightning's (how to step it), not the scheduler constructor's.
 LIGHTNING_SCHEDULER_KEYS = ("monitor", "interval", "frequency")
+#: Checkpoint entry holding the best val/ua so far, so that val/ua_best (a sweeper's objective) survives a resume.
+UA_BEST_KEY = "val_ua_best"
 
 
 def _plain(value: Any) -> Any:
@@ -77,6 +79,7 @@ class EmotionModule(L.LightningModule):
         num, multi = self.meta.num_classes, self.meta.multilabel
         self.val_metrics, self.test_metrics = EmotionMetrics(num, multi), EmotionMetrics(num, multi)
         self.val_ua_best = MaxMetric()
+        self._ua_best_restored: float | None = None  # from the checkpoint a run resumes
         self.val_results: dict[str, Any] = {}
         self.test_results: dict[str, Any] = {}
 
@@ -103,6 +106,16 @@ class EmotionModule(L.LightningModule):
 
     def on_train_start(self) -> None:
         self.val_ua_best.reset()  # forget the sanity-check validation
+        if self._ua_best_restored is not None:  # a resumed run goes on from its best so far
+            self.val_ua_best.update(torch.tensor(self._ua_best_restored, device=self.device))
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        best = float(self.val_ua_best.max_value)
+        checkpoint[UA_BEST_KEY] = best if best > float("-inf") else None
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        best = checkpoint.get(UA_BEST_KEY)
+        self._ua_best_restored = None if best is None else float(best)
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         loss, _ = self._step(batch)

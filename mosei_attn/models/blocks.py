@@ -8,7 +8,7 @@ Every block runs one of two paths over the SAME parameters:
   trainable fused conv+ReLU kernel; ``torch.compile`` (the modules' ``compile`` option) fuses the
   pool+ReLU and bias+ReLU pairs.
 - ``reference=True``: the textbook order conv -> ReLU -> pool on contiguous NCHW tensors, for the
-  benchmark and for tests that check the fast path changes nothing.
+  benchmark and for tests that check the fast path changes nothing beyond float rounding.
 """
 
 from __future__ import annotations
@@ -70,15 +70,33 @@ class SpeechCNN(nn.Module):
             # NHWC weights, so oneDNN / cuDNN pick their channels_last kernels without a conversion per call.
             self.to(memory_format=torch.channels_last)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, C_in, F, T) -> (B, K, F', T'). With ``lengths`` (B,) (real frames of each sample), time
+        positions past each sample's pooled length, ceil(length / pool^k) after block k, are zeroed after
+        every block."""
+        masks = self._time_masks(lengths, x.shape[-1], x.dtype)
         if self.reference:
-            for conv in self.convs:
+            for conv, mask in zip(self.convs, masks, strict=True):
                 x = F.max_pool2d(F.relu(conv(x)), self.pool)
+                x = x if mask is None else x * mask
             return x
         x = x.contiguous(memory_format=torch.channels_last)
-        for conv in self.convs:
-            x = F.relu_(F.max_pool2d(conv(x), self.pool))  # pool first: same result, pool^2 x fewer ReLUs
+        for conv, mask in zip(self.convs, masks, strict=True):
+            x = F.max_pool2d(conv(x), self.pool)
+            # Pool first: same result, pool^2 x fewer ReLUs; relu(x * m) = relu(x) * m for a 0/1 mask m.
+            x = F.relu_(x if mask is None else x * mask)
         return x  # (B, K, F / pool^P, T / pool^P)
+
+    def _time_masks(self, lengths: torch.Tensor | None, n_time: int, dtype: torch.dtype) -> list:
+        """Per block, None or a (B, 1, 1, T') 0/1 mask of the real pooled time positions."""
+        if lengths is None:
+            return [None] * len(self.convs)
+        masks = []
+        for k in range(1, len(self.convs) + 1):
+            size = pooled_size(n_time, k, self.pool)
+            real = length_mask(pooled_lengths(lengths, k, size, self.pool), size)  # (B, T')
+            masks.append(real.to(dtype)[:, None, None, :])
+        return masks
 
 
 class TextCNN(nn.Module):

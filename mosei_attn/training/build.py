@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
-import torch
 from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 
@@ -35,11 +34,29 @@ CORPUS_INPUTS = ("root", "folds", "manifest", "emotions")
 
 def build_datamodule(data_cfg: DictConfig | dict[str, Any]) -> L.LightningDataModule:
     """The data module of a ``data`` config; its ``corpus`` (a ``_partial_`` with its own ``_target_``) is
-    built when the data is prepared. A config recorded by an older checkpoint is read too."""
+    built when the data is prepared. A config recorded by an older checkpoint is read too. A required
+    value left unset (``data=mosei`` without ``data.root``) is an error that names it."""
+    missing = _unset(OmegaConf.to_container(data_cfg, resolve=False)) if OmegaConf.is_config(data_cfg) else []
+    if missing:
+        keys = ", ".join(f"data.{k}" for k in missing)
+        raise ValueError(
+            f"{keys} not set: give it on the command line, e.g. data.root=/path/to/CMU_MOSEI (the folder "
+            "holding CMU_MOSEI_Labels.csd and Raw/) for data=mosei, data.manifest=clips.csv for data=manifest"
+        )
     cfg = OmegaConf.create(to_container(data_cfg))
     if "corpus" not in cfg:
         cfg = OmegaConf.create(legacy_data_config(OmegaConf.to_container(cfg)))
     return instantiate({k: v for k, v in cfg.items() if k not in CORPUS_INPUTS}, _convert_="all")
+
+
+def _unset(d: Any, prefix: str = "") -> list[str]:
+    """Dotted keys of an unresolved config container whose value is Hydra's mandatory ``???``."""
+    if not isinstance(d, dict):
+        return []
+    out = []
+    for k, v in d.items():
+        out += [f"{prefix}{k}"] if v == "???" else _unset(v, f"{prefix}{k}.")
+    return out
 
 
 def legacy_data_config(d: dict[str, Any]) -> dict[str, Any]:
@@ -95,10 +112,10 @@ def prepare_on_rank_zero(datamodule: Any, timeout_s: float = PREPARE_TIMEOUT_S) 
 
 def load_checkpoint(ckpt_path: str | Path, map_location: str = "cpu") -> tuple[L.LightningModule, DictConfig]:
     """The model and the run config stored in a checkpoint written by `mosei_attn.train`."""
+    from mosei_attn.training.resume import read_checkpoint
+
     ckpt_path = Path(ckpt_path)
-    if not ckpt_path.is_file():
-        raise FileNotFoundError(f"{ckpt_path}: checkpoint not found")
-    ckpt = torch.load(ckpt_path, map_location=map_location, weights_only=False)
+    ckpt = read_checkpoint(ckpt_path)  # a missing file or another kind of file is named, not unpickled
     if CONFIG_KEY not in ckpt:
         raise ValueError(
             f"{ckpt_path}: no '{CONFIG_KEY}' entry: not a checkpoint written by mosei_attn.train"

@@ -1,0 +1,113 @@
+"""Speed paths: glibc keeps freed memory (and the opt-out works); the per-block length mask of SpeechCNN."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from mosei_attn.malloc import OPT_OUT_VAR, opted_out
+from mosei_attn.models.blocks import SpeechCNN
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# A fresh interpreter imports the package and runs a small step a few times (max pool forward and backward on
+# a 128 MiB activation: the buffers a training step frees and allocates again); it prints the minor page
+# faults of the last rounds, after the heap has grown in the first ones as in a training run's first steps.
+FAULTS = """
+import json, resource
+import mosei_attn.malloc as m
+import torch, torch.nn.functional as F
+x = torch.rand(8, 16, 512, 512, requires_grad=True)
+def step():
+    F.max_pool2d(x * 2.0, 2).sum().backward()
+    x.grad = None
+for _ in range(3):
+    step()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(3):
+    step()
+faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+print(json.dumps({"applied": m.keep_freed_memory(), "faults": faults}))
+"""
+
+
+def _faults(**env: str) -> dict:
+    clean = {k: v for k, v in os.environ.items() if k != OPT_OUT_VAR and not k.startswith("MALLOC_")}
+    out = subprocess.run(
+        [sys.executable, "-c", FAULTS],
+        env={**clean, "PYTHONPATH": str(ROOT), **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="the malloc settings are glibc's")
+def test_importing_the_package_keeps_freed_memory_unless_opted_out() -> None:
+    kept = _faults()
+    default = _faults(**{OPT_OUT_VAR: "0"})
+    assert kept["applied"] and not default["applied"]
+    # glibc's default unmaps every large buffer when freed, so each round faults all its pages in again (at
+    # least 3 buffers of 128 MiB a round); kept, the buffers are reused.
+    assert default["faults"] > 3 * 3 * 2**27 // 4096, default
+    assert kept["faults"] < default["faults"] // 4, (kept, default)
+
+
+def test_opt_out_by_variable_or_glibc_settings() -> None:
+    assert not opted_out({})
+    assert not opted_out({OPT_OUT_VAR: "1"})
+    assert opted_out({OPT_OUT_VAR: "0"}) and opted_out({OPT_OUT_VAR: " Off "})
+    assert opted_out({"MALLOC_TRIM_THRESHOLD_": "0"})  # the user's own glibc settings win
+    assert opted_out({"GLIBC_TUNABLES": "glibc.malloc.trim_threshold=0"})
+
+
+def _pair(**sizes: int) -> tuple[SpeechCNN, SpeechCNN]:
+    fast = SpeechCNN(**sizes)
+    ref = SpeechCNN(**sizes, reference=True)
+    ref.load_state_dict(fast.state_dict())
+    return fast, ref
+
+
+@pytest.mark.parametrize("lengths", [None, [37, 64, 1, 50]])
+def test_speech_cnn_fast_path_matches_reference_with_and_without_lengths(lengths: list[int] | None) -> None:
+    torch.manual_seed(0)
+    fast, ref = _pair(kernels=8, blocks=3)
+    lens = None if lengths is None else torch.tensor(lengths)
+    x = torch.randn(4, 1, 24, 64)
+    xf, xr = x.clone().requires_grad_(), x.clone().requires_grad_()
+    out_f, out_r = fast(xf, lens), ref(xr, lens)
+    grad = torch.randn_like(out_r)
+    (out_f * grad).sum().backward()
+    (out_r * grad).sum().backward()
+    assert torch.allclose(out_f, out_r, atol=1e-5)
+    assert torch.allclose(xf.grad, xr.grad, atol=1e-5)
+    for p, q in zip(fast.parameters(), ref.parameters(), strict=True):
+        assert torch.allclose(p.grad, q.grad, atol=1e-4)
+
+
+def test_speech_cnn_zeroes_time_past_each_pooled_length() -> None:
+    torch.manual_seed(0)
+    fast, ref = _pair(kernels=4, blocks=3)
+    x = torch.rand(4, 1, 16, 64) + 1.0  # positive input: without the mask every position is filled
+    lengths = torch.tensor([37, 64, 1, 57])
+    real = [5, 8, 1, 8]  # ceil(length / 2^3), at most 64 / 2^3
+    for net in (fast, ref):
+        out = net(x, lengths)  # (4, 4, 2, 8)
+        for b, n in enumerate(real):
+            assert (out[b, :, :, n:] == 0).all()
+        # Full lengths mask nothing: the same as no lengths.
+        assert torch.equal(net(x, torch.full((4,), 64)), net(x))
+    # The mask acts after every block, not only the last: frames from 40 on reach block 1's output only at
+    # pooled positions >= 19 = ceil(37 / 2), which the first mask zeroes, so what they hold cannot matter.
+    padded = x.clone()
+    padded[0, ..., 40:] = 1e3
+    for net in (fast, ref):
+        assert torch.allclose(net(padded, lengths)[0], net(x, lengths)[0])
