@@ -1,100 +1,315 @@
-"""Data pipeline benchmark: feature extraction (1 vs all cores), cache size, loader throughput.
+"""Data pipeline benchmark: feature extraction, the spectrogram against librosa, loader throughput, and (an
+option: slow) peak memory of a training run on a MOSEI-sized cache.
 
-    python benchmarks/data.py [--videos 140] [--batch 32] [--workdir /tmp/mosei_bench]
+    python benchmarks/data.py [--videos 140] [--batch 32] [--workdir DIR] [--big-cache [--big-videos 3000]]
 
-Prints segments/s and seconds of audio per second for extraction with 1 process and with every core (the
-ratio is against the 1-process figure of the same run), the cache size per segment, and DataLoader samples/s
-reading the cache at the training batch size with 0 and 2 loader workers.
+Extraction: whole cache builds with 1 process and with every core (seconds of audio per second). Spectrogram
+alone, one process, on audio already in memory: this project's, the previous implementation's and
+librosa's computing the same spectrogram (skipped with a message when librosa is not installed; it is not a
+dependency). Loader: the training split of a warm cache at the paper's shapes, shuffled, ``--batch`` per
+step, with 0 and 2 loader workers, and the previous per-item read (one HDF5 read per segment, float32 on
+the CPU, torch's default collate) on the same file. ``--big-cache``: a synthetic corpus of ``--big-videos``
+videos (3000: 23,936 segments, 41 h of audio, ~ MOSEI's size; generating it took 4.3 CPU-minutes, 20 min
+on a busy 2-core machine; reused when present), its cache built by ``mosei_attn.prepare`` (~4.4 GB), and
+a short training run on it (attention model, paper's settings, 2 loader workers), beside the same run on
+the small corpus, each sampled for the resident memory of its whole process tree.
+
+The last line printed is one JSON object with every figure (ratios against the previous path of this run):
+``extract_x_realtime`` (whole build, every core), ``librosa_x_realtime`` (null without librosa),
+``loader_samples_per_s`` (batch ``--batch``, the faster of 0 and 2 loader workers: ``loader_workers``), ``peak_rss_gb`` (the larger peak of the
+big corpus's prepare and training run, as the process tree's PSS; null without ``--big-cache``), and more.
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
+import json
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from mosei_attn.data.audio import read_audio, resample
 from mosei_attn.data.cache import build_cache
 from mosei_attn.data.corpus import MoseiCorpus
 from mosei_attn.data.datamodule import MoseiDataModule
 from mosei_attn.data.features import AudioFeatures, TextFeatures
 from mosei_attn.synthetic.writer import FOLDS_FILE, write_synthetic_corpus
 
+PAPER = AudioFeatures()  # the paper's 200 x 400 spectrogram (the defaults); words 40 x 300
+SPEC_SAMPLE = 200  # segments timed by the spectrogram-only comparison
+
 
 def extraction(segments, fingerprint: str, cache_dir: Path, workers: int) -> tuple[float, Path]:
+    """Seconds to build the cache from nothing with ``workers`` processes, and its path."""
     shutil.rmtree(cache_dir, ignore_errors=True)
     t0 = time.perf_counter()
     path = build_cache(
-        segments,
-        AudioFeatures(),
-        TextFeatures(),
-        cache_dir,
-        "bench",
-        fingerprint,
-        workers=workers,
-        progress=False,
+        segments, PAPER, TextFeatures(), cache_dir, "bench", fingerprint, workers=workers, progress=False
     )
     return time.perf_counter() - t0, path
 
 
-def loader_throughput(root: Path, cache_dir: Path, batch: int, num_workers: int, epochs: int = 2) -> float:
-    dm = MoseiDataModule(
-        functools.partial(MoseiCorpus, root, folds=root / FOLDS_FILE),
-        name="bench",
-        cache_dir=str(cache_dir),
-        batch_size=batch,
-        num_workers=num_workers,
-    )
-    dm.setup()
-    loader = dm.train_dataloader()
-    n, t0 = 0, time.perf_counter()
-    for _ in range(epochs):
+def previous_spectrogram(fa: AudioFeatures, x: np.ndarray, sr: int) -> np.ndarray:
+    """The spectrogram as computed before this version (numpy FFT, reshape-mean, dB of every frame)."""
+    x = resample(x, sr, fa.sample_rate)
+    pad = fa.n_fft // 2
+    frames = np.lib.stride_tricks.sliding_window_view(np.pad(x, (pad, pad)), fa.n_fft)[:: fa.hop_length]
+    spec = np.fft.rfft(frames * fa.window_array(), axis=1)
+    power = (spec.real**2 + spec.imag**2).astype(np.float32)[:, :-1]
+    power = power.reshape(len(power), fa.freq_bins, fa.bin_group).mean(axis=2)
+    db = 10.0 * np.log10(np.maximum(power, 1e-10))
+    scaled = np.clip((db - db.max()) / fa.top_db + 1.0, 0.0, 1.0)
+    scaled[power <= 1e-10] = 0.0
+    out = np.zeros((fa.freq_bins, fa.max_frames), dtype=np.float32)
+    length = min(len(scaled), fa.max_frames)
+    out[:, :length] = scaled[:length].T
+    return out
+
+
+def librosa_spectrogram(librosa, fa: AudioFeatures, x: np.ndarray, sr: int) -> np.ndarray:
+    """The same spectrogram with librosa: its resampler (soxr_hq), STFT, power_to_db(ref=max, top_db)."""
+    x = librosa.resample(x, orig_sr=sr, target_sr=fa.sample_rate, res_type="soxr_hq")
+    stft = librosa.stft(
+        x, n_fft=fa.n_fft, hop_length=fa.hop_length, win_length=fa.win_length, window=fa.window,
+        center=True, pad_mode="constant",
+    )  # fmt: skip
+    power = (np.abs(stft[:-1]) ** 2).reshape(fa.freq_bins, fa.bin_group, -1).mean(axis=1)  # (F, frames)
+    db = librosa.power_to_db(power, ref=np.max, amin=1e-10, top_db=fa.top_db)
+    out = np.zeros((fa.freq_bins, fa.max_frames), dtype=np.float32)
+    length = min(db.shape[1], fa.max_frames)
+    out[:, :length] = np.where(power[:, :length] <= 1e-10, 0.0, db[:, :length] / fa.top_db + 1.0)
+    return out
+
+
+def spectrogram_rates(segments) -> dict:
+    """Seconds of audio per second (one process) of each spectrogram implementation, on audio in memory."""
+    audio = [read_audio(s.audio_path, s.start, s.end) for s in segments[:SPEC_SAMPLE]]
+    seconds = sum(len(x) / sr for x, sr in audio)
+    impls = {
+        "this": lambda x, sr: PAPER.compute(x, sr)[0],
+        "previous": lambda x, sr: previous_spectrogram(PAPER, x, sr),
+    }
+    try:
+        import librosa
+
+        impls["librosa"] = lambda x, sr: librosa_spectrogram(librosa, PAPER, x, sr)
+    except ImportError:
+        print("librosa is not installed: its comparison is skipped (pip install librosa to run it)")
+    rates, outputs = {}, {}
+    for name, fn in impls.items():
+        fn(*audio[0])  # warm-up (imports, plans)
+        t0 = time.perf_counter()
+        outputs[name] = [fn(x, sr) for x, sr in audio]
+        rates[name] = seconds / (time.perf_counter() - t0)
+    for name in outputs:
+        diff = max(float(np.abs(a - b).max()) for a, b in zip(outputs["this"], outputs[name], strict=True))
+        print(f"  {name:>9}: {rates[name]:8.0f} x real time, max |difference| to this project's {diff:.1e}")
+    return rates
+
+
+class PerItemDataset(Dataset):
+    """The previous loader path: one high-level HDF5 read per segment, float32 on the CPU."""
+
+    def __init__(self, path: Path, rows: np.ndarray):
+        self.path, self.rows, self.f = path, rows, None
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i: int) -> dict:
+        import h5py
+
+        self.f = self.f or h5py.File(self.path, "r")
+        r = int(self.rows[i])
+        return {
+            "spec": torch.from_numpy(self.f["spec"][r].astype(np.float32))[None],
+            "words": torch.from_numpy(self.f["words"][r].astype(np.float32)),
+            "spec_len": torch.tensor(int(self.f["spec_len"][r])),
+        }
+
+
+def samples_per_s(loader, min_samples: int) -> tuple[float, float]:
+    """(samples per wall second, per CPU second of this process) over whole epochs of ``loader``."""
+    n, t0, c0 = 0, time.perf_counter(), time.process_time()
+    while n < min_samples:
         for b in loader:
-            n += len(b["target"])
-    return n / (time.perf_counter() - t0)
+            n += len(b["spec"])
+    return n / (time.perf_counter() - t0), n / (time.process_time() - c0)
+
+
+def loader_rates(root: Path, cache_dir: Path, batch: int) -> dict:
+    corpus = functools.partial(MoseiCorpus, root, folds=root / FOLDS_FILE)
+    dm = MoseiDataModule(corpus, name="bench", cache_dir=str(cache_dir), batch_size=batch)
+    dm.setup()
+    n = len(dm.dataset("train"))
+    samples_per_s(dm.train_dataloader(), 1)  # warm the page cache: the figures are for a warm cache
+    out = {}
+    for nw in (0, 2):
+        dm.num_workers = nw
+        wall, cpu = samples_per_s(dm.train_dataloader(), max(4 * n, 3000))
+        out[f"workers{nw}"], out[f"workers{nw}_cpu"] = wall, cpu
+    old = DataLoader(PerItemDataset(dm.cache_path, dm.dataset("train").rows), batch_size=batch, shuffle=True)
+    out["per_item"], _ = samples_per_s(old, max(n, 1000))
+    return out
+
+
+def tree_memory(pid: int) -> dict[str, int]:
+    """Bytes resident now: ``pss`` (proportional set size: a page shared by k processes counts 1/k, so the
+    tree's sum is its real footprint), ``rss`` (summed RSS: shared pages once per process, an over-count)
+    of process ``pid`` and its descendants, and ``main`` (RSS of ``pid`` alone)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    total = {"pss": 0, "rss": 0, "main": 0}
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        todo += children.get(p, [])
+        try:
+            for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
+                key, _, value = line.partition(":")
+                if key in ("Rss", "Pss"):
+                    kb = int(value.split()[0]) * 1024
+                    total[key.lower()] += kb
+                    total["main"] += kb if (p == pid and key == "Rss") else 0
+        except (OSError, ValueError):
+            continue  # gone meanwhile
+    return total
+
+
+def run_sampled(cmd: list[str], log: Path) -> dict[str, float]:
+    """Run ``cmd``; its wall seconds and the peaks (GB) of :func:`tree_memory`, sampled every 0.2 s."""
+    t0, peak = time.perf_counter(), {"pss": 0, "rss": 0, "main": 0}
+    with open(log, "w") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+        while proc.poll() is None:
+            peak = {
+                k: max(v, now)
+                for (k, v), now in zip(peak.items(), tree_memory(proc.pid).values(), strict=True)
+            }
+            time.sleep(0.2)
+    if proc.returncode:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}); see {log}")
+    return {"seconds": time.perf_counter() - t0, **{f"peak_{k}_gb": v / 1e9 for k, v in peak.items()}}
+
+
+def data_overrides(work: Path, root: Path, videos: int, tag: str) -> list[str]:
+    """Overrides for a synthetic corpus of ``videos`` videos (seed 1) at ``root``, paper shapes, under work."""
+    return [
+        f"data.root={root}", f"data.write_corpus.n_videos={videos}", "data.write_corpus.seed=1", "data/audio=paper",
+        f"paths.cache_dir={work / f'{tag}_cache'}", f"paths.log_dir={work / f'{tag}_logs'}",
+    ]  # fmt: skip
+
+
+def big_cache(work: Path, videos: int, small_videos: int) -> dict:
+    """Peak memory of prepare (cache build) and of a short training run on a ``videos``-video corpus, and of
+    the same training run on the ``small_videos`` corpus (what the model itself takes)."""
+    root, t0 = work / "big", time.perf_counter()
+    write_synthetic_corpus(root, n_videos=videos, seed=1)
+    print(f"big corpus: {videos} videos ready in {time.perf_counter() - t0:.0f} s (reused when present)")
+    train = [
+        sys.executable, "-m", "mosei_attn.train", "experiment=paper_attention", "data.num_workers=2", "logger=csv",
+        "callbacks.progress_bar=null", "trainer.max_epochs=1", "++trainer.limit_train_batches=12",
+        "++trainer.limit_val_batches=4", "++trainer.limit_test_batches=4",
+    ]  # fmt: skip
+    runs = {
+        "prepare": [sys.executable, "-m", "mosei_attn.prepare", *data_overrides(work, root, videos, "big")],
+        "train": [*train, *data_overrides(work, root, videos, "big")],
+        "train_small": [*train, *data_overrides(work, work / "corpus", small_videos, "small")],
+    }
+    figures = {}
+    print(
+        "peak resident memory of the process tree (PSS: shared pages split; RSS summed: counted per process)"
+    )
+    for name, cmd in runs.items():
+        f = figures[name] = run_sampled(cmd, work / f"big_{name}.log")
+        print(
+            f"  {name:>11}: {f['seconds']:6.0f} s, PSS {f['peak_pss_gb']:.2f} GB, summed RSS "
+            f"{f['peak_rss_gb']:.2f} GB, main process {f['peak_main_gb']:.2f} GB"
+        )
+    cache = next((work / "big_cache").glob("synthetic-*.h5"))
+    figures["cache_gb"] = cache.stat().st_size / 1e9
+    print(f"  big cache {figures['cache_gb']:.2f} GB on disk")
+    return figures
+
+
+def extraction_rates(segments, fingerprint: str, work: Path, seconds: float) -> dict:
+    """Whole cache builds with 1 process and with every core: seconds of audio per second of each."""
+    cores = os.cpu_count() or 1
+    builds = {w: extraction(segments, fingerprint, work / f"cache{w}", w) for w in sorted({1, cores})}
+    print("\nfeature extraction, whole cache build (200 x 400 spectrograms + 40 x 300 words)")
+    for workers, (dt, _) in builds.items():
+        rate = seconds / dt
+        print(
+            f"  {workers} process(es): {dt:6.1f} s, {len(segments) / dt:6.1f} segments/s, {rate:6.0f} x real time"
+        )
+    size = builds[cores][1].stat().st_size
+    print(f"  cache: {size / len(segments) / 1024:.1f} KiB per segment")
+    return {"all": seconds / builds[cores][0], "one": seconds / builds[1][0], "cache": work / f"cache{cores}"}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--videos", type=int, default=140, help="synthetic videos (~7.9 segments each)")
+    ap.add_argument("--videos", type=int, default=140, help="synthetic videos (~7.7 segments each)")
     ap.add_argument("--batch", type=int, default=32)
-    ap.add_argument("--workdir", type=Path, default=None)
+    ap.add_argument("--workdir", type=Path, default=None, help="kept afterwards (default: a temporary one)")
+    ap.add_argument("--big-cache", action="store_true", help="also the slow peak-memory run (see above)")
+    ap.add_argument("--big-videos", type=int, default=3000, help="videos of the --big-cache corpus")
     args = ap.parse_args()
     work = args.workdir or Path(tempfile.mkdtemp(prefix="mosei_bench_"))
     root = work / "corpus"
-    t0 = time.perf_counter()
     write_synthetic_corpus(root, n_videos=args.videos, seed=1)
-    print(f"synthetic corpus: {args.videos} videos in {time.perf_counter() - t0:.1f} s -> {root}")
     corpus = MoseiCorpus(root, folds=root / FOLDS_FILE)
     segments, _ = corpus.scan()
-    seconds = sum(min(s.duration, 1e9) for s in segments)
+    seconds = sum(s.duration for s in segments)
     print(f"{len(segments)} segments, {seconds / 60:.1f} min of audio; cpu cores: {os.cpu_count()}")
-    rows = []
-    for workers in (1, os.cpu_count() or 1):
-        dt, path = extraction(segments, corpus.fingerprint(), work / f"cache{workers}", workers)
-        rows.append((workers, dt))
-    base = rows[0][1]
-    print("\nfeature extraction (200 x 400 spectrograms + 40 x 300 words)")
-    print(f"{'processes':>10} {'seconds':>8} {'segments/s':>11} {'audio s/s':>10} {'vs 1 proc':>10}")
-    for workers, dt in rows:
-        print(
-            f"{workers:>10} {dt:>8.1f} {len(segments) / dt:>11.1f} {seconds / dt:>10.1f} {base / dt:>9.2f}x"
-        )
-    size = path.stat().st_size
+    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} (figures are noisy on a shared CPU)")
+    extract = extraction_rates(segments, corpus.fingerprint(), work, seconds)
+    print(f"\nspectrogram only, 1 process, {min(len(segments), SPEC_SAMPLE)} segments already read")
+    spec = spectrogram_rates(segments)
+    print(f"\nloader, batch {args.batch}, training split shuffled, warm cache")
+    load = loader_rates(root, extract["cache"], args.batch)
+    for key in ("workers0", "workers2", "per_item"):
+        print(f"  {key:>9}: {load[key]:8.0f} samples/s")
     print(
-        f"\ncache: {size / 2**20:.1f} MiB, {size / len(segments) / 1024:.1f} KiB per segment (float16, lzf)"
+        f"  one process reads {load['workers0_cpu']:.0f} samples per CPU second: a GPU fed by W loader workers "
+        "on free cores gets about W x that (each worker reads whole batches on its own)"
     )
-    print(f"\nloader, batch {args.batch} (train split, shuffled, 2 epochs)")
-    base_rate = None
-    for nw in (0, 2):
-        rate = loader_throughput(root, work / f"cache{rows[-1][0]}", args.batch, nw)
-        base_rate = base_rate or rate
-        print(f"  num_workers={nw}: {rate:8.1f} samples/s ({rate / base_rate:.2f}x)")
+    big = big_cache(work, args.big_videos, args.videos) if args.big_cache else None
+    result = {
+        "extract_x_realtime": extract["all"],
+        "extract_x_realtime_1proc": extract["one"],
+        "spectrogram_x_realtime_1proc": spec["this"],
+        "spectrogram_vs_previous": spec["this"] / spec["previous"],
+        "librosa_x_realtime": spec.get("librosa"),
+        "spectrogram_vs_librosa": spec["this"] / spec["librosa"] if "librosa" in spec else None,
+        "loader_samples_per_s": max(load["workers0"], load["workers2"]),
+        "loader_workers": 0 if load["workers0"] >= load["workers2"] else 2,
+        "loader_samples_per_s_0workers": load["workers0"],
+        "loader_samples_per_s_2workers": load["workers2"],
+        "loader_samples_per_cpu_s": load["workers0_cpu"],
+        "loader_per_item_samples_per_s": load["per_item"],
+        "loader_vs_per_item": max(load["workers0"], load["workers2"]) / load["per_item"],
+        "peak_rss_gb": max(big["prepare"]["peak_pss_gb"], big["train"]["peak_pss_gb"]) if big else None,
+        "big_cache": big,
+        "load_average": os.getloadavg()[0],
+    }
     if args.workdir is None:
         shutil.rmtree(work, ignore_errors=True)
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":

@@ -11,10 +11,16 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from mosei_attn.data import cache
+from mosei_attn.data import cache, cache_reader
 from mosei_attn.data.audio import read_audio
 from mosei_attn.data.cache import FeatureExtractionError, build_cache, cache_path
-from mosei_attn.data.cache_reader import CacheMismatchError, FeatureCache, open_cache, validate_cache
+from mosei_attn.data.cache_reader import (
+    CacheCorruptError,
+    CacheMismatchError,
+    FeatureCache,
+    open_cache,
+    validate_cache,
+)
 from mosei_attn.data.features import AudioFeatures, TextFeatures, feature_settings
 from mosei_attn.data.labels import EMOTIONS, LABEL_COLUMNS
 from mosei_attn.data.segment import Segment
@@ -72,6 +78,7 @@ def test_build_writes_datasets_and_attributes(tmp_path):
         )
         assert f["words"].shape == (n, lw, d) and f["words"].chunks == (1, lw, d)
         assert f["labels"].dtype == np.float32 and f["spec_len"].dtype == np.int32
+        assert all(f[k].fletcher32 for k in f) and f["spec"].compression is None  # every dataset checked
         np.testing.assert_array_equal(f["labels"][()], np.stack([s.labels for s in segs]))
         assert list(f["segment_id"].asstr()[()]) == [s.segment_id for s in segs]
         assert list(f["fold"].asstr()[()]) == [s.fold for s in segs]
@@ -89,7 +96,9 @@ def test_build_writes_datasets_and_attributes(tmp_path):
     assert attrs["emotion_names"] == list(EMOTIONS) and attrs["label_columns"] == list(LABEL_COLUMNS)
     assert attrs["features"] == feature_settings(AUDIO, TEXT) and attrs["fingerprint"] == "fp1"
     assert attrs["counts"] == {"train": 3, "valid": 1, "test": 1, "total": 5}
-    assert attrs["skipped"] == {"no_audio": 2} and attrs["format_version"] == cache.FEATURE_CACHE_VERSION
+    assert (
+        attrs["skipped"] == {"no_audio": 2} and attrs["format_version"] == cache_reader.FEATURE_CACHE_VERSION
+    )
 
 
 def test_reuse_without_recomputing_and_new_file_for_new_inputs(tmp_path, monkeypatch):
@@ -159,7 +168,7 @@ def test_validate_refuses_mismatches_with_clear_messages(tmp_path):
     with pytest.raises(CacheMismatchError, match="'counts.total' is 2 but 3"):
         open_cache(path, {"counts": {"train": 2, "total": 3}})
     with h5py.File(path, "r+") as f:
-        f.attrs["format_version"] = cache.FEATURE_CACHE_VERSION + 1
+        f.attrs["format_version"] = cache_reader.FEATURE_CACHE_VERSION + 1
     with pytest.raises(CacheMismatchError, match="format_version"):  # also on reuse by build_cache
         build(tmp_path, make_segments(tmp_path, n=2))
     with pytest.raises(FileNotFoundError, match="prepare"):
@@ -197,3 +206,61 @@ def test_worker_pool_matches_in_process(tmp_path):
     with pytest.raises(FeatureExtractionError, match=re.escape(segs[4].segment_id) + r".*gone\.wav"):
         build(tmp_path / "c", segs, workers=2, strict=True)
     assert not list((tmp_path / "c" / "cache").glob("*"))
+
+
+def test_batch_reads_rows_in_the_order_asked(tmp_path):
+    segs = make_segments(tmp_path)
+    fc = FeatureCache(build(tmp_path, segs))
+    rows = [3, 0, 3, 4]  # unsorted, with a repeat
+    b = fc.batch(rows)
+    assert b["spec"].dtype == np.float16 and b["spec"].shape == (4, AUDIO.freq_bins, AUDIO.max_frames)
+    with h5py.File(fc.path) as f:
+        for key in ("spec", "words", "spec_len", "word_len", "labels"):
+            np.testing.assert_array_equal(b[key], np.stack([f[key][r] for r in rows]), err_msg=key)
+    np.testing.assert_array_equal(fc.item(3)["spec"], b["spec"][0].astype(np.float32))
+    with pytest.raises(IndexError, match="out of range"):
+        fc.batch([0, 5])
+    fc.close()
+
+
+def damage_chunk(path, key: str, row: int = 0) -> None:
+    """Overwrite 16 bytes in the middle of the stored chunk holding ``row`` of dataset ``key``."""
+    with h5py.File(path, "r") as f:
+        ds = f[key]
+        coord = tuple(row - row % ds.chunks[0] if i == 0 else 0 for i in range(ds.ndim))
+        info = ds.id.get_chunk_info_by_coord(coord)
+    with open(path, "r+b") as raw:
+        raw.seek(info.byte_offset + info.size // 2)
+        old = raw.read(16)
+        raw.seek(info.byte_offset + info.size // 2)
+        raw.write(bytes(b ^ 0x5A for b in old))
+
+
+@pytest.mark.parametrize("key", ["spec", "words", "labels", "fold", "spec_len"])
+def test_damaged_chunk_is_an_error_naming_the_cache(tmp_path, key):
+    path = build(tmp_path, make_segments(tmp_path))
+    damage_chunk(path, key, row=2)
+    fc = FeatureCache(path)
+    with pytest.raises(CacheCorruptError, match=re.escape(str(path)) + f".*'{key}'.*damaged.*rebuild"):
+        if key in ("spec", "words"):
+            fc.batch([1, 2])
+        else:
+            fc.column(key)
+    if key in ("spec", "words"):
+        assert fc.batch([0, 1, 3])["spec"].shape[0] == 3  # the other chunks still read
+    fc.close()
+
+
+def test_cache_of_an_older_format_is_not_used_and_said_so(tmp_path, caplog):
+    segs = make_segments(tmp_path, n=2)
+    path = build(tmp_path, segs)
+    old = path.with_name("tiny-000000000000.h5")  # as an older version named it: another key
+    path.rename(old)
+    with h5py.File(old, "r+") as f:
+        f.attrs["format_version"] = cache_reader.FEATURE_CACHE_VERSION - 1
+    with caplog.at_level("WARNING"):
+        assert build(tmp_path, segs) == path and path.is_file()
+    old_version = cache_reader.FEATURE_CACHE_VERSION - 1
+    assert re.search(re.escape(str(old)) + rf".*format version {old_version}.*not used", caplog.text)
+    with pytest.raises(CacheMismatchError, match="format_version"):
+        validate_cache(old, AUDIO, TEXT, "fp1", EMOTIONS)

@@ -113,3 +113,50 @@ def test_a_data_config_recorded_by_an_older_checkpoint_still_builds(tmp_path):
     dm = build_datamodule(old)
     assert dm.make_corpus.func is ManifestCorpus and dm.write_corpus is None
     assert dm.make_corpus.keywords["manifest"] == "m.csv" and dm.make_corpus.keywords["word_dim"] == 300
+
+
+def test_whole_batch_reads_equal_single_items(datamodule, monkeypatch):
+    dm = datamodule()
+    ds = dm.dataset("val")
+    calls, read = [], ds.cache.batch
+    monkeypatch.setattr(ds.cache, "batch", lambda rows: (calls.append(len(rows)), read(rows))[1])
+    batches = list(dm.val_dataloader())  # float16 from the cache until the collate
+    assert calls == [len(b["index"]) for b in batches]  # one read per batch, not per segment
+    batch = batches[0]
+    assert batch["spec"].dtype == torch.float32 and batch["words"].dtype == torch.float32
+    for j in (0, len(batch["index"]) - 1):
+        item = ds[j]
+        for key, value in item.items():
+            assert torch.equal(batch[key][j], value), key
+
+
+def test_each_epoch_is_a_new_permutation_and_ranks_split_it(datamodule):
+    dm = datamodule()
+    loader, ds = dm.train_dataloader(), dm.dataset("train")
+    torch.manual_seed(0)
+    epochs = [torch.cat([b["index"] for b in loader]).tolist() for _ in range(2)]
+    assert sorted(epochs[0]) == sorted(epochs[1]) == sorted(ds.rows.tolist())
+    assert epochs[0] != epochs[1]
+    # DistributedSampler (what Lightning puts in under DDP): the ranks' shares cover the split once
+    from torch.utils.data import DataLoader, DistributedSampler
+
+    from mosei_attn.data.datamodule import collate_batch
+
+    shares = []
+    for rank in (0, 1):
+        sampler = DistributedSampler(ds, num_replicas=2, rank=rank, shuffle=True, seed=3, drop_last=True)
+        sampler.set_epoch(1)
+        rank_loader = DataLoader(ds, batch_size=4, sampler=sampler, collate_fn=collate_batch)
+        shares.append([int(i) for b in rank_loader for i in b["index"]])
+    assert not set(shares[0]) & set(shares[1])
+    assert len(shares[0]) == len(shares[1]) == len(ds) // 2
+
+
+def test_collate_converts_float16_exactly_in_serial_slices():
+    from mosei_attn.data.datamodule import SERIAL_COPY, collate_batch
+
+    spec = torch.rand(3, 1, 70, 500).half()  # 105,000 elements: three full slices and a partial one
+    assert spec.numel() % SERIAL_COPY
+    batch = collate_batch({"spec": spec, "index": torch.arange(3)})
+    assert batch["spec"].dtype == torch.float32 and torch.equal(batch["spec"], spec.float())
+    assert torch.equal(batch["index"], torch.arange(3))

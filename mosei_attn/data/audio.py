@@ -120,9 +120,9 @@ def read_span(
 
 def _mix(data: np.ndarray) -> tuple[np.ndarray, bool]:
     """(samples,) float32 mono of (samples, channels): their mean, or the loudest channel when they cancel."""
-    mono = data.mean(axis=1, dtype=np.float32)
     if data.shape[1] < 2:
-        return mono, False
+        return data[:, 0], False  # a mean over one channel would cost a pass over the samples
+    mono = data.mean(axis=1, dtype=np.float32)
     power = np.mean(np.square(data, dtype=np.float64), axis=0)  # (channels,)
     if power.max() > 0 and np.mean(np.square(mono, dtype=np.float64)) < CANCEL_RATIO * power.max():
         return np.ascontiguousarray(data[:, int(power.argmax())]), True

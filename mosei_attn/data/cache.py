@@ -4,8 +4,13 @@ File ``<cache_dir>/<name>-<key>.h5``, ``key`` = 12 hex digits of sha256(settings
 version). Datasets, one row per segment in corpus order::
 
     spec (N, F, T) float16, spec_len (N,) int32      words (N, L, D) float16, word_len (N,) int32
-    labels (N, 7) float32 raw columns                fold, segment_id, video_id, text (N,) utf-8
+    labels (N, 7) float32 raw columns                fold, segment_id, video_id, text (N,) utf-8, fixed length
     start, end (N,) float64 seconds
+
+Every dataset is chunked (spec and words one segment per chunk, read a batch of random rows at a time) and
+carries HDF5's Fletcher-32 checksum filter, so a damaged chunk is an error on reading, never wrong numbers
+(strings are fixed-length for that: variable-length data cannot take a filter). Spec and words are stored
+uncompressed by default: lzf would halve the file but also the loader's speed.
 
 Attributes (JSON strings unless scalar): emotion_names, label_columns, features, fingerprint, counts,
 format_version, skipped (segments left out, by reason: the corpus reader's and those whose audio could not
@@ -20,6 +25,7 @@ import contextlib
 import functools
 import hashlib
 import json
+import logging
 import multiprocessing
 import os
 from collections import Counter
@@ -29,10 +35,11 @@ from typing import Any
 
 import h5py
 import numpy as np
+from h5py import h5s
 from rich.progress import Progress
 
 from mosei_attn.data.audio import AudioReadError, read_span
-from mosei_attn.data.cache_reader import FEATURE_CACHE_VERSION, validate_cache
+from mosei_attn.data.cache_reader import FEATURE_CACHE_VERSION, read_attrs, validate_cache
 from mosei_attn.data.extraction_tally import (
     MISSING_TOLERANCE_S,
     NOTE_CANCEL,
@@ -44,6 +51,8 @@ from mosei_attn.data.features import AudioFeatures, TextFeatures, feature_settin
 from mosei_attn.data.labels import EMOTIONS, LABEL_COLUMNS
 from mosei_attn.data.segment import Segment
 from mosei_attn.io import atomic_path, to_json
+
+log = logging.getLogger(__name__)
 
 #: Hex digits of the settings hash in the file name.
 KEY_LENGTH = 12
@@ -137,15 +146,45 @@ def _remove_stale_temps(path: Path) -> None:
             continue  # alive, someone else's
 
 
+def _warn_old_formats(path: Path, name: str) -> None:
+    """Say so when caches of this name from an older format version lie beside ``path`` (not reused)."""
+    for other in sorted(path.parent.glob(f"{name}-*.h5")):
+        try:
+            version = read_attrs(other).get("format_version")
+        except (OSError, ValueError):
+            continue
+        if isinstance(version, int) and version < FEATURE_CACHE_VERSION:
+            log.warning(
+                "%s: feature cache of format version %d, this code reads version %d: building %s instead "
+                "(the old file is not used; delete it to free the space)",
+                other, version, FEATURE_CACHE_VERSION, path.name,
+            )  # fmt: skip
+
+
+def _row_writer(ds: h5py.Dataset):
+    """``write(i, row)``: row ``i`` of ``ds`` (one chunk) through HDF5 directly (h5py's ``ds[i] = row``
+    spends more time building its selection than HDF5 spends writing)."""
+    shape = ds.shape[1:]
+    file_space, row_space, zeros = ds.id.get_space(), h5s.create_simple((1, *shape)), (0,) * len(shape)
+
+    def write(i: int, row: np.ndarray) -> None:
+        file_space.select_hyperslab((i, *zeros), (1, *shape))
+        ds.id.write(row_space, file_space, np.ascontiguousarray(row, dtype=ds.dtype)[None])
+
+    return write
+
+
 def _create_datasets(f: h5py.File, n: int, audio: AudioFeatures, text: TextFeatures, compression: str | None):
+    """The feature datasets and their lengths, checksummed (Fletcher-32), filled in as segments are extracted.
+    One segment per chunk: the loader reads random rows. Resizable: segments whose audio cannot be read are
+    left out, and the datasets shrink to the kept rows."""
     fb, t, lw, d = audio.freq_bins, audio.max_frames, text.max_words, text.dim
-    # One segment per chunk: a DataLoader reads one random segment at a time.
-    # Resizable: segments whose audio cannot be read are left out, and the datasets shrink to the kept rows.
-    kw = {"dtype": "f2", "compression": compression}
+    kw = {"dtype": "f2", "compression": compression, "fletcher32": True}
     f.create_dataset("spec", (n, fb, t), maxshape=(None, fb, t), chunks=(1, fb, t), **kw)
     f.create_dataset("words", (n, lw, d), maxshape=(None, lw, d), chunks=(1, lw, d), **kw)
     for key in ("spec_len", "word_len"):
-        f.create_dataset(key, (n,), dtype="i4", maxshape=(None,), chunks=(max(1, min(n, 4096)),))
+        chunks = (max(1, min(n, 4096)),)
+        f.create_dataset(key, (n,), dtype="i4", maxshape=(None,), chunks=chunks, fletcher32=True)
 
 
 def _write_features(
@@ -154,14 +193,18 @@ def _write_features(
     """Write each extracted segment's features to the next row; return the indices of the kept segments
     (at least one, else ValueError: the cache ``path`` would be empty)."""
     kept: list[int] = []
+    lengths: dict[str, list[int]] = {"spec_len": [], "word_len": []}
+    write_spec, write_words = _row_writer(f["spec"]), _row_writer(f["words"])
     task = bar.add_task(f"features -> {path.name}", total=len(segments))
     for i, result in enumerate(results):
         if result[0] == "skip":
             tally.skip(result[1], result[2])
         else:
             _, spec, spec_len, words, word_len, notes = result
-            j = len(kept)
-            f["spec"][j], f["spec_len"][j], f["words"][j], f["word_len"][j] = spec, spec_len, words, word_len
+            write_spec(len(kept), spec)
+            write_words(len(kept), words)
+            lengths["spec_len"].append(spec_len)
+            lengths["word_len"].append(word_len)
             kept.append(i)
             for kind in notes:
                 tally.note(kind, segments[i].segment_id)
@@ -173,6 +216,8 @@ def _write_features(
         )
     for key in ("spec", "words", "spec_len", "word_len"):
         f[key].resize(len(kept), axis=0)
+    for key, values in lengths.items():
+        f[key][...] = np.asarray(values, dtype=np.int32)
     return kept
 
 
@@ -186,7 +231,7 @@ def build_cache(
     extra_attrs: dict | None = None,
     workers: int | None = None,
     progress: bool = True,
-    compression: str | None = "lzf",
+    compression: str | None = None,
     start_method: str | None = None,
     emotion_names: Sequence[str] = EMOTIONS,
     label_columns: Sequence[str] = LABEL_COLUMNS,
@@ -200,7 +245,7 @@ def build_cache(
     exists); rows are written in segment order. A segment whose audio cannot be read is left out and
     counted by reason in ``skipped``, merged with ``extra_attrs["skipped"]`` (the reader's); ``strict``
     raises FeatureExtractionError instead. ``extra_attrs`` are stored as JSON attributes. ``compression``:
-    the h5py filter of spec and words. ``emotion_names`` and ``label_columns`` are the corpus's (MOSEI's
+    the h5py filter of spec and words (default none: lzf halves the file and the loader's speed). ``emotion_names`` and ``label_columns`` are the corpus's (MOSEI's
     by default): every segment's ``labels`` row follows ``label_columns``.
     """
     emotion_names, label_columns = list(emotion_names), list(label_columns)
@@ -217,6 +262,7 @@ def build_cache(
     tally = ExtractionTally(extra.pop("skipped", None), extra.pop("skipped_examples", None))
 
     path.parent.mkdir(parents=True, exist_ok=True)  # for the stale-temp scan; atomic_path writes there
+    _warn_old_formats(path, name)
     _remove_stale_temps(path)
     worker = functools.partial(_extract_one, audio=audio, text=text, strict=strict)
     with atomic_path(path) as tmp:
@@ -251,7 +297,8 @@ def _checked_labels(segments: list[Segment], label_columns: list[str], extra: di
 
 
 def _write_segment_columns(f: h5py.File, segments: list[Segment], labels: np.ndarray) -> None:
-    """The per-segment columns besides the features: ids, fold, text, the raw labels (N, 1 + E), times (s)."""
+    """The per-segment columns besides the features: ids, fold, text, the raw labels (N, 1 + E), times (s).
+    Checksummed like the features; strings are fixed-length UTF-8 (variable-length data takes no filter)."""
     strings = {
         "fold": [s.fold for s in segments],
         "segment_id": [s.segment_id for s in segments],
@@ -259,10 +306,12 @@ def _write_segment_columns(f: h5py.File, segments: list[Segment], labels: np.nda
         "text": [" ".join(s.words) for s in segments],
     }
     for key, values in strings.items():
-        f.create_dataset(key, data=values, dtype=h5py.string_dtype("utf-8"))
-    f.create_dataset("labels", data=labels)
-    f.create_dataset("start", data=np.array([s.start for s in segments], dtype=np.float64))
-    f.create_dataset("end", data=np.array([s.end for s in segments], dtype=np.float64))
+        encoded = [v.encode("utf-8") for v in values]
+        dtype = h5py.string_dtype("utf-8", length=max(1, *(len(v) for v in encoded)))
+        f.create_dataset(key, data=np.array(encoded, dtype=dtype), fletcher32=True)
+    f.create_dataset("labels", data=labels, fletcher32=True)
+    f.create_dataset("start", data=np.array([s.start for s in segments], dtype=np.float64), fletcher32=True)
+    f.create_dataset("end", data=np.array([s.end for s in segments], dtype=np.float64), fletcher32=True)
 
 
 def _write_attrs(f: h5py.File, attrs: dict[str, Any], fingerprint: str) -> None:

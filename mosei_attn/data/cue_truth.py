@@ -52,6 +52,19 @@ class CueTruth:
                 stress[i, max(first, 0) : max(min(last, n_frames), 0)] = True
         return mode, stress
 
+    def cache_arrays(self, cache: Any, audio: Any) -> dict[str, np.ndarray]:
+        """``mode`` and ``stress`` of every row of a feature cache (:class:`FeatureCache`) built with the
+        spectrogram settings ``audio`` (:class:`AudioFeatures`): frame centres at half a window."""
+        sr = audio.sample_rate
+        mode, stress = self.arrays(
+            [str(s) for s in cache.segment_id],
+            cache.column("start"),
+            audio.hop_length / sr,
+            audio.max_frames,
+            center_s=audio.win_length / 2 / sr,
+        )
+        return {"mode": mode, "stress": stress}
+
 
 def read_cue_truth(root: str | os.PathLike | None) -> CueTruth | None:
     """The cue truth beside the corpus at ``root``, or None where there is none (real MOSEI)."""

@@ -9,16 +9,28 @@ Independent of torch and Lightning: the cache builder and ``predict`` both call 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import numpy as np
+import scipy.fft
 
 from mosei_attn.data.audio import resample
 
 #: Power at or below this (linear, audio in [-1, 1]) counts as digital silence: its dB is clipped to it
 #: and it scales to 0, so all-zero audio gives an all-zero spectrogram instead of NaN or a flat 1.
 POWER_FLOOR = 1e-10
+
+
+@functools.lru_cache(maxsize=8)
+def _analysis_window(kind: str, length: int, n_fft: int) -> np.ndarray:
+    """``length`` samples of the periodic window centred in ``n_fft`` zeros (read-only; built once)."""
+    w = np.zeros(n_fft, dtype=np.float32)
+    left = (n_fft - length) // 2
+    w[left : left + length] = _periodic_window(kind, length)
+    w.flags.writeable = False
+    return w
 
 
 def _periodic_window(kind: str, length: int) -> np.ndarray:
@@ -97,18 +109,28 @@ class AudioFeatures(_SettingsMixin):
 
     def window_array(self) -> np.ndarray:
         """The analysis window (n_fft,): ``win_length`` samples centred in n_fft, zeros around them."""
-        w = np.zeros(self.n_fft, dtype=np.float32)
-        left = (self.n_fft - self.win_length) // 2
-        w[left : left + self.win_length] = _periodic_window(self.window, self.win_length)
-        return w
+        return _analysis_window(self.window, self.win_length, self.n_fft).copy()
 
     def power_spectrogram(self, audio: np.ndarray) -> np.ndarray:
         """Power STFT (frames, n_fft // 2 + 1) of ``audio`` (samples,) already at ``sample_rate``."""
         pad = self.n_fft // 2
         x = np.pad(np.asarray(audio, dtype=np.float32), (pad, pad))  # centred frames
         frames = np.lib.stride_tricks.sliding_window_view(x, self.n_fft)[:: self.hop_length]
-        spec = np.fft.rfft(frames * self.window_array(), axis=1)  # (frames, n_fft/2 + 1) complex64
+        # scipy's pocketfft transforms the rows ~6x faster than numpy's (same float32 precision)
+        spec = scipy.fft.rfft(
+            frames * _analysis_window(self.window, self.win_length, self.n_fft), axis=1
+        )  # (frames, n_fft/2 + 1) complex64
         return (spec.real**2 + spec.imag**2).astype(np.float32, copy=False)
+
+    def _grouped_power(self, x: np.ndarray) -> np.ndarray:
+        """Power (frames, freq_bins): the STFT bins below Nyquist, ``bin_group`` neighbours averaged."""
+        power = self.power_spectrogram(x)
+        g = self.bin_group
+        grouped = power[:, 0 : g * self.freq_bins : g].copy()  # strided sums: reshape().mean() is ~15x slower
+        for k in range(1, g):
+            grouped += power[:, k : g * self.freq_bins : g]
+        grouped *= np.float32(1.0 / g)
+        return grouped
 
     def compute(self, audio: np.ndarray, sr: int, source: str | None = None) -> tuple[np.ndarray, int]:
         """The model's spectrogram for ``audio`` at ``sr`` Hz: (freq_bins, max_frames) float32 in [0, 1].
@@ -122,7 +144,7 @@ class AudioFeatures(_SettingsMixin):
         where = f"{source}: " if source else ""
         x = np.asarray(audio, dtype=np.float32)
         if x.ndim == 2:
-            x = x.mean(axis=1)
+            x = x[:, 0] if x.shape[1] == 1 else x.mean(axis=1)
         if x.ndim != 1 or x.size == 0:
             raise ValueError(
                 f"{where}expected non-empty audio (samples,) or (samples, channels), got {x.shape}"
@@ -133,14 +155,16 @@ class AudioFeatures(_SettingsMixin):
                 f"(it cannot represent 0-{self.sample_rate // 2} Hz)"
             )
         x = resample(x, sr, self.sample_rate)
-        power = self.power_spectrogram(x)[:, :-1]  # drop Nyquist: (frames, n_fft/2)
-        power = power.reshape(len(power), self.freq_bins, self.bin_group).mean(axis=2)  # (frames, F)
-        db = 10.0 * np.log10(np.maximum(power, POWER_FLOOR))
-        scaled = np.clip((db - db.max()) / self.top_db + 1.0, 0.0, 1.0)
-        scaled[power <= POWER_FLOOR] = 0.0  # silence is 0 even when the whole segment is silent
-        length = min(len(scaled), self.max_frames)
+        power = self._grouped_power(x)  # (frames, F)
+        # The reference is the whole segment's maximum; dB only for the frames kept (log is monotonic).
+        db_max = 10.0 * np.log10(max(float(power.max()), POWER_FLOOR))
+        length = min(len(power), self.max_frames)
+        kept = power[:length]
+        db = 10.0 * np.log10(np.maximum(kept, POWER_FLOOR))
+        scaled = np.clip((db - np.float32(db_max)) / np.float32(self.top_db) + np.float32(1.0), 0.0, 1.0)
+        scaled[kept <= POWER_FLOOR] = 0.0  # silence is 0 even when the whole segment is silent
         out = np.zeros((self.freq_bins, self.max_frames), dtype=np.float32)  # (F, T), zero padded
-        out[:, :length] = scaled[:length].T
+        out[:, :length] = scaled.T
         return out, length
 
 
