@@ -20,7 +20,7 @@ from mosei_attn.data.layout import (
     VECTORS_FILE,
     WORDS_FILE,
 )
-from mosei_attn.synthetic import script
+from mosei_attn.synthetic import corpus_files, script
 from mosei_attn.synthetic import writer as syn
 from mosei_attn.synthetic.config import SyntheticConfig
 
@@ -56,7 +56,7 @@ def _spectral_flatness(x: np.ndarray) -> float:
 
 
 def test_layout(corpus: Path):
-    for name in (LABELS_FILE, WORDS_FILE, VECTORS_FILE, syn.FOLDS_FILE, syn.GLOVE_FILE, syn.STAMP_FILE):
+    for name in (LABELS_FILE, WORDS_FILE, VECTORS_FILE, corpus_files.FOLDS_FILE, corpus_files.GLOVE_FILE, syn.STAMP_FILE):
         assert (corpus / name).is_file(), name
     videos = list(_labels(corpus))
     assert len(videos) == SMALL["n_videos"]
@@ -107,7 +107,7 @@ def test_labels_are_valid_mosei_intensities(corpus: Path):
 
 
 def test_folds_cover_videos_but_one(corpus: Path):
-    folds = json.loads((corpus / syn.FOLDS_FILE).read_text())
+    folds = json.loads((corpus / corpus_files.FOLDS_FILE).read_text())
     assert set(folds) == {"train", "valid", "test"} and all(folds.values())
     ids = [v for vs in folds.values() for v in vs]
     videos = set(_labels(corpus))
@@ -131,7 +131,7 @@ def test_transcripts_match_label_intervals(corpus: Path):
 
 
 def test_reader_reads_every_folded_segment(corpus: Path):
-    segments, skipped = MoseiCorpus(corpus, folds=corpus / syn.FOLDS_FILE).scan()
+    segments, skipped = MoseiCorpus(corpus, folds=corpus / corpus_files.FOLDS_FILE).scan()
     summary = syn.read_stamp(corpus)["summary"]
     assert len(segments) == sum(n for f, n in summary["segments"].items() if f != "none")
     assert set(skipped) == {"not in a fold"}
@@ -157,7 +157,7 @@ def test_audio_is_speech_like_not_noise(corpus: Path):
 
 def test_emotion_words_cluster(corpus: Path):
     glove = {}
-    for line in (corpus / syn.GLOVE_FILE).read_text().splitlines():
+    for line in (corpus / corpus_files.GLOVE_FILE).read_text().splitlines():
         word, *values = line.split(" ")
         glove[word] = np.array(values, dtype=np.float32)
     assert all(v.shape == (300,) for v in glove.values())
@@ -194,7 +194,7 @@ def test_same_seed_same_files_other_seed_differs(tmp_path: Path):
                     np.testing.assert_array_equal(u, v)
     files = sorted(p.relative_to(a) for p in (a / "Raw").rglob("*") if p.is_file())
     assert files and all((a / f).read_bytes() == (b / f).read_bytes() for f in files)
-    assert (a / syn.FOLDS_FILE).read_text() == (b / syn.FOLDS_FILE).read_text()
+    assert (a / corpus_files.FOLDS_FILE).read_text() == (b / corpus_files.FOLDS_FILE).read_text()
     assert sorted(_labels(a)) != sorted(_labels(c))
 
 
@@ -204,7 +204,7 @@ def test_idempotent_and_refuses_other_parameters(tmp_path: Path, monkeypatch: py
     def must_not_run(*args, **kwargs):
         raise AssertionError("regenerated a complete corpus")
 
-    monkeypatch.setattr(syn, "_generate", must_not_run)
+    monkeypatch.setattr(syn, "generate", must_not_run)
     assert syn.write_synthetic_corpus(root, **TINY) == root
     syn.main([str(root), "--videos", "4", "--segments", "2", "3"])  # the CLI path, same parameters
     assert "train" in capsys.readouterr().out
@@ -227,3 +227,14 @@ def test_refuses_foreign_folder_and_bad_parameters(tmp_path: Path):
         SyntheticConfig(fold_fractions=(0.5, 0.1, 0.1))
     with pytest.raises(TypeError, match="n_vidoes"):
         syn.write_synthetic_corpus(tmp_path / "x", n_vidoes=3)
+
+
+def test_parallel_rendering_writes_the_same_files(tmp_path: Path):
+    """Videos rendered by 2 processes give byte-identical files to one process (each has its own stream)."""
+    params = dict(n_videos=9, segments_per_video=(2, 3), seed=4)
+    a = syn.write_synthetic_corpus(tmp_path / "serial", workers=1, **params)
+    b = syn.write_synthetic_corpus(tmp_path / "parallel", workers=2, **params)
+    files = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file() and p.name != syn.STAMP_FILE)
+    assert len(files) > 9 * 2
+    for rel in files:
+        assert (a / rel).read_bytes() == (b / rel).read_bytes(), rel

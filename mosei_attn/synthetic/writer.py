@@ -36,107 +36,13 @@ from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import soundfile as sf
+from mosei_attn.data.labels import EMOTIONS
+from mosei_attn.synthetic.config import SyntheticConfig
+from mosei_attn.synthetic.corpus_files import GENERATOR_NAME, generate
 
-from mosei_attn.data.csd import write_csd
-from mosei_attn.data.labels import EMOTIONS, LABEL_COLUMNS
-from mosei_attn.data.layout import (
-    AUDIO_DIR,
-    FOLD_NAMES,
-    LABELS_FILE,
-    TRANSCRIPT_DIR,
-    TRUTH_FILE,
-    VECTORS_FILE,
-    WORDS_FILE,
-)
-from mosei_attn.synthetic.config import MODES, SyntheticConfig
-from mosei_attn.synthetic.script import NEUTRAL_WORDS, assign_folds, count_of, video_ids, vocabulary
-from mosei_attn.synthetic.speech import render_video
-
-FOLDS_FILE = "folds.json"
-GLOVE_FILE = "glove.synthetic.300d.txt"
 STAMP_FILE = "SYNTHETIC.json"
 #: Bump when the generator's output changes for the same parameters: a stamped folder then mismatches.
-CORPUS_FORMAT_VERSION = 1
-#: The generator's name recorded in the csd metadata and the stamp (its module path when format version 1 was
-#: defined): kept, so that the same parameters still give byte-identical files.
-GENERATOR_NAME = "mosei_attn.data.synthetic"
-
-
-def _metadata(description: str, dims: list[str] | None) -> dict[str, Any]:
-    return {
-        "computational sequence description": description,
-        "dimension names": dims,
-        "computational sequence version": "1.0",
-        "alignment compatible": True,
-        "dataset name": "CMU-MOSEI (synthetic)",
-        "dataset version": "1.0",
-        "creator": GENERATOR_NAME,
-        "contact": "",
-        "featureset bib citation": "",
-        "dataset bib citation": "",
-    }
-
-
-def _generate(out: Path, cfg: SyntheticConfig) -> dict[str, Any]:
-    """Write the whole corpus into ``out``; returns the summary stored in the stamp."""
-    streams = np.random.SeedSequence(cfg.seed).spawn(cfg.n_videos + 2)  # 0 layout, 1 vocabulary, 2+ videos
-    rng = np.random.default_rng(streams[0])
-    vocab = vocabulary(cfg)
-    ids = video_ids(rng, cfg)
-    folds = assign_folds(rng, ids, cfg)
-    flags = [
-        set(rng.choice(cfg.n_videos, count_of(cfg.n_videos, f), replace=False).tolist())
-        for f in (cfg.negative_start_fraction, cfg.underscore_text_fraction, cfg.shuffled_rows_fraction)
-    ]
-    zipf = 1.0 / (np.arange(len(NEUTRAL_WORDS)) + cfg.zipf_offset)
-    zipf /= zipf.sum()
-    fold_of = {v: f for f, vs in folds.items() for v in vs}
-    counts = {f: dict.fromkeys(EMOTIONS, 0) for f in (*FOLD_NAMES, "none")}
-    labels, words, vectors, truth, seconds = {}, {}, {}, {}, 0.0
-    zero = np.zeros(cfg.vector_dim, np.float32)
-    for i, vid in enumerate(ids):
-        v = render_video(np.random.default_rng(streams[2 + i]), vid, cfg, zipf, *(i in f for f in flags))
-        wav = out / AUDIO_DIR / f"{vid}.wav"
-        wav.parent.mkdir(parents=True, exist_ok=True)
-        sf.write(wav, v.audio, cfg.sample_rate, subtype="PCM_16")
-        txt = out / TRANSCRIPT_DIR / f"{vid}.txt"
-        txt.parent.mkdir(parents=True, exist_ok=True)
-        txt.write_text("\n".join(v.transcript) + "\n", encoding="utf-8")
-        labels[vid] = (v.labels, v.label_iv)
-        words[vid] = (np.array([w.encode() for w in v.words]).reshape(-1, 1), v.word_iv)
-        vectors[vid] = (np.stack([vocab.get(w, zero) for w in v.words]), v.word_iv)  # `sp` -> zeros
-        truth[vid] = v.truth
-        seconds += v.audio.size / cfg.sample_rate
-        for c in v.classes:
-            counts[fold_of.get(vid, "none")][EMOTIONS[c]] += 1
-    write_csd(
-        out / LABELS_FILE,
-        "All Labels",
-        labels,
-        _metadata("Synthetic sentiment and emotion labels per segment", list(LABEL_COLUMNS)),
-    )
-    write_csd(out / WORDS_FILE, "words", words, _metadata("Synthetic time-stamped words", None))
-    write_csd(
-        out / VECTORS_FILE,
-        "glove_vectors",
-        vectors,
-        _metadata("Synthetic GloVe-like word vectors of the time-stamped words", None),
-    )
-    (out / TRUTH_FILE).write_text(
-        json.dumps({"modes": list(MODES), "videos": truth}) + "\n", encoding="utf-8"
-    )
-    (out / FOLDS_FILE).write_text(json.dumps(folds, indent=1) + "\n", encoding="utf-8")
-    with open(out / GLOVE_FILE, "w", encoding="utf-8") as f:
-        for w, vec in vocab.items():
-            f.write(w + " " + " ".join(f"{x:.5f}" for x in vec) + "\n")
-    return {
-        "videos": {f: len(vs) for f, vs in folds.items()} | {"none": cfg.n_unfolded_videos},
-        "segments": {f: sum(c.values()) for f, c in counts.items()},
-        "classes": counts,
-        "audio_seconds": round(seconds, 1),
-    }
+CORPUS_FORMAT_VERSION = 2  # 2: SYNTHETIC_TRUTH.json (cue modes, stressed-word spans)
 
 
 def read_stamp(root: str | os.PathLike) -> dict[str, Any] | None:
@@ -204,6 +110,7 @@ def write_synthetic_corpus(
     fold_fractions: tuple[float, float, float] | None = None,
     overwrite: bool = False,
     config: SyntheticConfig | None = None,
+    workers: int | None = None,
     **overrides: Any,
 ) -> Path:
     """Write a synthetic MOSEI-layout corpus at ``root`` (see the module docstring) and return ``root``.
@@ -212,7 +119,8 @@ def write_synthetic_corpus(
     other ``SyntheticConfig`` field. Atomic: written into a temporary sibling folder, renamed when complete.
     Idempotent: a complete corpus with the same parameters is left as it is. A folder written with other
     parameters raises ``FileExistsError`` unless ``overwrite=True``; a non-empty folder that is not a
-    synthetic corpus (no ``SYNTHETIC.json``) is never deleted.
+    synthetic corpus (no ``SYNTHETIC.json``) is never deleted. ``workers`` processes render the videos
+    (None: every core); the files do not depend on it.
     """
     given = dict(
         n_videos=n_videos,
@@ -232,7 +140,7 @@ def write_synthetic_corpus(
     tmp, trash = root.with_name(f".{root.name}.tmp-{tag}"), root.with_name(f".{root.name}.old-{tag}")
     try:
         t0 = time.perf_counter()
-        summary = _generate(tmp, cfg)
+        summary = generate(tmp, cfg, workers)
         stamp = {
             "generator": GENERATOR_NAME,
             "format_version": CORPUS_FORMAT_VERSION,
