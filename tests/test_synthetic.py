@@ -56,7 +56,14 @@ def _spectral_flatness(x: np.ndarray) -> float:
 
 
 def test_layout(corpus: Path):
-    for name in (LABELS_FILE, WORDS_FILE, VECTORS_FILE, corpus_files.FOLDS_FILE, corpus_files.GLOVE_FILE, syn.STAMP_FILE):
+    for name in (
+        LABELS_FILE,
+        WORDS_FILE,
+        VECTORS_FILE,
+        corpus_files.FOLDS_FILE,
+        corpus_files.GLOVE_FILE,
+        syn.STAMP_FILE,
+    ):
         assert (corpus / name).is_file(), name
     videos = list(_labels(corpus))
     assert len(videos) == SMALL["n_videos"]

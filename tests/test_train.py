@@ -66,11 +66,11 @@ def test_train_then_evaluate_gives_the_same_figures(train_cfg, data_dir, tmp_pat
 
 def test_resume_from_last_checkpoint_continues(train_cfg, tmp_path):
     run = tmp_path / "run"
-    train(train_cfg("trainer.max_epochs=1", output_dir=run))
+    train(train_cfg("trainer.max_epochs=1", "scheduler=null", output_dir=run))
     last = run / "checkpoints" / "last.ckpt"
     first = torch.load(last, weights_only=False)
     assert first["epoch"] == 0
-    train(train_cfg("trainer.max_epochs=2", f"ckpt_path={last}", output_dir=run))
+    train(train_cfg("trainer.max_epochs=2", "scheduler=null", f"ckpt_path={last}", output_dir=run))
     second = torch.load(last, weights_only=False)
     assert second["global_step"] == 2 * first["global_step"]  # one more epoch, not two
     assert "state" in str(second["optimizer_states"][0].keys())
@@ -101,3 +101,18 @@ def test_wandb_offline_writes_a_syncable_run_folder(train_cfg, monkeypatch):
     assert len(runs) == 1
     assert list(runs[0].glob("run-*.wandb"))  # the file `wandb sync` uploads
     assert (objects["output_dir"] / "wandb_run_id").read_text().strip()
+
+
+def test_resuming_a_cosine_run_with_more_epochs_is_refused(train_cfg, tmp_path):
+    """The default cosine schedule ends at max_epochs: training on past it would restart the cosine, so a
+    resume that changes max_epochs is refused, naming the schedule, before anything is written."""
+    run = tmp_path / "run"
+    train(train_cfg("trainer.max_epochs=1", output_dir=run))
+    before = sorted(p.name for p in run.rglob("*"))
+    with pytest.raises(ValueError, match="scheduler.T_max"):
+        train(
+            train_cfg(
+                "trainer.max_epochs=2", f"ckpt_path={run / 'checkpoints' / 'last.ckpt'}", output_dir=run
+            )
+        )
+    assert sorted(p.name for p in run.rglob("*")) == before
