@@ -47,7 +47,7 @@ def cli_run(data_dir, tmp_path_factory) -> Path:
         "test=false",
         "model.dropout=0.5",
         "optimizer.lr=0.01",
-        "scheduler=null",
+        "~scheduler",
     ]
     proc = run("mosei_attn.train", *args, f"hydra.run.dir={folder}")
     assert proc.returncode == 0, proc.stderr[-3000:]

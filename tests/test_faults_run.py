@@ -32,7 +32,7 @@ def csv_epochs(run) -> list[str]:
 def tiny(data_dir, run, *extra):
     # No schedule: these runs are resumed with more epochs, which a cosine schedule's length forbids.
     return compose_config(
-        "train", [*TINY, f"paths.data_dir={data_dir}", "test=false", "scheduler=null", *extra], run
+        "train", [*TINY, f"paths.data_dir={data_dir}", "test=false", "~scheduler", *extra], run
     )
 
 

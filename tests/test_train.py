@@ -66,11 +66,11 @@ def test_train_then_evaluate_gives_the_same_figures(train_cfg, data_dir, tmp_pat
 
 def test_resume_from_last_checkpoint_continues(train_cfg, tmp_path):
     run = tmp_path / "run"
-    train(train_cfg("trainer.max_epochs=1", "scheduler=null", output_dir=run))
+    train(train_cfg("trainer.max_epochs=1", "~scheduler", output_dir=run))
     last = run / "checkpoints" / "last.ckpt"
     first = torch.load(last, weights_only=False)
     assert first["epoch"] == 0
-    train(train_cfg("trainer.max_epochs=2", "scheduler=null", f"ckpt_path={last}", output_dir=run))
+    train(train_cfg("trainer.max_epochs=2", "~scheduler", f"ckpt_path={last}", output_dir=run))
     second = torch.load(last, weights_only=False)
     assert second["global_step"] == 2 * first["global_step"]  # one more epoch, not two
     assert "state" in str(second["optimizer_states"][0].keys())
