@@ -37,12 +37,15 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from mosei_attn.data.audio import read_audio, resample
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: its tests' reference code
+from mosei_attn.data.audio import read_audio  # noqa: E402
 from mosei_attn.data.cache import build_cache
 from mosei_attn.data.corpus import MoseiCorpus
 from mosei_attn.data.datamodule import MoseiDataModule
 from mosei_attn.data.features import AudioFeatures, TextFeatures
-from mosei_attn.synthetic.writer import FOLDS_FILE, write_synthetic_corpus
+from mosei_attn.synthetic.corpus_files import FOLDS_FILE
+from mosei_attn.synthetic.writer import write_synthetic_corpus
+from tests.reference_features import previous_compute  # noqa: E402
 
 PAPER = AudioFeatures()  # the paper's 200 x 400 spectrogram (the defaults); words 40 x 300
 SPEC_SAMPLE = 200  # segments timed by the spectrogram-only comparison
@@ -56,23 +59,6 @@ def extraction(segments, fingerprint: str, cache_dir: Path, workers: int) -> tup
         segments, PAPER, TextFeatures(), cache_dir, "bench", fingerprint, workers=workers, progress=False
     )
     return time.perf_counter() - t0, path
-
-
-def previous_spectrogram(fa: AudioFeatures, x: np.ndarray, sr: int) -> np.ndarray:
-    """The spectrogram as computed before this version (numpy FFT, reshape-mean, dB of every frame)."""
-    x = resample(x, sr, fa.sample_rate)
-    pad = fa.n_fft // 2
-    frames = np.lib.stride_tricks.sliding_window_view(np.pad(x, (pad, pad)), fa.n_fft)[:: fa.hop_length]
-    spec = np.fft.rfft(frames * fa.window_array(), axis=1)
-    power = (spec.real**2 + spec.imag**2).astype(np.float32)[:, :-1]
-    power = power.reshape(len(power), fa.freq_bins, fa.bin_group).mean(axis=2)
-    db = 10.0 * np.log10(np.maximum(power, 1e-10))
-    scaled = np.clip((db - db.max()) / fa.top_db + 1.0, 0.0, 1.0)
-    scaled[power <= 1e-10] = 0.0
-    out = np.zeros((fa.freq_bins, fa.max_frames), dtype=np.float32)
-    length = min(len(scaled), fa.max_frames)
-    out[:, :length] = scaled[:length].T
-    return out
 
 
 def librosa_spectrogram(librosa, fa: AudioFeatures, x: np.ndarray, sr: int) -> np.ndarray:
@@ -96,7 +82,7 @@ def spectrogram_rates(segments) -> dict:
     seconds = sum(len(x) / sr for x, sr in audio)
     impls = {
         "this": lambda x, sr: PAPER.compute(x, sr)[0],
-        "previous": lambda x, sr: previous_spectrogram(PAPER, x, sr),
+        "previous": lambda x, sr: previous_compute(PAPER, x, sr)[0],
     }
     try:
         import librosa
