@@ -140,7 +140,7 @@ def test_each_epoch_is_a_new_permutation_and_ranks_split_it(datamodule):
     # DistributedSampler (what Lightning puts in under DDP): the ranks' shares cover the split once
     from torch.utils.data import DataLoader, DistributedSampler
 
-    from mosei_attn.data.datamodule import collate_batch
+    from mosei_attn.data.dataset import collate_batch
 
     shares = []
     for rank in (0, 1):
@@ -153,7 +153,7 @@ def test_each_epoch_is_a_new_permutation_and_ranks_split_it(datamodule):
 
 
 def test_collate_converts_float16_exactly_in_serial_slices():
-    from mosei_attn.data.datamodule import SERIAL_COPY, collate_batch
+    from mosei_attn.data.dataset import SERIAL_COPY, collate_batch
 
     spec = torch.rand(3, 1, 70, 500).half()  # 105,000 elements: three full slices and a partial one
     assert spec.numel() % SERIAL_COPY
