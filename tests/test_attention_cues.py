@@ -199,3 +199,24 @@ def test_attention_warmup_holds_the_attention_path_only() -> None:
     assert not {id(p) for p in text_path.text.parameters()} & {
         id(p) for p in text_path.attention_parameters()
     }
+
+
+def test_cache_arrays_use_the_centred_frames_of_the_spectrogram(corpus: Path) -> None:
+    """Frame k of the cached spectrogram is centred on start + k hops (the features pad half a window on
+    each side), so a frame is stressed exactly when that centre lies inside a stressed word."""
+    from types import SimpleNamespace
+
+    from mosei_attn.data.features import AudioFeatures
+
+    truth = read_cue_truth(corpus)
+    video, entries = next((v, e) for v, e in truth.videos.items() if any(x["stressed"] for x in e))
+    index = next(i for i, e in enumerate(entries) if e["stressed"])
+    begin, end = entries[index]["stressed"][0]
+    start = begin - 0.5
+    columns = {"start": np.array([start])}
+    cache = SimpleNamespace(segment_id=[f"{video}[{index}]"], column=columns.__getitem__)
+    audio = AudioFeatures(hop_length=160, max_frames=400)  # 20 ms hops
+    stress = truth.cache_arrays(cache, audio)["stress"][0]
+    first = int(np.flatnonzero(stress)[0])
+    centre = start + first * 0.02
+    assert begin <= centre < begin + 0.02  # the first frame whose centre is inside the word

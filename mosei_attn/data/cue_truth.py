@@ -54,14 +54,13 @@ class CueTruth:
 
     def cache_arrays(self, cache: Any, audio: Any) -> dict[str, np.ndarray]:
         """``mode`` and ``stress`` of every row of a feature cache (:class:`FeatureCache`) built with the
-        spectrogram settings ``audio`` (:class:`AudioFeatures`): frame centres at half a window."""
-        sr = audio.sample_rate
+        spectrogram settings ``audio`` (:class:`AudioFeatures`), whose frames are centred: frame k is
+        centred on the segment's start + k hops."""
         mode, stress = self.arrays(
             [str(s) for s in cache.segment_id],
             cache.column("start"),
-            audio.hop_length / sr,
+            audio.hop_length / audio.sample_rate,
             audio.max_frames,
-            center_s=audio.win_length / 2 / sr,
         )
         return {"mode": mode, "stress": stress}
 
