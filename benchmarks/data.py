@@ -4,20 +4,19 @@ option: slow) peak memory of a training run on a MOSEI-sized cache.
     python benchmarks/data.py [--videos 140] [--batch 32] [--workdir DIR] [--big-cache [--big-videos 3000]]
 
 Extraction: whole cache builds with 1 process and with every core (seconds of audio per second). Spectrogram
-alone, one process, on audio already in memory: this project's, the previous implementation's and
-librosa's computing the same spectrogram (skipped with a message when librosa is not installed; it is not a
-dependency). Loader: the training split of a warm cache at the paper's shapes, shuffled, ``--batch`` per
+alone, one process, on audio in memory: this project's, the previous one's and librosa's (skipped with a
+message when librosa, not a dependency, is not installed). Loader: the training split of a warm cache at the paper's shapes, shuffled, ``--batch`` per
 step, with 0 and 2 loader workers, and the previous per-item read (one HDF5 read per segment, float32 on
 the CPU, torch's default collate) on the same file. ``--big-cache``: a synthetic corpus of ``--big-videos``
-videos (3000: 23,936 segments, 41 h of audio, ~ MOSEI's size; generating it took 4.3 CPU-minutes, 20 min
-on a busy 2-core machine; reused when present), its cache built by ``mosei_attn.prepare`` (~4.4 GB), and
-a short training run on it (attention model, paper's settings, 2 loader workers), beside the same run on
-the small corpus, each sampled for the resident memory of its whole process tree.
+videos (3000: 23,936 segments, 41 h of audio, ~ MOSEI's size; reused when present), its cache built by
+``mosei_attn.prepare`` (~4.4 GB), and a short training run on it (attention, paper's settings, 2 loader
+workers), beside the same run on the small corpus; each sampled for its process tree's resident memory.
 
-The last line printed is one JSON object with every figure (ratios against the previous path of this run):
+The last line is one JSON object with every figure (ratios against the previous path of this run):
 ``extract_x_realtime`` (whole build, every core), ``librosa_x_realtime`` (null without librosa),
-``loader_samples_per_s`` (batch ``--batch``, the faster of 0 and 2 loader workers: ``loader_workers``), ``peak_rss_gb`` (the larger peak of the
-big corpus's prepare and training run, as the process tree's PSS; null without ``--big-cache``), and more.
+``loader_samples_per_s`` (batch ``--batch``, the faster of 0 and 2 loader workers: ``loader_workers``),
+``peak_rss_gb`` (the larger peak of the big corpus's prepare and training run, as the process tree's PSS;
+null without ``--big-cache``), and more.
 """
 
 from __future__ import annotations
@@ -33,6 +32,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import h5py
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
@@ -112,8 +112,6 @@ class PerItemDataset(Dataset):
         return len(self.rows)
 
     def __getitem__(self, i: int) -> dict:
-        import h5py
-
         self.f = self.f or h5py.File(self.path, "r")
         r = int(self.rows[i])
         return {
