@@ -31,7 +31,10 @@ class AttentionNet(nn.Module):
     (columns). Each real column is a softmax over the real time positions (eq. 1); padded columns are 0.
 
     ``attn_scale`` divides the scores by sqrt(attn_dim) (as in scaled dot-product attention); off by
-    default because the paper's eq. 1 has no scale.
+    default because the paper's eq. 1 has no scale. ``mask_padding`` makes the batch's padding invisible to
+    every CNN block (:class:`SpeechCNN`); the softmax always covers only whole real time positions
+    (:func:`attended_lengths`). ``text_path`` (beyond the paper) also feeds the text CNN's features to the
+    dense head.
     """
 
     def __init__(
@@ -78,7 +81,7 @@ class AttentionNet(nn.Module):
 
     def attend(
         self, spec: torch.Tensor, spec_len: torch.Tensor, words: torch.Tensor, word_len: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Attention matrix (B, m, n), per-frame weights (B, T) and the text CNN's features (B, K, L') for
         already masked inputs."""
         spec_lens, word_lens = (spec_len, word_len) if self.mask_padding else (None, None)
