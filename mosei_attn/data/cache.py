@@ -39,6 +39,7 @@ from h5py import h5s
 from rich.progress import Progress
 
 from mosei_attn.data.audio import AudioReadError, read_span
+from mosei_attn.data.cache_columns import write_attrs, write_segment_columns
 from mosei_attn.data.cache_reader import FEATURE_CACHE_VERSION, read_attrs, validate_cache
 from mosei_attn.data.extraction_tally import (
     MISSING_TOLERANCE_S,
@@ -50,7 +51,7 @@ from mosei_attn.data.extraction_tally import (
 from mosei_attn.data.features import AudioFeatures, TextFeatures, feature_settings
 from mosei_attn.data.labels import EMOTIONS, LABEL_COLUMNS
 from mosei_attn.data.segment import Segment
-from mosei_attn.io import atomic_path, to_json
+from mosei_attn.io import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -270,7 +271,7 @@ def build_cache(
             _create_datasets(f, len(segments), audio, text, compression)
             with Progress(disable=not progress, transient=False) as bar:
                 kept = _write_features(f, path, segments, results, tally, bar)
-            _write_segment_columns(f, [segments[i] for i in kept], labels[kept])
+            write_segment_columns(f, [segments[i] for i in kept], labels[kept])
             attrs = {
                 "emotion_names": emotion_names,
                 "label_columns": label_columns,
@@ -279,7 +280,7 @@ def build_cache(
                 **tally.attrs(),
                 **extra,
             }
-            _write_attrs(f, attrs, fingerprint)
+            write_attrs(f, attrs, fingerprint)
     tally.log(path)
     return path
 
@@ -294,29 +295,3 @@ def _checked_labels(segments: list[Segment], label_columns: list[str], extra: di
     if bad:
         raise ValueError(f"segments {bad[:5]} do not have {len(label_columns)} label columns {label_columns}")
     return np.stack([s.labels for s in segments]).astype(np.float32)
-
-
-def _write_segment_columns(f: h5py.File, segments: list[Segment], labels: np.ndarray) -> None:
-    """The per-segment columns besides the features: ids, fold, text, the raw labels (N, 1 + E), times (s).
-    Checksummed like the features; strings are fixed-length UTF-8 (variable-length data takes no filter)."""
-    strings = {
-        "fold": [s.fold for s in segments],
-        "segment_id": [s.segment_id for s in segments],
-        "video_id": [s.video_id for s in segments],
-        "text": [" ".join(s.words) for s in segments],
-    }
-    for key, values in strings.items():
-        encoded = [v.encode("utf-8") for v in values]
-        dtype = h5py.string_dtype("utf-8", length=max(1, *(len(v) for v in encoded)))
-        f.create_dataset(key, data=np.array(encoded, dtype=dtype), fletcher32=True)
-    f.create_dataset("labels", data=labels, fletcher32=True)
-    f.create_dataset("start", data=np.array([s.start for s in segments], dtype=np.float64), fletcher32=True)
-    f.create_dataset("end", data=np.array([s.end for s in segments], dtype=np.float64), fletcher32=True)
-
-
-def _write_attrs(f: h5py.File, attrs: dict[str, Any], fingerprint: str) -> None:
-    """``attrs`` JSON-encoded, then the fingerprint and the format version as plain attributes."""
-    for key, value in attrs.items():
-        f.attrs[key] = json.dumps(value, default=to_json)
-    f.attrs["fingerprint"] = fingerprint
-    f.attrs["format_version"] = FEATURE_CACHE_VERSION
