@@ -28,7 +28,7 @@ def test_batches_have_config_shapes(train_cfg, datamodule):
     B = cfg.data.batch_size
     F, T = cfg.data.audio.freq_bins, cfg.data.audio.max_frames
     L, D = cfg.data.text.max_words, cfg.data.text.dim
-    assert batch["spec"].shape == (B, 1, F, T) and batch["spec"].dtype == torch.float32
+    assert batch["spec"].shape == (B, 1, F, T) and batch["spec"].dtype == torch.float16  # as cached, until the model
     assert batch["words"].shape == (B, L, D)
     assert batch["target"].shape == (B,) and batch["target"].dtype == torch.int64
     assert ((batch["spec_len"] > 0) & (batch["spec_len"] <= T)).all()
@@ -120,14 +120,15 @@ def test_whole_batch_reads_equal_single_items(datamodule, monkeypatch):
     ds = dm.dataset("val")
     calls, read = [], ds.cache.batch
     monkeypatch.setattr(ds.cache, "batch", lambda rows: (calls.append(len(rows)), read(rows))[1])
-    batches = list(dm.val_dataloader())  # float16 from the cache until the collate
+    batches = list(dm.val_dataloader())
     assert calls == [len(b["index"]) for b in batches]  # one read per batch, not per segment
-    batch = batches[0]
-    assert batch["spec"].dtype == torch.float32 and batch["words"].dtype == torch.float32
+    batch = batches[0]  # spec and words float16 as cached, until the model casts them on its device
+    assert batch["spec"].dtype == torch.float16 and batch["words"].dtype == torch.float16
     for j in (0, len(batch["index"]) - 1):
-        item = ds[j]
+        item = ds[j]  # one segment, float32
+        assert item["spec"].dtype == torch.float32 and item["words"].dtype == torch.float32
         for key, value in item.items():
-            assert torch.equal(batch[key][j], value), key
+            assert torch.equal(batch[key][j].to(value.dtype), value), key
 
 
 def test_each_epoch_is_a_new_permutation_and_ranks_split_it(datamodule):
@@ -152,11 +153,16 @@ def test_each_epoch_is_a_new_permutation_and_ranks_split_it(datamodule):
     assert len(shares[0]) == len(shares[1]) == len(ds) // 2
 
 
-def test_collate_converts_float16_exactly_in_serial_slices():
-    from mosei_attn.data.dataset import SERIAL_COPY, collate_batch
+def test_model_casts_a_float16_batch_on_its_device(datamodule):
+    from mosei_attn.models import AttentionModule
 
-    spec = torch.rand(3, 1, 70, 500).half()  # 105,000 elements: three full slices and a partial one
-    assert spec.numel() % SERIAL_COPY
-    batch = collate_batch({"spec": spec, "index": torch.arange(3)})
-    assert batch["spec"].dtype == torch.float32 and torch.equal(batch["spec"], spec.float())
-    assert torch.equal(batch["index"], torch.arange(3))
+    dm = datamodule()
+    batch = next(iter(dm.val_dataloader()))
+    model = AttentionModule(meta=dm.meta, optimizer={}, kernels=4, dense=[8]).eval()
+    as32 = {k: v.float() if v.dtype == torch.float16 else v for k, v in batch.items()}
+    with torch.no_grad():
+        (half_in, attn16), (float_in, attn32) = model(batch), model(as32)
+    assert half_in.dtype == torch.float32 and torch.equal(half_in, float_in) and torch.equal(attn16, attn32)
+    model.double()  # the parameters' dtype decides
+    with torch.no_grad():
+        assert model(batch)[0].dtype == torch.float64

@@ -14,8 +14,8 @@ class CacheDataset(Dataset):
     """Rows of a feature cache as model inputs; targets derived by the label rule beforehand.
 
     ``dataset[i]`` is one segment (float32); the DataLoader instead asks ``__getitems__`` for a whole
-    batch, which reads its rows in one pass and leaves spec and words float16 (as cached) for
-    :func:`collate_batch`. The sampler is the DataLoader's own (a fresh shuffle per epoch, Lightning's
+    batch, which reads its rows in one pass and leaves spec and words float16 (as cached) until the
+    model casts them on its device. The sampler is the DataLoader's own (a fresh shuffle per epoch, Lightning's
     DistributedSampler under DDP), so shuffling and resuming are unchanged.
 
     ``cues``: the corpus's cue truth per dataset position, ``mode`` (N,) and ``stress`` (N, T) (see
@@ -38,7 +38,7 @@ class CacheDataset(Dataset):
         return len(self.rows)
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
-        return {k: v[0] for k, v in collate_batch(self.__getitems__([i])).items()}
+        return {k: v[0].float() if v.dtype == torch.float16 else v[0] for k, v in self.__getitems__([i]).items()}
 
     def __getitems__(self, indices: list[int]) -> dict[str, torch.Tensor]:
         """The batch of dataset positions ``indices``: spec (B, 1, F, T) and words (B, L, D) float16."""
@@ -55,25 +55,11 @@ class CacheDataset(Dataset):
         } | self.cue_fields(indices)
 
 
-#: Elements torch copies on one thread (at::internal::GRAIN_SIZE); a longer copy is split over all its
-#: intra-op threads, which made the loader 2.5x slower per CPU second on a busy machine.
-SERIAL_COPY = 32768
-
-
-def _float32(t: torch.Tensor) -> torch.Tensor:
-    """``t`` as float32, converted in slices of ``SERIAL_COPY`` elements (vectorised, one thread: ~0.5 ms
-    for 32 x 200 x 400, a small part of reading them)."""
-    out = torch.empty(t.shape, dtype=torch.float32)
-    src, dst = t.reshape(-1), out.view(-1)
-    for start in range(0, src.numel(), SERIAL_COPY):
-        dst[start : start + SERIAL_COPY].copy_(src[start : start + SERIAL_COPY])
-    return out
-
-
 def collate_batch(batch: Mapping[str, torch.Tensor] | list) -> dict[str, torch.Tensor]:
-    """The DataLoader's collate: a batch from ``CacheDataset.__getitems__`` with spec and words made
-    float32 (in the loader worker when there are workers); a list of single items (another dataset) goes
-    to torch's default collate."""
+    """The DataLoader's collate: a batch from ``CacheDataset.__getitems__`` goes as it is, spec and words
+    still float16 (half the bytes to copy between processes and to the device; the model casts them to
+    its own dtype, on the device: :meth:`mosei_attn.models.base.EmotionModule.forward`); a list of
+    single items (another dataset) goes to torch's default collate."""
     if not isinstance(batch, Mapping):
         return default_collate(batch)
-    return {k: _float32(v) if v.dtype == torch.float16 else v for k, v in batch.items()}
+    return dict(batch)

@@ -88,8 +88,11 @@ class EmotionModule(L.LightningModule):
 
     def forward(self, batch: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Logits (B, C) and the attention matrix (B, m, n) (None for models without one) for a batch
-        dict with ``spec`` (B, 1, F, T), ``spec_len`` (B,), ``words`` (B, L, D) and ``word_len`` (B,)."""
-        return self.net(batch["spec"], batch["spec_len"], batch["words"], batch["word_len"])
+        dict with ``spec`` (B, 1, F, T), ``spec_len`` (B,), ``words`` (B, L, D) and ``word_len`` (B,).
+        Spec and words may come as the cache stores them (float16, from the loader): they are cast here,
+        on the model's device, to the dtype of its parameters."""
+        spec, words = (batch[k].to(self.dtype) for k in ("spec", "words"))
+        return self.net(spec, batch["spec_len"], words, batch["word_len"])
 
     def loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Cross entropy on class indices, or BCE-with-logits on 0/1 targets (multilabel)."""
