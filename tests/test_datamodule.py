@@ -28,7 +28,8 @@ def test_batches_have_config_shapes(train_cfg, datamodule):
     B = cfg.data.batch_size
     F, T = cfg.data.audio.freq_bins, cfg.data.audio.max_frames
     L, D = cfg.data.text.max_words, cfg.data.text.dim
-    assert batch["spec"].shape == (B, 1, F, T) and batch["spec"].dtype == torch.float16  # as cached, until the model
+    # spec and words as cached (float16), until the model casts them
+    assert batch["spec"].shape == (B, 1, F, T) and batch["spec"].dtype == torch.float16
     assert batch["words"].shape == (B, L, D)
     assert batch["target"].shape == (B,) and batch["target"].dtype == torch.int64
     assert ((batch["spec_len"] > 0) & (batch["spec_len"] <= T)).all()

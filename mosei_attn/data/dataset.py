@@ -38,7 +38,9 @@ class CacheDataset(Dataset):
         return len(self.rows)
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
-        return {k: v[0].float() if v.dtype == torch.float16 else v[0] for k, v in self.__getitems__([i]).items()}
+        return {
+            k: v[0].float() if v.dtype == torch.float16 else v[0] for k, v in self.__getitems__([i]).items()
+        }
 
     def __getitems__(self, indices: list[int]) -> dict[str, torch.Tensor]:
         """The batch of dataset positions ``indices``: spec (B, 1, F, T) and words (B, L, D) float16."""
