@@ -220,3 +220,22 @@ def test_cache_arrays_use_the_centred_frames_of_the_spectrogram(corpus: Path) ->
     first = int(np.flatnonzero(stress)[0])
     centre = start + first * 0.02
     assert begin <= centre < begin + 0.02  # the first frame whose centre is inside the word
+
+
+@pytest.mark.parametrize("spec_len", [64, 43, 40, 5])  # whole windows, a partial last one, shorter than one
+def test_the_attention_curve_shows_the_weight_the_model_applies_to_each_frame(spec_len):
+    from mosei_attn.models.blocks import length_mask
+    from mosei_attn.reporting.plots import applied_weights
+
+    net = AttentionNet(SPEC, TEXT, 6, **SIZES).eval()
+    spec, s_len, words, w_len = _inputs(spec_len, word_len=5)
+    with torch.no_grad():
+        attn, frame_weights, _ = net.attend(spec, s_len, words, w_len)
+    stride, word_cols = net.time_stride, int(length_mask(w_len, net.words_p).sum())
+    rows = math.ceil(spec_len / stride)  # time positions holding real frames, as the figure crops them
+    curve = applied_weights(attn[0, :rows, :word_cols].numpy().copy(), stride, spec_len)
+    per_frame = np.repeat(curve, stride)[:spec_len]
+    applied = frame_weights[0, :spec_len].numpy()  # scaled to mean 1 over the attended positions
+    assert np.allclose(per_frame / per_frame[0], applied / applied[0], rtol=1e-5)
+    if spec_len % stride and spec_len > stride:  # a partial last window: not attended, its frames weighed
+        assert attn[0, rows - 1].sum() == 0 and curve[-1] > 0

@@ -17,8 +17,10 @@ import matplotlib
 matplotlib.use("Agg")  # headless: figures go to files and loggers
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
 from mosei_attn.io import atomic_path
+from mosei_attn.models.blocks import attended_lengths
 
 DPI = 110
 SPEC_CMAP, ATTENTION_CMAP, CONFUSION_CMAP = "magma", "viridis", "Blues"
@@ -137,6 +139,18 @@ def _mark_stress(axes: Sequence[plt.Axes], runs: list[tuple[int, int]], hop: flo
         axes[0].legend(loc="upper right", fontsize=7, framealpha=0.6)
 
 
+def applied_weights(attention: np.ndarray, per_row: int, frames: int) -> np.ndarray:
+    """The weight (summed over word columns) the model applies to the frames of each of ``attention``'s
+    rows (real_t, n), ``per_row`` frames a row, for a segment of ``frames`` real frames. Rows past the last
+    whole real window are not attended (their softmax share is 0): the model gives their real frames the
+    last attended row's weight (:func:`~mosei_attn.models.blocks.attended_lengths`), and so does the curve.
+    """
+    weights = attention.sum(axis=1)
+    attended = int(attended_lengths(torch.tensor([frames]), per_row, max(1, len(weights)))[0])
+    weights[attended:] = weights[attended - 1]
+    return weights
+
+
 def _attention_panels(
     fig: plt.Figure,
     grid: Any,
@@ -158,7 +172,7 @@ def _attention_panels(
     step = per_row * (hop_seconds or 1)
     if real_w:  # piecewise constant: the model repeats each time position's weight over its frames
         ax0b = ax0.twinx()
-        weights = att.sum(axis=1)
+        weights = applied_weights(att, per_row, frames)
         edges = np.minimum(np.arange(real_t + 1) * step, frames * (hop_seconds or 1))
         ax0b.plot(edges, np.append(weights, weights[-1]), drawstyle="steps-post", color="cyan", lw=1.5)
         ax0b.set_ylabel("attention (sum over words)")
