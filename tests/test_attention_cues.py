@@ -201,6 +201,28 @@ def test_attention_warmup_holds_the_attention_path_only() -> None:
     }
 
 
+def test_attention_lr_scale_gives_the_attention_path_its_own_learning_rate() -> None:
+    from mosei_attn.data.meta import DataMeta
+    from mosei_attn.models import AttentionModule
+
+    meta = DataMeta(("a", "b", "c", "d", "e", "f"), "argmax", SPEC, TEXT)
+    adam = {"_target_": "torch.optim.Adam", "_partial_": True, "lr": 1e-3}
+    cosine = {"_target_": "torch.optim.lr_scheduler.CosineAnnealingLR", "_partial_": True, "T_max": 4}
+    model = AttentionModule(meta, adam, cosine, attention_lr_scale=0.1, **SIZES)
+    assert model.hparams.attention_lr_scale == 0.1  # saved with the checkpoint
+    config = model.configure_optimizers()
+    optimizer, scheduler = config["optimizer"], config["lr_scheduler"]["scheduler"]
+    rest, attention = optimizer.param_groups
+    assert {id(p) for p in attention["params"]} == {id(p) for p in model.net.attention_parameters()}
+    assert len(rest["params"]) + len(attention["params"]) == len(list(model.parameters()))
+    assert rest["lr"] == 1e-3 and attention["lr"] == pytest.approx(1e-4) and "lr_scale" not in attention
+    optimizer.step()  # no gradients: nothing moves
+    scheduler.step()  # the schedule scales each group from its own start
+    assert attention["lr"] / rest["lr"] == pytest.approx(0.1)
+    plain = AttentionModule(meta, adam, attention_lr_scale=1.0, **SIZES).configure_optimizers()
+    assert len(plain.param_groups) == 1
+
+
 def test_cache_arrays_use_the_centred_frames_of_the_spectrogram(corpus: Path) -> None:
     """Frame k of the cached spectrogram is centred on start + k hops (the features pad half a window on
     each side), so a frame is stressed exactly when that centre lies inside a stressed word."""

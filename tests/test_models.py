@@ -154,6 +154,10 @@ def test_class_weights_from_counts() -> None:
     model = AttentionModule(tiny_meta(), SGD, class_weights=True, **TINY)
     logits, target = torch.randn(6, 6), torch.arange(6)
     assert torch.allclose(model.loss(logits, target), F.cross_entropy(logits, target, weight=w))
+    root = AttentionModule(tiny_meta(), SGD, class_weights=0.5, **TINY).class_weight
+    assert torch.allclose(root, inverse_frequency_weights((40, 20, 10, 5, 4, 1), 0.5))
+    assert (root[5] / root[0]).item() == pytest.approx(40.0**0.5) and root.mean().item() == pytest.approx(1.0)
+    assert AttentionModule(tiny_meta(), SGD, class_weights=0, **TINY).class_weight is None
     with pytest.raises(ValueError, match="class_counts"):
         AttentionModule(DataMeta(EMOTIONS, "argmax", (16, 32), (8, 12)), SGD, class_weights=True, **TINY)
 

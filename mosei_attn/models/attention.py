@@ -137,9 +137,22 @@ class AttentionModule(EmotionModule):
 
     net_class = AttentionNet
 
-    def __init__(self, *args: Any, attention_warmup_epochs: int = 0, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, attention_warmup_epochs: int = 0, attention_lr_scale: float = 1.0, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.attention_warmup_epochs = attention_warmup_epochs
+        self.attention_lr_scale = attention_lr_scale
+
+    def parameter_groups(self) -> Any:
+        """With ``attention_lr_scale`` != 1, the attention path's parameters in a group of their own, whose
+        learning rate is the optimizer's times that scale."""
+        if self.attention_lr_scale == 1.0:
+            return self.parameters()
+        attention = self.net.attention_parameters()
+        ids = {id(p) for p in attention}
+        rest = [p for p in self.parameters() if id(p) not in ids]
+        return [{"params": rest}, {"params": attention, "lr_scale": self.attention_lr_scale}]
 
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
         if self.current_epoch < self.attention_warmup_epochs:
