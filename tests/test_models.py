@@ -147,7 +147,7 @@ def test_no_words_or_no_frames_give_the_plain_spectrogram() -> None:
     assert torch.allclose(logits[:1], plain, atol=1e-5)  # uniform weights 1 on every real frame
 
 
-def test_class_weights_from_counts() -> None:
+def test_class_weights_from_counts(monkeypatch) -> None:
     w = inverse_frequency_weights((40, 20, 10, 5, 4, 1))
     assert w.mean().item() == pytest.approx(1.0)
     assert (w[5] / w[0]).item() == pytest.approx(40.0)
@@ -158,6 +158,11 @@ def test_class_weights_from_counts() -> None:
     assert torch.allclose(root, inverse_frequency_weights((40, 20, 10, 5, 4, 1), 0.5))
     assert (root[5] / root[0]).item() == pytest.approx(40.0**0.5) and root.mean().item() == pytest.approx(1.0)
     assert AttentionModule(tiny_meta(), SGD, class_weights=0, **TINY).class_weight is None
+    deferred = AttentionModule(tiny_meta(), SGD, class_weights=True, class_weights_from_epoch=2, **TINY)
+    for epoch, expected in ((0, F.cross_entropy(logits, target)), (2, model.loss(logits, target))):
+        monkeypatch.setattr(AttentionModule, "current_epoch", property(lambda self, e=epoch: e))
+        assert torch.allclose(deferred.loss(logits, target), expected), epoch
+    assert not torch.allclose(F.cross_entropy(logits, target), model.loss(logits, target))
     with pytest.raises(ValueError, match="class_counts"):
         AttentionModule(DataMeta(EMOTIONS, "argmax", (16, 32), (8, 12)), SGD, class_weights=True, **TINY)
 

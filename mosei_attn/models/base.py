@@ -56,6 +56,9 @@ class EmotionModule(L.LightningModule):
         class_weights: weigh the loss by inverse class frequency from ``meta.class_counts`` (cross
             entropy weights; for multilabel the BCE ``pos_weight`` of each emotion): ``True`` or 1 for
             1 / count, a number p for 1 / count ** p (0.5: the square root), ``False`` or 0 for none.
+        class_weights_from_epoch: the class weights apply from this epoch on (0: from the start); before
+            it the loss is unweighted ("deferred re-weighting": the features are learnt on the plain loss,
+            the weights then move the decision towards the rare classes).
         compile: ``torch.compile`` the network in place when fitting (state-dict keys unchanged).
         **net: the network's sizes (``pool_blocks``, ``kernels``, ``dense``, ...); their defaults, the
             paper's (section 4.2), live in the network's signature. Saved as hyperparameters with the rest.
@@ -69,6 +72,7 @@ class EmotionModule(L.LightningModule):
         optimizer: dict[str, Any],
         scheduler: dict[str, Any] | None = None,
         class_weights: bool | float = False,
+        class_weights_from_epoch: int = 0,
         compile: bool = False,
         **net: Any,
     ) -> None:
@@ -98,12 +102,12 @@ class EmotionModule(L.LightningModule):
         return self.net(spec, batch["spec_len"], words, batch["word_len"])
 
     def loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """Cross entropy on class indices, or BCE-with-logits on 0/1 targets (multilabel)."""
+        """Cross entropy on class indices, or BCE-with-logits on 0/1 targets (multilabel); class-weighted
+        from epoch ``class_weights_from_epoch`` on."""
+        weight = self.class_weight if self.current_epoch >= self.hparams.class_weights_from_epoch else None
         if self.meta.multilabel:
-            return F.binary_cross_entropy_with_logits(
-                logits, target.to(logits.dtype), pos_weight=self.class_weight
-            )
-        return F.cross_entropy(logits, target, weight=self.class_weight)
+            return F.binary_cross_entropy_with_logits(logits, target.to(logits.dtype), pos_weight=weight)
+        return F.cross_entropy(logits, target, weight=weight)
 
     def _step(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         logits, attention = self(batch)
