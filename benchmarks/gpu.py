@@ -10,10 +10,12 @@ word window; ``--tiny``: the shapes of ``debug=tiny_shapes``) and the training s
 loader (:class:`~mosei_attn.data.MoseiDataModule`'s dataset and collate, ``--workers`` processes, pinned
 memory on CUDA). The sampler shuffles the split and goes on into further shuffles of it, so that a small
 corpus feeds many large batches without the pause of an epoch's end. The model is
-:class:`~mosei_attn.models.AttentionModule` as ``conf/model/attention.yaml`` builds it, Adam at lr 1e-3.
+:class:`~mosei_attn.models.AttentionModule` as ``conf/model/attention.yaml`` builds it, with the optimizer
+of ``conf/optimizer/adam.yaml``.
 
 A step, in a plain loop (no Trainer, to time it precisely): wait for the loader's next batch, copy it to the
-device, forward under bfloat16 autocast (``--precision bf16``, the default), loss, backward, Adam step, then
+device, forward under bfloat16 autocast (``--precision bf16``, the default), loss, backward, optimizer step
+(the model's own, as ``conf/optimizer/adam.yaml`` and :meth:`configure_optimizers` build it, no schedule), then
 synchronize with the device (so the loader's wait is time the device sits idle: an asynchronous loop may hide
 some of it). ``--warmup`` untimed steps first, then ``--steps`` timed ones. Per batch size:
 
@@ -63,7 +65,6 @@ from mosei_attn.synthetic.writer import write_synthetic_corpus  # noqa: E402
 
 #: Dense bf16 tensor-core peaks (TFLOP/s, no sparsity) by device-name fragment, most specific first.
 PEAK_TFLOPS = {"H200 NVL": 835.0, "H200": 989.0, "H100 NVL": 835.0, "H100 PCIe": 756.0, "H100": 989.0}
-ADAM = {"_target_": "torch.optim.Adam", "_partial_": True, "lr": 1e-3}
 
 
 def configs(tiny: bool) -> tuple[dict, dict, dict]:
@@ -101,7 +102,7 @@ def peak_tflops(name: str) -> float | None:
 
 
 def train_step(model, opt, batch: dict, device: torch.device, bf16: bool, update: bool = True) -> None:
-    """Copy ``batch`` to the device, forward (autocast), loss, backward and (``update``) the Adam step."""
+    """Copy ``batch`` to the device, forward (autocast), loss, backward and (``update``) the optimizer step."""
     batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
         logits, _ = model(batch)
@@ -215,10 +216,11 @@ def main() -> None:
             f"{'x'.join(map(str, meta.spec_shape))}, words {'x'.join(map(str, meta.text_shape))}"
         )
         torch.manual_seed(0)
-        model = AttentionModule(meta=meta, optimizer=ADAM, **(sizes | {"compile": args.compile})).to(device)
+        adam = OmegaConf.to_container(OmegaConf.load(ROOT / "conf/optimizer/adam.yaml"))
+        model = AttentionModule(meta=meta, optimizer=adam, **(sizes | {"compile": args.compile})).to(device)
         model.setup("fit")  # compiles the network in place with --compile, as training does
         model.train()
-        opt = torch.optim.Adam(model.parameters(), lr=ADAM["lr"])
+        opt = model.configure_optimizers()  # no scheduler given: the optimizer alone
         name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
         args.peak_tflops = args.peak_tflops or peak_tflops(name)
         print(f"{name}, {args.precision}, {args.workers} loader workers, compile {args.compile}")

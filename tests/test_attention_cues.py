@@ -178,7 +178,13 @@ def test_missing_or_broken_truth(tmp_path: Path) -> None:
     (tmp_path / TRUTH_FILE).write_text('{"modes": ["both"], "videos": {"v": [{"mode": "bogus"}]}}')
     with pytest.raises(ValueError, match=TRUTH_FILE):
         read_cue_truth(tmp_path)
-    assert math.isfinite(1.0)
+    (tmp_path / TRUTH_FILE).write_text('{"modes": ["both"], "videos": {"v": [{"mode": "both"')  # truncated
+    with pytest.raises(ValueError, match=f"{TRUTH_FILE}: unreadable"):
+        read_cue_truth(tmp_path)
+    (tmp_path / TRUTH_FILE).write_text(
+        '{"modes": ["both"], "videos": {"v": [{"mode": "both", "stressed": []}]}}'
+    )
+    assert read_cue_truth(tmp_path).modes == ("both",)  # a well-formed file is read
 
 
 def test_attention_warmup_holds_the_attention_path_only() -> None:

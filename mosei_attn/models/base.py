@@ -145,9 +145,8 @@ class EmotionModule(L.LightningModule):
     def _eval_step(self, batch: dict[str, torch.Tensor], split: str) -> None:
         loss, logits, attention = self._step(batch)
         getattr(self, f"{split}_metrics").update(logits, batch["target"])
-        if (
-            not self.meta.multilabel
-        ):  # cue modes and where the attention looks (mosei_attn.models.cue_metrics)
+        # Cue modes and where the attention looks (mosei_attn.models.cue_metrics); one class per segment only.
+        if not self.meta.multilabel:
             getattr(self, f"{split}_cues").update(
                 logits.argmax(dim=1),
                 batch["target"],
