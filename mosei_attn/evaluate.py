@@ -38,12 +38,21 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
                 f"{cfg.ckpt_path}: the model was trained with {field}={getattr(meta, field)} "
                 f"but the data gives {getattr(want, field)}"
             )
-    trainer = L.Trainer(accelerator=cfg.accelerator, devices=1, logger=False, enable_checkpointing=False)
+    # the run's own precision unless told otherwise: a bf16-mixed run's test table is reproduced in bf16
+    precision = cfg.get("precision") or run_cfg.get("trainer", {}).get("precision", "32-true")
+    trainer = L.Trainer(
+        accelerator=cfg.accelerator, devices=1, precision=precision, logger=False, enable_checkpointing=False
+    )
     trainer.test(model, dataloaders=datamodule._loader(cfg.split, shuffle=False), weights_only=False)
     report = RunReport(cfg.paths.output_dir, model_name(run_cfg.model), meta.emotion_names)
     return report.metrics(
         {cfg.split: model.test_results},  # the test loop ran on cfg.split's loader
-        extra={"checkpoint": str(cfg.ckpt_path), "label_rule": meta.label_rule, "data": datamodule.name},
+        extra={
+            "checkpoint": str(cfg.ckpt_path),
+            "label_rule": meta.label_rule,
+            "data": datamodule.name,
+            "precision": str(precision),
+        },
         title=Path(cfg.ckpt_path).name,
     )
 

@@ -116,3 +116,25 @@ def test_resuming_a_cosine_run_with_more_epochs_is_refused(train_cfg, tmp_path):
             )
         )
     assert sorted(p.name for p in run.rglob("*")) == before
+
+
+def test_evaluate_uses_the_runs_precision(train_cfg, data_dir, tmp_path):
+    """A bf16-mixed run is evaluated in bf16-mixed (its test table reproduced), unless precision is given."""
+    metrics, objects = train(
+        train_cfg("trainer.max_epochs=1", "model=shallow", "trainer.precision=bf16-mixed")
+    )
+    saved = _metrics(objects["output_dir"])
+    best = saved["best_checkpoint"]
+    again = evaluate(
+        compose_config("evaluate", [f"ckpt_path={best}", f"paths.data_dir={data_dir}"], tmp_path / "e")
+    )
+    assert again["precision"] == "bf16-mixed"
+    assert again["test/confusion"] == saved["test/confusion"]
+    fp32 = evaluate(
+        compose_config(
+            "evaluate",
+            [f"ckpt_path={best}", f"paths.data_dir={data_dir}", "precision=32-true"],
+            tmp_path / "f",
+        )
+    )
+    assert fp32["precision"] == "32-true"
