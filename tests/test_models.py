@@ -239,3 +239,22 @@ def test_compile_keeps_outputs_and_checkpoint_keys() -> None:
         eager[1], compiled[1], atol=1e-5
     )
     assert set(model.state_dict()) == keys
+
+
+@pytest.mark.parametrize("cls", MODELS)
+def test_he_init_scales_the_relu_layers(cls: type) -> None:
+    """model.init=he: He-normal weights (std sqrt(2 / fan_in)) and zero biases where a ReLU follows; the
+    logits layer keeps PyTorch's default (uniform within 1 / sqrt(fan_in), nonzero bias)."""
+    torch.manual_seed(0)
+    net = cls(tiny_meta(), SGD, init="he", kernels=16, dense=[256, 64]).net
+    relu_layers = [*net.speech.convs, *net.text.convs, *net.head.hidden]
+    for layer in relu_layers:
+        fan_in = layer.weight[0].numel()
+        assert layer.weight.std().item() == pytest.approx((2 / fan_in) ** 0.5, rel=0.25)
+        assert torch.all(layer.bias == 0)
+    out = net.head.out
+    assert out.weight.abs().max() <= out.in_features**-0.5 and out.bias.abs().sum() > 0
+    default = cls(tiny_meta(), SGD, kernels=16, dense=[256, 64]).net
+    assert all(torch.any(layer.bias != 0) for layer in [*default.speech.convs, *default.head.hidden])
+    with pytest.raises(ValueError, match="model.init"):
+        cls(tiny_meta(), SGD, init="xavier", **TINY)

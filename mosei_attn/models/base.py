@@ -13,6 +13,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from torchmetrics import MaxMetric
 
 from mosei_attn.data.meta import DataMeta
+from mosei_attn.models.blocks import he_init
 from mosei_attn.models.cue_metrics import CueMetrics
 from mosei_attn.models.metrics import EmotionMetrics, to_numpy
 
@@ -20,6 +21,7 @@ from mosei_attn.models.metrics import EmotionMetrics, to_numpy
 LIGHTNING_SCHEDULER_KEYS = ("monitor", "interval", "frequency")
 #: Checkpoint entry holding the best val/ua so far, so that val/ua_best (a sweeper's objective) survives a resume.
 UA_BEST_KEY = "val_ua_best"
+INITS = ("default", "he")  # model.init
 
 
 def _plain(value: Any) -> Any:
@@ -60,6 +62,8 @@ class EmotionModule(L.LightningModule):
             it the loss is unweighted ("deferred re-weighting": the features are learnt on the plain loss,
             the weights then move the decision towards the rare classes).
         compile: ``torch.compile`` the network in place when fitting (state-dict keys unchanged).
+        init: ``"default"`` (PyTorch's layer defaults) or ``"he"``: He-normal weights and zero biases for the
+            layers a ReLU follows (:func:`~mosei_attn.models.blocks.he_init`).
         **net: the network's sizes (``pool_blocks``, ``kernels``, ``dense``, ...); their defaults, the
             paper's (section 4.2), live in the network's signature. Saved as hyperparameters with the rest.
     """
@@ -74,6 +78,7 @@ class EmotionModule(L.LightningModule):
         class_weights: bool | float = False,
         class_weights_from_epoch: int = 0,
         compile: bool = False,
+        init: str = "default",
         **net: Any,
     ) -> None:
         super().__init__()
@@ -81,6 +86,10 @@ class EmotionModule(L.LightningModule):
         self.save_hyperparameters({k: _plain(v) for k, v in self.hparams.items()})
         self.meta = DataMeta.from_dict(self.hparams.meta)
         self.net = self.net_class(self.meta.spec_shape, self.meta.text_shape, self.meta.num_classes, **net)
+        if init not in INITS:
+            raise ValueError(f"model.init must be one of {', '.join(INITS)}, got {init!r}")
+        if init == "he":
+            he_init(self.net)
         power = float(class_weights)  # True -> 1, False -> 0
         weight = inverse_frequency_weights(self.meta.class_counts, power) if power else None
         self.register_buffer("class_weight", weight, persistent=False)

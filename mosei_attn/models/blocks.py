@@ -193,6 +193,18 @@ class DenseHead(nn.Module):
         return self.out(self.dropout(x))  # (B, num_classes)
 
 
+def he_init(net: nn.Module) -> None:
+    """He (Kaiming) normal initialisation, fan-in, for every layer that a ReLU follows: the convolutions of
+    each :class:`SpeechCNN` and :class:`TextCNN` and the hidden layers of each :class:`DenseHead`; their
+    biases zero. Other layers (the attention projections, the logits) keep PyTorch's default."""
+    layers = [conv for cnn in net.modules() if isinstance(cnn, SpeechCNN | TextCNN) for conv in cnn.convs] + [
+        layer for head in net.modules() if isinstance(head, DenseHead) for layer in head.hidden
+    ]
+    for layer in layers:
+        nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
+        nn.init.zeros_(layer.bias)
+
+
 def mask_inputs(
     spec: torch.Tensor, spec_len: torch.Tensor, words: torch.Tensor, word_len: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
