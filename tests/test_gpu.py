@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator
 
 import pytest
 import torch
@@ -24,8 +25,17 @@ pytestmark = [
 CUDA = torch.device("cuda")
 
 
+@pytest.fixture
+def no_tf32() -> Iterator[None]:
+    """fp32 means fp32 on the device (no TensorFloat-32 products) for the test; the settings restored after."""
+    before = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    yield
+    torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = before
+
+
 @pytest.mark.parametrize("cls", MODELS)
-def test_cuda_gives_the_cpu_outputs(cls: type) -> None:
+def test_cuda_gives_the_cpu_outputs(cls: type, no_tf32: None) -> None:
     """fp32 on the device: the CPU's logits, attention and gradients; bf16 autocast: close to them, and the
     padding stays invisible (a padded sample's outputs do not depend on what the padding holds)."""
     torch.manual_seed(0)
@@ -33,7 +43,6 @@ def test_cuda_gives_the_cpu_outputs(cls: type) -> None:
     gpu = cls(tiny_meta(), SGD, kernels=8, dense=[32, 16]).eval()
     gpu.load_state_dict(cpu.state_dict())
     gpu.to(CUDA)
-    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
     batch = make_batch(cpu.meta, [32, 13, 1, 20], [8, 3, 0, 5])
     on_gpu = {k: v.to(CUDA) for k, v in batch.items()}
 
