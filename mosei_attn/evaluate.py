@@ -39,7 +39,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
                 f"but the data gives {getattr(want, field)}"
             )
     # the run's own precision unless told otherwise: a bf16-mixed run's test table is reproduced in bf16
-    precision = cfg.get("precision") or run_cfg.get("trainer", {}).get("precision", "32-true")
+    precision = cfg.get("precision") or run_cfg.get("trainer", {}).get("precision")  # None: Lightning's
     trainer = L.Trainer(
         accelerator=cfg.accelerator, devices=1, precision=precision, logger=False, enable_checkpointing=False
     )
@@ -51,7 +51,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
             "checkpoint": str(cfg.ckpt_path),
             "label_rule": meta.label_rule,
             "data": datamodule.name,
-            "precision": str(precision),
+            "precision": str(trainer.precision),
         },
         title=Path(cfg.ckpt_path).name,
     )

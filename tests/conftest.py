@@ -43,6 +43,16 @@ def compose_config(name: str, overrides: list[str], output_dir: Path) -> DictCon
     return cfg
 
 
+def evaluate_checkpoint(ckpt: str | Path, data_dir: Path, output_dir: Path, *overrides: str) -> dict:
+    """``python -m mosei_attn.evaluate ckpt_path=<ckpt> ...`` on the tests' data folder; its metrics."""
+    from mosei_attn.evaluate import evaluate
+
+    cfg = compose_config(
+        "evaluate", [f"ckpt_path={ckpt}", f"paths.data_dir={data_dir}", *overrides], output_dir
+    )
+    return evaluate(cfg)
+
+
 @pytest.fixture(scope="session")
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One data folder per test session: the tiny synthetic corpus and caches are built once."""

@@ -25,7 +25,7 @@ from hydra.utils import instantiate
 
 from mosei_attn.training.build import build_datamodule
 from mosei_attn.training.launch import OVERRIDES_ENV, RUN_DIR_ENV, launch_argv
-from tests.conftest import TINY, compose_config
+from tests.conftest import TINY, compose_config, evaluate_checkpoint
 
 REPO = Path(__file__).resolve().parent.parent
 RANKS = 2  # conf/trainer/ddp_cpu.yaml devices
@@ -77,8 +77,6 @@ def test_ddp_trainer_configs(tmp_path):
 
 @pytest.mark.slow  # two jobs, each two processes: about a minute on two cores
 def test_ddp_cpu_sweep_gives_one_folder_per_job_and_exact_test_figures(train_cfg, data_dir, tmp_path):
-    from mosei_attn.evaluate import evaluate
-
     logs = tmp_path / "logs"
     env = os.environ | {"WANDB_MODE": "disabled", "MPLBACKEND": "Agg"}
     cmd = [
@@ -113,13 +111,7 @@ def test_ddp_cpu_sweep_gives_one_folder_per_job_and_exact_test_figures(train_cfg
         )  # the best checkpoint on val too
         best = saved["best_checkpoint"]
         assert best and Path(best).parent == job / "checkpoints"
-        one = evaluate(
-            compose_config(
-                "evaluate",
-                [f"ckpt_path={best}", f"paths.data_dir={data_dir}", "accelerator=cpu"],
-                tmp_path / f"eval_{job.name}",
-            )
-        )
+        one = evaluate_checkpoint(best, data_dir, tmp_path / f"eval_{job.name}", "accelerator=cpu")
         for key in ("test/wa", "test/ua", "test/f1_macro"):
             assert one[key] == pytest.approx(saved[key], abs=1e-6)
         assert one["test/confusion"] == saved["test/confusion"]

@@ -12,10 +12,9 @@ from collections.abc import Iterator
 import pytest
 import torch
 
-from mosei_attn.evaluate import evaluate
 from mosei_attn.models import AttentionModule
 from mosei_attn.train import train
-from tests.conftest import TINY, compose_config
+from tests.conftest import TINY, compose_config, evaluate_checkpoint
 from tests.test_models import MODELS, SGD, make_batch, tiny_meta
 
 pytestmark = [
@@ -86,13 +85,7 @@ def test_main_job_trains_in_bf16_on_the_gpu_and_evaluates_back(data_dir, tmp_pat
     for key in ("val/wa", "val/ua", "test/wa", "test/ua", "test/pointing"):
         assert math.isfinite(saved[key]), key
     best = saved["best_checkpoint"]
-    again = evaluate(
-        compose_config(
-            "evaluate",
-            [f"ckpt_path={best}", f"paths.data_dir={data_dir}", "accelerator=gpu"],
-            tmp_path / "eval",
-        )
-    )
+    again = evaluate_checkpoint(best, data_dir, tmp_path / "eval", "accelerator=gpu")
     assert again["precision"] == "bf16-mixed"
     assert again["test/confusion"] == saved["test/confusion"]
     assert again["test/ua"] == pytest.approx(saved["test/ua"], abs=1e-6)

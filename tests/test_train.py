@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from mosei_attn.evaluate import evaluate
 from mosei_attn.train import train
-from tests.conftest import compose_config
+from tests.conftest import evaluate_checkpoint
 
 
 def _metrics(run: Path) -> dict:
@@ -46,16 +45,12 @@ def test_train_then_evaluate_gives_the_same_figures(train_cfg, data_dir, tmp_pat
     best = saved["best_checkpoint"]
     assert best and Path(best).parent == run / "checkpoints"
     assert (run / "checkpoints" / "last.ckpt").is_file()
-    ecfg = compose_config("evaluate", [f"ckpt_path={best}", f"paths.data_dir={data_dir}"], tmp_path / "eval")
-    again = evaluate(ecfg)
+    again = evaluate_checkpoint(best, data_dir, tmp_path / "eval")
     for key in ("test/wa", "test/ua", "test/f1_macro"):
         assert again[key] == pytest.approx(saved[key], abs=1e-6)
     assert again["test/confusion"] == saved["test/confusion"]
     # the best checkpoint's validation table is the one evaluate gives on the validation split
-    ecfg = compose_config(
-        "evaluate", [f"ckpt_path={best}", f"paths.data_dir={data_dir}", "split=val"], tmp_path / "eval_val"
-    )
-    on_val = evaluate(ecfg)
+    on_val = evaluate_checkpoint(best, data_dir, tmp_path / "eval_val", "split=val")
     assert on_val["val/confusion"] == saved["val/confusion"]
     assert on_val["val/ua"] == pytest.approx(saved["val/ua"], abs=1e-6)
     assert saved["val/ua"] == pytest.approx(saved["val/ua_best"], abs=1e-6)  # best by val/ua
@@ -125,16 +120,8 @@ def test_evaluate_uses_the_runs_precision(train_cfg, data_dir, tmp_path):
     )
     saved = _metrics(objects["output_dir"])
     best = saved["best_checkpoint"]
-    again = evaluate(
-        compose_config("evaluate", [f"ckpt_path={best}", f"paths.data_dir={data_dir}"], tmp_path / "e")
-    )
+    again = evaluate_checkpoint(best, data_dir, tmp_path / "e")
     assert again["precision"] == "bf16-mixed"
     assert again["test/confusion"] == saved["test/confusion"]
-    fp32 = evaluate(
-        compose_config(
-            "evaluate",
-            [f"ckpt_path={best}", f"paths.data_dir={data_dir}", "precision=32-true"],
-            tmp_path / "f",
-        )
-    )
+    fp32 = evaluate_checkpoint(best, data_dir, tmp_path / "f", "precision=32-true")
     assert fp32["precision"] == "32-true"

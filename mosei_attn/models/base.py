@@ -21,7 +21,7 @@ from mosei_attn.models.metrics import EmotionMetrics, to_numpy
 LIGHTNING_SCHEDULER_KEYS = ("monitor", "interval", "frequency")
 #: Checkpoint entry holding the best val/ua so far, so that val/ua_best (a sweeper's objective) survives a resume.
 UA_BEST_KEY = "val_ua_best"
-INITS = ("default", "he")  # model.init
+INITS = {"default": None, "he": he_init}  # model.init: what re-initialises the network after it is built
 
 
 def _plain(value: Any) -> Any:
@@ -88,8 +88,8 @@ class EmotionModule(L.LightningModule):
         self.net = self.net_class(self.meta.spec_shape, self.meta.text_shape, self.meta.num_classes, **net)
         if init not in INITS:
             raise ValueError(f"model.init must be one of {', '.join(INITS)}, got {init!r}")
-        if init == "he":
-            he_init(self.net)
+        if INITS[init]:
+            INITS[init](self.net)
         power = float(class_weights)  # True -> 1, False -> 0
         weight = inverse_frequency_weights(self.meta.class_counts, power) if power else None
         self.register_buffer("class_weight", weight, persistent=False)
