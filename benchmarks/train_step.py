@@ -3,8 +3,8 @@
 Sides, for each model and for a training step (forward, cross entropy, backward, SGD update) and an inference
 forward (no grad), batch 32 by default:
 
-- ``plain``: a plain eager build of the same layers (``reference=True``: conv -> ReLU -> pool on NCHW
-  tensors) with glibc's default malloc (``MOSEI_ATTN_MALLOC=0``): the baseline every ratio is against.
+- ``plain``: a plain eager build of the same layers (``tests/reference_models.py``: conv -> ReLU -> pool
+  on NCHW tensors) with glibc's default malloc (``MOSEI_ATTN_MALLOC=0``): the baseline every ratio is against.
 - ``fast, default malloc``: the project's default path, but with glibc's default malloc, to show what
   keeping freed memory (:mod:`mosei_attn.malloc`) gives on its own.
 - ``fast``: the project as it runs by default.
@@ -62,9 +62,12 @@ def child(model: str, side: str, mode: str, batch: int, steps: int, warmup: int)
     spec_shape, text_shape, num_classes = paper_shapes()
     reference, _, bf16, _ = SIDES[side]
     torch.manual_seed(0)
-    net = {"attention": AttentionNet, "shallow": ShallowNet}[model](
-        spec_shape, text_shape, num_classes, reference=reference
-    )
+    net = {"attention": AttentionNet, "shallow": ShallowNet}[model](spec_shape, text_shape, num_classes)
+    if reference:
+        sys.path.insert(0, str(ROOT))  # the repository: its tests' reference blocks
+        from tests.reference_models import to_reference
+
+        net = to_reference(net)
     (n_freq, n_time), (n_words, dim) = spec_shape, text_shape
     spec_len = torch.randint(n_time // 2, n_time + 1, (batch,))  # some padding, so the masks do real work
     inputs = (torch.rand(batch, 1, n_freq, n_time), spec_len, torch.randn(batch, n_words, dim))

@@ -187,48 +187,6 @@ def test_missing_or_broken_truth(tmp_path: Path) -> None:
     assert read_cue_truth(tmp_path).modes == ("both",)  # a well-formed file is read
 
 
-def test_attention_warmup_holds_the_attention_path_only() -> None:
-    from mosei_attn.data.meta import DataMeta
-    from mosei_attn.models import AttentionModule
-
-    meta = DataMeta(("a", "b", "c", "d", "e", "f"), "argmax", SPEC, TEXT)
-    sgd = {"_target_": "torch.optim.SGD", "_partial_": True, "lr": 1e-3}
-    model = AttentionModule(meta, sgd, attention_warmup_epochs=1, **SIZES)
-    assert model.hparams.attention_warmup_epochs == 1  # saved: a resumed run keeps its warm-up
-    for p in model.parameters():
-        p.grad = torch.ones_like(p)
-    model.on_before_optimizer_step(None)  # epoch 0 (no trainer): inside the warm-up
-    held = {id(p) for p in model.net.attention_parameters()}
-    assert held and all(p.grad is None for p in model.net.attention_parameters())
-    assert all(p.grad is not None for p in model.parameters() if id(p) not in held)  # classifier learns
-    text_path = AttentionModule(meta, sgd, text_path=True, **SIZES).net
-    assert not {id(p) for p in text_path.text.parameters()} & {
-        id(p) for p in text_path.attention_parameters()
-    }
-
-
-def test_attention_lr_scale_gives_the_attention_path_its_own_learning_rate() -> None:
-    from mosei_attn.data.meta import DataMeta
-    from mosei_attn.models import AttentionModule
-
-    meta = DataMeta(("a", "b", "c", "d", "e", "f"), "argmax", SPEC, TEXT)
-    adam = {"_target_": "torch.optim.Adam", "_partial_": True, "lr": 1e-3}
-    cosine = {"_target_": "torch.optim.lr_scheduler.CosineAnnealingLR", "_partial_": True, "T_max": 4}
-    model = AttentionModule(meta, adam, cosine, attention_lr_scale=0.1, **SIZES)
-    assert model.hparams.attention_lr_scale == 0.1  # saved with the checkpoint
-    config = model.configure_optimizers()
-    optimizer, scheduler = config["optimizer"], config["lr_scheduler"]["scheduler"]
-    rest, attention = optimizer.param_groups
-    assert {id(p) for p in attention["params"]} == {id(p) for p in model.net.attention_parameters()}
-    assert len(rest["params"]) + len(attention["params"]) == len(list(model.parameters()))
-    assert rest["lr"] == 1e-3 and attention["lr"] == pytest.approx(1e-4) and "lr_scale" not in attention
-    optimizer.step()  # no gradients: nothing moves
-    scheduler.step()  # the schedule scales each group from its own start
-    assert attention["lr"] / rest["lr"] == pytest.approx(0.1)
-    plain = AttentionModule(meta, adam, attention_lr_scale=1.0, **SIZES).configure_optimizers()
-    assert len(plain.param_groups) == 1
-
-
 def test_cache_arrays_use_the_centred_frames_of_the_spectrogram(corpus: Path) -> None:
     """Frame k of the cached spectrogram is centred on start + k hops (the features pad half a window on
     each side), so a frame is stressed exactly when that centre lies inside a stressed word."""

@@ -70,7 +70,6 @@ def test_ddp_trainer_configs(tmp_path):
         "train", ["trainer=ddp", "trainer.num_nodes=2", "trainer.devices=4"], tmp_path / "run"
     )
     assert cfg.trainer.strategy == "ddp" and cfg.trainer.accelerator == "gpu" and cfg.trainer.num_nodes == 2
-    assert cfg.trainer.use_distributed_sampler
     if torch.cuda.is_available():
         assert instantiate(cfg.trainer, devices=1, num_nodes=1, logger=False).num_devices == 1
 

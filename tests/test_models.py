@@ -17,6 +17,7 @@ from mosei_attn.models import AttentionModule, ShallowModule
 from mosei_attn.models.base import inverse_frequency_weights
 from mosei_attn.reporting.table import format_table
 from mosei_attn.utils import CONFIG_DIR
+from tests.reference_models import to_reference
 
 EMOTIONS = ("happy", "sad", "anger", "surprise", "disgust", "fear")
 SGD = {"_target_": "torch.optim.SGD", "_partial_": True, "lr": 1e-3}
@@ -121,7 +122,7 @@ def test_padding_content_does_not_matter(cls: type) -> None:
 def test_fast_path_matches_reference(cls: type) -> None:
     torch.manual_seed(0)
     fast = cls(tiny_meta(), SGD, **TINY).eval()
-    ref = cls(tiny_meta(), SGD, reference=True, **TINY).eval()
+    ref = to_reference(cls(tiny_meta(), SGD, **TINY)).eval()
     ref.load_state_dict(fast.state_dict())
     batch = make_batch(fast.meta, [32, 13, 1], [8, 3, 0])
     outs = []
@@ -154,10 +155,9 @@ def test_class_weights_from_counts(monkeypatch) -> None:
     model = AttentionModule(tiny_meta(), SGD, class_weights=True, **TINY)
     logits, target = torch.randn(6, 6), torch.arange(6)
     assert torch.allclose(model.loss(logits, target), F.cross_entropy(logits, target, weight=w))
-    root = AttentionModule(tiny_meta(), SGD, class_weights=0.5, **TINY).class_weight
-    assert torch.allclose(root, inverse_frequency_weights((40, 20, 10, 5, 4, 1), 0.5))
-    assert (root[5] / root[0]).item() == pytest.approx(40.0**0.5) and root.mean().item() == pytest.approx(1.0)
-    assert AttentionModule(tiny_meta(), SGD, class_weights=0, **TINY).class_weight is None
+    assert AttentionModule(tiny_meta(), SGD, class_weights=False, **TINY).class_weight is None
+    with pytest.raises(ValueError, match="true or false"):  # the measured-and-removed power (docs/choices.md)
+        AttentionModule(tiny_meta(), SGD, class_weights=0.5, **TINY)
     deferred = AttentionModule(tiny_meta(), SGD, class_weights=True, class_weights_from_epoch=2, **TINY)
     for epoch, expected in ((0, F.cross_entropy(logits, target)), (2, model.loss(logits, target))):
         monkeypatch.setattr(AttentionModule, "current_epoch", property(lambda self, e=epoch: e))

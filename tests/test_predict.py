@@ -135,7 +135,7 @@ def test_manifest_predicts_good_rows_and_reports_failed_ones(trained, predictor,
 
 def test_word_vectors_missing_from_the_checkpoint_is_a_clear_error(trained, tmp_path):
     ckpt = torch.load(trained["ckpt"], weights_only=False)
-    mosei_vectors = {"kind": "glove", "name": "glove.840B.300d", "path": None}  # as conf/data/mosei.yaml
+    mosei_vectors = {"name": "glove.840B.300d", "path": None}  # as conf/data/mosei.yaml
     ckpt["hyper_parameters"]["meta"]["word_vectors"] = mosei_vectors
     torch.save(ckpt, tmp_path / "mosei.ckpt")
     with pytest.raises(ValueError, match=r"embeddings=.*glove\.840B\.300d.*840B"):

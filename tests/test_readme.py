@@ -189,7 +189,7 @@ def test_documented_command_composes(where, module, args, files, tmp_path):
 
 
 def documented_overrides() -> list[str]:
-    """Single config overrides the README names in prose (`model.attn_scale=true`), for the train config."""
+    """Single config overrides the README names in prose (`model.init=default`), for the train config."""
     found = []
     for line in _logical_lines((REPO / "README.md").read_text()):
         if re.fullmatch(r"[a-z_]+(\.[a-z_]+)+=[^\s<>]+", line) and not line.startswith("hydra."):

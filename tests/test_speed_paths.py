@@ -14,6 +14,7 @@ import torch
 
 from mosei_attn.malloc import OPT_OUT_VAR, opted_out
 from mosei_attn.models.blocks import SpeechCNN
+from tests.reference_models import to_reference
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -71,7 +72,7 @@ def test_opt_out_by_variable_or_glibc_settings() -> None:
 
 def _pair(**sizes: int) -> tuple[SpeechCNN, SpeechCNN]:
     fast = SpeechCNN(**sizes)
-    ref = SpeechCNN(**sizes, reference=True)
+    ref = to_reference(SpeechCNN(**sizes))
     ref.load_state_dict(fast.state_dict())
     return fast, ref
 

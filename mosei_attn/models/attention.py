@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
-from typing import Any
 
 import torch
 from torch import nn
@@ -30,8 +28,8 @@ class AttentionNet(nn.Module):
     (B, m, n) with m = T' = T / pool^P time positions (rows) and n = L' = L / pool^text_blocks word positions
     (columns). Each real column is a softmax over the real time positions (eq. 1); padded columns are 0.
 
-    ``attn_scale`` divides the scores by sqrt(attn_dim) (as in scaled dot-product attention); off by
-    default because the paper's eq. 1 has no scale. ``mask_padding`` makes the batch's padding invisible to
+    The scores are unscaled, as the paper's eq. 1 (a 1 / sqrt(d) scale was measured and removed:
+    docs/choices.md). ``mask_padding`` makes the batch's padding invisible to
     every CNN block (:class:`SpeechCNN`); the softmax always covers only whole real time positions
     (:func:`attended_lengths`). ``text_path`` (beyond the paper) also feeds the text CNN's features to the
     dense head.
@@ -48,12 +46,10 @@ class AttentionNet(nn.Module):
         kernel_size: int = 3,
         pool: int = POOL,
         attn_dim: int = 64,
-        attn_scale: bool = False,
         dense: Sequence[int] = (1024, 512, 128),
         dropout: float = 0.1,
         mask_padding: bool = True,
         text_path: bool = False,
-        reference: bool = False,
     ) -> None:
         super().__init__()
         self.mask_padding = mask_padding
@@ -63,16 +59,15 @@ class AttentionNet(nn.Module):
         self.freq_p = pooled_size(n_freq, pool_blocks, pool)  # F'
         self.time_p = pooled_size(n_time, pool_blocks, pool)  # T' = m
         self.words_p = pooled_size(n_words, text_blocks, pool)  # L' = n
-        self.scale = 1.0 / math.sqrt(attn_dim) if attn_scale else 1.0
-        self.speech = SpeechCNN(1, kernels, kernel_size, pool_blocks, pool, reference)
-        self.text = TextCNN(embed_dim, kernels, kernel_size, text_blocks, pool, reference)
+        self.speech = SpeechCNN(1, kernels, kernel_size, pool_blocks, pool)
+        self.text = TextCNN(embed_dim, kernels, kernel_size, text_blocks, pool)
         # 1x1 convolutions into the shared attention space; frequency is folded into the channels.
         self.proj_speech = nn.Conv1d(kernels * self.freq_p, attn_dim, 1)
         self.proj_text = nn.Conv1d(kernels, attn_dim, 1)
-        self.classifier = SpeechCNN(1, kernels, kernel_size, pool_blocks, pool, reference)
+        self.classifier = SpeechCNN(1, kernels, kernel_size, pool_blocks, pool)
         self.text_path = text_path
         head_in = kernels * self.freq_p * self.time_p + (kernels * self.words_p if text_path else 0)
-        self.head = DenseHead(head_in, dense, num_classes, dropout, reference)
+        self.head = DenseHead(head_in, dense, num_classes, dropout)
 
     @property
     def time_stride(self) -> int:
@@ -89,7 +84,7 @@ class AttentionNet(nn.Module):
         f = self.proj_speech(feats.flatten(1, 2))  # (B, d, T')
         text = self.text(words.transpose(1, 2), word_lens)  # (B, K, L')
         e = self.proj_text(text)  # (B, d, L')
-        scores = torch.einsum("bdt,bdi->bti", f, e) * self.scale  # (B, m, n)
+        scores = torch.einsum("bdt,bdi->bti", f, e)  # (B, m, n)
         n_time = attended_lengths(spec_len, self.time_stride, self.time_p)  # (B,) whole real positions
         n_word = pooled_lengths(word_len, self.text_blocks, self.words_p, self.pool)  # (B,)
         time_mask = length_mask(n_time, self.time_p)  # (B, m)
@@ -119,42 +114,8 @@ class AttentionNet(nn.Module):
             feats = torch.cat([feats, text.flatten(1)], dim=1)  # (B, K*F'*T' + K*L')
         return self.head(feats), attn
 
-    def attention_parameters(self) -> list[nn.Parameter]:
-        """The parameters that only shape the attention: the scoring CNNs and the two projections (the text
-        CNN not when it also feeds the head)."""
-        parts = [self.speech, self.proj_speech, self.proj_text] + ([] if self.text_path else [self.text])
-        return [p for part in parts for p in part.parameters()]
-
 
 class AttentionModule(EmotionModule):
-    """LightningModule for :class:`AttentionNet`; sizes default to the paper's (section 4.2).
-
-    ``attention_warmup_epochs`` (ours, not the paper's): for that many first epochs the attention path is
-    not updated, so alpha stays at its start (nearly uniform) while the classifier learns to read the plain
-    spectrogram. Without it the attention learns first and, while the audio is still of no use to the
-    classifier, may put all its mass on a silent position: it then mutes the input.
-    """
+    """LightningModule for :class:`AttentionNet`; sizes default to the paper's (section 4.2)."""
 
     net_class = AttentionNet
-
-    def __init__(
-        self, *args: Any, attention_warmup_epochs: int = 0, attention_lr_scale: float = 1.0, **kwargs: Any
-    ) -> None:
-        super().__init__(*args, **kwargs)
-        self.attention_warmup_epochs = attention_warmup_epochs
-        self.attention_lr_scale = attention_lr_scale
-
-    def parameter_groups(self) -> Any:
-        """With ``attention_lr_scale`` != 1, the attention path's parameters in a group of their own, whose
-        learning rate is the optimizer's times that scale."""
-        if self.attention_lr_scale == 1.0:
-            return self.parameters()
-        attention = self.net.attention_parameters()
-        ids = {id(p) for p in attention}
-        rest = [p for p in self.parameters() if id(p) not in ids]
-        return [{"params": rest}, {"params": attention, "lr_scale": self.attention_lr_scale}]
-
-    def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
-        if self.current_epoch < self.attention_warmup_epochs:
-            for p in self.net.attention_parameters():
-                p.grad = None  # no step for these (optimizers skip parameters without a gradient)

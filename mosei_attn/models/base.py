@@ -35,12 +35,11 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def inverse_frequency_weights(counts: list[int] | tuple[int, ...], power: float = 1.0) -> torch.Tensor:
-    """Per-class weights 1 / count ** ``power`` (1: inverse frequency, 0.5: its square root), normalised to
-    mean 1 (a class with no examples counts as 1)."""
+def inverse_frequency_weights(counts: list[int] | tuple[int, ...]) -> torch.Tensor:
+    """Per-class weights 1 / count, normalised to mean 1 (a class with no examples counts as 1)."""
     if not counts:
         raise ValueError("model.class_weights needs meta.class_counts, but the data metadata has none")
-    weights = torch.tensor(counts, dtype=torch.float32).clamp(min=1) ** -float(power)
+    weights = 1.0 / torch.tensor(counts, dtype=torch.float32).clamp(min=1)
     return weights / weights.mean()
 
 
@@ -56,8 +55,7 @@ class EmotionModule(L.LightningModule):
         scheduler: optional Hydra ``_partial_`` config of an LR scheduler, called with the optimizer;
             ``monitor`` / ``interval`` / ``frequency`` keys go to Lightning instead.
         class_weights: weigh the loss by inverse class frequency from ``meta.class_counts`` (cross
-            entropy weights; for multilabel the BCE ``pos_weight`` of each emotion): ``True`` or 1 for
-            1 / count, a number p for 1 / count ** p (0.5: the square root), ``False`` or 0 for none.
+            entropy weights; for multilabel the BCE ``pos_weight`` of each emotion), 1 / count.
         class_weights_from_epoch: the class weights apply from this epoch on (0: from the start); before
             it the loss is unweighted ("deferred re-weighting": the features are learnt on the plain loss,
             the weights then move the decision towards the rare classes).
@@ -75,7 +73,7 @@ class EmotionModule(L.LightningModule):
         meta: dict[str, Any] | DataMeta,
         optimizer: dict[str, Any],
         scheduler: dict[str, Any] | None = None,
-        class_weights: bool | float = False,
+        class_weights: bool = False,
         class_weights_from_epoch: int = 0,
         compile: bool = False,
         init: str = "default",
@@ -90,8 +88,9 @@ class EmotionModule(L.LightningModule):
             raise ValueError(f"model.init must be one of {', '.join(INITS)}, got {init!r}")
         if INITS[init]:
             INITS[init](self.net)
-        power = float(class_weights)  # True -> 1, False -> 0
-        weight = inverse_frequency_weights(self.meta.class_counts, power) if power else None
+        if not isinstance(class_weights, bool):
+            raise ValueError(f"model.class_weights must be true or false, got {class_weights!r}")
+        weight = inverse_frequency_weights(self.meta.class_counts) if class_weights else None
         self.register_buffer("class_weight", weight, persistent=False)
         num, multi = self.meta.num_classes, self.meta.multilabel
         self.val_metrics, self.test_metrics = EmotionMetrics(num, multi), EmotionMetrics(num, multi)
@@ -209,15 +208,8 @@ class EmotionModule(L.LightningModule):
         probs = logits.float().sigmoid() if self.meta.multilabel else logits.float().softmax(dim=1)
         return {"probs": probs, "attention": attention, "index": batch.get("index")}
 
-    def parameter_groups(self) -> Any:
-        """What the optimizer is built with: all parameters; a subclass may return groups, where a group's
-        ``lr_scale`` multiplies the optimizer's learning rate for its parameters."""
-        return self.parameters()
-
     def configure_optimizers(self) -> Any:
-        optimizer = hydra.utils.instantiate(self.hparams.optimizer)(self.parameter_groups())
-        for group in optimizer.param_groups:  # before the scheduler reads each group's initial lr
-            group["lr"] *= group.pop("lr_scale", 1.0)
+        optimizer = hydra.utils.instantiate(self.hparams.optimizer)(self.parameters())
         if not self.hparams.scheduler:
             return optimizer
         cfg = dict(self.hparams.scheduler)

@@ -1,14 +1,12 @@
 """Building blocks shared by both models: the speech / text CNNs, the dense head and length masks.
 
-Every block runs one of two paths over the SAME parameters:
-
-- the fast default: channels_last memory for the 2-D convolutions, max pooling BEFORE the ReLU and an
-  in-place ReLU. ReLU is monotone, so ``relu(maxpool(x)) == maxpool(relu(x))`` exactly (values and
-  gradients), but the ReLU then touches 4x (2-D) or 2x (1-D) fewer elements. Eager PyTorch has no
-  trainable fused conv+ReLU kernel; ``torch.compile`` (the modules' ``compile`` option) fuses the
-  pool+ReLU and bias+ReLU pairs.
-- ``reference=True``: the textbook order conv -> ReLU -> pool on contiguous NCHW tensors, for the
-  benchmark and for tests that check the fast path changes nothing beyond float rounding.
+Every block runs the fast path: channels_last memory for the 2-D convolutions, max pooling BEFORE the
+ReLU and an in-place ReLU. ReLU is monotone, so ``relu(maxpool(x)) == maxpool(relu(x))`` exactly (values
+and gradients), but the ReLU then touches 4x (2-D) or 2x (1-D) fewer elements. Eager PyTorch has no
+trainable fused conv+ReLU kernel; ``torch.compile`` (the modules' ``compile`` option) fuses the
+pool+ReLU and bias+ReLU pairs. The textbook order (conv -> ReLU -> pool on NCHW tensors) lives in
+``tests/reference_models.py``, for the tests and the benchmark: each block's ``_block`` / ``_activate`` is
+the one step it replaces.
 """
 
 from __future__ import annotations
@@ -90,17 +88,24 @@ class SpeechCNN(nn.Module):
         kernel_size: int = 3,
         blocks: int = 3,
         pool: int = POOL,
-        reference: bool = False,
     ) -> None:
         super().__init__()
         chans = [in_channels] + [kernels] * blocks
         self.convs = nn.ModuleList(
             nn.Conv2d(c_in, c_out, kernel_size, padding="same") for c_in, c_out in pairwise(chans)
         )
-        self.pool, self.reference = pool, reference
-        if not reference:
-            # NHWC weights, so oneDNN / cuDNN pick their channels_last kernels without a conversion per call.
-            self.to(memory_format=torch.channels_last)
+        self.pool = pool
+        # NHWC weights, so oneDNN / cuDNN pick their channels_last kernels without a conversion per call.
+        self.to(memory_format=torch.channels_last)
+
+    def _layout(self, x: torch.Tensor) -> torch.Tensor:
+        """The input in the memory layout the convolutions run in (channels_last)."""
+        return x.contiguous(memory_format=torch.channels_last)
+
+    def _block(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+        """One block: conv ('same') -> max pool -> in-place ReLU (pool first: same result, pool^2 x fewer
+        ReLUs)."""
+        return F.relu_(F.max_pool2d(F.conv2d(x, weight, bias, padding="same"), self.pool))
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """(B, C_in, F, T) -> (B, K, F', T'). With ``lengths`` (B,) (real frames of each sample), every
@@ -109,19 +114,14 @@ class SpeechCNN(nn.Module):
         padding and the batch's padding both read as "silence continues", so a segment's features depend
         neither on its batch's padding nor on where its array ends."""
         masks = self._time_masks(lengths, x.shape[-1], x.dtype)
-        if not self.reference:
-            x = x.contiguous(memory_format=torch.channels_last)
+        x = self._layout(x)
         silence = x.new_zeros(x.shape[1])  # the previous block's response to silence, (C,)
         for conv, mask in zip(self.convs, masks, strict=True):
             bias = conv.bias
             if mask is not None:  # conv(x_rel + s) = conv_zero_padded(x_rel) + W.sum() @ s
                 bias = bias + conv.weight.sum(dim=(2, 3)) @ silence
                 silence = F.relu(bias)  # this block's response to silence (max pool of a constant is it)
-            x = F.conv2d(x, conv.weight, bias, padding="same")
-            if self.reference:
-                x = F.max_pool2d(F.relu(x), self.pool)
-            else:
-                x = F.relu_(F.max_pool2d(x, self.pool))  # pool first: same result, pool^2 x fewer ReLUs
+            x = self._block(x, conv.weight, bias)
             if mask is not None:
                 x = (x - silence[:, None, None]) * mask
         return x  # (B, K, F / pool^P, T / pool^P)
@@ -147,23 +147,22 @@ class TextCNN(nn.Module):
         kernel_size: int = 3,
         blocks: int = 1,
         pool: int = POOL,
-        reference: bool = False,
     ) -> None:
         super().__init__()
         chans = [embed_dim] + [kernels] * blocks
         self.convs = nn.ModuleList(
             nn.Conv1d(c_in, c_out, kernel_size, padding="same") for c_in, c_out in pairwise(chans)
         )
-        self.pool, self.reference = pool, reference
+        self.pool = pool
+
+    def _block(self, x: torch.Tensor, conv: nn.Conv1d) -> torch.Tensor:
+        """One block: conv -> max pool -> in-place ReLU."""
+        return F.relu_(F.max_pool1d(conv(x), self.pool))
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """``lengths`` (B,): real word positions; features past them are zeroed after every block."""
         for k, conv in enumerate(self.convs, 1):
-            if self.reference:
-                x = F.max_pool1d(F.relu(conv(x)), self.pool)
-            else:
-                x = F.relu_(F.max_pool1d(conv(x), self.pool))
-            x = zero_padding(x, lengths, k, self.pool)
+            x = zero_padding(self._block(x, conv), lengths, k, self.pool)
         return x  # (B, K, L / pool^blocks)
 
 
@@ -176,7 +175,6 @@ class DenseHead(nn.Module):
         hidden: Sequence[int] = (1024, 512, 128),
         num_classes: int = 6,
         dropout: float = 0.1,
-        reference: bool = False,
     ) -> None:
         super().__init__()
         if not hidden:
@@ -185,11 +183,14 @@ class DenseHead(nn.Module):
         self.hidden = nn.ModuleList(nn.Linear(a, b) for a, b in pairwise(sizes))
         self.dropout = nn.Dropout(dropout)
         self.out = nn.Linear(sizes[-1], num_classes)
-        self.reference = reference
+
+    def _activate(self, x: torch.Tensor) -> torch.Tensor:
+        """The hidden layers' ReLU, in place."""
+        return F.relu_(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for layer in self.hidden:
-            x = F.relu(layer(x), inplace=not self.reference)
+            x = self._activate(layer(x))
         return self.out(self.dropout(x))  # (B, num_classes)
 
 

@@ -30,7 +30,6 @@ class ShallowNet(nn.Module):
         dense: Sequence[int] = (1024, 512, 128),
         dropout: float = 0.1,
         mask_padding: bool = True,
-        reference: bool = False,
     ) -> None:
         super().__init__()
         self.mask_padding = mask_padding
@@ -40,9 +39,9 @@ class ShallowNet(nn.Module):
             kernels * pooled_size(n_freq, pool_blocks, pool) * pooled_size(n_time, pool_blocks, pool)
         )
         text_features = kernels * pooled_size(n_words, text_blocks, pool)
-        self.speech = SpeechCNN(1, kernels, kernel_size, pool_blocks, pool, reference)
-        self.text = TextCNN(embed_dim, kernels, kernel_size, text_blocks, pool, reference)
-        self.head = DenseHead(speech_features + text_features, dense, num_classes, dropout, reference)
+        self.speech = SpeechCNN(1, kernels, kernel_size, pool_blocks, pool)
+        self.text = TextCNN(embed_dim, kernels, kernel_size, text_blocks, pool)
+        self.head = DenseHead(speech_features + text_features, dense, num_classes, dropout)
 
     def forward(
         self, spec: torch.Tensor, spec_len: torch.Tensor, words: torch.Tensor, word_len: torch.Tensor
