@@ -105,7 +105,7 @@ def train_step(model, opt, batch: dict, device: torch.device, bf16: bool, update
     """Copy ``batch`` to the device, forward (autocast), loss, backward and (``update``) the optimizer step."""
     batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-        logits, _ = model(batch)
+        logits = model(batch).logits
         loss = model.loss(logits.float(), batch["target"])
     loss.backward()
     if update:

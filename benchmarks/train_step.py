@@ -82,7 +82,7 @@ def child(model: str, side: str, mode: str, batch: int, steps: int, warmup: int)
                 with torch.no_grad():
                     net(*inputs)
                 return
-            loss = F.cross_entropy(net(*inputs)[0].float(), target)
+            loss = F.cross_entropy(net(*inputs).logits.float(), target)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

@@ -57,7 +57,8 @@ def to_batch(item: dict[str, np.ndarray], device: str | torch.device = "cpu") ->
 @dataclass
 class Prediction:
     """One clip's emotion probabilities (C,) (softmax; per-emotion sigmoid when multilabel), the words used
-    and those without a vector, the model's input batch and its attention matrix (m, n) (None: shallow)."""
+    and those without a vector, the model's input batch, its attention matrix (m, n) and the weight it put on
+    each frame (T,) (both None: shallow)."""
 
     probs: np.ndarray
     names: tuple[str, ...]
@@ -67,6 +68,7 @@ class Prediction:
     batch: dict[str, torch.Tensor]
     attention: np.ndarray | None
     seconds: float
+    weights: np.ndarray | None = None
 
     @property
     def predicted(self) -> str:
@@ -202,7 +204,7 @@ class Predictor:
             log.warning("%s: no word with a vector: the prediction rests on the audio alone", audio_path)
         batch = to_batch(item, self.device)
         out = self.model.predict_step(batch, 0)
-        att = out["attention"]
+        att, weights = out["attention"], out["weights"]
         return Prediction(
             out["probs"][0].cpu().numpy(),
             self.names,
@@ -212,6 +214,7 @@ class Predictor:
             batch,
             None if att is None else att[0].float().cpu().numpy(),
             seconds,
+            None if weights is None else weights[0].float().cpu().numpy(),
         )
 
     def figure(self, pred: Prediction, path: str | os.PathLike, title: str = "") -> Path:
@@ -230,6 +233,7 @@ class Predictor:
             max_hz=self.audio.sample_rate / 2,
             multilabel=self.multilabel,
             title=title,
+            weights=pred.weights,
         )
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +13,7 @@ from mosei_attn.data.cue_truth import read_cue_truth
 from mosei_attn.data.layout import TRUTH_FILE
 from mosei_attn.models.attention import AttentionNet
 from mosei_attn.models.cue_metrics import CueMetrics, peakedness, pointing
+from mosei_attn.models.output import NetOutput
 from mosei_attn.models.shallow import ShallowNet
 from mosei_attn.synthetic import writer as syn
 from mosei_attn.synthetic.config import MODES
@@ -76,7 +76,7 @@ def test_logits_do_not_depend_on_what_lies_past_the_length(cls) -> None:
     noisy_words[:, 5:] += 3.0
     with torch.no_grad():
         torch.testing.assert_close(
-            net(spec, spec_len, words, word_len)[0], net(noisy, spec_len, noisy_words, word_len)[0]
+            net(spec, spec_len, words, word_len).logits, net(noisy, spec_len, noisy_words, word_len).logits
         )
 
 
@@ -86,8 +86,7 @@ def test_text_path_feeds_the_words_to_the_head() -> None:
     with_text = AttentionNet(SPEC, TEXT, 6, text_path=True, **SIZES)
     extra = with_text.head.hidden[0].in_features - plain.head.hidden[0].in_features
     assert extra == SIZES["kernels"] * with_text.words_p  # the pooled text features, K x L'
-    logits, _ = with_text(*_inputs(40, 6))
-    logits.sum().backward()
+    with_text(*_inputs(40, 6)).logits.sum().backward()
     head_w = with_text.head.hidden[0].weight.grad
     assert head_w[:, -extra:].abs().sum() > 0  # the text columns of the head learn
 
@@ -120,7 +119,8 @@ def test_cue_metrics_per_mode_accuracy_and_pointing() -> None:
     attention[:, 2, 0] = 1.0  # every segment: its one real word looks at time position 2
     stress = torch.zeros(5, 32, dtype=torch.bool)
     stress[:, 8:12] = True
-    metric.update(preds, target, mode, attention, torch.full((5,), 32), stress)
+    out = NetOutput(torch.zeros(5, 6), attention, attention.sum(dim=2), torch.full((5,), 8))
+    metric.update(preds, target, mode, out, stress)
     out = metric.compute()
     assert out["acc_both"] == 1.0 and out["acc_prosody_only"] == 0.0 and out["acc_text_only"] == 1.0
     assert "acc_distractor" not in out  # never seen: left out rather than reported as 0
@@ -209,19 +209,16 @@ def test_cache_arrays_use_the_centred_frames_of_the_spectrogram(corpus: Path) ->
 
 
 @pytest.mark.parametrize("spec_len", [64, 43, 40, 5])  # whole windows, a partial last one, shorter than one
-def test_the_attention_curve_shows_the_weight_the_model_applies_to_each_frame(spec_len):
-    from mosei_attn.models.blocks import length_mask
-    from mosei_attn.reporting.plots import applied_weights
-
+def test_the_frame_weights_extend_alpha_over_each_positions_frames(spec_len):
+    """The result's per-frame weights (what the figure draws) are alpha repeated over each attended
+    position's frames; the frames past the last attended position take its weight."""
     net = AttentionNet(SPEC, TEXT, 6, **SIZES).eval()
-    spec, s_len, words, w_len = _inputs(spec_len, word_len=5)
     with torch.no_grad():
-        attn, frame_weights, _ = net.attend(spec, s_len, words, w_len)
-    stride, word_cols = net.time_stride, int(length_mask(w_len, net.words_p).sum())
-    rows = math.ceil(spec_len / stride)  # time positions holding real frames, as the figure crops them
-    curve = applied_weights(attn[0, :rows, :word_cols].numpy().copy(), stride, spec_len)
-    per_frame = np.repeat(curve, stride)[:spec_len]
-    applied = frame_weights[0, :spec_len].numpy()  # scaled to mean 1 over the attended positions
-    assert np.allclose(per_frame / per_frame[0], applied / applied[0], rtol=1e-5)
-    if spec_len % stride and spec_len > stride:  # a partial last window: not attended, its frames weighed
-        assert attn[0, rows - 1].sum() == 0 and curve[-1] > 0
+        out = net(*_inputs(spec_len, word_len=5))
+    stride, n = net.time_stride, int(out.attended[0])
+    assert n == max(1, min(spec_len // stride, net.time_p))  # whole real windows only, at least one
+    alpha = out.alpha[0].numpy()
+    assert alpha[:n].mean() == pytest.approx(1.0) and not alpha[n:].any()  # mean 1 where attended, 0 past
+    per_frame = np.repeat(alpha[:n], stride)
+    expected = np.concatenate([per_frame, np.full(SPEC[1] - len(per_frame), alpha[n - 1])])
+    np.testing.assert_allclose(out.weights[0].numpy(), expected, rtol=1e-6)

@@ -47,7 +47,8 @@ def test_cuda_gives_the_cpu_outputs(cls: type, no_tf32: None) -> None:
 
     outs = []
     for model, b in ((cpu, batch), (gpu, on_gpu)):
-        logits, attn = model(b)
+        out = model(b)
+        logits, attn = out.logits, out.attention
         logits.square().sum().backward()
         outs.append((logits.detach().cpu(), None if attn is None else attn.detach().cpu(), model))
     (l1, a1, m1), (l2, a2, m2) = outs

@@ -76,7 +76,7 @@ def test_manifest_with_good_and_bad_rows_trains_on_four_emotions(data_dir, tmp_p
     assert model.meta.emotion_names == tuple(EMOTIONS)
     assert [len(dm.dataset(s)) for s in ("train", "val", "test")] == [12, 4, 4]  # the good rows only
     batch = next(iter(dm.val_dataloader()))
-    logits, _ = model(batch)
+    logits = model(batch).logits
     assert logits.shape == (4, len(EMOTIONS))
     saved = json.loads((objects["output_dir"] / "metrics.json").read_text())
     assert saved["test/emotion_names"] == EMOTIONS

@@ -51,7 +51,9 @@ def make_batch(meta: DataMeta, spec_len: list[int], word_len: list[int], seed: i
 
 
 def run(model: torch.nn.Module, batch: dict) -> tuple[torch.Tensor, torch.Tensor | None]:
-    return model(batch)
+    """The model's logits (B, C) and attention matrix (B, m, n) (None: shallow) for ``batch``."""
+    out = model(batch)
+    return out.logits, out.attention
 
 
 @pytest.mark.parametrize("cls", MODELS)

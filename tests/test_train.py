@@ -83,7 +83,8 @@ def test_checkpoint_rebuilds_without_the_dataset(train_cfg, tmp_path):
     assert model.meta.emotion_names == objects["datamodule"].meta.emotion_names
     assert run_cfg.model._target_.endswith("ShallowModule")
     batch = next(iter(objects["datamodule"].val_dataloader()))
-    logits, attention = model(batch)
+    out = model(batch)
+    logits, attention = out.logits, out.attention
     assert logits.shape == (len(batch["target"]), 6) and attention is None
 
 

@@ -19,13 +19,14 @@ from mosei_attn.models.blocks import (
     pooled_lengths,
     pooled_size,
 )
+from mosei_attn.models.output import NetOutput
 
 
 class AttentionNet(nn.Module):
     """Text-guided time attention over the spectrogram, then a CNN classifier on the attended input.
 
-    Shapes: ``spec`` (B, 1, F, T), ``words`` (B, L, D) -> logits (B, C) and the attention matrix
-    (B, m, n) with m = T' = T / pool^P time positions (rows) and n = L' = L / pool^text_blocks word positions
+    Shapes: ``spec`` (B, 1, F, T), ``words`` (B, L, D) -> a :class:`NetOutput`: logits (B, C), the attention
+    matrix (B, m, n), the time weights alpha (B, m) and the per-frame weights (B, T); the matrix has with m = T' = T / pool^P time positions (rows) and n = L' = L / pool^text_blocks word positions
     (columns). Each real column is a softmax over the real time positions (eq. 1); padded columns are 0.
 
     The scores are unscaled, as the paper's eq. 1 (a 1 / sqrt(d) scale was measured and removed:
@@ -76,9 +77,9 @@ class AttentionNet(nn.Module):
 
     def attend(
         self, spec: torch.Tensor, spec_len: torch.Tensor, words: torch.Tensor, word_len: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Attention matrix (B, m, n), per-frame weights (B, T) and the text CNN's features (B, K, L') for
-        already masked inputs."""
+    ) -> tuple[torch.Tensor, ...]:
+        """For already masked inputs: the attention matrix (B, m, n), alpha (B, m), the attended positions
+        (B,), the per-frame weights (B, T) and the text CNN's features (B, K, L')."""
         spec_lens, word_lens = (spec_len, word_len) if self.mask_padding else (None, None)
         feats = self.speech(spec, spec_lens)  # (B, K, F', T')
         f = self.proj_speech(feats.flatten(1, 2))  # (B, d, T')
@@ -94,25 +95,28 @@ class AttentionNet(nn.Module):
         alpha = attn.sum(dim=2)  # eq. 2: one weight per time position, (B, m); sums to n_word
         # Scale to average 1 over the real time positions; with no words, uniform (the plain spectrogram).
         scaled = alpha * (n_time / n_word.clamp(min=1)).to(alpha.dtype)[:, None]
-        alpha = torch.where((n_word > 0)[:, None], scaled, time_mask.to(alpha.dtype))
+        alpha = torch.where((n_word > 0)[:, None], scaled, time_mask.to(alpha.dtype))  # (B, m)
         # "Extend": each pooled weight covers pool^P frames; the frames past the last attended position
         # (a partly real window, or past T' * pool^P) reuse its weight.
         frame = torch.arange(spec.shape[-1], device=spec.device)
         idx = torch.div(frame, self.time_stride, rounding_mode="floor")[None, :]  # (1, T)
         idx = torch.minimum(idx, (n_time - 1)[:, None])  # (B, T)
-        return attn, alpha.gather(1, idx), text  # (B, m, n), (B, T), text CNN features (B, K, L')
+        weights = alpha.gather(1, idx)  # (B, T)
+        return attn, alpha, n_time, weights, text
 
     def forward(
         self, spec: torch.Tensor, spec_len: torch.Tensor, words: torch.Tensor, word_len: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Class logits (B, C) and the attention matrix (B, m, n)."""
+    ) -> NetOutput:
+        """Class logits (B, C) with the attention matrix (B, m, n), alpha (B, m) and frame weights (B, T)."""
         spec, words = mask_inputs(spec, spec_len, words, word_len)
-        attn, weights, text = self.attend(spec, spec_len, words, word_len)
+        attn, alpha, n_time, weights, text = self.attend(spec, spec_len, words, word_len)
         attended = spec * weights[:, None, None, :]  # broadcast over frequency, (B, 1, F, T)
         feats = self.classifier(attended, spec_len if self.mask_padding else None).flatten(1)  # (B, K*F'*T')
         if self.text_path:  # beyond the paper: the shallow model's text features beside the attended speech
             feats = torch.cat([feats, text.flatten(1)], dim=1)  # (B, K*F'*T' + K*L')
-        return self.head(feats), attn
+        return NetOutput(
+            self.head(feats), attn, alpha, n_time, weights
+        )  # (B, C), (B, m, n), (B, m), (B,), (B, T)
 
 
 class AttentionModule(EmotionModule):

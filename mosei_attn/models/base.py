@@ -16,6 +16,7 @@ from mosei_attn.data.meta import DataMeta
 from mosei_attn.models.blocks import he_init
 from mosei_attn.models.cue_metrics import CueMetrics
 from mosei_attn.models.metrics import EmotionMetrics, to_numpy
+from mosei_attn.models.output import NetOutput
 
 #: Scheduler config keys that are Lightning's (how to step it), not the scheduler constructor's.
 LIGHTNING_SCHEDULER_KEYS = ("monitor", "interval", "frequency")
@@ -46,7 +47,7 @@ def inverse_frequency_weights(counts: list[int] | tuple[int, ...]) -> torch.Tens
 class EmotionModule(L.LightningModule):
     """Shared training logic; a subclass names its network class in ``net_class``: a module built as
     ``net_class(spec_shape, text_shape, num_classes, **net)`` that maps ``(spec, spec_len, words, word_len)``
-    to ``(logits, attention or None)``.
+    to a :class:`~mosei_attn.models.output.NetOutput`.
 
     Args:
         meta: data facts (:class:`DataMeta` or its dict); stored as a dict in the hyperparameters so
@@ -101,9 +102,9 @@ class EmotionModule(L.LightningModule):
         self.val_results: dict[str, Any] = {}
         self.test_results: dict[str, Any] = {}
 
-    def forward(self, batch: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Logits (B, C) and the attention matrix (B, m, n) (None for models without one) for a batch
-        dict with ``spec`` (B, 1, F, T), ``spec_len`` (B,), ``words`` (B, L, D) and ``word_len`` (B,).
+    def forward(self, batch: Mapping[str, torch.Tensor]) -> NetOutput:
+        """The network's result (logits (B, C), and for the attention model the attention matrix, alpha and
+        the frame weights: :class:`NetOutput`) for a batch dict with ``spec`` (B, 1, F, T), ``spec_len`` (B,), ``words`` (B, L, D) and ``word_len`` (B,).
         Spec and words may come as the cache stores them (float16, from the loader): they are cast here,
         on the model's device, to the dtype of its parameters."""
         spec, words = (batch[k].to(self.dtype) for k in ("spec", "words"))
@@ -117,9 +118,9 @@ class EmotionModule(L.LightningModule):
             return F.binary_cross_entropy_with_logits(logits, target.to(logits.dtype), pos_weight=weight)
         return F.cross_entropy(logits, target, weight=weight)
 
-    def _step(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        logits, attention = self(batch)
-        return self.loss(logits.float(), batch["target"]), logits, attention
+    def _step(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, NetOutput]:
+        out = self(batch)
+        return self.loss(out.logits.float(), batch["target"]), out
 
     def setup(self, stage: str) -> None:
         if self.hparams.compile and stage == "fit":
@@ -139,7 +140,7 @@ class EmotionModule(L.LightningModule):
         self._ua_best_restored = None if best is None else float(best)
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        loss, _, _ = self._step(batch)
+        loss, _ = self._step(batch)
         self.log(
             "train/loss",
             loss,
@@ -151,16 +152,15 @@ class EmotionModule(L.LightningModule):
         return loss
 
     def _eval_step(self, batch: dict[str, torch.Tensor], split: str) -> None:
-        loss, logits, attention = self._step(batch)
-        getattr(self, f"{split}_metrics").update(logits, batch["target"])
+        loss, out = self._step(batch)
+        getattr(self, f"{split}_metrics").update(out.logits, batch["target"])
         # Cue modes and where the attention looks (mosei_attn.models.cue_metrics); one class per segment only.
         if not self.meta.multilabel:
             getattr(self, f"{split}_cues").update(
-                logits.argmax(dim=1),
+                out.logits.argmax(dim=1),
                 batch["target"],
                 batch.get("mode"),
-                attention,
-                batch["spec_len"],
+                out,
                 batch.get("stress"),
             )
         self.log(
@@ -203,10 +203,17 @@ class EmotionModule(L.LightningModule):
         self.test_results = self._log_results("test")
 
     def predict_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> dict[str, torch.Tensor | None]:
-        """Class probabilities (softmax, or per-emotion sigmoid for multilabel) and the attention matrix."""
-        logits, attention = self(batch)
-        probs = logits.float().sigmoid() if self.meta.multilabel else logits.float().softmax(dim=1)
-        return {"probs": probs, "attention": attention, "index": batch.get("index")}
+        """Class probabilities (softmax, or per-emotion sigmoid for multilabel), the attention matrix
+        (B, m, n) and the per-frame weights (B, T) (both None without attention)."""
+        out = self(batch)
+        logits = out.logits.float()
+        probs = logits.sigmoid() if self.meta.multilabel else logits.softmax(dim=1)
+        return {
+            "probs": probs,
+            "attention": out.attention,
+            "weights": out.weights,
+            "index": batch.get("index"),
+        }
 
     def configure_optimizers(self) -> Any:
         optimizer = hydra.utils.instantiate(self.hparams.optimizer)(self.parameters())

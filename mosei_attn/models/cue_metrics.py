@@ -15,16 +15,20 @@ from collections.abc import Sequence
 import torch
 from torchmetrics import Metric
 
-from mosei_attn.models.blocks import attended_lengths, length_mask
+from mosei_attn.models.blocks import length_mask
+from mosei_attn.models.output import NetOutput
 
 
-def time_weights(attention: torch.Tensor, n_time: torch.Tensor) -> torch.Tensor:
-    """alpha (eq. 2) of attention matrices (B, m, n) as a distribution over the real time positions, (B, m).
+def distribution(out: NetOutput) -> tuple[torch.Tensor, torch.Tensor]:
+    """The model's alpha as a distribution over its attended time positions, (B, m), and their number (B,).
 
-    Rows with no word (an all-zero matrix) come out all zero.
+    Segments with no word (an all-zero attention matrix: the model then applies uniform weights) come out
+    all zero, so the attention figures leave them out.
     """
-    alpha = attention.float().sum(dim=2) * length_mask(n_time, attention.shape[1])  # (B, m)
-    return alpha / alpha.sum(dim=1, keepdim=True).clamp(min=1e-12)
+    alpha = out.alpha.float()  # (B, m), 0 past the attended positions
+    has_words = out.attention.flatten(1).sum(dim=1) > 0  # (B,)
+    alpha = alpha / alpha.sum(dim=1, keepdim=True).clamp(min=1e-12) * has_words[:, None]
+    return alpha, out.attended
 
 
 def pointing(alpha: torch.Tensor, n_time: torch.Tensor, stress: torch.Tensor, stride: int) -> torch.Tensor:
@@ -87,21 +91,19 @@ class CueMetrics(Metric):
         preds: torch.Tensor,
         target: torch.Tensor,
         mode: torch.Tensor | None = None,
-        attention: torch.Tensor | None = None,
-        spec_len: torch.Tensor | None = None,
+        out: NetOutput | None = None,
         stress: torch.Tensor | None = None,
     ) -> None:
-        """``preds`` / ``target`` (B,) class indices; ``mode`` (B,) cue-mode index or -1; ``attention``
-        (B, m, n) with ``spec_len`` (B,) real frames; ``stress`` (B, T) stressed frames."""
+        """``preds`` / ``target`` (B,) class indices; ``mode`` (B,) cue-mode index or -1; ``out`` the model's
+        result (its alpha (B, m) and attended positions (B,)); ``stress`` (B, T) stressed frames."""
         if mode is not None:
             known = mode >= 0
             hit = (preds == target) & known
             self.correct += torch.bincount(mode[known], hit[known].double(), len(self.modes))
             self.count += torch.bincount(mode[known], minlength=len(self.modes)).double()
-        if attention is None or spec_len is None:
+        if out is None or out.alpha is None:
             return
-        n_time = attended_lengths(spec_len, self.stride, attention.shape[1])
-        alpha = time_weights(attention, n_time)
+        alpha, n_time = distribution(out)
         peak, entropy = peakedness(alpha, n_time)
         self._add("peak", peak)
         self._add("entropy", entropy)

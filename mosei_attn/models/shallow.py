@@ -9,12 +9,13 @@ from torch import nn
 
 from mosei_attn.models.base import EmotionModule
 from mosei_attn.models.blocks import POOL, DenseHead, SpeechCNN, TextCNN, mask_inputs, pooled_size
+from mosei_attn.models.output import NetOutput
 
 
 class ShallowNet(nn.Module):
     """Late fusion by concatenation: ``spec`` (B, 1, F, T), ``words`` (B, L, D) -> logits (B, C).
 
-    Returns ``(logits, None)``: the same pair as :class:`AttentionNet`, with no attention matrix.
+    Returns a :class:`NetOutput` with the logits only (no attention).
     """
 
     def __init__(
@@ -45,12 +46,12 @@ class ShallowNet(nn.Module):
 
     def forward(
         self, spec: torch.Tensor, spec_len: torch.Tensor, words: torch.Tensor, word_len: torch.Tensor
-    ) -> tuple[torch.Tensor, None]:
+    ) -> NetOutput:
         spec, words = mask_inputs(spec, spec_len, words, word_len)
         spec_lens, word_lens = (spec_len, word_len) if self.mask_padding else (None, None)
         speech = self.speech(spec, spec_lens).flatten(1)  # (B, K * F' * T')
         text = self.text(words.transpose(1, 2), word_lens).flatten(1)  # (B, K * L')
-        return self.head(torch.cat([speech, text], dim=1)), None
+        return NetOutput(self.head(torch.cat([speech, text], dim=1)))  # logits (B, C)
 
 
 class ShallowModule(EmotionModule):

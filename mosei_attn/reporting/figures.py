@@ -64,7 +64,7 @@ def attention_examples(
         if out["attention"] is None:
             return paths
         row, attention = int(item["index"]), out["attention"][0].float().cpu().numpy()  # (m, n)
-        probs = out["probs"][0].cpu().numpy()
+        probs, weights = out["probs"][0].cpu().numpy(), out["weights"][0].float().cpu().numpy()  # (C,), (T,)
         cue = f" [{model.meta.cue_modes[int(item['mode'])]}]" if int(item.get("mode", -1)) >= 0 else ""
         title = (
             f"{cache.segment_id[row]}{cue}: true {_target_name(item['target'], names)}, "
@@ -76,7 +76,7 @@ def attention_examples(
             words=str(cache.text[row]).split(), probs=probs, names=names, spec_len=int(item["spec_len"]),
             n_words=word_columns(int(item["word_len"]), item["words"].shape[0], attention.shape[1]),
             hop_seconds=hop_seconds, max_hz=max_hz, multilabel=model.meta.multilabel, title=title,
-            stress=stress,
+            stress=stress, weights=weights,
         ))  # fmt: skip
     return paths
 

@@ -17,10 +17,8 @@ import matplotlib
 matplotlib.use("Agg")  # headless: figures go to files and loggers
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-import torch  # noqa: E402
 
 from mosei_attn.io import atomic_path
-from mosei_attn.models.blocks import attended_lengths
 
 DPI = 110
 SPEC_CMAP, ATTENTION_CMAP, CONFUSION_CMAP = "magma", "viridis", "Blues"
@@ -139,18 +137,6 @@ def _mark_stress(axes: Sequence[plt.Axes], runs: list[tuple[int, int]], hop: flo
         axes[0].legend(loc="upper right", fontsize=7, framealpha=0.6)
 
 
-def applied_weights(attention: np.ndarray, per_row: int, frames: int) -> np.ndarray:
-    """The weight (summed over word columns) the model applies to the frames of each of ``attention``'s
-    rows (real_t, n), ``per_row`` frames a row, for a segment of ``frames`` real frames. Rows past the last
-    whole real window are not attended (their softmax share is 0): the model gives their real frames the
-    last attended row's weight (:func:`~mosei_attn.models.blocks.attended_lengths`), and so does the curve.
-    """
-    weights = attention.sum(axis=1)
-    attended = int(attended_lengths(torch.tensor([frames]), per_row, max(1, len(weights)))[0])
-    weights[attended:] = weights[attended - 1]
-    return weights
-
-
 def _attention_panels(
     fig: plt.Figure,
     grid: Any,
@@ -161,21 +147,23 @@ def _attention_panels(
     words: Sequence[str],
     n_words: int | None,
     hop_seconds: float | None,
+    weights: np.ndarray | None = None,
 ) -> plt.Axes:
-    """The attention weight over time on the spectrogram panel ``ax0`` and the attention matrix (m, n) below
-    it (returned), cropped to the ``frames`` real frames (of ``T``) and the ``n_words`` real word columns."""
+    """The attention matrix (m, n) below the spectrogram panel ``ax0`` (returned), cropped to the ``frames``
+    real frames (of ``T``) and the ``n_words`` real word columns, and on ``ax0`` the weight the model
+    applies to each frame, ``weights`` (T,) (the model's own, :class:`~mosei_attn.models.output.NetOutput`)."""
     m, n = attention.shape
     per_row = max(1, T // m)  # frames per attention time position
     real_t = min(m, max(1, int(np.ceil(frames / per_row))))
     real_w = n if n_words is None else min(n, max(0, int(n_words)))
     att = attention[:real_t, :real_w]  # (real_t, real_w)
     step = per_row * (hop_seconds or 1)
-    if real_w:  # piecewise constant: the model repeats each time position's weight over its frames
+    if real_w and weights is not None:  # piecewise constant: each time position's weight over its frames
         ax0b = ax0.twinx()
-        weights = applied_weights(att, per_row, frames)
-        edges = np.minimum(np.arange(real_t + 1) * step, frames * (hop_seconds or 1))
-        ax0b.plot(edges, np.append(weights, weights[-1]), drawstyle="steps-post", color="cyan", lw=1.5)
-        ax0b.set_ylabel("attention (sum over words)")
+        w = np.asarray(weights, dtype=np.float32)[:frames]
+        edges = np.arange(frames + 1) * (hop_seconds or 1)
+        ax0b.plot(edges, np.append(w, w[-1]), drawstyle="steps-post", color="cyan", lw=1.5)
+        ax0b.set_ylabel("weight on the frames (alpha, mean 1)")
         ax0.set_xlim(0, frames * (hop_seconds or 1))
     ax1 = fig.add_subplot(grid[1, 0])
     shown = att if real_w else np.zeros((real_t, 1))
@@ -212,6 +200,7 @@ def plot_prediction(
     multilabel: bool = False,
     title: str = "",
     stress: np.ndarray | None = None,
+    weights: np.ndarray | None = None,
 ) -> Path:
     """One segment: its spectrogram (F, T) with the attention weight over time, the attention matrix
     (m time rows x n word columns, figure 2) below it, and the emotion probabilities beside them.
@@ -219,6 +208,7 @@ def plot_prediction(
     ``attention`` None (shallow models) leaves out both attention panels; ``probs`` None the bar chart.
     The attention is cropped to the real time positions (``spec_len`` frames) and real word columns
     (``n_words``); a segment with no words shows an empty matrix, one with no frames a single frame.
+    ``weights`` (T,) is the weight the model applied to each frame (drawn over the spectrogram).
     ``stress`` (T,) bool marks the stressed words' frames (the synthetic corpus's truth) on the time axes.
     """
     T = spec.shape[1]
@@ -236,7 +226,9 @@ def plot_prediction(
     if attention is None:
         fig.colorbar(im, ax=ax0, fraction=COLORBAR_FRACTION, label="scaled dB")
     else:
-        axes.append(_attention_panels(fig, grid, ax0, attention, T, frames, words, n_words, hop_seconds))
+        axes.append(
+            _attention_panels(fig, grid, ax0, attention, T, frames, words, n_words, hop_seconds, weights)
+        )
     if stress is not None:
         _mark_stress(axes, stressed_runs(stress, frames), hop_seconds or 1)
     if probs is not None:

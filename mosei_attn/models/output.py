@@ -1,0 +1,31 @@
+"""What a network returns: one small result object that the loss, the metrics and the figures consume."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass
+class NetOutput:
+    """A network's result for a batch of B segments.
+
+    Attributes:
+        logits: class logits, (B, C).
+        attention: the attention matrix (B, m, n): m time positions (rows), n word positions (columns), each
+            real column a softmax over the attended time positions (eq. 1), padded columns 0. None for
+            models without attention.
+        alpha: the time weight of each attention time position as the model applies it (eq. 2, scaled to
+            mean 1 over the attended positions; all 1 for a segment with no words; 0 past the attended
+            positions), (B, m). None without attention.
+        attended: how many time positions the attention weighs (the first ``attended`` rows), (B,).
+        weights: alpha extended to the spectrogram frames, the factor each input frame is multiplied by,
+            (B, T). None without attention.
+    """
+
+    logits: torch.Tensor
+    attention: torch.Tensor | None = None
+    alpha: torch.Tensor | None = None
+    attended: torch.Tensor | None = None
+    weights: torch.Tensor | None = None
