@@ -41,7 +41,12 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     # the run's own precision unless told otherwise: a bf16-mixed run's test table is reproduced in bf16
     precision = cfg.get("precision") or run_cfg.get("trainer", {}).get("precision")  # None: Lightning's
     trainer = L.Trainer(
-        accelerator=cfg.accelerator, devices=1, precision=precision, logger=False, enable_checkpointing=False
+        accelerator=cfg.accelerator,
+        devices=1,
+        precision=precision,
+        logger=False,
+        enable_checkpointing=False,
+        callbacks=datamodule.callbacks(),  # what the data's extras need (a synthetic corpus: its cue metrics)
     )
     trainer.test(model, dataloaders=datamodule._loader(cfg.split, shuffle=False), weights_only=False)
     report = RunReport(cfg.paths.output_dir, model_name(run_cfg.model), meta.emotion_names)

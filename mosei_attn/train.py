@@ -47,6 +47,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
 
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c and "_target_" in c]
     callbacks.append(ConfigInCheckpoint(to_container(cfg)))
+    callbacks += datamodule.callbacks()  # what the data's extras need (a synthetic corpus: its cue metrics)
     # a requeued SLURM job resumes from the run folder's hpc_ckpt_*.ckpt without a ckpt_path
     resuming = bool(cfg.get("ckpt_path")) or hpc_checkpoint(cfg.trainer.get("default_root_dir") or out_dir)
     if resuming and is_rank_zero():

@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 import torch
 
-from mosei_attn.data.cue_truth import read_cue_truth
-from mosei_attn.data.layout import TRUTH_FILE
 from mosei_attn.models.attention import AttentionNet
-from mosei_attn.models.cue_metrics import CueMetrics, peakedness, pointing
+from mosei_attn.models.attention_stats import peakedness
 from mosei_attn.models.output import NetOutput
 from mosei_attn.models.shallow import ShallowNet
 from mosei_attn.synthetic import writer as syn
 from mosei_attn.synthetic.config import MODES
+from mosei_attn.synthetic.cue_metrics import CueMetrics, pointing
+from mosei_attn.synthetic.cue_truth import TRUTH_FILE, read_cue_truth
 
 SPEC, TEXT = (16, 64), (8, 12)
 SIZES = {"kernels": 4, "dense": [16, 8], "attn_dim": 8}
@@ -124,10 +124,54 @@ def test_cue_metrics_per_mode_accuracy_and_pointing() -> None:
     out = metric.compute()
     assert out["acc_both"] == 1.0 and out["acc_prosody_only"] == 0.0 and out["acc_text_only"] == 1.0
     assert "acc_distractor" not in out  # never seen: left out rather than reported as 0
-    assert out["pointing"] == pytest.approx(8.0) and out["attn_peak"] == pytest.approx(8.0)
+    assert out["pointing"] == pytest.approx(8.0)
+    assert out["pointing_both"] == out["pointing_text_only"] == pytest.approx(8.0)
     shallow = CueMetrics(MODES, stride=1)
     shallow.update(preds, target, mode)
     assert set(shallow.compute()) == {"acc_both", "acc_prosody_only", "acc_text_only"}
+
+
+def test_pointing_per_mode_against_hand_worked_values() -> None:
+    """Two modes, worked by hand: a 'both' segment whose alpha sits on its stressed position (8 positions,
+    one stressed: pointing 8) and a 'prosody_only' one with uniform alpha (pointing 1); overall 4.5."""
+    metric = CueMetrics(MODES, stride=4)
+    attention = torch.zeros(2, 8, 1)
+    attention[0, 2, 0] = 1.0
+    attention[1, :, 0] = 1 / 8
+    stress = torch.zeros(2, 32, dtype=torch.bool)
+    stress[:, 8:12] = True  # time position 2
+    out = NetOutput(torch.zeros(2, 6), attention, attention.sum(dim=2) * 8, torch.tensor([8, 8]))
+    metric.update(torch.tensor([0, 1]), torch.tensor([0, 0]), torch.tensor([0, 1]), out, stress)
+    got = metric.compute()
+    assert got["pointing_both"] == pytest.approx(8.0) and got["pointing_prosody_only"] == pytest.approx(1.0)
+    assert got["pointing"] == pytest.approx(4.5) and "pointing_text_only" not in got
+
+
+def test_onset_and_last_against_hand_worked_values() -> None:
+    """argmax over the attended positions only, the first one being position 0."""
+    from mosei_attn.models.attention_stats import AttentionStats, edges
+
+    alpha = torch.tensor(
+        [
+            [0.1, 0.2, 0.3, 0.4, 0.9, 0.0],  # 4 attended: the peak is the LAST one (0.9 lies past them)
+            [0.5, 0.1, 0.1, 0.1, 0.1, 0.1],  # 6 attended: the peak is the first (the onset)
+            [0.2, 0.5, 0.3, 0.0, 0.0, 0.0],  # 3 attended: in the middle
+            [0.0, 0.0, 0.0, 0.0, 0.0, 0.0],  # no word: left out
+        ]
+    )
+    n_time = torch.tensor([4, 6, 3, 2])
+    onset, last, chance = edges(alpha, n_time)
+    assert onset[:3].tolist() == [0.0, 1.0, 0.0] and last[:3].tolist() == [1.0, 0.0, 0.0]
+    assert chance[:3].tolist() == pytest.approx([1 / 4, 1 / 6, 1 / 3])
+    assert onset[3].isnan() and last[3].isnan() and chance[3].isnan()
+    clean = alpha.clone()
+    clean[0, 4] = 0.0  # as the model gives it: 0 past the attended positions
+    attention = clean[:, :, None]  # one word column; the wordless segment's column is all 0
+    stats = AttentionStats()
+    stats.update(NetOutput(torch.zeros(4, 6), attention, clean, n_time))
+    got = stats.compute()
+    assert got["attn_onset"] == pytest.approx(1 / 3) and got["attn_last"] == pytest.approx(1 / 3)
+    assert got["attn_onset_chance"] == pytest.approx((1 / 4 + 1 / 6 + 1 / 3) / 3)
 
 
 # ---------------------------------------------------------------------------------------------------

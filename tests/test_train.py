@@ -38,10 +38,18 @@ def test_fast_dev_run_writes_the_run_folder(train_cfg, tmp_path, model):
     assert metrics["test/ua"] == pytest.approx(saved["test/ua"])
 
 
-def test_train_then_evaluate_gives_the_same_figures(train_cfg, data_dir, tmp_path):
+def test_train_then_evaluate_gives_the_same_figures(train_cfg, data_dir, tmp_path, capsys):
     metrics, objects = train(train_cfg("trainer.max_epochs=2"))
     run = objects["output_dir"]
     saved = _metrics(run)
+    # the synthetic corpus's truth attaches the cue metrics; the attention figures are the module's own
+    for split in ("val", "test"):
+        for key in ("acc_both", "pointing", "pointing_both", "attn_peak", "attn_onset", "attn_onset_chance"):
+            assert f"{split}/{key}" in saved, (split, key)
+        assert 0.0 < saved[f"{split}/attn_onset_chance"] <= 1.0
+    assert "val/pointing_both" in metrics  # logged, not only written
+    printed = capsys.readouterr().out
+    assert "accuracy by group: both" in printed and "peak on onset" in printed
     best = saved["best_checkpoint"]
     assert best and Path(best).parent == run / "checkpoints"
     assert (run / "checkpoints" / "last.ckpt").is_file()

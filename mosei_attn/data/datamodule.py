@@ -12,7 +12,6 @@ import numpy as np
 from torch.utils.data import DataLoader
 
 from mosei_attn.data.corpus_protocol import Corpus
-from mosei_attn.data.cue_truth import read_cue_truth
 from mosei_attn.data.dataset import CacheDataset, collate_batch
 from mosei_attn.data.labels import LABEL_RULES, class_counts, derive_targets, label_faults, no_emotion
 from mosei_attn.data.meta import DataMeta
@@ -32,6 +31,10 @@ class MoseiDataModule(L.LightningDataModule):
     ``prepare_data`` (one process) writes the corpus and builds the feature cache if needed. ``setup`` opens nothing heavy: the HDF5 cache is opened lazily in
     each DataLoader worker. Batches hold ``spec`` (B, 1, F, T), ``spec_len``, ``words`` (B, L, D),
     ``word_len``, ``target`` (class index, or (B, E) 0/1 for ``multilabel``) and ``index`` (cache row).
+    ``extras``, when given, makes an extras provider (a Hydra ``_partial_``, e.g. the synthetic corpus's
+    truth): ``arrays(cache, audio)`` gives per-row arrays that join the batches as
+    :data:`~mosei_attn.data.dataset.EXTRA_PREFIX` fields, ``callbacks()`` the Lightning callbacks that read
+    them (:meth:`callbacks`), ``annotate(item)`` a figure's tag and highlighted frames.
     ``batch_size`` is per process (per GPU under DDP).
     """
 
@@ -50,6 +53,7 @@ class MoseiDataModule(L.LightningDataModule):
         word_vectors: Mapping[str, Any] | None = None,
         pin_memory: bool = False,
         strict: bool = False,
+        extras: Callable[[], Any] | None = None,
     ):
         super().__init__()
         if label_rule not in LABEL_RULES:
@@ -57,6 +61,7 @@ class MoseiDataModule(L.LightningDataModule):
         from mosei_attn.data.features import AudioFeatures, TextFeatures
 
         self.make_corpus, self.write_corpus, self.name = corpus, write_corpus, name
+        self.make_extras, self.extras_provider = extras, None
         self.cache_dir = Path(cache_dir)
         self.label_rule, self.batch_size, self.num_workers = label_rule, batch_size, num_workers
         self.feature_workers, self.pin_memory, self.strict = feature_workers, pin_memory, strict
@@ -130,12 +135,12 @@ class MoseiDataModule(L.LightningDataModule):
         targets, keep = derive_targets(labels, self.label_rule, names)
         full_targets = np.zeros((len(labels),) + targets.shape[1:], dtype=targets.dtype)
         full_targets[keep] = targets
-        truth = read_cue_truth(getattr(corpus, "root", None))
-        cues = truth.cache_arrays(self._cache, self.audio) if truth else {}
+        self.extras_provider = self.make_extras() if self.make_extras else None
+        extra = self.extras_provider.arrays(self._cache, self.audio) if self.extras_provider else {}
         for split, fold in SPLIT_FOLDS.items():
             rows = np.flatnonzero((folds == fold) & keep)
-            split_cues = {k: v[rows] for k, v in cues.items()}
-            self._splits[split] = CacheDataset(self._cache, rows, full_targets[rows], split_cues)
+            split_extra = {k: v[rows] for k, v in extra.items()}
+            self._splits[split] = CacheDataset(self._cache, rows, full_targets[rows], split_extra)
         self.label_report = self._report_labels(path.name, labels, folds, keep)
         counts = class_counts(self._splits["train"].targets, len(names))
         self._report_absent_classes(path.name, names)
@@ -147,7 +152,6 @@ class MoseiDataModule(L.LightningDataModule):
             class_counts=tuple(int(c) for c in counts),
             features={"audio": self.audio.to_dict(), "text": self.text.to_dict()},
             word_vectors=dict(self.word_vectors),
-            cue_modes=truth.modes if truth else (),
         )
 
     def _report_labels(self, name: str, labels: np.ndarray, folds: np.ndarray, keep: np.ndarray) -> dict:
@@ -187,6 +191,16 @@ class MoseiDataModule(L.LightningDataModule):
             )
             log.warning("%s: no %s example of %s: %s (%s counts %s)", name, split, absent, why, split,
                         dict(zip(names, counts.tolist(), strict=True)))  # fmt: skip
+
+    def callbacks(self) -> list[L.Callback]:
+        """The callbacks the data's extras need (after :meth:`setup`): e.g. the cue metrics of a corpus
+        with truth; none for plain data."""
+        return self.extras_provider.callbacks() if self.extras_provider else []
+
+    def annotate(self, item: Mapping[str, Any]) -> tuple[str, np.ndarray | None, str]:
+        """A figure's title tag, highlighted frames (T,) and their legend label for a dataset item, from the
+        extras provider; nothing for plain data."""
+        return self.extras_provider.annotate(dict(item)) if self.extras_provider else ("", None, "")
 
     def require_splits(self, *splits: str) -> None:
         """Refuse (ValueError) before any training when one of ``splits`` holds no segment."""

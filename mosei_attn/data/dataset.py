@@ -9,6 +9,14 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, default_collate
 
+#: Batch keys of the extra per-segment fields start with this (the rest is the provider's name for it).
+EXTRA_PREFIX = "extra."
+
+
+def extra_fields(batch: Mapping[str, Any]) -> dict[str, Any]:
+    """The extra per-segment fields of a batch (or one item) by their provider's names."""
+    return {k[len(EXTRA_PREFIX) :]: v for k, v in batch.items() if k.startswith(EXTRA_PREFIX)}
+
 
 class CacheDataset(Dataset):
     """Rows of a feature cache as model inputs; targets derived by the label rule beforehand.
@@ -18,21 +26,19 @@ class CacheDataset(Dataset):
     model casts them on its device. The sampler is the DataLoader's own (a fresh shuffle per epoch, Lightning's
     DistributedSampler under DDP), so shuffling and resuming are unchanged.
 
-    ``cues``: the corpus's cue truth per dataset position, ``mode`` (N,) and ``stress`` (N, T) (see
-    :mod:`mosei_attn.data.cue_truth`), added to each item when the corpus has it.
+    ``extra``: per-segment fields beyond the model's inputs, one array per name with a row per dataset
+    position (what the DataModule's extras provider gives, e.g. a synthetic corpus's truth); each goes into
+    the batch, unchanged in dtype, as ``EXTRA_PREFIX + name`` (read back with :func:`extra_fields`).
     """
 
     def __init__(
-        self, cache: Any, rows: np.ndarray, targets: np.ndarray, cues: dict[str, np.ndarray] | None = None
+        self, cache: Any, rows: np.ndarray, targets: np.ndarray, extra: dict[str, np.ndarray] | None = None
     ):
-        self.cache, self.rows, self.targets, self.cues = cache, rows, targets, cues or {}
+        self.cache, self.rows, self.targets, self.extra = cache, rows, targets, extra or {}
 
-    def cue_fields(self, positions: Any) -> dict[str, torch.Tensor]:
-        """``mode`` (as int64) and ``stress`` of dataset ``positions`` (an int or an index array)."""
-        return {
-            k: torch.as_tensor(v[positions]).to(torch.int64 if k == "mode" else torch.bool)
-            for k, v in self.cues.items()
-        }
+    def extra_items(self, positions: Any) -> dict[str, torch.Tensor]:
+        """The extra fields of dataset ``positions`` (an int or an index array), under their batch keys."""
+        return {EXTRA_PREFIX + k: torch.as_tensor(v[positions]) for k, v in self.extra.items()}
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -54,7 +60,7 @@ class CacheDataset(Dataset):
             "word_len": torch.from_numpy(b["word_len"].astype(np.int64)),
             "target": torch.from_numpy(self.targets[indices]),
             "index": torch.from_numpy(rows),
-        } | self.cue_fields(indices)
+        } | self.extra_items(indices)
 
 
 def collate_batch(batch: Mapping[str, torch.Tensor] | list) -> dict[str, torch.Tensor]:

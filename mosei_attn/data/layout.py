@@ -20,5 +20,3 @@ FOLD_NAMES: tuple[str, ...] = ("train", "valid", "test")
 SILENCE_TOKEN = "sp"
 #: Field separator of a segmented transcript line.
 TRANSCRIPT_SEP = "___"
-#: Beside a synthetic corpus only: each segment's cue mode and stressed-word spans (not a MOSEI file).
-TRUTH_FILE = "SYNTHETIC_TRUTH.json"

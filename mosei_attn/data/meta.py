@@ -19,8 +19,6 @@ class DataMeta:
         features: the feature settings the cache was built with (audio + text), so inference
             computes identical features.
         word_vectors: where the word vectors came from (e.g. ``{"kind": "glove", "path": ...}``).
-        cue_modes: the synthetic corpus's cue modes, in the order of the batches' ``mode`` index; empty for
-            a corpus without cue truth (real MOSEI).
     """
 
     emotion_names: tuple[str, ...]
@@ -30,7 +28,6 @@ class DataMeta:
     class_counts: tuple[int, ...] = ()
     features: dict[str, Any] = field(default_factory=dict)
     word_vectors: dict[str, Any] = field(default_factory=dict)
-    cue_modes: tuple[str, ...] = ()
 
     @property
     def num_classes(self) -> int:
@@ -42,7 +39,7 @@ class DataMeta:
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        for k in ("emotion_names", "spec_shape", "text_shape", "class_counts", "cue_modes"):
+        for k in ("emotion_names", "spec_shape", "text_shape", "class_counts"):
             d[k] = list(d[k])
         return d
 
@@ -56,5 +53,4 @@ class DataMeta:
             class_counts=tuple(int(x) for x in d.get("class_counts", ())),
             features=dict(d.get("features", {})),
             word_vectors=dict(d.get("word_vectors", {})),
-            cue_modes=tuple(d.get("cue_modes", ())),
         )

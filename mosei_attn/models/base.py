@@ -13,8 +13,8 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from torchmetrics import MaxMetric
 
 from mosei_attn.data.meta import DataMeta
+from mosei_attn.models.attention_stats import AttentionStats
 from mosei_attn.models.blocks import he_init
-from mosei_attn.models.cue_metrics import CueMetrics
 from mosei_attn.models.metrics import EmotionMetrics, to_numpy
 from mosei_attn.models.output import NetOutput
 
@@ -95,8 +95,7 @@ class EmotionModule(L.LightningModule):
         self.register_buffer("class_weight", weight, persistent=False)
         num, multi = self.meta.num_classes, self.meta.multilabel
         self.val_metrics, self.test_metrics = EmotionMetrics(num, multi), EmotionMetrics(num, multi)
-        stride = getattr(self.net, "time_stride", 1)  # frames per attention time position
-        self.val_cues, self.test_cues = (CueMetrics(self.meta.cue_modes, stride) for _ in range(2))
+        self.val_attention, self.test_attention = AttentionStats(), AttentionStats()  # peak, onset, ...
         self.val_ua_best = MaxMetric()
         self._ua_best_restored: float | None = None  # from the checkpoint a run resumes
         self.val_results: dict[str, Any] = {}
@@ -151,18 +150,14 @@ class EmotionModule(L.LightningModule):
         )
         return loss
 
-    def _eval_step(self, batch: dict[str, torch.Tensor], split: str) -> None:
+    def _eval_step(self, batch: dict[str, torch.Tensor], split: str) -> NetOutput:
+        """Update the split's metrics with a batch; returns the network's result, which callbacks get as the
+        step's output (e.g. metrics that need the data's extra fields)."""
         loss, out = self._step(batch)
         getattr(self, f"{split}_metrics").update(out.logits, batch["target"])
-        # Cue modes and where the attention looks (mosei_attn.models.cue_metrics); one class per segment only.
-        if not self.meta.multilabel:
-            getattr(self, f"{split}_cues").update(
-                out.logits.argmax(dim=1),
-                batch["target"],
-                batch.get("mode"),
-                out,
-                batch.get("stress"),
-            )
+        getattr(self, f"{split}_attention").update(
+            out
+        )  # where alpha looks (mosei_attn.models.attention_stats)
         self.log(
             f"{split}/loss",
             loss,
@@ -172,12 +167,13 @@ class EmotionModule(L.LightningModule):
             sync_dist=True,
             batch_size=batch["target"].shape[0],
         )
+        return out
 
-    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
-        self._eval_step(batch, "val")
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> NetOutput:
+        return self._eval_step(batch, "val")
 
-    def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
-        self._eval_step(batch, "test")
+    def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> NetOutput:
+        return self._eval_step(batch, "test")
 
     def _log_results(self, split: str) -> dict[str, Any]:
         metrics = getattr(self, f"{split}_metrics")
@@ -185,14 +181,14 @@ class EmotionModule(L.LightningModule):
         metrics.reset()
         names = {"wa": res["wa"], "ua": res["ua"], "f1_macro": res["f1_macro"]}
         names |= {f"f1_{emo}": res["f1"][i] for i, emo in enumerate(self.meta.emotion_names)}
-        cues = getattr(self, f"{split}_cues")
-        cue_values = cues.compute()
-        cues.reset()
-        names |= {k: torch.tensor(v) for k, v in cue_values.items()}
+        stats = getattr(self, f"{split}_attention")
+        attention_values = stats.compute()
+        stats.reset()
+        names |= {k: torch.tensor(v) for k, v in attention_values.items()}
         for name, value in names.items():
             # Already equal on every rank; sync_dist only averages equal values (and silences Lightning).
             self.log(f"{split}/{name}", value.float(), prog_bar=name in ("wa", "ua"), sync_dist=True)
-        return to_numpy(res) | cue_values
+        return to_numpy(res) | attention_values
 
     def on_validation_epoch_end(self) -> None:
         self.val_results = self._log_results("val")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -52,9 +53,11 @@ def attention_examples(
     n: int = N_EXAMPLES,
     hop_seconds: float | None = None,
     max_hz: float | None = None,
+    annotate: Callable[[dict[str, Any]], tuple[str, np.ndarray | None, str]] | None = None,
 ) -> list[Path]:
     """Figure 2 (``attention_<k>.png``) for the fixed segments ``example_indices`` picks from ``dataset``;
-    none for models without attention."""
+    none for models without attention. ``annotate`` (the DataModule's, from its extras provider) gives
+    each item a title tag, frames to highlight (T,) and their legend label."""
     paths: list[Path] = []
     model.eval()
     cache, names = dataset.cache, model.meta.emotion_names
@@ -65,18 +68,18 @@ def attention_examples(
             return paths
         row, attention = int(item["index"]), out["attention"][0].float().cpu().numpy()  # (m, n)
         probs, weights = out["probs"][0].cpu().numpy(), out["weights"][0].float().cpu().numpy()  # (C,), (T,)
-        cue = f" [{model.meta.cue_modes[int(item['mode'])]}]" if int(item.get("mode", -1)) >= 0 else ""
+        tag, highlight, highlight_label = annotate(item) if annotate else ("", None, "")
+        tag = f" [{tag}]" if tag else ""
         title = (
-            f"{cache.segment_id[row]}{cue}: true {_target_name(item['target'], names)}, "
+            f"{cache.segment_id[row]}{tag}: true {_target_name(item['target'], names)}, "
             f"predicted {names[int(probs.argmax())]} ({probs.max():.2f})"
         )
-        stress = item["stress"].numpy() if "stress" in item else None
         paths.append(plots.plot_prediction(
             item["spec"][0].numpy(), out_dir / f"attention_{k}.png", attention=attention,
             words=str(cache.text[row]).split(), probs=probs, names=names, spec_len=int(item["spec_len"]),
             n_words=word_columns(int(item["word_len"]), item["words"].shape[0], attention.shape[1]),
             hop_seconds=hop_seconds, max_hz=max_hz, multilabel=model.meta.multilabel, title=title,
-            stress=stress, weights=weights,
+            highlight=highlight, highlight_label=highlight_label, weights=weights,
         ))  # fmt: skip
     return paths
 
@@ -126,7 +129,9 @@ def training_figures(model: Any, datamodule: Any, out_dir: Path, n: int = N_EXAM
     """
     audio, val = datamodule.audio, datamodule.dataset("val")
     scale = {"hop_seconds": audio.hop_length / audio.sample_rate, "max_hz": audio.sample_rate / 2}
-    paths = attention_examples(model, val, out_dir, n=n, **scale)
+    paths = attention_examples(
+        model, val, out_dir, n=n, annotate=getattr(datamodule, "annotate", None), **scale
+    )
     picked = example_indices(val.targets, 1)
     if picked:
         sid = str(val.cache.segment_id[int(val.rows[picked[0]])])

@@ -115,20 +115,18 @@ def _probability_panel(ax: plt.Axes, probs: Sequence[float], names: Sequence[str
         ax.text(min(v + 0.02, 0.8), i, f"{v:.2f}", va="center", fontsize=8)
 
 
-def stressed_runs(stress: np.ndarray, frames: int) -> list[tuple[int, int]]:
-    """The [first, last) frame runs where ``stress`` (T,) is True, within the first ``frames`` frames."""
-    marks = np.concatenate([[False], np.asarray(stress[:frames], dtype=bool), [False]])
+def marked_runs(marks: np.ndarray, frames: int) -> list[tuple[int, int]]:
+    """The [first, last) frame runs where ``marks`` (T,) is True, within the first ``frames`` frames."""
+    marks = np.concatenate([[False], np.asarray(marks[:frames], dtype=bool), [False]])
     edges = np.flatnonzero(np.diff(marks.astype(np.int8)))
     return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2], strict=True)]
 
 
-def _mark_stress(axes: Sequence[plt.Axes], runs: list[tuple[int, int]], hop: float) -> None:
-    """Shade the stressed words' spans: across the spectrogram panel's time axis (vertical bands) and
-    across the attention matrix's time rows (horizontal bands)."""
+def _mark_spans(axes: Sequence[plt.Axes], runs: list[tuple[int, int]], hop: float, label: str) -> None:
+    """Shade highlighted spans (labelled ``label`` in the legend): across the spectrogram panel's time axis
+    (vertical bands) and across the attention matrix's time rows (horizontal bands)."""
     for k, (a, b) in enumerate(runs):
-        axes[0].axvspan(
-            a * hop, b * hop, color="white", alpha=0.25, lw=0, label="stressed word" if k == 0 else None
-        )
+        axes[0].axvspan(a * hop, b * hop, color="white", alpha=0.25, lw=0, label=label if k == 0 else None)
         axes[0].axvline(a * hop, color="white", lw=0.8, ls="--")
         axes[0].axvline(b * hop, color="white", lw=0.8, ls="--")
         if len(axes) > 1:
@@ -199,7 +197,8 @@ def plot_prediction(
     max_hz: float | None = None,
     multilabel: bool = False,
     title: str = "",
-    stress: np.ndarray | None = None,
+    highlight: np.ndarray | None = None,
+    highlight_label: str = "",
     weights: np.ndarray | None = None,
 ) -> Path:
     """One segment: its spectrogram (F, T) with the attention weight over time, the attention matrix
@@ -209,7 +208,8 @@ def plot_prediction(
     The attention is cropped to the real time positions (``spec_len`` frames) and real word columns
     (``n_words``); a segment with no words shows an empty matrix, one with no frames a single frame.
     ``weights`` (T,) is the weight the model applied to each frame (drawn over the spectrogram).
-    ``stress`` (T,) bool marks the stressed words' frames (the synthetic corpus's truth) on the time axes.
+    ``highlight`` (T,) bool marks frames on the time axes (e.g. a corpus's known spans, from the data's
+    extras provider), named ``highlight_label`` in the legend.
     """
     T = spec.shape[1]
     frames = T if spec_len is None else max(1, int(spec_len))
@@ -229,8 +229,8 @@ def plot_prediction(
         axes.append(
             _attention_panels(fig, grid, ax0, attention, T, frames, words, n_words, hop_seconds, weights)
         )
-    if stress is not None:
-        _mark_stress(axes, stressed_runs(stress, frames), hop_seconds or 1)
+    if highlight is not None:
+        _mark_spans(axes, marked_runs(highlight, frames), hop_seconds or 1, highlight_label or "highlighted")
     if probs is not None:
         _probability_panel(fig.add_subplot(grid[:, 1]), probs, names, multilabel)
     if title:

@@ -44,20 +44,35 @@ def format_table(results: dict[str, Any], emotion_names: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
-def cue_line(results: dict[str, Any]) -> str:
-    """Accuracy per cue mode and where the attention looks (synthetic corpus), as one line; '' if none."""
-    modes = [f"{k[4:]} {100 * float(v):.1f}%" for k, v in results.items() if k.startswith("acc_")]
+#: Where the attention looks (:mod:`mosei_attn.models.attention_stats`): key -> (label, as a percentage).
+ATTENTION_FIGURES = {
+    "attn_peak": ("alpha max/mean", False),
+    "attn_entropy": ("entropy", False),
+    "attn_onset": ("peak on onset", True),
+    "attn_onset_chance": ("chance", True),
+    "attn_last": ("peak on last", True),
+}
+
+
+def extra_line(results: dict[str, Any]) -> str:
+    """The figures beyond the paper's table, as one line ('' if none): accuracy per group of segments
+    (``acc_<group>``, added by a callback such as the synthetic corpus's cue metrics), ``pointing`` and
+    ``pointing_<group>``, and where the attention looks (:data:`ATTENTION_FIGURES`)."""
+    groups = [f"{k[4:]} {100 * float(v):.1f}%" for k, v in results.items() if k.startswith("acc_")]
+    pointing = [
+        f"{k.replace('_', ' ')} {float(v):.2f}" for k, v in results.items() if k.startswith("pointing")
+    ]
     attn = [
-        f"{label} {float(results[k]):.2f}"
-        for k, label in (
-            ("pointing", "pointing"),
-            ("attn_peak", "alpha max/mean"),
-            ("attn_entropy", "entropy"),
-        )
+        f"{label} {100 * float(results[k]):.1f}%" if percent else f"{label} {float(results[k]):.2f}"
+        for k, (label, percent) in ATTENTION_FIGURES.items()
         if k in results
     ]
-    parts = (["accuracy by cue: " + ", ".join(modes)] if modes else []) + (["; ".join(attn)] if attn else [])
-    return " | ".join(parts)
+    parts = [
+        ("accuracy by group: " + ", ".join(groups)) if groups else "",
+        ", ".join(pointing),
+        "; ".join(attn),
+    ]
+    return " | ".join(p for p in parts if p)
 
 
 def write_report(
@@ -78,8 +93,8 @@ def write_report(
     metrics: dict[str, Any] = {}
     for split, results in tables.items():
         print(f"\n{split} split, {title} ({model_name})\n{format_table(results, names)}")
-        if cues := cue_line(results):
-            print(cues)
+        if line := extra_line(results):
+            print(line)
         if split == PAPER_SPLIT and (comparison := paper_comparison(results, names, model_name)):
             print(comparison)
         if "confusion" in results:

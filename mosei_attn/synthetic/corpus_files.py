@@ -20,11 +20,11 @@ from mosei_attn.data.layout import (
     FOLD_NAMES,
     LABELS_FILE,
     TRANSCRIPT_DIR,
-    TRUTH_FILE,
     VECTORS_FILE,
     WORDS_FILE,
 )
 from mosei_attn.synthetic.config import MODES, SyntheticConfig
+from mosei_attn.synthetic.cue_truth import TRUTH_FILE
 from mosei_attn.synthetic.script import NEUTRAL_WORDS, assign_folds, count_of, video_ids, vocabulary
 from mosei_attn.synthetic.speech import render_video
 

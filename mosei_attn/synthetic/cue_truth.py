@@ -1,6 +1,6 @@
 """What a synthetic corpus's generator knows and MOSEI does not: each segment's cue mode and stressed words.
 
-The generator writes it beside the corpus, in a file of its own (``layout.TRUTH_FILE``), so the MOSEI
+The generator writes it beside the corpus, in a file of its own (:data:`TRUTH_FILE`), so the MOSEI
 files stay exactly as real MOSEI has them::
 
     {"modes": ["both", "prosody_only", "text_only", "distractor"],
@@ -8,6 +8,11 @@ files stay exactly as real MOSEI has them::
 
 one entry per row of the video's labels (the segment ``video[index]``), spans in seconds of the full video.
 Real MOSEI has no such file: the cue metrics are then left out, nothing else changes.
+
+:class:`CueTruthProvider` is how the data pipeline meets it (``data.extras`` in conf/data/synthetic.yaml):
+the DataModule asks it for per-row arrays (``mode``, ``stress``) that ride along in the batches as generic
+extras, for the callback that computes the cue metrics
+(:class:`~mosei_attn.synthetic.cue_metrics.CueMetricsCallback`) and for a figure's highlighted span.
 """
 
 from __future__ import annotations
@@ -21,7 +26,10 @@ from typing import Any
 
 import numpy as np
 
-from mosei_attn.data.layout import TRUTH_FILE
+from mosei_attn.data.dataset import extra_fields
+
+#: Beside a synthetic corpus only: each segment's cue mode and stressed-word spans (not a MOSEI file).
+TRUTH_FILE = "SYNTHETIC_TRUTH.json"
 
 
 @dataclass(frozen=True)
@@ -82,3 +90,30 @@ def read_cue_truth(root: str | os.PathLike | None) -> CueTruth | None:
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise ValueError(f"{path}: unreadable cue truth ({e}); delete the corpus folder to rebuild it") from e
     return CueTruth(path, modes, videos)
+
+
+class CueTruthProvider:
+    """The cue truth of the corpus at ``root`` as the DataModule's extras provider (see
+    :class:`~mosei_attn.data.datamodule.MoseiDataModule`): per-row arrays, the callback that reads them
+    from the batches, and a figure's annotation. A corpus without truth gives no arrays and no callback."""
+
+    def __init__(self, root: str | os.PathLike | None) -> None:
+        self.truth = read_cue_truth(root)
+
+    def arrays(self, cache: Any, audio: Any) -> dict[str, np.ndarray]:
+        """``mode`` (N,) and ``stress`` (N, T) of every cache row; {} without truth."""
+        return self.truth.cache_arrays(cache, audio) if self.truth else {}
+
+    def callbacks(self) -> list[Any]:
+        """The cue-metric callback, when the corpus has truth."""
+        from mosei_attn.synthetic.cue_metrics import CueMetricsCallback
+
+        return [CueMetricsCallback(self.truth.modes)] if self.truth else []
+
+    def annotate(self, item: dict[str, Any]) -> tuple[str, np.ndarray | None, str]:
+        """For one dataset item: a tag for its figure's title (its cue mode), the frames to highlight (T,)
+        (its stressed words) and their legend label."""
+        extra = extra_fields(item)
+        if not self.truth or "mode" not in extra or int(extra["mode"]) < 0:
+            return "", None, ""
+        return self.truth.modes[int(extra["mode"])], np.asarray(extra["stress"]), "stressed word"

@@ -1,0 +1,154 @@
+"""The cue metrics: accuracy per cue mode and whether the attention points at the stressed words.
+
+The synthetic corpus's generator knows, for every segment, how its emotion is carried (its cue mode) and the
+time span of each stressed word (:mod:`mosei_attn.synthetic.cue_truth`). That truth reaches the batches as
+generic extra fields (``mode`` (B,), -1 where unknown, and ``stress`` (B, T), True on stressed frames), and
+:class:`CueMetricsCallback`, attached by the DataModule when the corpus has truth, turns it into:
+
+- ``acc_<mode>``: accuracy on the segments of each cue mode;
+- ``pointing``: alpha's mass on stressed frames over those frames' share of the real ones (1.0 = uniform
+  attention), mean over segments, and ``pointing_<mode>`` the same per cue mode.
+
+They are logged as ``val/...`` every validation epoch and ``test/...`` at test, and join the module's
+results (so metrics.json and the printed report hold them). The truth-free attention figures (peak, onset)
+are the module's own (:mod:`mosei_attn.models.attention_stats`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import lightning as L
+import torch
+from torchmetrics import Metric
+
+from mosei_attn.data.dataset import extra_fields
+from mosei_attn.models.attention_stats import distribution
+from mosei_attn.models.blocks import length_mask
+from mosei_attn.models.output import NetOutput
+
+
+def pointing(alpha: torch.Tensor, n_time: torch.Tensor, stress: torch.Tensor, stride: int) -> torch.Tensor:
+    """Per segment: alpha's mass on stressed frames over those frames' share of the real ones, (B,).
+
+    ``alpha`` (B, m) sums to 1 over the real positions ``n_time`` (B,); ``stress`` (B, T) marks stressed
+    frames; each time position covers ``stride`` frames. 1.0 is what uniform attention scores, higher means
+    the model looks at the stressed words. NaN where a segment has no stressed frame or no word.
+    """
+    m = alpha.shape[1]
+    frames = stress[:, : m * stride].float()
+    frames = torch.nn.functional.pad(frames, (0, m * stride - frames.shape[1]))
+    share = frames.view(-1, m, stride).mean(dim=2) * length_mask(n_time, m)  # (B, m) stressed share
+    stressed = share.sum(dim=1) / n_time.clamp(min=1)  # (B,) share of the real time that is stressed
+    score = (alpha * share).sum(dim=1) / stressed.clamp(min=1e-12)
+    valid = (stressed > 0) & (alpha.sum(dim=1) > 0)
+    return torch.where(valid, score, torch.full_like(score, math.nan))
+
+
+class CueMetrics(Metric):
+    """``acc_<mode>``, ``pointing`` and ``pointing_<mode>``, summed over batches and DDP ranks.
+
+    Args:
+        modes: the cue-mode names, in the order of the batch's ``mode`` indices.
+        stride: frames per attention time position (pool ** pool_blocks).
+    """
+
+    full_state_update = False
+
+    def __init__(self, modes: Sequence[str], stride: int) -> None:
+        super().__init__()
+        self.modes, self.stride = tuple(modes), stride
+        zeros = torch.zeros(len(self.modes), dtype=torch.float64)
+        for name in ("correct", "count", "pointing_sum", "pointing_n"):  # per mode
+            self.add_state(name, zeros.clone(), dist_reduce_fx="sum")
+
+    def update(
+        self,
+        preds: torch.Tensor,
+        target: torch.Tensor,
+        mode: torch.Tensor,
+        out: NetOutput | None = None,
+        stress: torch.Tensor | None = None,
+    ) -> None:
+        """``preds`` / ``target`` (B,) class indices; ``mode`` (B,) cue-mode index or -1; ``out`` the model's
+        result (its alpha (B, m) and attended positions (B,)); ``stress`` (B, T) stressed frames."""
+        mode = mode.long()
+        known = mode >= 0
+        hit = (preds == target) & known
+        self.correct += torch.bincount(mode[known], hit[known].double(), len(self.modes))
+        self.count += torch.bincount(mode[known], minlength=len(self.modes)).double()
+        if out is None or out.alpha is None or stress is None:
+            return
+        alpha, n_time = distribution(out)
+        score = pointing(alpha, n_time, stress.bool(), self.stride)
+        ok = known & ~score.isnan()
+        self.pointing_sum += torch.bincount(mode[ok], score[ok].double(), len(self.modes))
+        self.pointing_n += torch.bincount(mode[ok], minlength=len(self.modes)).double()
+
+    def compute(self) -> dict[str, float]:
+        """Only what was measured: modes never seen and the pointing of a model without attention are left out."""
+        out = {}
+        for i, name in enumerate(self.modes):
+            if self.count[i] > 0:
+                out[f"acc_{name}"] = (self.correct[i] / self.count[i]).item()
+        if self.pointing_n.sum() > 0:
+            out["pointing"] = (self.pointing_sum.sum() / self.pointing_n.sum()).item()
+        for i, name in enumerate(self.modes):
+            if self.pointing_n[i] > 0:
+                out[f"pointing_{name}"] = (self.pointing_sum[i] / self.pointing_n[i]).item()
+        return out
+
+
+class CueMetricsCallback(L.Callback):
+    """Computes :class:`CueMetrics` from the model's result of each validation / test batch
+    (``validation_step`` / ``test_step`` return it) and the batch's ``mode`` / ``stress`` extras; logs them
+    at the end of each epoch and adds them to the module's ``val_results`` / ``test_results``.
+    Single-label models only (a multilabel target has no one class to be right about)."""
+
+    def __init__(self, modes: Sequence[str]) -> None:
+        self.modes = tuple(modes)
+        self.metrics: dict[str, CueMetrics] = {}
+        self.values: dict[str, dict[str, float]] = {}
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        stride = getattr(pl_module.net, "time_stride", 1)  # frames per attention time position
+        self.metrics = {
+            split: CueMetrics(self.modes, stride).to(pl_module.device) for split in ("val", "test")
+        }
+
+    def _update(self, split: str, pl_module: L.LightningModule, out: Any, batch: dict[str, Any]) -> None:
+        extra = extra_fields(batch)
+        if pl_module.meta.multilabel or not isinstance(out, NetOutput) or "mode" not in extra:
+            return
+        metric = self.metrics[split].to(out.logits.device)
+        metric.update(out.logits.argmax(dim=1), batch["target"], extra["mode"], out, extra.get("stress"))
+
+    def _log(self, split: str, pl_module: L.LightningModule) -> None:
+        values = self.metrics[split].compute() if self.metrics[split].update_count else {}
+        self.metrics[split].reset()
+        for name, value in values.items():
+            pl_module.log(f"{split}/{name}", torch.tensor(value, dtype=torch.float32), sync_dist=True)
+        self.values[split] = values
+
+    def on_validation_batch_end(
+        self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0
+    ) -> None:
+        self._update("val", pl_module, outputs, batch)
+
+    def on_test_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0) -> None:
+        self._update("test", pl_module, outputs, batch)
+
+    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._log("val", pl_module)
+
+    def on_test_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._log("test", pl_module)
+
+    # After the module's own epoch end, which sets its results: add ours to them.
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        pl_module.val_results = {**pl_module.val_results, **self.values.pop("val", {})}
+
+    def on_test_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        pl_module.test_results = {**pl_module.test_results, **self.values.pop("test", {})}
