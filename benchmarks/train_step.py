@@ -58,6 +58,9 @@ def child(model: str, side: str, mode: str, batch: int, steps: int, warmup: int)
     import torch.nn.functional as F
 
     from mosei_attn.models import AttentionNet, ShallowNet
+    from mosei_attn.process import process_setup
+
+    process_setup()  # as the entry points: keep freed memory unless MOSEI_ATTN_MALLOC=0
 
     spec_shape, text_shape, num_classes = paper_shapes()
     reference, _, bf16, _ = SIDES[side]

@@ -29,6 +29,7 @@ import numpy as np
 import yaml
 
 from mosei_attn.io import write_text
+from mosei_attn.process import process_setup
 from mosei_attn.reporting.paper import PAPER_RESULTS
 from mosei_attn.reporting.sweep_plots import (
     epoch_curves,
@@ -278,6 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    process_setup()  # malloc and warning filters for this process (not at import)
     args = build_parser().parse_args(argv)
     result = aggregate(args.sweep_dirs, args.out, args.metrics, (*IGNORED, *args.ignore))
     print("\n".join(f"wrote {p}" for p in result["paths"].values()))

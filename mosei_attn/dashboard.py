@@ -22,6 +22,7 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig
 
+from mosei_attn.process import process_setup
 from mosei_attn.utils import CONFIG_DIR
 
 log = logging.getLogger(__name__)
@@ -89,6 +90,7 @@ def dashboard(cfg: DictConfig) -> Any:
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="dashboard")
 def main(cfg: DictConfig) -> None:
+    process_setup()  # malloc and warning filters for this process (not at import)
     dashboard(cfg)
 
 

@@ -14,6 +14,7 @@ import hydra
 import lightning as L
 from omegaconf import DictConfig
 
+from mosei_attn.process import process_setup
 from mosei_attn.reporting import RunReport
 from mosei_attn.training.build import build_datamodule, load_checkpoint, prepare_on_rank_zero
 from mosei_attn.training.resume import checked_ckpt_arg
@@ -64,6 +65,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="evaluate")
 def main(cfg: DictConfig) -> None:
+    process_setup()  # malloc and warning filters for this process (not at import)
     evaluate(cfg)
 
 

@@ -8,9 +8,9 @@ thresholds with ``mallopt``, so freed blocks stay in the heap and the next step 
 resident memory stays at the process's peak instead of dropping between steps.
 
 Environment variables cannot do this from inside Python: glibc reads ``MALLOC_*`` / ``GLIBC_TUNABLES``
-once, before the interpreter starts. So importing :mod:`mosei_attn` calls :func:`keep_freed_memory`, and
-every process that runs the package gets it: the entry points, the tests, spawned DataLoader and cache
-workers (they import the package) and forked ones (they inherit the parent's malloc settings).
+once, before the interpreter starts. So the entry points call :func:`keep_freed_memory` first
+(:func:`mosei_attn.process.process_setup`; importing the package does not), as do the test session and
+DataLoader workers; forked workers inherit the parent's malloc settings.
 
 Opt out with ``MOSEI_ATTN_MALLOC=0`` in the environment. glibc's own variables, when set, win: then this does
 nothing. On a C library other than glibc it does nothing either.

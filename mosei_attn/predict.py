@@ -25,6 +25,7 @@ from omegaconf import DictConfig
 from mosei_attn.data.manifest_file import read_manifest
 from mosei_attn.io import atomic_path, write_json
 from mosei_attn.predictor import Predictor
+from mosei_attn.process import process_setup
 from mosei_attn.training.resume import check_input_args, checked_ckpt_arg
 from mosei_attn.utils import CONFIG_DIR
 
@@ -160,6 +161,7 @@ def quote_free_text(argv: list[str], keys: tuple[str, ...] = ("text",)) -> list[
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="predict")
 def main(cfg: DictConfig) -> None:
+    process_setup()  # malloc and warning filters for this process (not at import)
     predict(cfg)
 
 

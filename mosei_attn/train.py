@@ -17,6 +17,7 @@ import lightning as L
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
+from mosei_attn.process import process_setup
 from mosei_attn.reporting import RunReport
 from mosei_attn.training.build import build_datamodule, build_model, is_rank_zero, prepare_on_rank_zero
 from mosei_attn.training.callbacks import ConfigInCheckpoint
@@ -126,6 +127,7 @@ def test_best(
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def main(cfg: DictConfig) -> float | None:
+    process_setup()  # malloc and warning filters for this process (not at import)
     with job_scope(cfg):
         metrics, _ = train(cfg)
     name = cfg.get("optimized_metric")

@@ -18,12 +18,14 @@ from tests.reference_models import to_reference
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# A fresh interpreter imports the package and runs a small step a few times (max pool forward and backward on
+# A fresh interpreter sets up the process as an entry point does and runs a small step a few times (max pool forward and backward on
 # a 128 MiB activation: the buffers a training step frees and allocates again); it prints the minor page
 # faults of the last rounds, after the heap has grown in the first ones as in a training run's first steps.
 FAULTS = """
 import json, resource
 import mosei_attn.malloc as m
+from mosei_attn.process import process_setup
+process_setup()  # as every entry point does first
 import torch, torch.nn.functional as F
 x = torch.rand(8, 16, 512, 512, requires_grad=True)
 def step():
@@ -52,7 +54,7 @@ def _faults(**env: str) -> dict:
 
 
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="the malloc settings are glibc's")
-def test_importing_the_package_keeps_freed_memory_unless_opted_out() -> None:
+def test_the_entry_point_setup_keeps_freed_memory_unless_opted_out() -> None:
     kept = _faults()
     default = _faults(**{OPT_OUT_VAR: "0"})
     assert kept["applied"] and not default["applied"]
@@ -113,3 +115,28 @@ def test_speech_cnn_zeroes_time_past_each_pooled_length() -> None:
     padded[0, ..., 40:] = 1e3
     for net in (fast, ref):
         assert torch.allclose(net(padded, lengths)[0], net(x, lengths)[0])
+
+
+IMPORT_ONLY = """
+import json, warnings
+before = list(warnings.filters)
+import mosei_attn
+same = list(warnings.filters) == before
+import hydra, lightning, matplotlib, torch  # the dependencies set filters of their own on import: not ours
+before = list(warnings.filters)
+import mosei_attn.models, mosei_attn.train, mosei_attn.malloc as m
+same = same and list(warnings.filters) == before
+print(json.dumps({"filters_same": same, "malloc_untouched": m._applied is None}))
+"""
+
+
+def test_importing_the_package_changes_neither_warning_filters_nor_malloc() -> None:
+    """A library a user imports into their own code leaves their process as it was (issue 19 item 8)."""
+    out = subprocess.run(
+        [sys.executable, "-c", IMPORT_ONLY],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == {"filters_same": True, "malloc_untouched": True}

@@ -15,6 +15,7 @@ from mosei_attn.data.corpus_protocol import Corpus
 from mosei_attn.data.dataset import CacheDataset, collate_batch
 from mosei_attn.data.labels import LABEL_RULES, class_counts, derive_targets, label_faults, no_emotion
 from mosei_attn.data.meta import DataMeta
+from mosei_attn.process import worker_setup
 
 log = logging.getLogger(__name__)
 
@@ -246,6 +247,7 @@ class MoseiDataModule(L.LightningDataModule):
             collate_fn=collate_batch,
             pin_memory=self.pin_memory,
             persistent_workers=self.num_workers > 0,
+            worker_init_fn=worker_setup if self.num_workers > 0 else None,
             drop_last=False,
         )
 

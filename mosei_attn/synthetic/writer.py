@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from mosei_attn.data.labels import EMOTIONS
+from mosei_attn.process import process_setup
 from mosei_attn.synthetic.config import SyntheticConfig
 from mosei_attn.synthetic.corpus_files import GENERATOR_NAME, generate
 
@@ -165,6 +166,7 @@ def write_synthetic_corpus(
 
 def main(argv: list[str] | None = None) -> None:
     """``python -m mosei_attn.synthetic ROOT [--videos N] [--seed S]``: write a corpus, print a summary."""
+    process_setup()  # malloc and warning filters for this process (not at import)
     defaults = SyntheticConfig()
     ap = argparse.ArgumentParser(description="Write a synthetic corpus in the CMU-MOSEI on-disk layout.")
     ap.add_argument("root", type=Path, help="folder to create (its parent must be writable)")
