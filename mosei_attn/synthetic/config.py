@@ -24,7 +24,9 @@ class SyntheticConfig:
     The defaults ARE the default run's corpus (``data=synthetic`` passes only what a command line changes).
     """
 
-    n_videos: int = 600  # ~4,800 segments: validation and test folds of ~950 each, so their UA means something
+    n_videos: int = (
+        600  # ~4,800 segments: validation and test folds of ~950 each, so their UA means something
+    )
     segments_per_video: tuple[int, int] = (6, 10)
     seed: int = 0
     fold_fractions: tuple[float, float, float] = (0.6, 0.2, 0.2)  # train, valid, test (by video)
