@@ -7,6 +7,7 @@ sweeper optimises. Launch plumbing (DDP children, SLURM ranks, optional plugins)
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 from pathlib import Path
@@ -25,6 +26,7 @@ from mosei_attn.training.history import keep_csv_history, merge_csv_history
 from mosei_attn.training.launch import job_scope, launch_argv
 from mosei_attn.training.loggers import build_loggers
 from mosei_attn.training.resume import check_resume, hpc_checkpoint, resume_argv
+from mosei_attn.training.run_owner import owned_run_dir
 from mosei_attn.utils import CONFIG_DIR, model_name, to_container
 
 log = logging.getLogger(__name__)
@@ -128,7 +130,8 @@ def test_best(
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def main(cfg: DictConfig) -> float | None:
     process_setup()  # malloc and warning filters for this process (not at import)
-    with job_scope(cfg):
+    owned = owned_run_dir(cfg.paths.output_dir) if is_rank_zero() else contextlib.nullcontext()
+    with job_scope(cfg), owned:
         metrics, _ = train(cfg)
     name = cfg.get("optimized_metric")
     return metrics.get(name) if name else None

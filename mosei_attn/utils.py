@@ -1,4 +1,4 @@
-"""Config helpers: where the configs live, the ``resume_dir`` resolver, model names, plain containers."""
+"""Config helpers: where the configs live, the ``resume_dir`` and ``run_tag`` resolvers, model names, plain containers."""
 
 from __future__ import annotations
 
@@ -29,9 +29,37 @@ def model_name(model_cfg: Any) -> str:
     return name + ("_text" if model_cfg.get("text_path") else "")
 
 
+def parallel_jobs() -> int:
+    """How many jobs of this launch run at once: a parallel launcher's ``n_jobs`` (``hydra/launcher=parallel``,
+    joblib's; -1 = one per core), else 1."""
+    import os
+
+    from hydra.core.hydra_config import HydraConfig
+
+    n_jobs = OmegaConf.select(HydraConfig.get(), "launcher.n_jobs") if HydraConfig.initialized() else None
+    if n_jobs is None:
+        return 1
+    return (os.cpu_count() or 1) if int(n_jobs) < 0 else max(1, int(n_jobs))
+
+
+def cpus_per_job() -> int:
+    """This job's share of the machine's cores: the cores divided among the jobs that run at once."""
+    import os
+
+    return max(1, (os.cpu_count() or 1) // parallel_jobs())
+
+
 def register_resolvers() -> None:
+    """``resume_dir`` and ``run_tag`` (cached per config: one run, one tag) for the configs' folder names;
+    ``cpus_per_job`` for worker counts shared by the jobs of a parallel sweep."""
+    if not OmegaConf.has_resolver("cpus_per_job"):
+        OmegaConf.register_new_resolver("cpus_per_job", cpus_per_job)
     if not OmegaConf.has_resolver("resume_dir"):
         OmegaConf.register_new_resolver("resume_dir", resume_dir)
+    if not OmegaConf.has_resolver("run_tag"):
+        from mosei_attn.training.run_owner import run_tag
+
+        OmegaConf.register_new_resolver("run_tag", run_tag, use_cache=True)
 
 
 register_resolvers()

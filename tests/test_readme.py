@@ -167,6 +167,8 @@ def test_documented_command_composes(where, module, args, files, tmp_path):
     argv = substitute(args, files, tmp_path)
     if any(a.startswith("hydra/launcher=slurm") for a in argv):
         pytest.importorskip("hydra_plugins.hydra_submitit_launcher", reason="the [slurm] extra is missing")
+    if any(a.startswith("hydra/launcher=parallel") for a in argv):
+        pytest.importorskip("hydra_plugins.hydra_joblib_launcher", reason="the [parallel] extra is missing")
     if any(a.startswith("hparams_search=") for a in argv):
         pytest.importorskip("hydra_plugins.hydra_optuna_sweeper", reason="the [optuna] extra is missing")
     if module in ARGV_HOOKS:  # what the module's __main__ does to sys.argv before Hydra parses it

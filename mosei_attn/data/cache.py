@@ -52,6 +52,7 @@ from mosei_attn.data.features import AudioFeatures, TextFeatures, feature_settin
 from mosei_attn.data.labels import EMOTIONS, LABEL_COLUMNS
 from mosei_attn.data.segment import Segment
 from mosei_attn.io import atomic_path
+from mosei_attn.locks import exclusive_lock, remove_stale_temps
 
 log = logging.getLogger(__name__)
 
@@ -132,19 +133,6 @@ def _extraction(
     chunksize = max(1, min(64, len(segments) // (workers * 8)))
     with multiprocessing.get_context(start_method).Pool(workers) as pool:
         yield pool.imap(worker, segments, chunksize=chunksize)
-
-
-def _remove_stale_temps(path: Path) -> None:
-    """Delete ``<path>.tmp-<pid>`` files left by builds that were killed (their process is gone)."""
-    for tmp in path.parent.glob(path.name + ".tmp-*"):
-        try:
-            os.kill(int(tmp.name.rsplit("-", 1)[1]), 0)
-        except ValueError:
-            continue
-        except ProcessLookupError:
-            tmp.unlink(missing_ok=True)
-        except PermissionError:
-            continue  # alive, someone else's
 
 
 def _warn_old_formats(path: Path, name: str) -> None:
@@ -240,14 +228,15 @@ def build_cache(
 ) -> Path:
     """Build (or reuse) the feature cache of ``segments_source`` and return its path.
 
-    An existing file with the same name is checked against these settings, fingerprint and emotion
-    names and returned without recomputing anything. ``workers`` processes extract features (default:
-    every core; 1 runs in-process; ``start_method`` is the multiprocessing one, default fork where it
-    exists); rows are written in segment order. A segment whose audio cannot be read is left out and
-    counted by reason in ``skipped``, merged with ``extra_attrs["skipped"]`` (the reader's); ``strict``
-    raises FeatureExtractionError instead. ``extra_attrs`` are stored as JSON attributes. ``compression``:
-    the h5py filter of spec and words (default none: lzf halves the file and the loader's speed). ``emotion_names`` and ``label_columns`` are the corpus's (MOSEI's
-    by default): every segment's ``labels`` row follows ``label_columns``.
+    An existing file with the same name is checked against these settings, fingerprint and emotion names and
+    returned without recomputing anything. Safe with several processes: one builds (holding ``<cache>.lock``),
+    the others wait and adopt its file, never replaced once complete. ``workers`` processes extract features
+    (default: every core; 1 runs in-process; ``start_method``: the multiprocessing one, default fork where it
+    exists); rows are written in segment order. A segment whose audio cannot be read is left out and counted by
+    reason in ``skipped``, merged with ``extra_attrs["skipped"]`` (the reader's); ``strict`` raises
+    FeatureExtractionError instead. ``extra_attrs`` are stored as JSON attributes. ``compression``: the h5py
+    filter of spec and words (default none: lzf halves the file and the loader's speed). ``emotion_names`` and
+    ``label_columns`` are the corpus's (MOSEI's by default): every ``labels`` row follows ``label_columns``.
     """
     emotion_names, label_columns = list(emotion_names), list(label_columns)
     segments = list(segments_source)
@@ -262,25 +251,30 @@ def build_cache(
     workers = max(1, min(workers or os.cpu_count() or 1, len(segments)))
     tally = ExtractionTally(extra.pop("skipped", None), extra.pop("skipped_examples", None))
 
-    path.parent.mkdir(parents=True, exist_ok=True)  # for the stale-temp scan; atomic_path writes there
-    _warn_old_formats(path, name)
-    _remove_stale_temps(path)
-    worker = functools.partial(_extract_one, audio=audio, text=text, strict=strict)
-    with atomic_path(path) as tmp:
-        with _extraction(segments, worker, workers, start_method) as results, h5py.File(tmp, "w") as f:
-            _create_datasets(f, len(segments), audio, text, compression)
-            with Progress(disable=not progress, transient=False) as bar:
-                kept = _write_features(f, path, segments, results, tally, bar)
-            write_segment_columns(f, [segments[i] for i in kept], labels[kept])
-            attrs = {
-                "emotion_names": emotion_names,
-                "label_columns": label_columns,
-                "features": feature_settings(audio, text),
-                "counts": {**Counter(segments[i].fold for i in kept), "total": len(kept)},
-                **tally.attrs(),
-                **extra,
-            }
-            write_attrs(f, attrs, fingerprint)
+    path.parent.mkdir(parents=True, exist_ok=True)  # for the lock and the stale-temp scan
+    # one builder at a time; a process that waited adopts the cache the first one built
+    with exclusive_lock(path, what=f"the feature cache {path}"):
+        if path.exists():
+            validate_cache(path, audio, text, fingerprint, emotion_names, label_columns)
+            return path
+        _warn_old_formats(path, name)
+        remove_stale_temps(path)
+        worker = functools.partial(_extract_one, audio=audio, text=text, strict=strict)
+        with atomic_path(path) as tmp:
+            with _extraction(segments, worker, workers, start_method) as results, h5py.File(tmp, "w") as f:
+                _create_datasets(f, len(segments), audio, text, compression)
+                with Progress(disable=not progress, transient=False) as bar:
+                    kept = _write_features(f, path, segments, results, tally, bar)
+                write_segment_columns(f, [segments[i] for i in kept], labels[kept])
+                attrs = {
+                    "emotion_names": emotion_names,
+                    "label_columns": label_columns,
+                    "features": feature_settings(audio, text),
+                    "counts": {**Counter(segments[i].fold for i in kept), "total": len(kept)},
+                    **tally.attrs(),
+                    **extra,
+                }
+                write_attrs(f, attrs, fingerprint)
     tally.log(path)
     return path
 

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from mosei_attn.data.labels import EMOTIONS
+from mosei_attn.locks import exclusive_lock
 from mosei_attn.process import process_setup
 from mosei_attn.synthetic.config import SyntheticConfig
 from mosei_attn.synthetic.corpus_files import GENERATOR_NAME, generate
@@ -118,7 +119,9 @@ def write_synthetic_corpus(
 
     Parameters left None come from ``config`` (default: ``SyntheticConfig()``); ``overrides`` may set any
     other ``SyntheticConfig`` field. Atomic: written into a temporary sibling folder, renamed when complete.
-    Idempotent: a complete corpus with the same parameters is left as it is. A folder written with other
+    Idempotent: a complete corpus with the same parameters is left as it is. Safe with several processes:
+    one writes (under the lock ``.<root name>.lock`` beside ``root``), the others wait and adopt its corpus,
+    which is never replaced while they read it. A folder written with other
     parameters raises ``FileExistsError`` unless ``overwrite=True``; a non-empty folder that is not a
     synthetic corpus (no ``SYNTHETIC.json``) is never deleted. ``workers`` processes render the videos
     (None: every core); the files do not depend on it.
@@ -132,11 +135,22 @@ def write_synthetic_corpus(
     )
     cfg = _config(config, given)
     root = Path(root)
-    old = read_stamp(root) if root.is_dir() else None
-    if _matches(old, cfg):
+    if root.is_dir() and _matches(read_stamp(root), cfg):
         return root
-    _check_replaceable(root, old, cfg, overwrite)
     root.parent.mkdir(parents=True, exist_ok=True)
+    # one writer at a time; a process that waited adopts the corpus the first one wrote
+    with exclusive_lock(root.with_name(f".{root.name}"), what=f"the synthetic corpus {root}"):
+        old = read_stamp(root) if root.is_dir() else None
+        if _matches(old, cfg):
+            return root
+        _check_replaceable(root, old, cfg, overwrite)
+        _write(root, cfg, workers)
+    return root
+
+
+def _write(root: Path, cfg: SyntheticConfig, workers: int | None) -> None:
+    """Generate the corpus into a temporary sibling of ``root`` and rename it to ``root`` when complete (an
+    older corpus at ``root`` is moved aside first and deleted). Called with the corpus lock held."""
     tag = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
     tmp, trash = root.with_name(f".{root.name}.tmp-{tag}"), root.with_name(f".{root.name}.old-{tag}")
     try:
@@ -152,16 +166,10 @@ def write_synthetic_corpus(
         (tmp / STAMP_FILE).write_text(json.dumps(stamp, indent=1) + "\n", encoding="utf-8")
         if root.exists():
             os.replace(root, trash)  # an old corpus we may replace, or an empty folder
-        try:
-            os.rename(tmp, root)
-        except OSError:
-            if _matches(read_stamp(root), cfg):  # another process finished the same corpus first
-                return root
-            raise
+        os.rename(tmp, root)
     finally:
         for path in (tmp, trash):
             shutil.rmtree(path, ignore_errors=True)
-    return root
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -22,6 +22,8 @@ EXTRAS: dict[str, tuple[str, str]] = {
     "hydra/sweeper=optuna": ("hydra_plugins.hydra_optuna_sweeper", "optuna"),
     "hydra/launcher=slurm": ("hydra_plugins.hydra_submitit_launcher", "slurm"),
     "hydra/launcher=submitit": ("hydra_plugins.hydra_submitit_launcher", "slurm"),
+    "hydra/launcher=parallel": ("hydra_plugins.hydra_joblib_launcher", "parallel"),
+    "hydra/launcher=joblib": ("hydra_plugins.hydra_joblib_launcher", "parallel"),
 }
 #: Environment variables rank 0 leaves for Lightning's DDP child processes (inherited by them).
 RUN_DIR_ENV, OVERRIDES_ENV = "MOSEI_ATTN_RUN_DIR", "MOSEI_ATTN_OVERRIDES"

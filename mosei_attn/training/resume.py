@@ -129,8 +129,9 @@ def merge_overrides(run_dir: Path, new: list[str]) -> tuple[list[str], list[str]
 def resume_argv(argv: list[str], environ: os._Environ | dict = os.environ) -> list[str]:
     """The command line of a run resumed with ``ckpt_path=``: the run's own overrides (its
     ``.hydra/overrides.yaml``) plus the resumable ones given now. Exits, before anything is written, on a bad
-    ``ckpt_path`` or an override that would change what the run trains. Other command lines pass unchanged;
-    so does a DDP child process (LOCAL_RANK > 0), which takes rank 0's overrides."""
+    ``ckpt_path``, an override that would change what the run trains, or a run folder another live run owns.
+    Other command lines pass unchanged; so does a DDP child process (LOCAL_RANK > 0), which takes rank 0's
+    overrides."""
     from mosei_attn.utils import resume_dir
 
     ckpt = checked_ckpt_arg(argv)
@@ -148,6 +149,10 @@ def resume_argv(argv: list[str], environ: os._Environ | dict = os.environ) -> li
             f"overrides, or start a new run without ckpt_path. Nothing was written. On resume you may change: "
             f"{', '.join(RESUMABLE)}"
         )
+    if not any(int(environ.get(k) or 0) > 0 for k in ("RANK", "SLURM_PROCID")):  # rank 0 owns the folder
+        from mosei_attn.training.run_owner import refuse_if_owned
+
+        refuse_if_owned(run_dir, environ)
     import sys
 
     print(f"resuming {run_dir} with its settings: {' '.join(merged) or '(the defaults)'}", file=sys.stderr)
