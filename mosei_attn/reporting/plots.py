@@ -74,15 +74,8 @@ def plot_confusion(
         top = mat.max() if mat.size else 1
         for i in range(mat.shape[0]):
             for j in range(mat.shape[1]):
-                ax.text(
-                    j,
-                    i,
-                    fmt.format(mat[i, j]),
-                    ha="center",
-                    va="center",
-                    fontsize=8,
-                    color="white" if mat[i, j] > 0.6 * top else "black",
-                )
+                colour = "white" if mat[i, j] > 0.6 * top else "black"
+                ax.text(j, i, fmt.format(mat[i, j]), ha="center", va="center", fontsize=8, color=colour)
         bars.append(fig.colorbar(im, ax=ax, fraction=COLORBAR_FRACTION, label=bar_label))
     if title:
         fig.suptitle(title)
