@@ -7,8 +7,8 @@ mean +- sample standard deviation (ddof 1) over its finished seeds, with n, on t
 the paper's figures, which are validation figures) and on the test split.
 Jobs without a readable metrics.json are counted and listed as missing, never dropped silently.
 Writes ``aggregate.md``, ``aggregate.csv``, ``aggregate.png`` (bars with +-1 std error bars) and
-``aggregate_curves.png`` (per-epoch val/wa and val/ua of each configuration, mean and band over seeds:
-:mod:`mosei_attn.reporting.sweep_plots`) into the first folder, or ``--out``, and prints the table.
+``aggregate_curves.png`` (per-epoch losses, val/wa and val/ua of each configuration, mean and band over
+seeds, best epoch and majority-class WA marked: :mod:`mosei_attn.reporting.sweep_plots`) into the first folder, or ``--out``, and prints the table.
 """
 
 from __future__ import annotations
@@ -32,11 +32,14 @@ from mosei_attn.io import write_text
 from mosei_attn.process import process_setup
 from mosei_attn.reporting.paper import PAPER_RESULTS
 from mosei_attn.reporting.sweep_plots import (
+    CURVE_METRICS,
+    LOSS_METRICS,
     epoch_curves,
     metric_title,
     paper_position,
     plot_bars,
-    plot_curves,
+    plot_learning_curves,
+    shared_majority_wa,
 )
 
 #: Figures tabulated by default (keys of metrics.json, fractions in [0, 1]): the best checkpoint's validation
@@ -251,9 +254,12 @@ def aggregate(
         "csv": write_text(out_dir / f"{OUTPUT_NAME}.csv", to_csv(rows, metrics)),
         "png": plot_bars(rows, metrics, out_dir / f"{OUTPUT_NAME}.png"),
     }
-    curves = epoch_curves({r["config"]: r["folders"] for r in rows})
+    curves = epoch_curves({r["config"]: r["folders"] for r in rows}, (*LOSS_METRICS, *CURVE_METRICS))
     if curves:  # runs under fast_dev_run log no epochs
-        paths["curves"] = plot_curves(curves, out_dir / f"{OUTPUT_NAME}_curves.png")
+        path = out_dir / f"{OUTPUT_NAME}_curves.png"
+        paths["curves"] = plot_learning_curves(
+            curves, path, shared_majority_wa(r.metrics for r in runs if r.metrics)
+        ).path
     return {"rows": rows, "shared": shared, "missing": missing, "paths": paths}
 
 

@@ -17,7 +17,7 @@ from omegaconf import DictConfig
 from mosei_attn.process import process_setup
 from mosei_attn.reporting import RunReport
 from mosei_attn.training.build import build_datamodule, load_checkpoint, prepare_on_rank_zero
-from mosei_attn.training.resume import checked_ckpt_arg
+from mosei_attn.training.resume import checked_ckpt_arg, read_checkpoint
 from mosei_attn.utils import CONFIG_DIR, model_name
 
 SPLITS = ("train", "val", "test")
@@ -58,6 +58,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
             "label_rule": meta.label_rule,
             "data": datamodule.name,
             "precision": str(trainer.precision),
+            "checkpoint_epoch": int(read_checkpoint(Path(cfg.ckpt_path))["epoch"]),
         },
         title=Path(cfg.ckpt_path).name,
     )

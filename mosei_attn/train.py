@@ -16,6 +16,7 @@ from typing import Any
 import hydra
 import lightning as L
 from hydra.utils import instantiate
+from lightning.pytorch.callbacks import LearningRateMonitor
 from omegaconf import DictConfig
 
 from mosei_attn.process import process_setup
@@ -56,6 +57,8 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     if resuming and is_rank_zero():
         keep_csv_history(out_dir)  # Lightning's CSV logger would delete the epochs logged before the resume
     loggers = build_loggers(cfg)
+    if not loggers:  # the learning-rate monitor needs a logger to write to
+        callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     for lg in loggers:
         if lg.__class__.__name__ != "WandbLogger":  # W&B got the config at init
@@ -65,8 +68,10 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     log.info("training %s on %s (%s); run folder %s", name, datamodule.name, meta.label_rule, out_dir)
     trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
     metrics: dict[str, Any] = {k: float(v) for k, v in trainer.callback_metrics.items()}
+    report = RunReport(out_dir, name, meta.emotion_names)
+    if trainer.is_global_zero and (curves := report.curves(meta, title=f"{name} on {datamodule.name}")):
+        report.send_figures(loggers, [curves])
     if cfg.get("test"):
-        report = RunReport(out_dir, name, meta.emotion_names)
         metrics |= test_best(cfg, trainer, model, datamodule, loggers, report, metrics.get("val/ua_best"))
     if resuming and trainer.is_global_zero:
         for lg in loggers:
@@ -117,6 +122,7 @@ def test_best(
         "data": datamodule.name,
         "class_counts_train": list(meta.class_counts),
         "epochs": trainer.current_epoch,
+        "checkpoint_epoch": checkpoint_epoch(best, trainer.current_epoch),
         "optimized_metric": cfg.get("optimized_metric"),
     }
     title = f"best checkpoint {Path(best).name if best else '(last weights)'}"
@@ -125,6 +131,13 @@ def test_best(
     report.send_figures(loggers, [*summary["figures"].values(), *figures])
     report.send_best_summary(loggers, summary)
     return {k: v for k, v in summary.items() if isinstance(v, float)}
+
+
+def checkpoint_epoch(ckpt_path: str | None, default: int) -> int:
+    """The (0-based) epoch a checkpoint was saved in; ``default`` without a checkpoint (fast_dev_run)."""
+    from mosei_attn.training.resume import read_checkpoint
+
+    return int(read_checkpoint(Path(ckpt_path))["epoch"]) if ckpt_path else default
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")

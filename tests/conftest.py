@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -54,6 +55,17 @@ def evaluate_checkpoint(ckpt: str | Path, data_dir: Path, output_dir: Path, *ove
         "evaluate", [f"ckpt_path={ckpt}", f"paths.data_dir={data_dir}", *overrides], output_dir
     )
     return evaluate(cfg)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_wandb_settings():
+    """W&B reads its environment once per process (``wandb.setup``) and a logger=wandb run starts it: end the
+    test's W&B run and forget those settings, so a later test's WANDB_MODE is read afresh."""
+    yield
+    wandb = sys.modules.get("wandb")
+    if wandb is not None:
+        wandb.finish()
+        wandb.teardown()
 
 
 @pytest.fixture(scope="session")

@@ -3,15 +3,19 @@ figure; the plotting functions cope with segments without words, very short or s
 
 from __future__ import annotations
 
+import csv
 import logging
 from pathlib import Path
 
 import matplotlib.image as mpimg
 import numpy as np
 import pytest
+import torch
 
 from mosei_attn.data.features import AudioFeatures
-from mosei_attn.reporting import figures, plots
+from mosei_attn.models.metrics import EmotionMetrics, to_numpy
+from mosei_attn.reporting import figures, plots, sweep_plots
+from mosei_attn.reporting.table import confusion_title
 from mosei_attn.train import train
 
 RUN_FIGURES = ("confusion_test", "attention_0", "attention_1", "attention_2", "spectrogram_scaling")
@@ -103,4 +107,68 @@ def test_log_scaling_figure_for_short_stereo_and_silent_audio(tmp_path, seconds,
 def test_confusion_figure_with_an_empty_class(tmp_path):
     cm = np.zeros((4, 4), dtype=np.int64)
     cm[0, 0], cm[1, 2] = 5, 3
-    assert_picture(plots.plot_confusion(cm, ["a", "b", "c", "d"], tmp_path / "cm.png", title="4 classes"))
+    drawn = plots.plot_confusion(cm, ["a", "b", "c", "d"], tmp_path / "cm.png", title="4 classes")
+    assert_picture(drawn.path)
+    assert drawn.share[2].tolist() == [0, 0, 0, 0]  # no segment of class c: a row of zeros, no NaN
+
+
+def test_confusion_figure_draws_the_runs_matrix_and_names_it(tmp_path):
+    """The matrix drawn is the count of (target, prediction) pairs; the title names split, WA, UA, epoch and
+    data; the colorbars are labelled and the right panel's labels stay off the left colorbar."""
+    rng = np.random.default_rng(0)
+    target = rng.integers(0, 5, 200)  # the sixth class never occurs
+    logits = rng.normal(size=(200, 6)) + 2 * np.eye(6)[target]
+    metrics = EmotionMetrics(6)
+    metrics.update(torch.from_numpy(logits), torch.from_numpy(target))
+    results = to_numpy(metrics.compute())
+    title = confusion_title("attention", "val", results, {"checkpoint_epoch": 4, "data": "synthetic-abc"})
+    drawn = plots.plot_confusion(results["confusion"], NAMES, tmp_path / "confusion_val.png", title=title)
+    counts = np.zeros((6, 6))
+    for t, p in zip(target, logits.argmax(axis=1), strict=True):
+        counts[t, p] += 1
+    np.testing.assert_array_equal(drawn.counts, counts)
+    np.testing.assert_allclose(drawn.share[:5].sum(axis=1), 1.0)
+    wa, ua = (
+        np.mean(logits.argmax(axis=1) == target),
+        np.mean([counts[k, k] / counts[k].sum() for k in range(5)]),
+    )
+    assert drawn.title == (
+        f"attention: val split, WA {100 * wa:.1f}%, UA {100 * ua:.1f}%, epoch 5, data synthetic-abc"
+    )
+    assert drawn.colorbar_labels == ("segments", "share of the true class")
+    assert not drawn.overlap
+    assert_picture(drawn.path)
+
+
+def _lightning_csv(path: Path, val: list[tuple[float, float, float]]) -> None:
+    """A metrics.csv as Lightning's CSV logger writes it: a train row and a val row per epoch, and a test row."""
+    cols = ["epoch", "step", "lr-Adam", "train/loss", "val/loss", "val/wa", "val/ua", "test/ua"]
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, cols)
+        w.writeheader()
+        for epoch, (loss, wa, ua) in enumerate(val):
+            w.writerow({"epoch": epoch, "step": 3 * epoch + 2, "lr-Adam": 1e-3, "train/loss": 2 * loss})
+            w.writerow({"epoch": epoch, "step": 3 * epoch + 2, "val/loss": loss, "val/wa": wa, "val/ua": ua})
+        w.writerow({"epoch": len(val) - 1, "step": 3 * len(val), "test/ua": 0.1})
+
+
+def test_run_curves_draw_what_metrics_csv_holds(tmp_path):
+    _lightning_csv(tmp_path / "metrics.csv", [(1.0, 0.3, 0.2), (0.8, 0.5, 0.4), (0.9, 0.6, 0.4)])
+    drawn = sweep_plots.run_curves(tmp_path, majority=sweep_plots.majority_wa([5, 3, 2]), title="run")
+    assert drawn.path == tmp_path / "curves.png"
+    assert_picture(drawn.path)
+    with open(tmp_path / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    for metric, scale in (("train/loss", 1), ("val/loss", 1), ("val/wa", 100), ("val/ua", 100)):
+        logged = [(int(r["epoch"]) + 1, scale * float(r[metric])) for r in rows if r[metric]]
+        x, y = drawn.lines[("run", metric)]
+        assert x.tolist() == [e for e, _ in logged], metric
+        assert y == pytest.approx([v for _, v in logged]), metric
+    assert drawn.best_epoch == {"run": 1}  # the first of the tied highest val/ua, as the checkpoint keeps
+    assert drawn.majority_wa == pytest.approx(0.5)
+
+
+def test_majority_class_wa_from_the_training_counts():
+    assert sweep_plots.majority_wa([2, 6, 2]) == pytest.approx(0.6)
+    assert sweep_plots.majority_wa([2, 6, 2], multilabel=True) is None  # counts of positives per emotion
+    assert sweep_plots.majority_wa([]) is None

@@ -1,7 +1,9 @@
-"""EmotionMetrics against hand-computed confusion matrices, and the paper-style table."""
+"""EmotionMetrics (torchmetrics underneath) against hand-computed confusion matrices and an independent numpy
+computation, and the paper-style table."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -41,10 +43,14 @@ def test_batches_and_rank_merge_equal_one_update() -> None:
     whole.update(one_hot_logits(PRED, 3), torch.tensor(TARGET))
     first.update(one_hot_logits(PRED[:3], 3), torch.tensor(TARGET[:3]))
     second.update(one_hot_logits(PRED[3:], 3), torch.tensor(TARGET[3:]))
-    first.merge_state(second)
-    assert torch.equal(first.compute()["confusion"], whole.compute()["confusion"])
+    for a, b in zip(first.values(), second.values(), strict=True):
+        a.merge_state(b)  # what torchmetrics' DDP sync does with each metric's states
+    merged, one = to_numpy(first.compute()), to_numpy(whole.compute())
+    for key in one:
+        np.testing.assert_allclose(merged[key], one[key], err_msg=key)
     whole.reset()
-    assert whole.confmat.sum() == 0
+    whole.update(one_hot_logits([0], 3), torch.tensor([1]))
+    assert to_numpy(whole.compute())["confusion"].sum() == 1  # reset forgot the earlier batches
 
 
 def test_ua_ignores_classes_absent_from_targets() -> None:
@@ -53,6 +59,43 @@ def test_ua_ignores_classes_absent_from_targets() -> None:
     r = m.compute()
     assert float(r["ua"]) == pytest.approx((1 / 2 + 1) / 2, **APPROX)
     assert float(r["recall_macro"]) == pytest.approx((1 / 2 + 1 + 0) / 3, **APPROX)
+
+
+def _by_hand(pred: np.ndarray, target: np.ndarray, c: int) -> dict[str, np.ndarray | float]:
+    """Single-label figures straight from their definitions, one class at a time (no confusion matrix)."""
+    out: dict[str, list[float]] = {"precision": [], "recall": [], "f1": []}
+    for k in range(c):
+        tp = np.sum((pred == k) & (target == k))
+        p = tp / np.sum(pred == k) if np.any(pred == k) else 0.0
+        r = tp / np.sum(target == k) if np.any(target == k) else 0.0
+        out["precision"].append(p)
+        out["recall"].append(r)
+        out["f1"].append(2 * p * r / (p + r) if p + r else 0.0)
+    present = [k for k in range(c) if np.any(target == k)]
+    return {k: np.array(v) for k, v in out.items()} | {
+        "wa": float(np.mean(pred == target)),
+        "ua": float(np.mean([out["recall"][k] for k in present])),  # sklearn's balanced_accuracy_score
+    }
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_single_label_matches_an_independent_computation(seed: int) -> None:
+    gen = torch.Generator().manual_seed(seed)
+    c = 6
+    logits = torch.randn(97, c, generator=gen)
+    target = torch.randint(0, c - 1, (97,), generator=gen)  # the last class never occurs: UA leaves it out
+    m = EmotionMetrics(c)
+    for part in range(0, 97, 32):  # several batches
+        m.update(logits[part : part + 32], target[part : part + 32])
+    r = to_numpy(m.compute())
+    ref = _by_hand(logits.argmax(1).numpy(), target.numpy(), c)
+    assert r["wa"] == pytest.approx(ref["wa"], **APPROX) and r["ua"] == pytest.approx(ref["ua"], **APPROX)
+    for key in ("precision", "recall", "f1"):
+        np.testing.assert_allclose(r[key], ref[key], rtol=1e-6, atol=1e-9, err_msg=key)
+    assert r["f1_macro"] == pytest.approx(ref["f1"].mean(), **APPROX)
+    counts = np.zeros((c, c), dtype=np.int64)
+    np.add.at(counts, (target.numpy(), logits.argmax(1).numpy()), 1)
+    assert r["confusion"].tolist() == counts.tolist()
 
 
 def test_multilabel_weighted_accuracy() -> None:
@@ -68,6 +111,15 @@ def test_multilabel_weighted_accuracy() -> None:
     assert r["ua"] == pytest.approx(r["wacc_mean"]) and r["wacc_mean"] == pytest.approx((0.5 + 5 / 6) / 2)
     assert r["wa"] == pytest.approx(r["acc_mean"]) and r["acc_mean"] == pytest.approx(0.625)
     assert r["confusion_per_emotion"][1].tolist() == [[2, 1], [0, 1]]
+    assert r["tnr"] == pytest.approx([0.5, 2 / 3], **APPROX) and r["support"].tolist() == [2, 1]
+
+
+def test_multilabel_threshold_applies_to_probabilities_even_for_small_logits() -> None:
+    """Logits inside [0, 1] are still logits: sigmoid(0.3) > 0.5 is positive (torchmetrics alone would take
+    0.3 for a probability and call it negative)."""
+    m = EmotionMetrics(2, multilabel=True, threshold=0.5)
+    m.update(torch.tensor([[0.3, -0.3]]), torch.tensor([[1.0, 0.0]]))
+    assert to_numpy(m.compute())["acc"].tolist() == [1.0, 1.0]
 
 
 @pytest.mark.parametrize(

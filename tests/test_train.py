@@ -65,6 +65,8 @@ def test_train_then_evaluate_gives_the_same_figures(train_cfg, data_dir, tmp_pat
     with open(run / "metrics.csv") as f:  # the final validation pass adds no epoch to the curves
         epochs = [row["epoch"] for row in csv.DictReader(f) if row.get("val/ua")]
     assert epochs == ["0", "1"]
+    assert (run / "curves.png").stat().st_size > 0  # every run that logged an epoch draws its curves
+    assert saved["checkpoint_epoch"] == int(Path(best).name[len("epoch") :][:3])  # epoch{epoch:03d}-ua...
 
 
 def test_resume_from_last_checkpoint_continues(train_cfg, tmp_path):

@@ -1,8 +1,10 @@
-"""Emotion recognition metrics (paper section 4.3) as a torchmetrics ``Metric``.
+"""Emotion recognition metrics (paper section 4.3): torchmetrics' classification metrics in one
+``MetricCollection``, with the figures the paper names derived from them.
 
 Single-label (one class per segment, predictions by top-1 of the logits):
 
-- ``wa``: overall accuracy, every segment weighs the same (the paper's "weighted accuracy").
+- ``wa``: overall accuracy, every segment weighs the same (the paper's "weighted accuracy"; torchmetrics'
+  ``MulticlassAccuracy(average="micro")``).
 - ``ua``: recall of each class averaged over the classes present in the targets (the paper's "class
   accuracy", "unweighted accuracy"; sklearn's ``balanced_accuracy_score``).
 - ``precision`` / ``recall`` / ``f1`` per class (0 where undefined, e.g. a class never predicted), and
@@ -18,7 +20,14 @@ Multilabel (one yes/no decision per emotion, positive where sigmoid(logit) > ``t
   (positives and negatives weigh the same, as single-label UA, so ``val/ua_best`` keeps rewarding the
   rare emotions). ``acc_mean``, ``wacc_mean`` and ``f1_macro`` name them plainly.
 
-The state is only sums of counts, so torchmetrics adds them across DDP ranks before ``compute``.
+Why UA is not ``MulticlassRecall(average="macro")``: torchmetrics' macro average leaves out only the
+classes with no true positive, false positive and false negative, so a class absent from the targets but
+predicted once counts with recall 0. Measured (torchmetrics 1.9): targets [0, 0, 1, 1], predictions
+[0, 2, 1, 1] of 3 classes give macro recall 0.5, balanced accuracy 0.75. A validation split without one
+emotion would then score a model down for a class it cannot get right, so UA is the mean per-class
+recall (``average=None``) over the classes with support.
+
+Every state is a sum of counts that torchmetrics adds across DDP ranks before ``compute``.
 """
 
 from __future__ import annotations
@@ -26,35 +35,58 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from torchmetrics import Metric
+from torchmetrics import MetricCollection
+from torchmetrics.classification import (
+    MulticlassAccuracy,
+    MulticlassConfusionMatrix,
+    MulticlassF1Score,
+    MulticlassPrecision,
+    MulticlassRecall,
+    MultilabelAccuracy,
+    MultilabelConfusionMatrix,
+    MultilabelF1Score,
+    MultilabelPrecision,
+    MultilabelRecall,
+    MultilabelSpecificity,
+)
 
 
-def _ratio(num: torch.Tensor, den: torch.Tensor) -> torch.Tensor:
-    """num / den as float, 0 where den is 0 (sklearn's zero_division=0)."""
-    num, den = num.double(), den.double()
-    safe = torch.where(den > 0, den, torch.ones_like(den))  # no 0/0 (NaN) even in the unused branch
-    return torch.where(den > 0, num / safe, torch.zeros_like(num))
+def _single_label(c: int) -> dict[str, Any]:
+    per_class = {"num_classes": c, "average": None, "validate_args": False}
+    return {
+        "wa": MulticlassAccuracy(c, average="micro", validate_args=False),
+        "precision": MulticlassPrecision(**per_class),
+        "recall": MulticlassRecall(**per_class),
+        "f1": MulticlassF1Score(**per_class),
+        "confusion": MulticlassConfusionMatrix(c, validate_args=False),
+    }
 
 
-def _f1(precision: torch.Tensor, recall: torch.Tensor) -> torch.Tensor:
-    return _ratio(2 * precision * recall, precision + recall)
+def _multilabel(c: int, threshold: float) -> dict[str, Any]:
+    per_label = {"num_labels": c, "threshold": threshold, "average": None, "validate_args": False}
+    return {
+        "acc": MultilabelAccuracy(**per_label),
+        "precision": MultilabelPrecision(**per_label),
+        "recall": MultilabelRecall(**per_label),
+        "tnr": MultilabelSpecificity(**per_label),
+        "f1": MultilabelF1Score(**per_label),
+        "confusion_per_emotion": MultilabelConfusionMatrix(c, threshold=threshold, validate_args=False),
+    }
 
 
-class EmotionMetrics(Metric):
-    """Accumulates a confusion matrix (or per-emotion counts) over batches; ``compute`` returns a dict
-    of tensors: the keys the module docstring lists."""
+class EmotionMetrics(MetricCollection):
+    """torchmetrics' accuracy, precision, recall, F1 and confusion matrix over batches; ``compute`` returns a
+    dict of tensors: the keys the module docstring lists."""
 
-    full_state_update = False
-
-    def __init__(self, num_classes: int, multilabel: bool = False, threshold: float = 0.5, **kwargs: Any):
-        super().__init__(**kwargs)
+    def __init__(self, num_classes: int, multilabel: bool = False, threshold: float = 0.5):
         if num_classes < 2 and not multilabel:
             raise ValueError(f"single-label metrics need at least 2 classes, got {num_classes}")
+        # Separate states (no compute groups): the metrics are few and small, and merge_state stays exact.
+        metrics = _multilabel(num_classes, threshold) if multilabel else _single_label(num_classes)
+        super().__init__(metrics, compute_groups=False)
         self.num_classes, self.multilabel, self.threshold = num_classes, multilabel, threshold
-        shape = (num_classes, 2, 2) if multilabel else (num_classes, num_classes)
-        self.add_state("confmat", default=torch.zeros(shape, dtype=torch.long), dist_reduce_fx="sum")
 
-    def update(self, logits: torch.Tensor, target: torch.Tensor) -> None:
+    def update(self, logits: torch.Tensor, target: torch.Tensor) -> None:  # type: ignore[override]
         """``logits`` (B, C); ``target`` (B,) class indices, or (B, C) 0/1 for multilabel."""
         if logits.ndim != 2 or logits.shape[1] != self.num_classes:
             raise ValueError(f"logits must be (batch, {self.num_classes}), got {tuple(logits.shape)}")
@@ -64,11 +96,8 @@ class EmotionMetrics(Metric):
                 raise ValueError(
                     f"multilabel targets must be {tuple(logits.shape)}, got {tuple(target.shape)}"
                 )
-            pred = (logits.detach().float().sigmoid() > self.threshold).long()
-            truth = (target > 0.5).long()
-            # cell [emotion, truth, pred] of the per-emotion 2x2 confusion matrices
-            cells = torch.arange(c, device=pred.device) * 4 + truth * 2 + pred  # (B, E)
-            self.confmat += torch.bincount(cells.flatten(), minlength=4 * c).view(c, 2, 2)
+            # probabilities, not logits: torchmetrics takes values inside [0, 1] for probabilities
+            super().update(logits.detach().float().sigmoid(), (target > 0.5).long())
         else:
             if target.ndim != 1 or target.shape[0] != logits.shape[0]:
                 raise ValueError(
@@ -76,21 +105,21 @@ class EmotionMetrics(Metric):
                 )
             if target.numel() and (target.min() < 0 or target.max() >= c):
                 raise ValueError(f"class indices must lie in [0, {c}), got {target.min()}..{target.max()}")
-            pred = logits.detach().argmax(dim=1)
-            self.confmat += torch.bincount(target.long() * c + pred, minlength=c * c).view(c, c)
+            super().update(logits.detach().argmax(dim=1), target.long())
 
-    def compute(self) -> dict[str, torch.Tensor]:
-        return self._multilabel() if self.multilabel else self._single()
+    def compute(self) -> dict[str, torch.Tensor]:  # type: ignore[override]
+        res = super().compute()
+        return self._multilabel(res) if self.multilabel else self._single(res)
 
-    def _single(self) -> dict[str, torch.Tensor]:
-        cm = self.confmat
-        tp, support, predicted = cm.diagonal(), cm.sum(dim=1), cm.sum(dim=0)
-        precision, recall = _ratio(tp, predicted), _ratio(tp, support)
-        f1 = _f1(precision, recall)
+    @staticmethod
+    def _single(res: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        cm = res["confusion"]
+        precision, recall, f1 = (res[k].double() for k in ("precision", "recall", "f1"))
+        support = cm.sum(dim=1)
         present = support > 0
-        ua = recall[present].mean() if present.any() else recall.new_zeros(())
+        ua = recall[present].mean() if present.any() else recall.new_zeros(())  # see the module docstring
         return {
-            "wa": _ratio(tp.sum(), cm.sum()),
+            "wa": res["wa"].double(),
             "ua": ua,
             "precision": precision,
             "recall": recall,
@@ -99,14 +128,16 @@ class EmotionMetrics(Metric):
             "precision_macro": precision.mean(),
             "recall_macro": recall.mean(),
             "f1_macro": f1.mean(),
-            "confusion": cm.clone(),
+            "confusion": cm,
         }
 
-    def _multilabel(self) -> dict[str, torch.Tensor]:
-        cm = self.confmat
-        tn, fp, fn, tp = cm[:, 0, 0], cm[:, 0, 1], cm[:, 1, 0], cm[:, 1, 1]
-        precision, recall, tnr = _ratio(tp, tp + fp), _ratio(tp, tp + fn), _ratio(tn, tn + fp)
-        f1, acc, wacc = _f1(precision, recall), _ratio(tp + tn, cm.sum(dim=(1, 2))), (recall + tnr) / 2
+    @staticmethod
+    def _multilabel(res: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        precision, recall, tnr, f1, acc = (
+            res[k].double() for k in ("precision", "recall", "tnr", "f1", "acc")
+        )
+        wacc = (recall + tnr) / 2
+        cm = res["confusion_per_emotion"]
         return {
             "wa": acc.mean(),
             "ua": wacc.mean(),
@@ -116,13 +147,13 @@ class EmotionMetrics(Metric):
             "f1": f1,
             "acc": acc,
             "wacc": wacc,
-            "support": tp + fn,
+            "support": cm[:, 1].sum(dim=1),
             "acc_mean": acc.mean(),
             "wacc_mean": wacc.mean(),
             "precision_macro": precision.mean(),
             "recall_macro": recall.mean(),
             "f1_macro": f1.mean(),
-            "confusion_per_emotion": cm.clone(),
+            "confusion_per_emotion": cm,
         }
 
 

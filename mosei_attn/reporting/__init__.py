@@ -39,6 +39,14 @@ class RunReport:
 
         return training_figures(model, datamodule, self.out_dir)
 
+    def curves(self, meta: Any, title: str = "") -> Path | None:
+        """``curves.png`` of the run (losses, val WA and UA per epoch from its metrics.csv, best epoch marked,
+        the majority-class WA of ``meta``'s training split as a line); None when no epoch was logged."""
+        from mosei_attn.reporting.sweep_plots import majority_wa, run_curves
+
+        drawn = run_curves(self.out_dir, majority_wa(meta.class_counts, meta.multilabel), title=title)
+        return drawn.path if drawn else None
+
     @staticmethod
     def send_figures(loggers: Sequence[Any], paths: Sequence[str | os.PathLike]) -> None:
         """Send figure PNGs to the loggers that take images (W&B, TensorBoard)."""

@@ -166,10 +166,15 @@ def log_figures(loggers: list[Any], paths: list[Path]) -> None:
 
 
 def log_best_summary(loggers: list[Any], metrics: dict[str, Any], split: str = "val") -> dict[str, float]:
-    """Put the best checkpoint's figures on ``split`` (``val/wa`` ...) into each W&B run's summary, the value a
-    W&B bar or table shows for a run, so it compares the same checkpoint on validation and test (the history,
-    the per-epoch curve, is untouched). Returns the figures written."""
-    figures = {k: v for k, v in metrics.items() if k.startswith(f"{split}/") and isinstance(v, float)}
+    """Put the best checkpoint's figures on ``split`` into each W&B run's summary as ``best/val/wa`` ... and
+    ``best/epoch`` (1-based): WA, UA ... at the best epoch, the value a W&B bar, scatter or table shows for a
+    run, so validation and test compare the same checkpoint (``wandb.define_metric`` summarises one metric
+    at its own best, not another at the best of ``val/ua``). Returns the figures written."""
+    figures = {
+        f"best/{k}": v for k, v in metrics.items() if k.startswith(f"{split}/") and isinstance(v, float)
+    }
+    if figures and metrics.get("checkpoint_epoch") is not None:
+        figures["best/epoch"] = int(metrics["checkpoint_epoch"]) + 1
     for lg in loggers:
         if lg.__class__.__name__ == "WandbLogger" and figures:
             lg.experiment.summary.update(figures)

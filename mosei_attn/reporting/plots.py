@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,14 +36,33 @@ def save_figure(fig: plt.Figure, path: str | os.PathLike) -> Path:
     return path
 
 
+@dataclass(frozen=True)
+class DrawnConfusion:
+    """What :func:`plot_confusion` drew: the PNG, the title, the counts and the row-normalised matrix, the
+    colorbars' labels, and whether the right panel's tick labels overlap the left panel's colorbar."""
+
+    path: Path
+    title: str
+    counts: np.ndarray
+    share: np.ndarray
+    colorbar_labels: tuple[str, ...]
+    overlap: bool
+
+
 def plot_confusion(
     confusion: np.ndarray, names: Sequence[str], path: str | os.PathLike, title: str = ""
-) -> Path:
-    """Counts and row-normalised confusion matrices side by side (rows true, columns predicted)."""
+) -> DrawnConfusion:
+    """Counts and row-normalised confusion matrices side by side (rows true, columns predicted), each with
+    its labelled colorbar; constrained layout keeps the right panel's labels off the left colorbar."""
     cm = np.asarray(confusion, dtype=np.float64)
-    norm = cm / np.clip(cm.sum(axis=1, keepdims=True), 1, None)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.6))
-    for ax, mat, fmt, label in ((axes[0], cm, "{:.0f}", "count"), (axes[1], norm, "{:.2f}", "recall")):
+    share = cm / np.clip(cm.sum(axis=1, keepdims=True), 1, None)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 5), layout="constrained")
+    bars = []
+    panels = (
+        (axes[0], cm, "{:.0f}", "counts", "segments"),
+        (axes[1], share, "{:.2f}", "recall (row-normalised)", "share of the true class"),
+    )
+    for ax, mat, fmt, label, bar_label in panels:
         im = ax.imshow(mat, cmap=CONFUSION_CMAP, vmin=0)
         ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
         ax.set_yticks(range(len(names)), names)
@@ -52,19 +72,16 @@ def plot_confusion(
         top = mat.max() if mat.size else 1
         for i in range(mat.shape[0]):
             for j in range(mat.shape[1]):
-                ax.text(
-                    j,
-                    i,
-                    fmt.format(mat[i, j]),
-                    ha="center",
-                    va="center",
-                    fontsize=8,
-                    color="white" if mat[i, j] > 0.6 * top else "black",
-                )
-        fig.colorbar(im, ax=ax, fraction=COLORBAR_FRACTION)
+                colour = "white" if mat[i, j] > 0.6 * top else "black"
+                ax.text(j, i, fmt.format(mat[i, j]), ha="center", va="center", fontsize=8, color=colour)
+        bars.append(fig.colorbar(im, ax=ax, fraction=COLORBAR_FRACTION, label=bar_label))
     if title:
         fig.suptitle(title)
-    return save_figure(fig, path)
+    fig.draw_without_rendering()  # lays the panels out, as saving will
+    left_bar = bars[0].ax.get_tightbbox()
+    overlap = any(t.get_window_extent().overlaps(left_bar) for t in axes[1].get_yticklabels() if t.get_text())
+    labels = tuple(b.ax.get_ylabel() for b in bars)
+    return DrawnConfusion(save_figure(fig, path), title, cm, share, labels, overlap)
 
 
 def word_column_labels(words: Sequence[str], n_columns: int, n_real: int) -> list[str]:

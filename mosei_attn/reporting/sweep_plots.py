@@ -1,14 +1,17 @@
-"""A sweep's figures: bars of the final figures per configuration, and the offline dashboard, per-epoch
-validation curves of each configuration with their mean and band over seeds.
+"""Learning curves of a run or a sweep, and a sweep's bars of the final figures per configuration.
+
+Learning curves: each run folder's ``metrics.csv`` (Lightning's CSV logger, one row per logged step) holds
+``epoch`` and the per-epoch ``train/loss``, ``val/loss``, ``val/wa`` and ``val/ua``. For every
+configuration (one run, or the jobs ``aggregate`` groups by their overrides without the seed) and epoch, the
+curve is the mean over the runs that reached that epoch and the band mean +- sample std (ddof 1; no band
+where one run). :func:`plot_learning_curves` draws the losses in one panel and val WA and UA in the other,
+marks the best epoch (highest mean ``val/ua``, the epoch the checkpoint callback keeps) and the WA of always
+predicting the training split's majority class. Every run writes it as ``curves.png``; ``python -m
+mosei_attn.aggregate`` as ``aggregate_curves.png``; W&B draws the same online (``python -m
+mosei_attn.dashboard``).
 
 Bars (``aggregate.png``): mean +- std over seeds of each tabulated metric, the paper's WA / UA as ticks on
 the validation bars.
-
-Each job folder's ``metrics.csv`` (Lightning's CSV logger, one row per logged step) holds ``epoch`` and the
-per-epoch ``val/wa`` and ``val/ua``. For every configuration (the jobs ``aggregate`` groups by their
-overrides without the seed) and epoch, the curve is the mean over the seeds that reached that epoch and the
-band mean +- sample std (ddof 1; no band where one seed). Written by ``python -m mosei_attn.aggregate`` as
-``aggregate_curves.png``; the same figure W&B draws online (``python -m mosei_attn.dashboard``).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from __future__ import annotations
 import csv
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,8 +28,12 @@ import numpy as np
 
 from mosei_attn.reporting.paper import PAPER_SPLIT
 
-#: Curves drawn by default (columns of metrics.csv, fractions in [0, 1]).
+#: Accuracy curves (columns of metrics.csv, fractions in [0, 1]), drawn in one panel.
 CURVE_METRICS = ("val/wa", "val/ua")
+#: Loss curves (columns of metrics.csv), drawn in the other panel.
+LOSS_METRICS = ("train/loss", "val/loss")
+#: The metric whose highest value picks the best epoch (the checkpoint callback's monitor).
+BEST_BY = "val/ua"
 #: Column titles of the usual metrics (others are shown by their metrics.json key).
 SHORT_NAMES = {"wa": "WA", "ua": "UA", "f1_macro": "macro F1"}
 
@@ -44,19 +51,21 @@ class Curve:
 def read_epochs(
     run_folder: str | os.PathLike, metrics: Sequence[str] = CURVE_METRICS
 ) -> dict[str, dict[int, float]]:
-    """metric -> {epoch: value} from a job's ``metrics.csv`` (the last row of an epoch wins, as after a
-    resume); empty dicts when the file is missing (a failed job, or fast_dev_run, which logs nothing)."""
-    path = Path(run_folder) / "metrics.csv"
+    """metric -> {epoch: value} from a job's ``metrics.csv``, after the parts a resumed run keeps aside until
+    it ends (``metrics.part*.csv``; the last row of an epoch wins, as after a resume); empty dicts when there
+    is no file (a failed job, or fast_dev_run, which logs nothing)."""
+    folder = Path(run_folder)
     out: dict[str, dict[int, float]] = {m: {} for m in metrics}
-    if not path.is_file():
-        return out
-    with open(path, newline="") as f:
-        for row in csv.DictReader(f):
-            if not row.get("epoch"):
-                continue
-            for m in metrics:
-                if row.get(m) not in (None, ""):
-                    out[m][int(float(row["epoch"]))] = float(row[m])
+    for path in [*sorted(folder.glob("metrics.part*.csv")), folder / "metrics.csv"]:
+        if not path.is_file():
+            continue
+        with open(path, newline="") as f:
+            for row in csv.DictReader(f):
+                if not row.get("epoch"):
+                    continue
+                for m in metrics:
+                    if row.get(m) not in (None, ""):
+                        out[m][int(float(row["epoch"]))] = float(row[m])
     return out
 
 
@@ -85,36 +94,92 @@ def epoch_curves(
     return out
 
 
-def plot_curves(
-    curves: dict[str, dict[str, Curve]], path: Path, metrics: Sequence[str] = CURVE_METRICS
-) -> Path:
-    """One panel per metric (percent over epochs, 1-based), a line per configuration with its +-1 std band."""
+@dataclass(frozen=True)
+class DrawnCurves:
+    """What :func:`plot_learning_curves` drew: the PNG, each line's (x = 1-based epoch, y) keyed by
+    (label, metric), the best epoch (0-based, as in metrics.csv) per label, and the majority-class WA line."""
+
+    path: Path
+    lines: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]
+    best_epoch: dict[str, int]
+    majority_wa: float | None
+
+
+def majority_wa(class_counts: Sequence[int], multilabel: bool = False) -> float | None:
+    """The WA of always predicting the training split's commonest class (from the data meta's class counts);
+    None for multilabel targets (counts of positives, no single class to predict) or no counts."""
+    total = sum(class_counts)
+    return None if multilabel or not total else max(class_counts) / total
+
+
+def shared_majority_wa(run_metrics: Iterable[dict[str, Any]]) -> float | None:
+    """The majority-class WA of runs' training split (their metrics.json ``class_counts_train`` and
+    ``label_rule``); None when the runs disagree (different data) or none says."""
+    values = {
+        majority_wa(m["class_counts_train"], m.get("label_rule") == "multilabel")
+        for m in run_metrics
+        if m.get("class_counts_train")
+    }
+    return values.pop() if len(values) == 1 else None
+
+
+def plot_learning_curves(
+    curves: dict[str, dict[str, Curve]], path: Path, majority: float | None = None, title: str = ""
+) -> DrawnCurves:
+    """Losses (left) and val WA and UA (right, percent) over epochs (1-based), one colour per label, its
+    +-1 std band where several runs, a dotted line at each label's best epoch, and ``majority`` (the
+    majority-class WA, a fraction) as a grey line."""
+    from matplotlib.ticker import MaxNLocator
+
     from mosei_attn.reporting.plots import plt, save_figure  # the plotting module sets the headless backend
 
-    fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.8), squeeze=False)
-    for ax, m in zip(axes[0], metrics, strict=True):
-        for label, by_metric in curves.items():
-            if m not in by_metric:
-                continue
-            c = by_metric[m]
-            x = c.epochs + 1
-            (line,) = ax.plot(
-                x, 100 * c.mean, marker="o", markersize=3, label=f"{label} (n={int(c.n.max())})"
-            )
-            band = ~np.isnan(c.std)
-            ax.fill_between(
-                x[band],
-                100 * (c.mean - c.std)[band],
-                100 * (c.mean + c.std)[band],
-                alpha=0.2,
-                color=line.get_color(),
-            )
-        ax.set_title(f"{m}: mean ± std over seeds")
-        ax.set_xlabel("epoch")
-        ax.set_ylabel("%")
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
+    lines: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
+    best: dict[str, int] = {}
+    styles = {LOSS_METRICS[0]: "--", LOSS_METRICS[1]: "-", CURVE_METRICS[0]: "-", CURVE_METRICS[1]: "--"}
+    for k, (label, by_metric) in enumerate(curves.items()):
+        colour, prefix = f"C{k}", f"{label}: " if len(curves) > 1 else ""  # one run: its title names it
+        for ax, metrics, scale in ((ax_loss, LOSS_METRICS, 1.0), (ax_acc, CURVE_METRICS, 100.0)):
+            for m in metrics:
+                if m not in by_metric:
+                    continue
+                c = by_metric[m]
+                x, y = c.epochs + 1, scale * c.mean
+                n = f", n={int(c.n.max())}" if c.n.max() > 1 else ""
+                ax.plot(x, y, styles[m], color=colour, marker="o", markersize=3, label=f"{prefix}{m}{n}")
+                band = ~np.isnan(c.std)
+                ax.fill_between(
+                    x[band], (y - scale * c.std)[band], (y + scale * c.std)[band], alpha=0.2, color=colour
+                )
+                lines[(label, m)] = (x, y)
+        if BEST_BY in by_metric:
+            c = by_metric[BEST_BY]
+            best[label] = int(c.epochs[int(np.argmax(c.mean))])  # the first maximum, as the checkpoint keeps
+            for ax in (ax_loss, ax_acc):
+                ax.axvline(best[label] + 1, color=colour, linestyle=":", label=f"{prefix}best epoch")
+    if majority is not None:
+        ax_acc.axhline(100 * majority, color="grey", linewidth=1, label="majority-class WA")
+    ax_loss.set(title="loss", xlabel="epoch", ylabel="loss")
+    ax_acc.set(title="validation WA and UA", xlabel="epoch", ylabel="%")
+    for ax in (ax_loss, ax_acc):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
-    axes[0][-1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    return save_figure(fig, path)
+        ax.legend(fontsize=7)
+    if title:
+        fig.suptitle(title)
+    return DrawnCurves(save_figure(fig, path), lines, best, majority)
+
+
+def run_curves(
+    run_dir: str | os.PathLike, majority: float | None = None, title: str = ""
+) -> DrawnCurves | None:
+    """``curves.png`` of one run folder from its ``metrics.csv``; None when it logged no epoch (no CSV
+    logger, or fast_dev_run)."""
+    label = title or Path(run_dir).name
+    curves = epoch_curves({label: [run_dir]}, (*LOSS_METRICS, *CURVE_METRICS))
+    if not curves:
+        return None
+    return plot_learning_curves(curves, Path(run_dir) / "curves.png", majority, title=title)
 
 
 def metric_title(metric: str) -> str:

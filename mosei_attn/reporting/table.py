@@ -75,6 +75,24 @@ def extra_line(results: dict[str, Any]) -> str:
     return " | ".join(p for p in parts if p)
 
 
+def confusion_title(
+    model_name: str, split: str, results: dict[str, Any], extra: dict[str, Any] | None = None
+) -> str:
+    """The confusion figure's title: model, split, WA and UA, the checkpoint's epoch (1-based, as the curves'
+    axes; ``extra["checkpoint_epoch"]`` is Lightning's 0-based count) and the data's name."""
+    extra = extra or {}
+    parts = [
+        f"{model_name}: {split} split",
+        f"WA {100 * float(results['wa']):.1f}%",
+        f"UA {100 * float(results['ua']):.1f}%",
+    ]
+    if extra.get("checkpoint_epoch") is not None:
+        parts.append(f"epoch {int(extra['checkpoint_epoch']) + 1}")
+    if extra.get("data"):
+        parts.append(f"data {extra['data']}")
+    return ", ".join(parts)
+
+
 def write_report(
     tables: dict[str, dict[str, Any]],
     names: tuple[str, ...],
@@ -99,9 +117,10 @@ def write_report(
             print(comparison)
         if "confusion" in results:
             path = out_dir / f"confusion_{split}.png"
-            figures[f"confusion_{split}"] = str(
-                plots.plot_confusion(results["confusion"], names, path, title=f"{model_name}: {split}")
+            drawn = plots.plot_confusion(
+                results["confusion"], names, path, title=confusion_title(model_name, split, results, extra)
             )
+            figures[f"confusion_{split}"] = str(drawn.path)
         metrics |= flat_metrics(results, names, split)
     paper = PAPER_RESULTS.get(model_name)
     paper = paper | {"split": PAPER_SPLIT, "data": "real MOSEI"} if paper else None
