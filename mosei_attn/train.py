@@ -17,9 +17,17 @@ import lightning as L
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
+from mosei_attn.errors import user_errors
 from mosei_attn.reporting import RunReport
-from mosei_attn.training.build import build_datamodule, build_model, is_rank_zero, prepare_on_rank_zero
+from mosei_attn.training.build import (
+    build_datamodule,
+    build_model,
+    check_optimizer,
+    is_rank_zero,
+    prepare_on_rank_zero,
+)
 from mosei_attn.training.callbacks import ConfigInCheckpoint
+from mosei_attn.training.checkpoint_io import AtomicCheckpointIO
 from mosei_attn.training.history import keep_csv_history, merge_csv_history
 from mosei_attn.training.launch import job_scope, launch_argv
 from mosei_attn.training.loggers import build_loggers
@@ -34,6 +42,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     writes the run folder."""
     if cfg.get("ckpt_path"):
         check_resume(cfg)  # before anything is written
+    check_optimizer(cfg)  # optimizer.lr=abc stops here, not after the data is prepared
     L.seed_everything(cfg.seed, workers=True)
     out_dir = Path(cfg.paths.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -52,7 +61,11 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     if resuming and is_rank_zero():
         keep_csv_history(out_dir)  # Lightning's CSV logger would delete the epochs logged before the resume
     loggers = build_loggers(cfg)
-    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    # checkpoints are written to a temporary name and renamed: a failed write leaves the previous last.ckpt
+    plugins = [AtomicCheckpointIO()]
+    trainer: L.Trainer = instantiate(
+        cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=plugins
+    )
     for lg in loggers:
         if lg.__class__.__name__ != "WandbLogger":  # W&B got the config at init
             lg.log_hyperparams(to_container(cfg))
@@ -125,7 +138,7 @@ def test_best(
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def main(cfg: DictConfig) -> float | None:
-    with job_scope(cfg):
+    with user_errors(), job_scope(cfg):  # a user's mistake is one line (errors.UserFault), a bug a traceback
         metrics, _ = train(cfg)
     name = cfg.get("optimized_metric")
     return metrics.get(name) if name else None

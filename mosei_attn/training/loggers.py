@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import uuid
+import warnings
 from pathlib import Path
 from typing import Any
 
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from mosei_attn.errors import UserFault
 from mosei_attn.utils import model_name, to_container
 
 #: Length of the W&B run ids we choose (W&B's own length).
@@ -23,8 +25,21 @@ def build_loggers(cfg: DictConfig) -> list[Any]:
     for name, lg_cfg in (cfg.get("logger") or {}).items():
         if not lg_cfg or "_target_" not in lg_cfg:
             continue
-        loggers.append(_wandb_logger(cfg, lg_cfg) if name == "wandb" else instantiate(lg_cfg))
+        loggers.append(_wandb_logger(cfg, lg_cfg) if name == "wandb" else _quiet(instantiate(lg_cfg)))
     return loggers
+
+
+def _quiet(logger: Any) -> Any:
+    """``logger``, its writer made now without Lightning's "Previous log files in this directory will be
+    deleted" (the CSV logger says it of any non-empty run folder, e.g. a fresh run's ``.hydra/``; a resumed
+    run keeps its earlier epochs: training.history)."""
+    if type(logger).__name__ == "CSVLogger":
+        with warnings.catch_warnings():
+            warnings.filterwarnings(
+                "ignore", message=".*Previous log files in this directory will be deleted"
+            )
+            logger.experiment  # noqa: B018  (creates the writer)
+    return logger
 
 
 def _wandb_logger(cfg: DictConfig, lg_cfg: DictConfig) -> Any:
@@ -43,7 +58,22 @@ def _wandb_logger(cfg: DictConfig, lg_cfg: DictConfig) -> Any:
     config = to_container(cfg) | {"overrides": overrides, "wandb_group": lg_cfg.group}
     # `config` is also the name of instantiate()'s first parameter: pass it to the partial instead.
     make = instantiate(lg_cfg, _partial_=True, _convert_="all")
-    return make(id=wandb_run_id(Path(cfg.paths.output_dir)) or None, resume="allow", config=config)
+    logger = make(id=wandb_run_id(Path(cfg.paths.output_dir)) or None, resume="allow", config=config)
+    if not lg_cfg.offline:  # start the online run now: without a network it fails here, with a hint
+        import wandb
+
+        try:
+            logger.experiment  # noqa: B018
+        except wandb.errors.Error as e:
+            raise WandbUnreachableError(
+                f"W&B could not start the online run ({e}): without a network, run offline with "
+                "WANDB_MODE=offline (upload later with `wandb sync <run>/wandb/offline-run-*`)"
+            ) from e
+    return logger
+
+
+class WandbUnreachableError(UserFault, RuntimeError):
+    """W&B's online run could not start (no network, a proxy, W&B's servers): the message says how to go offline."""
 
 
 def wandb_run_id(run_dir: Path) -> str:
