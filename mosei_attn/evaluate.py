@@ -17,7 +17,7 @@ from omegaconf import DictConfig
 from mosei_attn.errors import user_errors
 from mosei_attn.reporting import RunReport
 from mosei_attn.training.build import build_datamodule, load_checkpoint, prepare_on_rank_zero, rebase_paths
-from mosei_attn.training.resume import checked_ckpt_arg
+from mosei_attn.training.resume import NO_VALUE, checked_ckpt_arg
 from mosei_attn.utils import CONFIG_DIR, model_name, quote_args
 
 SPLITS = ("train", "val", "test")
@@ -71,6 +71,6 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    sys.argv = quote_args(sys.argv, ("ckpt_path",))  # a path may hold non-ASCII letters, commas, brackets
+    sys.argv = quote_args(sys.argv, ("ckpt_path",), keep=NO_VALUE)  # a path may hold non-ASCII letters, commas
     checked_ckpt_arg(sys.argv)  # a bad ckpt_path stops here, before Hydra creates the output folder
     main()
