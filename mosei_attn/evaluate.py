@@ -71,6 +71,7 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    sys.argv = quote_args(sys.argv, ("ckpt_path",), keep=NO_VALUE)  # a path may hold non-ASCII letters, commas
+    # a path may hold non-ASCII letters or commas: quoted for Hydra
+    sys.argv = quote_args(sys.argv, ("ckpt_path",), keep=NO_VALUE)
     checked_ckpt_arg(sys.argv)  # a bad ckpt_path stops here, before Hydra creates the output folder
     main()
