@@ -49,13 +49,27 @@ def hydra_quote(value: str) -> str:
     return f"'{escaped}'"
 
 
+def hydra_value(key: str, value: str) -> str:
+    """``value`` as it must be written after ``key=`` for Hydra to read back this very string: as it is when
+    it does, else quoted (:func:`hydra_quote`)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    try:
+        if OverridesParser.create().parse_override(f"{key}={value}").value() == value:
+            return value
+    except Exception:  # Hydra's grammar refuses it (non-ASCII letters, unbalanced quotes or brackets)
+        pass
+    return hydra_quote(value)
+
+
 def quote_args(argv: list[str], keys: tuple[str, ...], keep: tuple[str, ...] = ()) -> list[str]:
-    """``argv`` with the values of ``key=value`` arguments of ``keys`` quoted for Hydra (:func:`hydra_quote`),
-    except values already quoted and those in ``keep`` (``null``, ``false``: meant as Hydra reads them)."""
+    """``argv`` with the values of ``key=value`` arguments of ``keys`` quoted for Hydra where it would not read
+    them back as the same string (:func:`hydra_value`), except values already quoted and those in ``keep``
+    (``null``, ``false``: meant as Hydra reads them)."""
     out = []
     for arg in argv:
         key, eq, value = arg.partition("=")
         quoted = value[:1] in ("'", '"') and len(value) > 1 and value[-1] == value[0]
         plain = not eq or key.lstrip("+") not in keys or quoted or value in keep
-        out.append(arg if plain else f"{key}={hydra_quote(value)}")
+        out.append(arg if plain else f"{key}={hydra_value(key, value)}")
     return out

@@ -25,7 +25,10 @@ from mosei_attn.train import train
 from mosei_attn.training.build import load_checkpoint
 from mosei_attn.training.resume import CheckpointError, check_resume, read_checkpoint, resume_argv
 from tests.conftest import TINY, compose_config
-from tests.test_faults_cli import BATCH, REPO, TIMEOUT_S, run
+from tests.test_faults_cli import BATCH, REPO
+
+#: Seconds a command line may take: these train, and the test machine may be shared.
+TIMEOUT_S = 900
 
 EPOCHS = 2
 LR_MONITOR = [
@@ -40,9 +43,18 @@ def cli_run(data_dir, tmp_path_factory):
     holds non-ASCII characters and a space."""
     folder = tmp_path_factory.mktemp("nonascii") / "résumé ü run"
     args = [*TINY, f"paths.data_dir={data_dir}", "test=false", f"trainer.max_epochs={EPOCHS}", *LR_MONITOR]
-    proc = run("mosei_attn.train", *args, f"hydra.run.dir='{folder}'")
+    proc = subprocess.run(
+        [sys.executable, "-m", "mosei_attn.train", *args, f"hydra.run.dir='{folder}'"],
+        env=cli_env(), capture_output=True, text=True, timeout=TIMEOUT_S,
+    )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     return folder
+
+
+def cli_env() -> dict[str, str]:
+    """This checkout importable, W&B off, Hydra's short errors."""
+    env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
+    return env | {"WANDB_MODE": "disabled", "MPLBACKEND": "Agg", "PYTHONPATH": str(REPO)}
 
 
 def lrs(run_dir) -> list[float]:
@@ -140,10 +152,8 @@ def test_user_mistakes_on_the_command_line_are_one_line(cli_run, tmp_path):
         "corrupt": ("mosei_attn.evaluate", ["ckpt_path=bad.ckpt", "split=val"]),
         "lr": ("mosei_attn.train", [*TINY, "optimizer.lr=abc", f"paths.log_dir={tmp_path}/logs"]),
     }
-    env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
-    env |= {"WANDB_MODE": "disabled", "MPLBACKEND": "Agg", "PYTHONPATH": str(REPO)}
     cmd = [sys.executable, "-c", BATCH, json.dumps(list(commands.values()))]
-    proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=TIMEOUT_S)
+    proc = subprocess.run(cmd, cwd=tmp_path, env=cli_env(), capture_output=True, text=True, timeout=TIMEOUT_S)
     parts = dict(zip(commands, proc.stderr.split("=== mosei_attn.")[1:], strict=True))
     for name in ("extend", "evaluate", "predict"):
         assert "=== exit 0" in parts[name], parts[name][-3000:]

@@ -139,7 +139,7 @@ def resume_argv(argv: list[str], environ: os._Environ | dict = os.environ) -> li
     ``.hydra/overrides.yaml``) plus the resumable ones given now. Exits, before anything is written, on a bad
     ``ckpt_path`` or an override that would change what the run trains. Other command lines pass unchanged;
     so does a DDP child process (LOCAL_RANK > 0), which takes rank 0's overrides."""
-    from mosei_attn.utils import hydra_quote, resume_dir
+    from mosei_attn.utils import hydra_value, resume_dir
 
     ckpt = checked_ckpt_arg(argv)
     if ckpt is None or int(environ.get("LOCAL_RANK") or 0) > 0:
@@ -159,7 +159,7 @@ def resume_argv(argv: list[str], environ: os._Environ | dict = os.environ) -> li
     import sys
 
     print(f"resuming {run_dir} with its settings: {' '.join(merged) or '(the defaults)'}", file=sys.stderr)
-    return [argv[0], *flags, *merged, *hydra_args, f"ckpt_path={hydra_quote(ckpt)}"]
+    return [argv[0], *flags, *merged, *hydra_args, f"ckpt_path={hydra_value('ckpt_path', ckpt)}"]
 
 
 def config_conflicts(
