@@ -14,11 +14,12 @@ import hydra
 import lightning as L
 from omegaconf import DictConfig
 
+from mosei_attn.errors import user_errors
 from mosei_attn.process import process_setup
 from mosei_attn.reporting import RunReport
-from mosei_attn.training.build import build_datamodule, load_checkpoint, prepare_on_rank_zero
-from mosei_attn.training.resume import checked_ckpt_arg, read_checkpoint
-from mosei_attn.utils import CONFIG_DIR, model_name
+from mosei_attn.training.build import build_datamodule, load_checkpoint, prepare_on_rank_zero, rebase_paths
+from mosei_attn.training.resume import NO_VALUE, checked_ckpt_arg, read_checkpoint
+from mosei_attn.utils import CONFIG_DIR, model_name, quote_args
 
 SPLITS = ("train", "val", "test")
 
@@ -28,7 +29,13 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     if cfg.split not in SPLITS:
         raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {cfg.split!r}")
     model, run_cfg = load_checkpoint(cfg.ckpt_path)
-    datamodule = build_datamodule(cfg.data if cfg.get("data") else run_cfg.data)
+    # the recorded data, moved with the data folder (MOSEI_ATTN_DATA, paths.data_dir) if it moved
+    data = (
+        cfg.data
+        if cfg.get("data")
+        else rebase_paths(run_cfg.data, run_cfg.paths.data_dir, cfg.paths.data_dir)
+    )
+    datamodule = build_datamodule(data)
     prepare_on_rank_zero(datamodule)
     datamodule.setup()
     datamodule.require_splits(cfg.split)
@@ -67,9 +74,12 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="evaluate")
 def main(cfg: DictConfig) -> None:
     process_setup()  # malloc and warning filters for this process (not at import)
-    evaluate(cfg)
+    with user_errors():
+        evaluate(cfg)
 
 
 if __name__ == "__main__":
+    # a path may hold non-ASCII letters or commas: quoted for Hydra
+    sys.argv = quote_args(sys.argv, ("ckpt_path",), keep=NO_VALUE)
     checked_ckpt_arg(sys.argv)  # a bad ckpt_path stops here, before Hydra creates the output folder
     main()

@@ -14,7 +14,6 @@ from __future__ import annotations
 import csv
 import logging
 import os
-import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -23,13 +22,16 @@ import hydra
 from omegaconf import DictConfig
 
 from mosei_attn.data.manifest_file import read_manifest
+from mosei_attn.errors import user_errors
 from mosei_attn.io import atomic_path, write_json
 from mosei_attn.predictor import Predictor
 from mosei_attn.process import process_setup
-from mosei_attn.training.resume import check_input_args, checked_ckpt_arg
-from mosei_attn.utils import CONFIG_DIR
+from mosei_attn.training.resume import NO_VALUE, check_input_args, checked_ckpt_arg
+from mosei_attn.utils import CONFIG_DIR, quote_args
 
 log = logging.getLogger(__name__)
+#: Arguments that name files: quoted for Hydra (a path may hold non-ASCII letters, commas or brackets).
+PATH_ARGS = ("ckpt_path", "audio", "manifest", "audio_root", "text_file", "embeddings", "output", "figure")
 
 
 def _seconds(row: dict[str, Any], key: str) -> float | None:
@@ -146,27 +148,18 @@ def predict(cfg: DictConfig) -> dict[str, Any] | list[dict[str, Any]]:
 def quote_free_text(argv: list[str], keys: tuple[str, ...] = ("text",)) -> list[str]:
     """``text=don't, please`` as Hydra's quoted ``text='don\\'t, please'``: its override grammar would
     otherwise refuse commas, quotes and brackets, common in transcripts. Already quoted values stay."""
-
-    def quote(value: str) -> str:  # backslashes escape only before a quote or the closing quote
-        escaped = re.sub(r"(\\*)('|$)", lambda m: m.group(1) * 2 + ("\\'" if m.group(2) else ""), value)
-        return f"'{escaped}'"
-
-    out = []
-    for arg in argv:
-        key, eq, value = arg.partition("=")
-        quoted = value[:1] in ("'", '"') and len(value) > 1 and value[-1] == value[0]
-        out.append(f"{key}={quote(value)}" if eq and key in keys and not quoted else arg)
-    return out
+    return quote_args(argv, keys)
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="predict")
 def main(cfg: DictConfig) -> None:
     process_setup()  # malloc and warning filters for this process (not at import)
-    predict(cfg)
+    with user_errors():
+        predict(cfg)
 
 
 if __name__ == "__main__":
-    sys.argv = quote_free_text(sys.argv)
+    sys.argv = quote_args(quote_free_text(sys.argv), PATH_ARGS, keep=(*NO_VALUE, "false", "true"))
     # a bad ckpt_path or input file stops here, before Hydra creates the output folder
     checked_ckpt_arg(sys.argv)
     check_input_args(sys.argv, ("audio", "manifest", "text_file", "embeddings"))

@@ -13,6 +13,7 @@ import hydra
 from omegaconf import DictConfig
 
 from mosei_attn.data.cache_reader import read_attrs
+from mosei_attn.errors import user_errors
 from mosei_attn.process import process_setup
 from mosei_attn.reporting.label_report import format_label_report, label_report
 from mosei_attn.training.build import build_datamodule
@@ -55,7 +56,8 @@ def hydra_argv(argv: list[str]) -> list[str]:
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="prepare")
 def main(cfg: DictConfig) -> None:
     process_setup()  # malloc and warning filters for this process (not at import)
-    prepare_cache(cfg)
+    with user_errors():  # a full disk, a damaged cache, a stale one: one line
+        prepare_cache(cfg)
 
 
 if __name__ == "__main__":

@@ -19,10 +19,18 @@ from hydra.utils import instantiate
 from lightning.pytorch.callbacks import LearningRateMonitor
 from omegaconf import DictConfig
 
+from mosei_attn.errors import user_errors
 from mosei_attn.process import process_setup
 from mosei_attn.reporting import RunReport
-from mosei_attn.training.build import build_datamodule, build_model, is_rank_zero, prepare_on_rank_zero
+from mosei_attn.training.build import (
+    build_datamodule,
+    build_model,
+    check_optimizer,
+    is_rank_zero,
+    prepare_on_rank_zero,
+)
 from mosei_attn.training.callbacks import ConfigInCheckpoint
+from mosei_attn.training.checkpoint_io import AtomicCheckpointIO
 from mosei_attn.training.history import keep_csv_history, merge_csv_history
 from mosei_attn.training.launch import job_scope, launch_argv
 from mosei_attn.training.loggers import build_loggers
@@ -38,6 +46,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     writes the run folder."""
     if cfg.get("ckpt_path"):
         check_resume(cfg)  # before anything is written
+    check_optimizer(cfg)  # optimizer.lr=abc stops here, not after the data is prepared
     L.seed_everything(cfg.seed, workers=True)
     out_dir = Path(cfg.paths.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -59,7 +68,11 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     loggers = build_loggers(cfg)
     if not loggers:  # the learning-rate monitor needs a logger to write to
         callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
-    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    # checkpoints are written to a temporary name and renamed: a failed write leaves the previous last.ckpt
+    plugins = [AtomicCheckpointIO()]
+    trainer: L.Trainer = instantiate(
+        cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=plugins
+    )
     for lg in loggers:
         if lg.__class__.__name__ != "WandbLogger":  # W&B got the config at init
             lg.log_hyperparams(to_container(cfg))
@@ -144,7 +157,8 @@ def checkpoint_epoch(ckpt_path: str | None, default: int) -> int:
 def main(cfg: DictConfig) -> float | None:
     process_setup()  # malloc and warning filters for this process (not at import)
     owned = owned_run_dir(cfg.paths.output_dir) if is_rank_zero() else contextlib.nullcontext()
-    with job_scope(cfg), owned:
+    # a user's mistake is one line (errors.UserFault), a bug a traceback
+    with user_errors(), job_scope(cfg), owned:
         metrics, _ = train(cfg)
     name = cfg.get("optimized_metric")
     return metrics.get(name) if name else None

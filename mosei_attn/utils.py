@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -67,3 +68,36 @@ register_resolvers()
 
 def to_container(cfg: Any) -> Any:
     return OmegaConf.to_container(cfg, resolve=True) if OmegaConf.is_config(cfg) else cfg
+
+
+def hydra_quote(value: str) -> str:
+    """``value`` as one quoted Hydra override value (``'...'``): Hydra's grammar refuses non-ASCII letters,
+    commas, quotes and brackets unquoted. Backslashes are escaped only before a quote or the closing quote."""
+    escaped = re.sub(r"(\\*)('|$)", lambda m: m.group(1) * 2 + ("\\'" if m.group(2) else ""), value)
+    return f"'{escaped}'"
+
+
+def hydra_value(key: str, value: str) -> str:
+    """``value`` as it must be written after ``key=`` for Hydra to read back this very string: as it is when
+    it does, else quoted (:func:`hydra_quote`)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    try:
+        if OverridesParser.create().parse_override(f"{key}={value}").value() == value:
+            return value
+    except Exception:  # Hydra's grammar refuses it (non-ASCII letters, unbalanced quotes or brackets)
+        pass
+    return hydra_quote(value)
+
+
+def quote_args(argv: list[str], keys: tuple[str, ...], keep: tuple[str, ...] = ()) -> list[str]:
+    """``argv`` with the values of ``key=value`` arguments of ``keys`` quoted for Hydra where it would not read
+    them back as the same string (:func:`hydra_value`), except values already quoted and those in ``keep``
+    (``null``, ``false``: meant as Hydra reads them)."""
+    out = []
+    for arg in argv:
+        key, eq, value = arg.partition("=")
+        quoted = value[:1] in ("'", '"') and len(value) > 1 and value[-1] == value[0]
+        plain = not eq or key.lstrip("+") not in keys or quoted or value in keep
+        out.append(arg if plain else f"{key}={hydra_value(key, value)}")
+    return out

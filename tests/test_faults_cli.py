@@ -39,8 +39,7 @@ def listing(folder: Path) -> list[str]:
 def cli_run(data_dir, tmp_path_factory) -> Path:
     """A 1-epoch run started from the command line with non-default model and optimizer settings."""
     folder = tmp_path_factory.mktemp("cli") / "run"
-    # No schedule: the resume below trains on for one more epoch, which a cosine schedule (its length is
-    # max_epochs) would rightly refuse as a change of settings.
+    # No schedule: the resume below trains on for one more epoch at the same learning rate.
     args = [
         *TINY,
         f"paths.data_dir={data_dir}",

@@ -30,7 +30,7 @@ def csv_epochs(run) -> list[str]:
 
 
 def tiny(data_dir, run, *extra):
-    # No schedule: these runs are resumed with more epochs, which a cosine schedule's length forbids.
+    # No schedule: these runs are resumed with more epochs at the same learning rate (0: val/ua stalls).
     return compose_config(
         "train", [*TINY, f"paths.data_dir={data_dir}", "test=false", "~scheduler", *extra], run
     )

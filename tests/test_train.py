@@ -109,18 +109,15 @@ def test_wandb_offline_writes_a_syncable_run_folder(train_cfg, monkeypatch):
     assert (objects["output_dir"] / "wandb_run_id").read_text().strip()
 
 
-def test_resuming_a_cosine_run_with_more_epochs_is_refused(train_cfg, tmp_path):
-    """The default cosine schedule ends at max_epochs: training on past it would restart the cosine, so a
-    resume that changes max_epochs is refused, naming the schedule, before anything is written."""
+def test_resuming_with_another_schedule_is_refused(train_cfg, tmp_path):
+    """More epochs extend a cosine run (tests/test_faults_checkpoint.py); a schedule of another length than
+    the epochs is a change of what the run trains: refused, naming the schedule, before anything is written."""
     run = tmp_path / "run"
     train(train_cfg("trainer.max_epochs=1", output_dir=run))
     before = sorted(p.name for p in run.rglob("*"))
-    with pytest.raises(ValueError, match="scheduler.T_max"):
-        train(
-            train_cfg(
-                "trainer.max_epochs=2", f"ckpt_path={run / 'checkpoints' / 'last.ckpt'}", output_dir=run
-            )
-        )
+    ckpt = f"ckpt_path={run / 'checkpoints' / 'last.ckpt'}"
+    with pytest.raises(ValueError, match=r"scheduler.T_max: 1 -> 5"):
+        train(train_cfg("trainer.max_epochs=2", "scheduler.T_max=5", ckpt, output_dir=run))
     assert sorted(p.name for p in run.rglob("*")) == before
 
 

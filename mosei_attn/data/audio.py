@@ -15,14 +15,18 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from mosei_attn.errors import UserFault
+
 #: soxr quality for every resampling: "HQ" is its default and transparent for 8 kHz features.
 RESAMPLE_QUALITY = "HQ"
 #: A channel mix this much quieter than its loudest channel (power ratio) means the channels cancel
 #: (one is the other inverted): the mix would be silence, so the loudest channel is used instead.
 CANCEL_RATIO = 1e-3
+#: Why a segment whose audio holds NaN or Inf samples is skipped (counted under this reason).
+NONFINITE_REASON = "NaN or infinite audio samples"
 
 
-class AudioReadError(ValueError):
+class AudioReadError(UserFault, ValueError):
     """An audio file that cannot be read, or a cut of it that holds no samples. Names the file.
 
     ``reason`` is a short name of the fault, used to count skipped segments by kind.
@@ -112,6 +116,15 @@ def read_span(
         raise AudioReadError(path, f"unreadable or corrupt audio file ({e})") from e
     if data.shape[0] == 0:
         raise AudioReadError(path, f"cut {cut} holds no samples (truncated file?)")
+    finite = np.isfinite(data)
+    if not finite.all():  # a float WAV can hold NaN or Inf: they would poison every feature
+        first_bad = (first + int(np.argmin(finite.all(axis=1)))) / sr
+        raise AudioReadError(
+            path,
+            f"{int(np.count_nonzero(~finite))} NaN or infinite sample(s) in cut {cut}, the first at "
+            f"{first_bad:.3f} s: not audio the features can be computed from",
+            NONFINITE_REASON,
+        )
     # a file shorter than its header says (truncated) reads fewer samples than asked for: also missing
     missing = max(0, want - n_total) + (last - first - data.shape[0])
     mono, cancel = _mix(data)

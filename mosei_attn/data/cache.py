@@ -28,10 +28,10 @@ import json
 import logging
 import multiprocessing
 import os
+import signal
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
 
 import h5py
 import numpy as np
@@ -39,7 +39,7 @@ from h5py import h5s
 from rich.progress import Progress
 
 from mosei_attn.data.audio import AudioReadError, read_span
-from mosei_attn.data.cache_columns import write_attrs, write_segment_columns
+from mosei_attn.data.cache_columns import checked_labels, write_attrs, write_segment_columns
 from mosei_attn.data.cache_reader import FEATURE_CACHE_VERSION, read_attrs, validate_cache
 from mosei_attn.data.extraction_tally import (
     MISSING_TOLERANCE_S,
@@ -51,6 +51,7 @@ from mosei_attn.data.extraction_tally import (
 from mosei_attn.data.features import AudioFeatures, TextFeatures, feature_settings
 from mosei_attn.data.labels import EMOTIONS, LABEL_COLUMNS
 from mosei_attn.data.segment import Segment
+from mosei_attn.errors import check_free_space, no_space_named
 from mosei_attn.io import atomic_path
 from mosei_attn.locks import exclusive_lock, remove_stale_temps
 
@@ -58,10 +59,6 @@ log = logging.getLogger(__name__)
 
 #: Hex digits of the settings hash in the file name.
 KEY_LENGTH = 12
-#: Attributes build_cache writes itself; extra_attrs may not override them.
-RESERVED_ATTRS = (
-    "emotion_names", "label_columns", "features", "fingerprint", "counts", "format_version", "audio_notes",
-)  # fmt: skip
 
 
 class FeatureExtractionError(RuntimeError):
@@ -131,8 +128,13 @@ def _extraction(
     if start_method is None:
         start_method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     chunksize = max(1, min(64, len(segments) // (workers * 8)))
-    with multiprocessing.get_context(start_method).Pool(workers) as pool:
+    with multiprocessing.get_context(start_method).Pool(workers, initializer=_ignore_sigint) as pool:
         yield pool.imap(worker, segments, chunksize=chunksize)
+
+
+def _ignore_sigint() -> None:
+    """In a pool worker: Ctrl-C is the parent's to handle (it stops the pool); a worker dying of it can hang it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _warn_old_formats(path: Path, name: str) -> None:
@@ -247,7 +249,7 @@ def build_cache(
     if not segments:
         raise ValueError(f"no segments to cache for {path}")
     extra = dict(extra_attrs or {})
-    labels = _checked_labels(segments, label_columns, extra)  # (N, 1 + E)
+    labels = checked_labels(segments, label_columns, extra)  # (N, 1 + E)
     workers = max(1, min(workers or os.cpu_count() or 1, len(segments)))
     tally = ExtractionTally(extra.pop("skipped", None), extra.pop("skipped_examples", None))
 
@@ -260,7 +262,15 @@ def build_cache(
         _warn_old_formats(path, name)
         remove_stale_temps(path)
         worker = functools.partial(_extract_one, audio=audio, text=text, strict=strict)
-        with atomic_path(path) as tmp:
+        needed = (
+            len(segments) * (audio.freq_bins * audio.max_frames + text.max_words * text.dim) * 2
+        )  # float16
+        what, elsewhere = (
+            f"the feature cache {path.name}",
+            "set data.cache_dir (or MOSEI_ATTN_DATA) to another disk",
+        )
+        check_free_space(path.parent, needed, what, elsewhere)
+        with no_space_named(path.parent, what, needed), atomic_path(path) as tmp:
             with _extraction(segments, worker, workers, start_method) as results, h5py.File(tmp, "w") as f:
                 _create_datasets(f, len(segments), audio, text, compression)
                 with Progress(disable=not progress, transient=False) as bar:
@@ -277,15 +287,3 @@ def build_cache(
                 write_attrs(f, attrs, fingerprint)
     tally.log(path)
     return path
-
-
-def _checked_labels(segments: list[Segment], label_columns: list[str], extra: dict[str, Any]) -> np.ndarray:
-    """The segments' label rows (N, 1 + E) float32, after checking each has ``label_columns`` and that
-    ``extra`` attributes do not override the cache's own."""
-    clash = sorted(set(extra) & set(RESERVED_ATTRS))
-    if clash:
-        raise ValueError(f"extra_attrs may not override the cache's own attributes {clash}")
-    bad = [s.segment_id for s in segments if np.shape(s.labels) != (len(label_columns),)]
-    if bad:
-        raise ValueError(f"segments {bad[:5]} do not have {len(label_columns)} label columns {label_columns}")
-    return np.stack([s.labels for s in segments]).astype(np.float32)

@@ -12,6 +12,11 @@ from mosei_attn.data.cache_reader import FEATURE_CACHE_VERSION
 from mosei_attn.data.segment import Segment
 from mosei_attn.io import to_json
 
+#: Attributes build_cache writes itself; extra_attrs may not override them.
+RESERVED_ATTRS = (
+    "emotion_names", "label_columns", "features", "fingerprint", "counts", "format_version", "audio_notes",
+)  # fmt: skip
+
 
 def write_segment_columns(f: h5py.File, segments: list[Segment], labels: np.ndarray) -> None:
     """The per-segment columns besides the features: ids, fold, text, the raw labels (N, 1 + E), times (s).
@@ -37,3 +42,15 @@ def write_attrs(f: h5py.File, attrs: dict[str, Any], fingerprint: str) -> None:
         f.attrs[key] = json.dumps(value, default=to_json)
     f.attrs["fingerprint"] = fingerprint
     f.attrs["format_version"] = FEATURE_CACHE_VERSION
+
+
+def checked_labels(segments: list[Segment], label_columns: list[str], extra: dict[str, Any]) -> np.ndarray:
+    """The segments' label rows (N, 1 + E) float32, after checking each has ``label_columns`` and that
+    ``extra`` attributes do not override the cache's own."""
+    clash = sorted(set(extra) & set(RESERVED_ATTRS))
+    if clash:
+        raise ValueError(f"extra_attrs may not override the cache's own attributes {clash}")
+    bad = [s.segment_id for s in segments if np.shape(s.labels) != (len(label_columns),)]
+    if bad:
+        raise ValueError(f"segments {bad[:5]} do not have {len(label_columns)} label columns {label_columns}")
+    return np.stack([s.labels for s in segments]).astype(np.float32)

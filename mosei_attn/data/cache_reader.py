@@ -17,6 +17,7 @@ import numpy as np
 from h5py import h5s
 
 from mosei_attn.data.features import AudioFeatures, TextFeatures, feature_settings
+from mosei_attn.errors import UserFault
 from mosei_attn.io import to_json
 
 #: Bump when the layout or the feature code changes: old caches then get a new name and are rebuilt.
@@ -30,11 +31,11 @@ REBUILD_HINT = (
 )
 
 
-class CacheMismatchError(ValueError):
+class CacheMismatchError(UserFault, ValueError):
     """A cache that is unreadable or was built with other settings, inputs or labels than asked for."""
 
 
-class CacheCorruptError(OSError):
+class CacheCorruptError(UserFault, OSError):
     """Bytes of a cache dataset that fail their checksum (or cannot be read): the file must be rebuilt."""
 
 
@@ -149,8 +150,18 @@ class FeatureCache:
     @property
     def h5(self) -> h5py.File:
         if self._h5 is None or self._pid != os.getpid():
-            self._h5, self._pid = h5py.File(self.path, "r"), os.getpid()
+            try:
+                self._h5, self._pid = h5py.File(self.path, "r"), os.getpid()
+            except OSError as e:
+                raise _corrupt(self.path, "/", "the file's header", e) from e
         return self._h5
+
+    def _dataset(self, key: str) -> h5py.Dataset:
+        """Dataset ``key``; damaged HDF5 metadata (h5py's KeyError or OSError) is a CacheCorruptError."""
+        try:
+            return self.h5[key]
+        except (KeyError, OSError) as e:
+            raise _corrupt(self.path, key, "its metadata", e) from e
 
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_h5": None, "_pid": None, "_spaces": {}}
@@ -198,7 +209,7 @@ class FeatureCache:
         }
 
     def _read_rows(self, key: str, rows: np.ndarray) -> np.ndarray:
-        ds = self.h5[key]
+        ds = self._dataset(key)
         shape = ds.shape[1:]
         out = np.empty((len(rows), *shape), dtype=ds.dtype)
         if key not in self._spaces or self._spaces[key][0] != self._pid:
@@ -212,12 +223,17 @@ class FeatureCache:
                 ds.id.read(row_space, file_space, out[j : j + 1])
             except OSError as e:
                 raise _corrupt(self.path, key, f"row {row}", e) from e
+        # Fletcher-32 cannot tell 0x0000 from 0xFFFF words: zero padding turned to 0xFF passes it, as NaN
+        finite = np.isfinite(out.reshape(len(rows), -1)).all(axis=1)
+        if not finite.all():
+            row = int(rows[int(np.argmin(finite))])
+            raise _corrupt(self.path, key, f"row {row}", ValueError("it holds NaN or infinite values"))
         return out
 
     def column(self, name: str) -> np.ndarray:
         """A whole per-segment dataset (not spec/words), read once; strings come back as ``str`` arrays."""
         if name not in self._columns:
-            ds = self.h5[name]
+            ds = self._dataset(name)
             try:
                 values = ds.asstr()[()].astype(str) if ds.dtype.kind in "OS" else ds[()]
             except OSError as e:

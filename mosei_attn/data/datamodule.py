@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -19,6 +20,11 @@ from mosei_attn.process import worker_setup
 
 log = logging.getLogger(__name__)
 
+#: What the cache's fingerprint sees of the input files (``data.verify``): ``stat`` their paths, sizes and
+#: modification times; ``content`` also every byte (hashed: reads the whole corpus once per run).
+VERIFY_MODES = ("stat", "content")
+#: Bytes read at a time when hashing file contents.
+HASH_BLOCK = 1 << 20
 #: Lightning stage -> corpus fold.
 SPLIT_FOLDS: dict[str, str] = {"train": "train", "val": "valid", "test": "test"}
 
@@ -55,10 +61,14 @@ class MoseiDataModule(L.LightningDataModule):
         pin_memory: bool = False,
         strict: bool = False,
         extras: Callable[[], Any] | None = None,
+        verify: str = "stat",
     ):
         super().__init__()
         if label_rule not in LABEL_RULES:
             raise ValueError(f"unknown label_rule {label_rule!r}; choose one of {', '.join(LABEL_RULES)}")
+        if verify not in VERIFY_MODES:
+            raise ValueError(f"unknown data.verify={verify!r}; choose one of {', '.join(VERIFY_MODES)}")
+        self.verify = verify
         from mosei_attn.data.features import AudioFeatures, TextFeatures
 
         self.make_corpus, self.write_corpus, self.name = corpus, write_corpus, name
@@ -83,6 +93,19 @@ class MoseiDataModule(L.LightningDataModule):
         """The corpus reader (MOSEI layout or a manifest), built by the ``corpus`` factory."""
         return self.make_corpus()
 
+    def fingerprint(self, corpus: Corpus) -> str:
+        """The corpus's fingerprint (the cache's key); with ``verify="content"``, also a hash of every byte of
+        its input files, so a file replaced with other bytes of the same size and time is seen."""
+        fingerprint = corpus.fingerprint()
+        if self.verify != "content":
+            return fingerprint
+        h = hashlib.sha256(fingerprint.encode())
+        for path in corpus.input_files():
+            with open(path, "rb") as f:
+                while block := f.read(HASH_BLOCK):
+                    h.update(block)
+        return h.hexdigest()
+
     def prepare_data(self) -> None:
         # Lightning calls this again inside fit(); the entry points already called it: scan the corpus once.
         if self.cache_path is not None and self.cache_path.is_file():
@@ -103,7 +126,7 @@ class MoseiDataModule(L.LightningDataModule):
             self.text,
             cache_dir=self.cache_dir,
             name=self.name,
-            fingerprint=corpus.fingerprint(),
+            fingerprint=self.fingerprint(corpus),
             extra_attrs={
                 "skipped": dict(skipped),
                 "skipped_examples": skipped.example_dict,
@@ -122,7 +145,7 @@ class MoseiDataModule(L.LightningDataModule):
         from mosei_attn.data.cache_reader import FeatureCache, validate_cache
 
         corpus = self.corpus()
-        fingerprint = corpus.fingerprint()
+        fingerprint = self.fingerprint(corpus)
         path = cache_path(self.cache_dir, self.name, self.audio, self.text, fingerprint)
         if not path.is_file():
             raise FileNotFoundError(

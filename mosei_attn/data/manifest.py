@@ -29,6 +29,7 @@ import soundfile as sf
 from mosei_attn.data.embeddings import WordVectors, tokenize
 from mosei_attn.data.manifest_file import MAX_REASONS_IN_ERROR, RowReport, number, read_manifest, value
 from mosei_attn.data.segment import Segment
+from mosei_attn.data.shared_audio import warn_shared_audio
 
 log = logging.getLogger(__name__)
 
@@ -199,7 +200,11 @@ class ManifestCorpus:
                 audio_info[path] = f"{path}: {e}"
         duration = audio_info[path]
         if duration is None:
-            return "missing audio file", str(path)
+            base = (
+                f"audio_root {self.audio_root}" if self.audio_root else f"the manifest's folder {self.root}"
+            )
+            rel = "" if Path(str(value(row, "audio"))).is_absolute() else f" (a path is relative to {base})"
+            return "missing audio file", f"{path}{rel}"
         if isinstance(duration, str) or duration <= 0:
             return "unreadable audio file", duration if isinstance(duration, str) else f"{path}: no samples"
         start = start or 0.0
@@ -217,19 +222,20 @@ class ManifestCorpus:
 
     def iter_segments(self) -> Iterator[Segment]:
         """Yield the usable rows' segments in file order; ``self.skipped`` holds the report afterwards."""
-        report, n_kept, audio_info = RowReport(), 0, {}
+        report, kept, audio_info = RowReport(), [], {}
         for rowno, row in self._rows:
             seg = self._segment(rowno, row, audio_info) if isinstance(row, dict) else ("malformed row", row)
             if isinstance(seg, Segment):
-                n_kept += 1
+                kept.append(seg)
                 yield seg
             else:
                 report.add(rowno, *seg)
-        log.info("manifest reader: %d segment(s) kept from %s", n_kept, self.manifest)
+        log.info("manifest reader: %d segment(s) kept from %s", len(kept), self.manifest)
+        warn_shared_audio(kept, self.manifest)
         report.log()
         self.word_vectors.log_unknown(source=str(self.manifest))
         self.skipped = report
-        if n_kept == 0:
+        if not kept:
             raise ValueError(f"{self.manifest}: no usable row among {len(self._rows)}; {report.describe()}")
 
     def scan(self) -> tuple[list[Segment], RowReport]:

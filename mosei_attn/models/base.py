@@ -17,6 +17,7 @@ from mosei_attn.models.attention_stats import AttentionStats
 from mosei_attn.models.blocks import he_init
 from mosei_attn.models.metrics import EmotionMetrics, to_numpy
 from mosei_attn.models.output import NetOutput
+from mosei_attn.training.schedule import extend_cosine
 
 #: Scheduler config keys that are Lightning's (how to step it), not the scheduler constructor's.
 LIGHTNING_SCHEDULER_KEYS = ("monitor", "interval", "frequency")
@@ -126,6 +127,8 @@ class EmotionModule(L.LightningModule):
             self.net.compile()  # in place: parameter names and checkpoints stay as without compile
 
     def on_train_start(self) -> None:
+        # a run resumed with more epochs than its cosine schedule was planned for: the schedule stretches
+        extend_cosine(self.trainer, (self.hparams.scheduler or {}).get("T_max"))
         self.val_ua_best.reset()  # forget the sanity-check validation
         if self._ua_best_restored is not None:  # a resumed run goes on from its best so far
             self.val_ua_best.update(torch.tensor(self._ua_best_restored, device=self.device))

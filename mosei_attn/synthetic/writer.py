@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from mosei_attn.data.labels import EMOTIONS
+from mosei_attn.errors import DiskFullError, no_space_named
 from mosei_attn.locks import exclusive_lock
 from mosei_attn.process import process_setup
 from mosei_attn.synthetic.config import SyntheticConfig
@@ -155,7 +156,8 @@ def _write(root: Path, cfg: SyntheticConfig, workers: int | None) -> None:
     tmp, trash = root.with_name(f".{root.name}.tmp-{tag}"), root.with_name(f".{root.name}.old-{tag}")
     try:
         t0 = time.perf_counter()
-        summary = generate(tmp, cfg, workers)
+        with no_space_named(root.parent, f"the synthetic corpus {root.name}"):
+            summary = generate(tmp, cfg, workers)
         stamp = {
             "generator": GENERATOR_NAME,
             "format_version": CORPUS_FORMAT_VERSION,
@@ -199,7 +201,7 @@ def main(argv: list[str] | None = None) -> None:
             segments_per_video=tuple(args.segments),
             overwrite=args.overwrite,
         )
-    except (FileExistsError, ValueError) as e:
+    except (FileExistsError, ValueError, DiskFullError) as e:
         ap.exit(2, f"error: {e}\n")
     stamp = read_stamp(root) or {}
     summary = stamp.get("summary", {})

@@ -86,6 +86,55 @@ def legacy_data_config(d: dict[str, Any]) -> dict[str, Any]:
     return d
 
 
+def rebase_paths(cfg: DictConfig, old: str, new: str) -> DictConfig:
+    """``cfg`` with every string value that is a path inside folder ``old`` moved into folder ``new`` (a data
+    config recorded by a checkpoint, read where the data folder is now)."""
+    old_dir, new_dir = Path(old).absolute(), Path(new).absolute()
+    if old_dir == new_dir:
+        return cfg
+
+    def move(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: move(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [move(v) for v in value]
+        is_path = isinstance(value, str) and ("/" in value or value == old)  # not a name or a target
+        if is_path and Path(value).absolute().is_relative_to(old_dir):
+            return str(new_dir / Path(value).absolute().relative_to(old_dir))
+        return value
+
+    return OmegaConf.create(move(to_container(cfg)))
+
+
+def check_optimizer(cfg: DictConfig) -> None:
+    """Build ``cfg.optimizer`` and ``cfg.scheduler`` on one dummy parameter, before anything else runs: a value
+    they refuse (``optimizer.lr=abc``) is a ConfigError naming the settings given as text."""
+    import torch
+
+    from mosei_attn.errors import ConfigError
+    from mosei_attn.models.base import LIGHTNING_SCHEDULER_KEYS
+
+    groups = {g: to_container(cfg[g]) for g in ("optimizer", "scheduler") if cfg.get(g)}
+    try:
+        if "optimizer" in groups:
+            optimizer = instantiate(groups["optimizer"])([torch.nn.Parameter(torch.zeros(1))])
+            if "scheduler" in groups:
+                instantiate(
+                    {k: v for k, v in groups["scheduler"].items() if k not in LIGHTNING_SCHEDULER_KEYS}
+                )(optimizer)
+    except (TypeError, ValueError) as e:
+        text = [
+            f"{g}.{k}={v!r}"
+            for g, d in groups.items()
+            for k, v in d.items()
+            if isinstance(v, str) and not k.startswith("_") and k not in LIGHTNING_SCHEDULER_KEYS
+        ]
+        raise ConfigError(
+            f"{', '.join(text) or 'optimizer'}: the optimizer or its schedule cannot be built with these settings "
+            f"({e}); give numbers, e.g. optimizer.lr=1e-3"
+        ) from e
+
+
 def build_model(cfg: DictConfig, meta: dict[str, Any]) -> L.LightningModule:
     """The LightningModule of ``cfg.model`` with the data's metadata and plain-dict optimizer configs
     (the module instantiates its ``_partial_`` optimizer and scheduler itself)."""

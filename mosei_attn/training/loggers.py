@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import uuid
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,8 +30,21 @@ def build_loggers(cfg: DictConfig) -> list[Any]:
     for name, lg_cfg in (cfg.get("logger") or {}).items():
         if not lg_cfg or "_target_" not in lg_cfg:
             continue
-        loggers.append(_wandb_logger(cfg, lg_cfg) if name == "wandb" else instantiate(lg_cfg))
+        loggers.append(_wandb_logger(cfg, lg_cfg) if name == "wandb" else _quiet(instantiate(lg_cfg)))
     return loggers
+
+
+def _quiet(logger: Any) -> Any:
+    """``logger``, its writer made now without Lightning's "Previous log files in this directory will be
+    deleted" (the CSV logger says it of any non-empty run folder, e.g. a fresh run's ``.hydra/``; a resumed
+    run keeps its earlier epochs: training.history)."""
+    if type(logger).__name__ == "CSVLogger":
+        with warnings.catch_warnings():
+            warnings.filterwarnings(
+                "ignore", message=".*Previous log files in this directory will be deleted"
+            )
+            logger.experiment  # noqa: B018  (creates the writer)
+    return logger
 
 
 def _wandb_logger(cfg: DictConfig, lg_cfg: DictConfig) -> Any:

@@ -8,19 +8,27 @@ what it trains (model, optimizer, scheduler, data and features, seed): those wou
 from __future__ import annotations
 
 import os
+import re
+import zipfile
 from pathlib import Path
 from typing import Any
+
+from mosei_attn.errors import ConfigError, UserFault
 
 #: Config keys (and groups) a resumed run may set differently from the run it continues.
 RESUMABLE: tuple[str, ...] = (
     "ckpt_path", "trainer", "logger", "callbacks", "hydra", "paths", "test", "tags", "sweep_name",
     "data.root", "data.folds", "data.cache_dir", "data.num_workers", "data.feature_workers", "data.pin_memory",
-    "data.word_vectors.path", "data.corpus.root", "data.corpus.folds", "data.corpus.word_vectors",
+    "data.verify",    "data.word_vectors.path", "data.corpus.root", "data.corpus.folds", "data.corpus.word_vectors",
     "data.corpus.vectors_cache_dir", "data.write_corpus.root",
 )  # fmt: skip
 #: How a file written by ``torch.save`` starts: a zip archive (the default format), or a pickle (legacy).
 CHECKPOINT_MAGIC = (b"PK\x03\x04", b"\x80")
 NO_VALUE = ("", "null", "None")
+
+
+class CheckpointError(UserFault, ValueError):
+    """A file that is not a readable checkpoint: another kind of file, or a damaged one. Names the file."""
 
 
 def is_resumable(key: str) -> bool:
@@ -132,7 +140,7 @@ def resume_argv(argv: list[str], environ: os._Environ | dict = os.environ) -> li
     ``ckpt_path``, an override that would change what the run trains, or a run folder another live run owns.
     Other command lines pass unchanged; so does a DDP child process (LOCAL_RANK > 0), which takes rank 0's
     overrides."""
-    from mosei_attn.utils import resume_dir
+    from mosei_attn.utils import hydra_value, resume_dir
 
     ckpt = checked_ckpt_arg(argv)
     if ckpt is None or int(environ.get("LOCAL_RANK") or 0) > 0:
@@ -156,54 +164,89 @@ def resume_argv(argv: list[str], environ: os._Environ | dict = os.environ) -> li
     import sys
 
     print(f"resuming {run_dir} with its settings: {' '.join(merged) or '(the defaults)'}", file=sys.stderr)
-    return [argv[0], *flags, *merged, *hydra_args, f"ckpt_path={ckpt}"]
+    return [argv[0], *flags, *merged, *hydra_args, f"ckpt_path={hydra_value('ckpt_path', ckpt)}"]
 
 
-def config_conflicts(cfg: dict[str, Any], run_cfg: dict[str, Any], prefix: str = "") -> list[str]:
-    """Dotted keys (not resumable) whose values differ between two resolved configs, ``key: run -> now``."""
+def config_conflicts(
+    cfg: dict[str, Any], run_cfg: dict[str, Any], prefix: str = "", derived: frozenset[str] = frozenset()
+) -> list[str]:
+    """Dotted keys (not resumable, nor in ``derived``) whose values differ between two resolved configs,
+    ``key: run -> now``."""
     out = []
     for key in sorted(set(cfg) | set(run_cfg), key=str):
         dotted = f"{prefix}{key}"
-        if is_resumable(dotted):
+        if is_resumable(dotted) or dotted in derived:
             continue
         now, had = cfg.get(key, "<absent>"), run_cfg.get(key, "<absent>")
         if isinstance(now, dict) and isinstance(had, dict):
-            out += config_conflicts(now, had, dotted + ".")
+            out += config_conflicts(now, had, dotted + ".", derived)
         elif now != had:
             out.append(f"{dotted}: {had!r} -> {now!r}")
     return out
 
 
+def derived_keys(cfg: Any, prefix: str = "") -> frozenset[str]:
+    """Dotted keys of a config whose value is an interpolation of one resumable key (the cosine schedule's
+    ``scheduler.T_max: ${trainer.max_epochs}``): they follow that key on resume."""
+    from omegaconf import OmegaConf
+
+    raw = OmegaConf.to_container(cfg, resolve=False) if OmegaConf.is_config(cfg) else cfg
+    out: set[str] = set()
+    for key, value in (raw or {}).items():
+        if isinstance(value, dict):
+            out |= derived_keys(value, f"{prefix}{key}.")
+        elif isinstance(value, str) and (m := re.fullmatch(r"\$\{([\w.]+)\}", value)) and is_resumable(m[1]):
+            out.add(f"{prefix}{key}")
+    return frozenset(out)
+
+
+def verify_archive(path: str | os.PathLike) -> None:
+    """Refuse (CheckpointError) a zip checkpoint any member of which fails its CRC (reads the whole file)."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            bad = z.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError) as e:
+        raise CheckpointError(f"{path}: damaged checkpoint: not a readable zip archive ({e})") from e
+    if bad is not None:
+        raise CheckpointError(
+            f"{path}: damaged checkpoint: the bytes of {bad} fail their CRC check (a bad disk, a truncated or "
+            "altered copy); use another checkpoint of the run, or train again"
+        )
+
+
 def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
-    """The contents of a checkpoint file (tensors on the CPU); a missing file or another kind of file is an
-    error naming it, never an unpickling traceback."""
+    """The contents of a checkpoint file (tensors on the CPU) after checking the archive's CRCs; a missing,
+    damaged or other kind of file is an error naming it, never an unpickling traceback or wrong weights."""
     import torch
 
     fault = checkpoint_fault(path)
     if fault == "no such file":
         raise FileNotFoundError(f"{path}: checkpoint not found")
     if fault:
-        raise ValueError(f"{path}: {fault}")
+        raise CheckpointError(f"{path}: {fault}")
+    if zipfile.is_zipfile(path):
+        verify_archive(path)
     try:
         return torch.load(path, map_location="cpu", weights_only=False, mmap=True)
     except Exception as e:  # a damaged archive fails deep inside torch's unpickler
-        raise ValueError(f"{path}: not a readable PyTorch checkpoint ({type(e).__name__}: {e})") from e
+        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({type(e).__name__}: {e})") from e
 
 
 def check_resume(cfg: Any) -> None:
-    """Refuse (ValueError) to resume ``cfg.ckpt_path`` with settings other than the ones its run was trained
-    with (the config the checkpoint records), except the ``RESUMABLE`` ones."""
+    """Refuse (ConfigError) to resume ``cfg.ckpt_path`` with settings other than the ones its run was trained
+    with (the config the checkpoint records), except the ``RESUMABLE`` ones and the keys that follow one of
+    them (``scheduler.T_max: ${trainer.max_epochs}``: a longer run gets a new schedule, see the models)."""
     from mosei_attn.training.callbacks import CONFIG_KEY
     from mosei_attn.utils import to_container
 
     run_cfg = read_checkpoint(cfg.ckpt_path).get(CONFIG_KEY)
     if run_cfg is None:
-        raise ValueError(
+        raise CheckpointError(
             f"{cfg.ckpt_path}: no '{CONFIG_KEY}' entry: not a checkpoint written by mosei_attn.train"
         )
-    conflicts = config_conflicts(to_container(cfg), run_cfg)
+    conflicts = config_conflicts(to_container(cfg), run_cfg, derived=derived_keys(cfg))
     if conflicts:
-        raise ValueError(
+        raise ConfigError(
             f"{cfg.ckpt_path}: resuming with other settings than the run was trained with: "
             f"{'; '.join(conflicts)}. A resumed run keeps its settings (on resume you may change: "
             f"{', '.join(RESUMABLE)}); start a new run for others"
