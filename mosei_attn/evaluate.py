@@ -62,6 +62,11 @@ def main(cfg: DictConfig) -> None:
     evaluate(cfg)
 
 
-if __name__ == "__main__":
+def cli() -> None:
+    """``python -m mosei_attn.evaluate`` and the ``mosei-attn-evaluate`` console script."""
     checked_ckpt_arg(sys.argv)  # a bad ckpt_path stops here, before Hydra creates the output folder
     main()
+
+
+if __name__ == "__main__":
+    cli()
