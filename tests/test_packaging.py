@@ -5,6 +5,7 @@ the console scripts; and the package finds its configs when they lie inside it."
 from __future__ import annotations
 
 import configparser
+import re
 import shutil
 import subprocess
 import sys
@@ -18,12 +19,17 @@ from mosei_attn import utils
 REPO = Path(__file__).resolve().parent.parent
 #: What a wheel is built from (the rest of the checkout is not packaged).
 SOURCES = ("pyproject.toml", "README.md", "LICENSE", "mosei_attn", "conf")
+#: pyproject.toml's build requirement, which a build without isolation must meet in this environment.
+MIN_SETUPTOOLS = int(re.search(r'"setuptools>=(\d+)', (REPO / "pyproject.toml").read_text())[1])
 
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> zipfile.ZipFile:
     """A wheel built from a copy of the checkout's sources (a stale build/ folder in the checkout cannot
     hide a missing file, and the build writes nothing into the checkout)."""
+    setuptools = pytest.importorskip("setuptools", reason="the [dev] extra brings setuptools")
+    if int(setuptools.__version__.split(".")[0]) < MIN_SETUPTOOLS:
+        pytest.skip(f"setuptools {setuptools.__version__} < {MIN_SETUPTOOLS}: reinstall the [dev] extra")
     src = tmp_path_factory.mktemp("src")
     for name in SOURCES:
         if (REPO / name).is_dir():
