@@ -1,7 +1,7 @@
 """Every ``python -m mosei_attn.<cmd> ...`` command that README.md, docs/*.md and sweeps/README.md show composes
 with Hydra, with its placeholders (``<run>``, ``...``) replaced by real files, and each of its overrides lands,
-with its type, at its key: a documented command can never fail to compose or be silently ignored. The other
-commands they show (``make``, ``wandb sweep``, ``python benchmarks/...``) name targets and files that exist."""
+with its type, at its key: a documented command can never fail to compose or be silently ignored. (The
+other commands they show: tests/test_doc_commands.py.)"""
 
 from __future__ import annotations
 
@@ -281,39 +281,13 @@ def test_the_project_sends_readers_only_to_files_it_ships():
             assert (REPO / page).is_file(), f"{path} points to {page}, which does not exist"
 
 
-#: Commands other than the entry points that the pages show, and what each must find in the repository.
-OTHER_COMMAND = re.compile(r"(?:^|\s)(make|wandb sweep|python) (benchmarks/\w+\.py|sweeps/[\w.]+|[\w-]+)(.*)")
-
-
-def other_commands() -> list[tuple[str, str, str, str]]:
-    """(where, tool, target, rest) of every ``make <target>``, ``wandb sweep <file>`` and
-    ``python benchmarks/<script>.py`` command shown."""
-    found = []
-    for doc in DOCS:
-        for line in _logical_lines(doc.read_text()):
-            if m := OTHER_COMMAND.search(line.split(" #")[0]):
-                if m[1] != "python" or m[2].startswith("benchmarks/"):
-                    found.append((f"{doc.name}: {line.strip()[:90]}", m[1], m[2], m[3]))
-    return found
-
-
-def test_the_pages_show_make_wandb_and_benchmark_commands():
-    tools = {tool for _, tool, _, _ in other_commands()}
-    assert tools == {"make", "wandb sweep", "python"}
-
-
-@pytest.mark.parametrize(
-    ("where", "tool", "target", "rest"), other_commands(), ids=[c[0] for c in other_commands()]
-)
-def test_other_documented_command_names_what_exists(where, tool, target, rest):
-    """A make target the Makefile defines; a sweep file or benchmark script that exists, given only options
-    its source defines."""
-    if tool == "make":
-        assert re.search(rf"^{re.escape(target)}:", (REPO / "Makefile").read_text(), re.M), (
-            f"{where}: no target"
-        )
-        return
-    assert (REPO / target).is_file(), f"{where}: {target} does not exist"
-    source = (REPO / target).read_text()
-    for option in re.findall(r"(?<![\w-])--[\w-]+", rest):
-        assert f'"{option}"' in source, f"{where}: {target} has no option {option}"
+def test_assert_lands_tells_types_and_group_choices_apart(tmp_path):
+    cfg = compose_config("train", ["trainer.max_epochs=3", "model=shallow"], tmp_path / "out")
+    int_value, float_value, other_model = OverridesParser.create().parse_overrides(
+        ["trainer.max_epochs=3", "trainer.max_epochs=3.0", "model=attention"]
+    )
+    assert_lands(cfg, int_value, "here")
+    with pytest.raises(AssertionError, match="trainer.max_epochs is a int, not float"):
+        assert_lands(cfg, float_value, "here")
+    with pytest.raises(AssertionError, match="the model group is not attention"):
+        assert_lands(cfg, other_model, "here")
