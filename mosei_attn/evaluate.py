@@ -78,8 +78,13 @@ def main(cfg: DictConfig) -> None:
         evaluate(cfg)
 
 
-if __name__ == "__main__":
+def cli() -> None:
+    """``python -m mosei_attn.evaluate`` and the ``mosei-attn-evaluate`` console script."""
     # a path may hold non-ASCII letters or commas: quoted for Hydra
     sys.argv = quote_args(sys.argv, ("ckpt_path",), keep=NO_VALUE)
     checked_ckpt_arg(sys.argv)  # a bad ckpt_path stops here, before Hydra creates the output folder
     main()
+
+
+if __name__ == "__main__":
+    cli()

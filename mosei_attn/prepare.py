@@ -60,6 +60,11 @@ def main(cfg: DictConfig) -> None:
         prepare_cache(cfg)
 
 
-if __name__ == "__main__":
+def cli() -> None:
+    """``python -m mosei_attn.prepare`` and the ``mosei-attn-prepare`` console script."""
     sys.argv = hydra_argv(sys.argv)
     main()
+
+
+if __name__ == "__main__":
+    cli()

@@ -164,7 +164,12 @@ def main(cfg: DictConfig) -> float | None:
     return metrics.get(name) if name else None
 
 
-if __name__ == "__main__":
+def cli() -> None:
+    """``python -m mosei_attn.train`` and the ``mosei-attn-train`` console script."""
     # Hydra's short messages (HYDRA_FULL_ERROR=1 shows the whole trace); a resume gets its run's settings.
     sys.argv = launch_argv(resume_argv(sys.argv))
     main()
+
+
+if __name__ == "__main__":
+    cli()

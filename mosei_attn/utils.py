@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +12,24 @@ from omegaconf import OmegaConf
 
 log = logging.getLogger(__name__)
 
-#: Where the project's Hydra configs live (top-level `conf/`, beside the package).
-CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "conf")
+
+def config_dir() -> str:
+    """The folder of the project's Hydra configs: ``mosei_attn/conf`` inside an installed package (a wheel,
+    ``pip install .``: pyproject.toml ships the repository's top-level ``conf/`` there), else ``conf/`` beside
+    the package in a source checkout (an editable install, or the checkout on ``PYTHONPATH``)."""
+    packaged = resources.files("mosei_attn") / "conf"
+    checkout = Path(__file__).resolve().parent.parent / "conf"
+    for folder in (Path(str(packaged)), checkout):
+        if (folder / "train.yaml").is_file():
+            return str(folder)
+    raise FileNotFoundError(
+        f"mosei_attn: no Hydra configs (train.yaml) in {packaged} or {checkout}; the package was installed "
+        "without its configs: reinstall it from the repository (pip install <checkout> or its wheel)"
+    )
+
+
+#: Where the project's Hydra configs live (see :func:`config_dir`).
+CONFIG_DIR = config_dir()
 
 
 def resume_dir(ckpt_path: str | None, default: str) -> str:

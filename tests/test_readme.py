@@ -1,5 +1,7 @@
-"""Every ``python -m mosei_attn.<cmd> ...`` command the README (and docs/) shows composes with Hydra, with its
-placeholders (``<run>``, ``...``) replaced by real files: a documented command can never fail to compose."""
+"""Every ``python -m mosei_attn.<cmd> ...`` command that README.md, docs/*.md and sweeps/README.md show composes
+with Hydra, with its placeholders (``<run>``, ``...``) replaced by real files, and each of its overrides lands,
+with its type, at its key: a documented command can never fail to compose or be silently ignored. (The
+other commands they show: tests/test_doc_commands.py.)"""
 
 from __future__ import annotations
 
@@ -11,13 +13,16 @@ import shlex
 from pathlib import Path
 
 import pytest
+from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from omegaconf import OmegaConf
+from hydra.core.override_parser.types import Override
+from omegaconf import DictConfig, OmegaConf
 
 from tests.conftest import compose_config
 
 REPO = Path(__file__).resolve().parent.parent
-DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+#: Every page that shows commands.
+DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md")), REPO / "sweeps" / "README.md"]
 #: Hydra entry points and their primary config (conf/<name>.yaml).
 HYDRA_COMMANDS = {"train", "evaluate", "predict", "prepare", "dashboard"}
 #: argparse entry points: the arguments are parsed by the module's own parser.
@@ -175,7 +180,12 @@ def test_documented_command_composes(where, module, args, files, tmp_path):
         argv = ARGV_HOOKS[module](mod)(["python", *argv])[1:]
     if module in ARGPARSE_COMMANDS:
         if hasattr(mod, "build_parser"):
-            mod.build_parser().parse_args(argv)
+            parsed = vars(mod.build_parser().parse_args(argv))
+            values = {
+                str(v) for value in parsed.values() for v in (value if isinstance(value, list) else [value])
+            }
+            for tok in argv:  # every argument given arrives in the parsed namespace
+                assert tok.startswith("-") or tok in values, f"{where}: {tok} not in {parsed}"
         else:  # its parser lives inside main(): at least the entry point exists
             assert callable(mod.main), f"{where}: mosei_attn.{module} has no main()"
         return
@@ -183,17 +193,42 @@ def test_documented_command_composes(where, module, args, files, tmp_path):
         cfg = compose_config(module, overrides, tmp_path / "out")
         OmegaConf.to_container(cfg, resolve=True)  # every interpolation resolves
         for override in OverridesParser.create().parse_overrides(overrides):  # and each value arrived
-            key = override.get_key_element()
-            if override.is_add() or key.startswith(("hydra", "paths.")) or "/" in key:
-                continue
-            if "." in key or key in ("seed", "split", "ckpt_path"):
-                assert OmegaConf.select(cfg, key) == override.value(), f"{where}: {key}"
+            assert_lands(cfg, override, where)
+
+
+#: What OmegaConf.select answers for a key the config does not have.
+MISSING_KEY = object()
+#: Keys compose_config sets itself (the run folder and the log folder of the test).
+OWN_KEYS = ("paths.output_dir", "paths.log_dir")
+
+
+def assert_lands(cfg: DictConfig, override: Override, where: str) -> None:
+    """The override's value, with its type, is what the composed config holds: a group override is Hydra's
+    recorded choice for that group, a ``hydra.*`` key is in Hydra's own config, any other key in the job's."""
+    key, expected = override.get_key_element(), override.value()
+    hydra_cfg = HydraConfig.get()
+    if key in OWN_KEYS or override.is_delete():
+        return
+    if "/" in key or key in hydra_cfg.runtime.choices:
+        assert hydra_cfg.runtime.choices.get(key) == expected, f"{where}: the {key} group is not {expected}"
+        return
+    if key.startswith("hydra."):
+        actual = OmegaConf.select(hydra_cfg, key.removeprefix("hydra."))
+    else:
+        actual = OmegaConf.select(cfg, key, default=MISSING_KEY)
+    assert actual is not MISSING_KEY, f"{where}: {key} is not in the composed config"
+    if OmegaConf.is_config(actual):
+        actual = OmegaConf.to_container(actual, resolve=True)
+    assert actual == expected, f"{where}: {key} is {actual!r}, not {expected!r}"
+    assert type(actual) is type(expected), (
+        f"{where}: {key} is a {type(actual).__name__}, not {type(expected).__name__}"
+    )
 
 
 def documented_overrides() -> list[str]:
-    """Single config overrides the README names in prose (`model.init=default`), for the train config."""
+    """Single config overrides the pages name in prose (`model.attn_scale=true`), for the train config."""
     found = []
-    for line in _logical_lines((REPO / "README.md").read_text()):
+    for line in (line for doc in DOCS for line in _logical_lines(doc.read_text())):
         if re.fullmatch(r"[a-z_]+(\.[a-z_]+)+=[^\s<>]+", line) and not line.startswith("hydra."):
             found.append(line)
     return sorted(set(found))
@@ -217,7 +252,7 @@ def test_documented_override_composes(override, tmp_path):
         except Exception as e:  # noqa: BLE001 (tried in the next context; all errors reported below)
             errors.append(f"{context}: {e}")
             continue
-        assert OmegaConf.select(cfg, parsed.get_key_element()) == parsed.value()
+        assert_lands(cfg, parsed, override)
         return
     pytest.fail(f"{override} composes with no data choice: " + "; ".join(errors))
 
@@ -246,3 +281,15 @@ def test_the_project_sends_readers_only_to_files_it_ships():
             assert name not in text, f"{path} mentions {name}, which the project does not ship"
         for page in re.findall(r"docs/[\w-]+\.md", text):
             assert (REPO / page).is_file(), f"{path} points to {page}, which does not exist"
+
+
+def test_assert_lands_tells_types_and_group_choices_apart(tmp_path):
+    cfg = compose_config("train", ["trainer.max_epochs=3", "model=shallow"], tmp_path / "out")
+    int_value, float_value, other_model = OverridesParser.create().parse_overrides(
+        ["trainer.max_epochs=3", "trainer.max_epochs=3.0", "model=attention"]
+    )
+    assert_lands(cfg, int_value, "here")
+    with pytest.raises(AssertionError, match="trainer.max_epochs is a int, not float"):
+        assert_lands(cfg, float_value, "here")
+    with pytest.raises(AssertionError, match="the model group is not attention"):
+        assert_lands(cfg, other_model, "here")

@@ -87,7 +87,7 @@ def launch_argv(argv: list[str], environ: Mapping[str, str] = os.environ) -> lis
         if not any(a.startswith(("hydra.run.dir=", "ckpt_path=")) for a in argv[1:]):
             raise SystemExit(
                 "several processes (srun, torchrun): give them all the same run folder, e.g. "
-                "hydra.run.dir=lightning_logs/train/slurm-$SLURM_JOB_ID (see the README, SLURM)"
+                "hydra.run.dir=lightning_logs/train/slurm-$SLURM_JOB_ID (see docs/cluster.md)"
             )
         rank = int(environ.get("SLURM_PROCID") or environ.get("RANK") or 0)
         if rank > 0:
