@@ -24,9 +24,19 @@ from pathlib import Path
 
 import numpy as np
 
+from mosei_attn.synthetic.config import MODES
+
 ROOT = Path(__file__).resolve().parents[1]
-MODES = ("both", "prosody_only", "text_only", "distractor")
-COLUMNS = ("wa", "ua", *(f"acc_{m}" for m in MODES), "pointing")
+COLUMNS = (
+    "wa",
+    "ua",
+    *(f"acc_{m}" for m in MODES),
+    "pointing",
+    *(f"pointing_{m}" for m in MODES),
+    "attn_onset",
+    "attn_onset_chance",
+)
+RATIOS = ("pointing", *(f"pointing_{m}" for m in MODES))  # printed as ratios (1.0 = uniform), not percent
 
 
 def run_one(model: str, seed: int, out: Path, threads: int, extra: list[str]) -> dict:
@@ -69,7 +79,7 @@ def markdown(table: dict[str, dict[str, list[float]]], majority: float | None) -
         for col in COLUMNS:
             if col not in cols:
                 cells.append("-")
-            elif col == "pointing":
+            elif col in RATIOS:
                 cells.append(f"{cols[col][0]:.2f} ± {cols[col][1]:.2f}")
             else:
                 cells.append(f"{100 * cols[col][0]:.1f} ± {100 * cols[col][1]:.1f}")

@@ -26,14 +26,16 @@ class AttentionNet(nn.Module):
     """Text-guided time attention over the spectrogram, then a CNN classifier on the attended input.
 
     Shapes: ``spec`` (B, 1, F, T), ``words`` (B, L, D) -> a :class:`NetOutput`: logits (B, C), the attention
-    matrix (B, m, n), the time weights alpha (B, m) and the per-frame weights (B, T); the matrix has with m = T' = T / pool^P time positions (rows) and n = L' = L / pool^text_blocks word positions
-    (columns). Each real column is a softmax over the real time positions (eq. 1); padded columns are 0.
+    matrix (B, m, n), the time weights alpha (B, m) and the per-frame weights (B, T); the matrix has
+    m = T' = T / pool^P time positions (rows) and n = L' = L / pool^text_blocks word positions (columns).
+    Each real column is a softmax over the attended time positions (eq. 1); padded columns are 0.
 
     The scores are unscaled, as the paper's eq. 1 (a 1 / sqrt(d) scale was measured and removed:
-    docs/choices.md). ``mask_padding`` makes the batch's padding invisible to
-    every CNN block (:class:`SpeechCNN`); the softmax always covers only whole real time positions
-    (:func:`attended_lengths`). ``text_path`` (beyond the paper) also feeds the text CNN's features to the
-    dense head.
+    docs/choices.md). ``mask_padding`` (ours) makes the batch's padding invisible to every CNN block
+    (:class:`SpeechCNN`) and lets the softmax cover only whole real time positions
+    (:func:`attended_lengths`) and real word columns; off, eq. 1 runs over every position and column, as
+    the paper wrote it. ``text_path`` (beyond the paper) also feeds the text CNN's features to the dense
+    head.
     """
 
     def __init__(
@@ -86,8 +88,11 @@ class AttentionNet(nn.Module):
         text = self.text(words.transpose(1, 2), word_lens)  # (B, K, L')
         e = self.proj_text(text)  # (B, d, L')
         scores = torch.einsum("bdt,bdi->bti", f, e)  # (B, m, n)
-        n_time = attended_lengths(spec_len, self.time_stride, self.time_p)  # (B,) whole real positions
-        n_word = pooled_lengths(word_len, self.text_blocks, self.words_p, self.pool)  # (B,)
+        if self.mask_padding:  # whole real time positions, real word columns
+            n_time = attended_lengths(spec_len, self.time_stride, self.time_p)  # (B,)
+            n_word = pooled_lengths(word_len, self.text_blocks, self.words_p, self.pool)  # (B,)
+        else:  # the paper's eq. 1 as written: every time position and word column, padding included
+            n_time, n_word = (torch.full_like(spec_len, n) for n in (self.time_p, self.words_p))
         time_mask = length_mask(n_time, self.time_p)  # (B, m)
         word_mask = length_mask(n_word, self.words_p)  # (B, n)
         scores = scores.masked_fill(~time_mask[:, :, None], float("-inf"))

@@ -14,7 +14,7 @@ from torchmetrics import MaxMetric
 
 from mosei_attn.data.meta import DataMeta
 from mosei_attn.models.attention_stats import AttentionStats
-from mosei_attn.models.blocks import he_init
+from mosei_attn.models.blocks import he_init, keras_init
 from mosei_attn.models.metrics import EmotionMetrics, to_numpy
 from mosei_attn.models.output import NetOutput
 from mosei_attn.training.schedule import extend_cosine
@@ -23,7 +23,7 @@ from mosei_attn.training.schedule import extend_cosine
 LIGHTNING_SCHEDULER_KEYS = ("monitor", "interval", "frequency")
 #: Checkpoint entry holding the best val/ua so far, so that val/ua_best (a sweeper's objective) survives a resume.
 UA_BEST_KEY = "val_ua_best"
-INITS = {"default": None, "he": he_init}  # model.init: what re-initialises the network after it is built
+INITS = {"default": None, "he": he_init, "keras": keras_init}  # model.init: what re-initialises the network after it is built
 
 
 def _plain(value: Any) -> Any:
@@ -62,8 +62,10 @@ class EmotionModule(L.LightningModule):
             it the loss is unweighted ("deferred re-weighting": the features are learnt on the plain loss,
             the weights then move the decision towards the rare classes).
         compile: ``torch.compile`` the network in place when fitting (state-dict keys unchanged).
-        init: ``"default"`` (PyTorch's layer defaults) or ``"he"``: He-normal weights and zero biases for the
-            layers a ReLU follows (:func:`~mosei_attn.models.blocks.he_init`).
+        init: ``"default"`` (PyTorch's layer defaults), ``"he"``: He-normal weights and zero biases for the
+            layers a ReLU follows (:func:`~mosei_attn.models.blocks.he_init`), or ``"keras"``: Glorot-uniform
+            weights and zero biases everywhere, as the paper's Keras code would have had
+            (:func:`~mosei_attn.models.blocks.keras_init`).
         **net: the network's sizes (``pool_blocks``, ``kernels``, ``dense``, ...); their defaults, the
             paper's (section 4.2), live in the network's signature. Saved as hyperparameters with the rest.
     """

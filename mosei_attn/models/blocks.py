@@ -206,6 +206,15 @@ def he_init(net: nn.Module) -> None:
         nn.init.zeros_(layer.bias)
 
 
+def keras_init(net: nn.Module) -> None:
+    """What the paper's Keras-era code would have had: every convolution and dense layer's weights
+    Glorot-uniform (fan-in + fan-out, kernel area included), every bias zero (Keras 2's defaults)."""
+    for layer in net.modules():
+        if isinstance(layer, nn.Conv1d | nn.Conv2d | nn.Linear):
+            nn.init.xavier_uniform_(layer.weight)
+            nn.init.zeros_(layer.bias)
+
+
 def mask_inputs(
     spec: torch.Tensor, spec_len: torch.Tensor, words: torch.Tensor, word_len: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:

@@ -45,6 +45,13 @@ def _target_name(target: torch.Tensor, names: tuple[str, ...]) -> str:
     return "+".join(n for n, t in zip(names, target.tolist(), strict=True) if t > 0) or "none"
 
 
+def true_classes(target: torch.Tensor) -> tuple[int, ...]:
+    """Indices of the true classes of one target: a class index, or a 0/1 row (multilabel)."""
+    if target.ndim == 0:
+        return (int(target),)
+    return tuple(int(i) for i in torch.nonzero(target > 0).flatten())
+
+
 @torch.no_grad()
 def attention_examples(
     model: Any,
@@ -80,6 +87,7 @@ def attention_examples(
             n_words=word_columns(int(item["word_len"]), item["words"].shape[0], attention.shape[1]),
             hop_seconds=hop_seconds, max_hz=max_hz, multilabel=model.meta.multilabel, title=title,
             highlight=highlight, highlight_label=highlight_label, weights=weights,
+            true=true_classes(item["target"]),
         ))  # fmt: skip
     return paths
 

@@ -120,11 +120,17 @@ def _spectrogram_panel(
     return im
 
 
-def _probability_panel(ax: plt.Axes, probs: Sequence[float], names: Sequence[str], multilabel: bool) -> None:
+def _probability_panel(
+    ax: plt.Axes, probs: Sequence[float], names: Sequence[str], multilabel: bool, true: Sequence[int] = ()
+) -> None:
+    """Bars of the emotion probabilities, the predicted one orange; the true classes ``true`` (indices)
+    outlined in black and named "(true)"."""
     p = np.asarray(probs, dtype=np.float64)
+    labels = list(names) if len(names) == len(p) else [str(i) for i in range(len(p))]
     colors = ["tab:orange" if i == int(p.argmax()) else "tab:blue" for i in range(len(p))]
-    ax.barh(range(len(p)), p, color=colors)
-    ax.set_yticks(range(len(p)), list(names) if len(names) == len(p) else [str(i) for i in range(len(p))])
+    edges = ["black" if i in true else "none" for i in range(len(p))]
+    ax.barh(range(len(p)), p, color=colors, edgecolor=edges, linewidth=2)
+    ax.set_yticks(range(len(p)), [f"{n} (true)" if i in true else n for i, n in enumerate(labels)])
     ax.invert_yaxis()  # first emotion on top, as in the tables
     ax.set_xlim(0, 1)
     ax.set_xlabel("probability (per emotion, sigmoid)" if multilabel else "probability (softmax)")
@@ -147,9 +153,18 @@ def _mark_spans(axes: Sequence[plt.Axes], runs: list[tuple[int, int]], hop: floa
         axes[0].axvline(a * hop, color="white", lw=0.8, ls="--")
         axes[0].axvline(b * hop, color="white", lw=0.8, ls="--")
         if len(axes) > 1:
-            axes[1].axhspan(a * hop, b * hop, facecolor="none", edgecolor="red", lw=1.2)
+            axes[1].axhspan(
+                a * hop,
+                b * hop,
+                facecolor="none",
+                edgecolor="red",
+                lw=1.2,
+                label=f"{label} (rows)" if k == 0 else None,
+            )
     if runs:
         axes[0].legend(loc="upper right", fontsize=7, framealpha=0.6)
+        if len(axes) > 1:
+            axes[1].legend(loc="lower right", fontsize=7, framealpha=0.6)
 
 
 def _attention_panels(
@@ -196,7 +211,9 @@ def _attention_panels(
     if not real_w:
         ax1.text(0, real_t * step / 2, "no words", ha="center", va="center", color="white")
     ax1.set_ylabel("time (s)" if hop_seconds else "frame")
-    ax1.set_xlabel("words (columns; each column softmax-normalised over time)")
+    per = max(1, int(np.ceil(len(words) / real_w))) if words and real_w else 1
+    pooled = f"pooled word {'pairs' if per == 2 else 'groups'} ({per} words each)" if per > 1 else "words"
+    ax1.set_xlabel(f"{pooled} after the text CNN (each column a softmax over time)")
     fig.colorbar(im1, ax=ax1, fraction=COLORBAR_FRACTION, label="attention")
     return ax1
 
@@ -217,6 +234,7 @@ def plot_prediction(
     highlight: np.ndarray | None = None,
     highlight_label: str = "",
     weights: np.ndarray | None = None,
+    true: Sequence[int] = (),
 ) -> Path:
     """One segment: its spectrogram (F, T) with the attention weight over time, the attention matrix
     (m time rows x n word columns, figure 2) below it, and the emotion probabilities beside them.
@@ -226,7 +244,8 @@ def plot_prediction(
     (``n_words``); a segment with no words shows an empty matrix, one with no frames a single frame.
     ``weights`` (T,) is the weight the model applied to each frame (drawn over the spectrogram).
     ``highlight`` (T,) bool marks frames on the time axes (e.g. a corpus's known spans, from the data's
-    extras provider), named ``highlight_label`` in the legend.
+    extras provider), named ``highlight_label`` in the legend. ``true``: the true classes' indices, marked
+    in the probability bars.
     """
     T = spec.shape[1]
     frames = T if spec_len is None else max(1, int(spec_len))
@@ -249,7 +268,7 @@ def plot_prediction(
     if highlight is not None:
         _mark_spans(axes, marked_runs(highlight, frames), hop_seconds or 1, highlight_label or "highlighted")
     if probs is not None:
-        _probability_panel(fig.add_subplot(grid[:, 1]), probs, names, multilabel)
+        _probability_panel(fig.add_subplot(grid[:, 1]), probs, names, multilabel, true)
     if title:
         fig.suptitle(title)
     return save_figure(fig, path)
