@@ -23,7 +23,11 @@ from mosei_attn.training.schedule import extend_cosine
 LIGHTNING_SCHEDULER_KEYS = ("monitor", "interval", "frequency")
 #: Checkpoint entry holding the best val/ua so far, so that val/ua_best (a sweeper's objective) survives a resume.
 UA_BEST_KEY = "val_ua_best"
-INITS = {"default": None, "he": he_init, "keras": keras_init}  # model.init: what re-initialises the network after it is built
+INITS = {
+    "default": None,
+    "he": he_init,
+    "keras": keras_init,
+}  # model.init: what re-initialises the network after it is built
 
 
 def _plain(value: Any) -> Any:

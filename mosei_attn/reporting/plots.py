@@ -150,21 +150,13 @@ def _mark_spans(axes: Sequence[plt.Axes], runs: list[tuple[int, int]], hop: floa
     (vertical bands) and across the attention matrix's time rows (horizontal bands)."""
     for k, (a, b) in enumerate(runs):
         axes[0].axvspan(a * hop, b * hop, color="white", alpha=0.25, lw=0, label=label if k == 0 else None)
-        axes[0].axvline(a * hop, color="white", lw=0.8, ls="--")
-        axes[0].axvline(b * hop, color="white", lw=0.8, ls="--")
-        if len(axes) > 1:
-            axes[1].axhspan(
-                a * hop,
-                b * hop,
-                facecolor="none",
-                edgecolor="red",
-                lw=1.2,
-                label=f"{label} (rows)" if k == 0 else None,
-            )
-    if runs:
-        axes[0].legend(loc="upper right", fontsize=7, framealpha=0.6)
-        if len(axes) > 1:
-            axes[1].legend(loc="lower right", fontsize=7, framealpha=0.6)
+        for t in (a, b):
+            axes[0].axvline(t * hop, color="white", lw=0.8, ls="--")
+        if len(axes) > 1:  # the outline of the same span on the matrix's time rows
+            outline = {"facecolor": "none", "edgecolor": "red", "lw": 1.2}
+            axes[1].axhspan(a * hop, b * hop, **outline, label=f"{label} (rows)" if k == 0 else None)
+    for ax, where in zip(axes[:2] if runs else [], ("upper right", "lower right"), strict=False):
+        ax.legend(loc=where, fontsize=7, framealpha=0.6)
 
 
 def _attention_panels(
