@@ -22,12 +22,12 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig
 
-from mosei_attn.data.manifest_file import read_manifest
-from mosei_attn.io import atomic_path, write_json
-from mosei_attn.predictor import Predictor
+from mosei_attn.config import CONFIG_DIR
+from mosei_attn.data.corpora.manifest_file import read_manifest
+from mosei_attn.files import atomic_path, write_json
+from mosei_attn.inference import Predictor
 from mosei_attn.process import process_setup
 from mosei_attn.training.resume import check_input_args, checked_ckpt_arg
-from mosei_attn.utils import CONFIG_DIR
 
 log = logging.getLogger(__name__)
 

@@ -17,6 +17,7 @@ import lightning as L
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
+from mosei_attn.config import CONFIG_DIR, model_name, to_container
 from mosei_attn.process import process_setup
 from mosei_attn.reporting import RunReport
 from mosei_attn.training.build import build_datamodule, build_model, is_rank_zero, prepare_on_rank_zero
@@ -25,7 +26,6 @@ from mosei_attn.training.history import keep_csv_history, merge_csv_history
 from mosei_attn.training.launch import job_scope, launch_argv
 from mosei_attn.training.loggers import build_loggers
 from mosei_attn.training.resume import check_resume, hpc_checkpoint, resume_argv
-from mosei_attn.utils import CONFIG_DIR, model_name, to_container
 
 log = logging.getLogger(__name__)
 

@@ -11,19 +11,20 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from mosei_attn.data import cache, cache_reader
-from mosei_attn.data.audio import read_audio
-from mosei_attn.data.cache import FeatureExtractionError, build_cache, cache_path
-from mosei_attn.data.cache_reader import (
+from mosei_attn.data.cache import build as cache
+from mosei_attn.data.cache import reader as cache_reader
+from mosei_attn.data.cache.build import FeatureExtractionError, build_cache, cache_path
+from mosei_attn.data.cache.reader import (
     CacheCorruptError,
     CacheMismatchError,
     FeatureCache,
     open_cache,
     validate_cache,
 )
-from mosei_attn.data.features import AudioFeatures, TextFeatures, feature_settings
-from mosei_attn.data.labels import EMOTIONS, LABEL_COLUMNS
-from mosei_attn.data.segment import Segment
+from mosei_attn.data.corpora.labels import EMOTIONS, LABEL_COLUMNS
+from mosei_attn.data.corpora.segment import Segment
+from mosei_attn.data.features.audio import read_audio
+from mosei_attn.data.features.extractors import AudioFeatures, TextFeatures, feature_settings
 
 AUDIO = AudioFeatures(max_frames=120)
 TEXT = TextFeatures(max_words=5, dim=4)

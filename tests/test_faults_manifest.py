@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from mosei_attn.data.manifest import ManifestCorpus, read_manifest
+from mosei_attn.data.corpora.manifest import ManifestCorpus, read_manifest
 from tests.test_manifest import folder, vectors, write_csv  # noqa: F401  (fixtures)
 
 HEADER = ["audio", "text", "emotion", "split"]

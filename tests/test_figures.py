@@ -10,7 +10,7 @@ import matplotlib.image as mpimg
 import numpy as np
 import pytest
 
-from mosei_attn.data.features import AudioFeatures
+from mosei_attn.data.features.extractors import AudioFeatures
 from mosei_attn.reporting import figures, plots
 from mosei_attn.train import train
 

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from mosei_attn.data import embeddings
-from mosei_attn.data.embeddings import WordVectors
-from mosei_attn.data.manifest import ManifestCorpus
-from mosei_attn.data.segment import Segment
+from mosei_attn.data.corpora.manifest import ManifestCorpus
+from mosei_attn.data.corpora.segment import Segment
+from mosei_attn.data.features import embeddings
+from mosei_attn.data.features.embeddings import WordVectors
 
 WORDS = ("hello", "world", "good", "day", "so", "sad")
 DIM = 4

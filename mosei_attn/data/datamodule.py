@@ -11,9 +11,9 @@ import lightning as L
 import numpy as np
 from torch.utils.data import DataLoader
 
-from mosei_attn.data.corpus_protocol import Corpus
+from mosei_attn.data.corpora.labels import LABEL_RULES, class_counts, derive_targets, label_faults, no_emotion
+from mosei_attn.data.corpora.protocol import Corpus
 from mosei_attn.data.dataset import CacheDataset, collate_batch
-from mosei_attn.data.labels import LABEL_RULES, class_counts, derive_targets, label_faults, no_emotion
 from mosei_attn.data.meta import DataMeta
 from mosei_attn.process import worker_setup
 
@@ -26,8 +26,8 @@ SPLIT_FOLDS: dict[str, str] = {"train": "train", "val": "valid", "test": "test"}
 class MoseiDataModule(L.LightningDataModule):
     """MOSEI-format corpus -> cached features -> batches.
 
-    ``corpus`` makes the corpus reader (a Hydra ``_partial_`` of :class:`~mosei_attn.data.corpus.MoseiCorpus`
-    or :class:`~mosei_attn.data.manifest.ManifestCorpus`: built when needed, not when configured);
+    ``corpus`` makes the corpus reader (a Hydra ``_partial_`` of :class:`~mosei_attn.data.corpora.mosei.MoseiCorpus`
+    or :class:`~mosei_attn.data.corpora.manifest.ManifestCorpus`: built when needed, not when configured);
     ``write_corpus``, when given, writes the corpus first (the synthetic generator; idempotent).
     ``prepare_data`` (one process) writes the corpus and builds the feature cache if needed. ``setup`` opens nothing heavy: the HDF5 cache is opened lazily in
     each DataLoader worker. Batches hold ``spec`` (B, 1, F, T), ``spec_len``, ``words`` (B, L, D),
@@ -59,7 +59,7 @@ class MoseiDataModule(L.LightningDataModule):
         super().__init__()
         if label_rule not in LABEL_RULES:
             raise ValueError(f"unknown label_rule {label_rule!r}; choose one of {', '.join(LABEL_RULES)}")
-        from mosei_attn.data.features import AudioFeatures, TextFeatures
+        from mosei_attn.data.features.extractors import AudioFeatures, TextFeatures
 
         self.make_corpus, self.write_corpus, self.name = corpus, write_corpus, name
         self.make_extras, self.extras_provider = extras, None
@@ -93,7 +93,7 @@ class MoseiDataModule(L.LightningDataModule):
 
     def build_cache(self) -> Path:
         """Build (or reuse) this corpus's feature cache and return its path."""
-        from mosei_attn.data.cache import build_cache
+        from mosei_attn.data.cache.build import build_cache
 
         corpus = self.corpus()
         segments, skipped = corpus.scan()
@@ -118,8 +118,8 @@ class MoseiDataModule(L.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self._splits:
             return
-        from mosei_attn.data.cache import cache_path
-        from mosei_attn.data.cache_reader import FeatureCache, validate_cache
+        from mosei_attn.data.cache.build import cache_path
+        from mosei_attn.data.cache.reader import FeatureCache, validate_cache
 
         corpus = self.corpus()
         fingerprint = corpus.fingerprint()

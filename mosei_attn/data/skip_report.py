@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 
-log = logging.getLogger("mosei_attn.data.corpus")  # the reader's log, where users look for skips
+log = logging.getLogger("mosei_attn.data.corpora.mosei")  # the reader's log, where users look for skips
 
 
 #: Why a segment is left out. The reader finds the first group; the feature cache builder, which reads the

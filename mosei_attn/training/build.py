@@ -11,8 +11,8 @@ import lightning as L
 from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from mosei_attn.config import to_container
 from mosei_attn.training.callbacks import CONFIG_KEY
-from mosei_attn.utils import to_container
 
 #: How long ranks > 0 wait for rank 0 to build the corpus and its feature cache (seconds).
 PREPARE_TIMEOUT_S = 3600.0
@@ -68,7 +68,7 @@ def legacy_data_config(d: dict[str, Any]) -> dict[str, Any]:
     text, wv = d.get("text") or {}, d.get("word_vectors") or {}
     if manifest is not None:
         d["corpus"] = {
-            "_target_": "mosei_attn.data.manifest.ManifestCorpus",
+            "_target_": "mosei_attn.data.corpora.manifest.ManifestCorpus",
             "_partial_": True,
             "manifest": manifest,
             "word_vectors": wv.get("path"),
@@ -78,7 +78,7 @@ def legacy_data_config(d: dict[str, Any]) -> dict[str, Any]:
         }
         return d
     word_dim = text.get("dim", 300)
-    d["corpus"] = {"_target_": "mosei_attn.data.corpus.MoseiCorpus", "_partial_": True, "root": root}
+    d["corpus"] = {"_target_": "mosei_attn.data.corpora.mosei.MoseiCorpus", "_partial_": True, "root": root}
     d["corpus"] |= {"folds": folds, "word_dim": word_dim}
     if synthetic:
         d["write_corpus"] = {"_target_": "mosei_attn.synthetic.write_synthetic_corpus", "_partial_": True}

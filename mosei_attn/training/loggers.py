@@ -10,7 +10,7 @@ from typing import Any
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from mosei_attn.utils import model_name, to_container
+from mosei_attn.config import model_name, to_container
 
 #: Length of the W&B run ids we choose (W&B's own length).
 WANDB_ID_LENGTH = 8

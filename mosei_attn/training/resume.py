@@ -131,7 +131,7 @@ def resume_argv(argv: list[str], environ: os._Environ | dict = os.environ) -> li
     ``.hydra/overrides.yaml``) plus the resumable ones given now. Exits, before anything is written, on a bad
     ``ckpt_path`` or an override that would change what the run trains. Other command lines pass unchanged;
     so does a DDP child process (LOCAL_RANK > 0), which takes rank 0's overrides."""
-    from mosei_attn.utils import resume_dir
+    from mosei_attn.config import resume_dir
 
     ckpt = checked_ckpt_arg(argv)
     if ckpt is None or int(environ.get("LOCAL_RANK") or 0) > 0:
@@ -188,8 +188,8 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
 def check_resume(cfg: Any) -> None:
     """Refuse (ValueError) to resume ``cfg.ckpt_path`` with settings other than the ones its run was trained
     with (the config the checkpoint records), except the ``RESUMABLE`` ones."""
+    from mosei_attn.config import to_container
     from mosei_attn.training.callbacks import CONFIG_KEY
-    from mosei_attn.utils import to_container
 
     run_cfg = read_checkpoint(cfg.ckpt_path).get(CONFIG_KEY)
     if run_cfg is None:

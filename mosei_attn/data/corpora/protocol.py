@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
-from mosei_attn.data.segment import Segment
+from mosei_attn.data.corpora.segment import Segment
 
 
 class Corpus(Protocol):

@@ -1,6 +1,6 @@
 """The MOSEI corpus reader: labelled segments from the csd files, ``Raw/`` WAVs and transcripts.
 
-Reads a folder in the real CMU-MOSEI layout (docs/data.md; its names: :mod:`mosei_attn.data.layout`), real or
+Reads a folder in the real CMU-MOSEI layout (docs/data.md; its names: :mod:`mosei_attn.data.corpora.mosei_layout`), real or
 synthetic, one video at a time: each csd is opened once and one entry per video is read. Audio is never read
 here, only checked to exist.
 """
@@ -16,9 +16,15 @@ from pathlib import Path
 
 import numpy as np
 
-from mosei_attn.data.csd import ComputationalSequence, CsdFormatError, words_to_str
-from mosei_attn.data.labels import EMOTIONS, LABEL_COLUMNS, label_faults
-from mosei_attn.data.layout import (
+from mosei_attn.data.corpora.csd import ComputationalSequence, CsdFormatError, words_to_str
+from mosei_attn.data.corpora.labels import EMOTIONS, LABEL_COLUMNS, label_faults
+from mosei_attn.data.corpora.mosei_files import (
+    load_folds,
+    match_transcript,
+    read_transcript,
+    standard_folds_path,
+)
+from mosei_attn.data.corpora.mosei_layout import (
     AUDIO_DIR,
     LABELS_FILE,
     SILENCE_TOKEN,
@@ -26,13 +32,7 @@ from mosei_attn.data.layout import (
     VECTORS_FILE,
     WORDS_FILE,
 )
-from mosei_attn.data.mosei_files import (
-    load_folds,
-    match_transcript,
-    read_transcript,
-    standard_folds_path,
-)
-from mosei_attn.data.segment import Segment
+from mosei_attn.data.corpora.segment import Segment
 from mosei_attn.data.skip_report import SkipReport
 
 log = logging.getLogger(__name__)

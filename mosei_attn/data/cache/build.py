@@ -38,20 +38,20 @@ import numpy as np
 from h5py import h5s
 from rich.progress import Progress
 
-from mosei_attn.data.audio import AudioReadError, read_span
-from mosei_attn.data.cache_columns import write_attrs, write_segment_columns
-from mosei_attn.data.cache_reader import FEATURE_CACHE_VERSION, read_attrs, validate_cache
-from mosei_attn.data.extraction_tally import (
+from mosei_attn.data.cache.columns import write_attrs, write_segment_columns
+from mosei_attn.data.cache.reader import FEATURE_CACHE_VERSION, read_attrs, validate_cache
+from mosei_attn.data.cache.tally import (
     MISSING_TOLERANCE_S,
     NOTE_CANCEL,
     NOTE_CUT_SHORT,
     NOTE_SILENT,
     ExtractionTally,
 )
-from mosei_attn.data.features import AudioFeatures, TextFeatures, feature_settings
-from mosei_attn.data.labels import EMOTIONS, LABEL_COLUMNS
-from mosei_attn.data.segment import Segment
-from mosei_attn.io import atomic_path
+from mosei_attn.data.corpora.labels import EMOTIONS, LABEL_COLUMNS
+from mosei_attn.data.corpora.segment import Segment
+from mosei_attn.data.features.audio import AudioReadError, read_span
+from mosei_attn.data.features.extractors import AudioFeatures, TextFeatures, feature_settings
+from mosei_attn.files import atomic_path
 
 log = logging.getLogger(__name__)
 

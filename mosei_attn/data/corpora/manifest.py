@@ -26,9 +26,15 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from mosei_attn.data.embeddings import WordVectors, tokenize
-from mosei_attn.data.manifest_file import MAX_REASONS_IN_ERROR, RowReport, number, read_manifest, value
-from mosei_attn.data.segment import Segment
+from mosei_attn.data.corpora.manifest_file import (
+    MAX_REASONS_IN_ERROR,
+    RowReport,
+    number,
+    read_manifest,
+    value,
+)
+from mosei_attn.data.corpora.segment import Segment
+from mosei_attn.data.features.embeddings import WordVectors, tokenize
 
 log = logging.getLogger(__name__)
 
