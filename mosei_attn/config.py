@@ -1,4 +1,4 @@
-"""Config helpers: where the configs live, the ``resume_dir`` resolver, model names, plain containers."""
+"""Config helpers: where the Hydra configs live, the ``resume_dir`` resolver, plain containers."""
 
 from __future__ import annotations
 
@@ -22,14 +22,8 @@ def resume_dir(ckpt_path: str | None, default: str) -> str:
     return str(ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt.parent)
 
 
-def model_name(model_cfg: Any) -> str:
-    """Short model name of a model config: its ``_target_`` ``...AttentionModule`` -> ``attention``, and
-    ``attention_text`` with the direct text path (``text_path: true``)."""
-    name = str(model_cfg["_target_"]).rsplit(".", 1)[-1].removesuffix("Module").lower()
-    return name + ("_text" if model_cfg.get("text_path") else "")
-
-
 def register_resolvers() -> None:
+    """Register the project's OmegaConf resolvers (``${resume_dir:...}``) once."""
     if not OmegaConf.has_resolver("resume_dir"):
         OmegaConf.register_new_resolver("resume_dir", resume_dir)
 
@@ -38,4 +32,5 @@ register_resolvers()
 
 
 def to_container(cfg: Any) -> Any:
+    """A resolved plain container of an OmegaConf config; anything else unchanged."""
     return OmegaConf.to_container(cfg, resolve=True) if OmegaConf.is_config(cfg) else cfg

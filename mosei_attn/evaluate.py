@@ -14,7 +14,8 @@ import hydra
 import lightning as L
 from omegaconf import DictConfig
 
-from mosei_attn.config import CONFIG_DIR, model_name
+from mosei_attn.config import CONFIG_DIR
+from mosei_attn.models.naming import model_name
 from mosei_attn.process import process_setup
 from mosei_attn.reporting import RunReport
 from mosei_attn.training.build import build_datamodule, load_checkpoint, prepare_on_rank_zero

@@ -17,7 +17,8 @@ import lightning as L
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from mosei_attn.config import CONFIG_DIR, model_name, to_container
+from mosei_attn.config import CONFIG_DIR, to_container
+from mosei_attn.models.naming import model_name
 from mosei_attn.process import process_setup
 from mosei_attn.reporting import RunReport
 from mosei_attn.training.build import build_datamodule, build_model, is_rank_zero, prepare_on_rank_zero

@@ -10,7 +10,8 @@ from typing import Any
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from mosei_attn.config import model_name, to_container
+from mosei_attn.config import to_container
+from mosei_attn.models.naming import model_name
 
 #: Length of the W&B run ids we choose (W&B's own length).
 WANDB_ID_LENGTH = 8
