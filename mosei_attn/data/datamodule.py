@@ -104,11 +104,8 @@ class MoseiDataModule(L.LightningDataModule):
             cache_dir=self.cache_dir,
             name=self.name,
             fingerprint=corpus.fingerprint(),
-            extra_attrs={
-                "skipped": dict(skipped),
-                "skipped_examples": skipped.example_dict,
-                "corpus_root": str(corpus.root),
-            },
+            extra_attrs={"corpus_root": str(corpus.root)},
+            skipped=skipped,
             workers=self.feature_workers,
             strict=self.strict,
             emotion_names=corpus.emotion_names,

@@ -28,13 +28,13 @@ import soundfile as sf
 
 from mosei_attn.data.corpora.manifest_file import (
     MAX_REASONS_IN_ERROR,
-    RowReport,
     number,
     read_manifest,
     value,
 )
 from mosei_attn.data.corpora.segment import Segment
 from mosei_attn.data.features.embeddings import WordVectors, tokenize
+from mosei_attn.data.skip_report import SkipReport
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +62,9 @@ class ManifestCorpus:
     ``emotion`` column are matched without regard to case ("Happy" is "happy"); found, not listed, a name
     that looks like a typo of another, or with fewer than ``min_examples`` rows, is refused with the counts.
     """
+
+    #: The arguments that say where the input files are (a resumed run may find them elsewhere).
+    LOCATIONS: tuple[str, ...] = ("word_vectors", "vectors_cache_dir")
 
     def __init__(
         self,
@@ -91,7 +94,7 @@ class ManifestCorpus:
             raise ValueError(f"{self.manifest}: missing column(s) {missing}; the columns are {self.columns}")
         self.named = "emotion" in self.columns  # one emotion name per row, else intensity columns
         self._emotions = self._find_emotions(emotions)
-        self.skipped: RowReport | None = None  # the report of the last complete iteration
+        self.skipped: SkipReport | None = None  # the report of the last complete iteration
 
     def _find_emotions(self, emotions: Sequence[str] | None) -> tuple[str, ...]:
         if emotions is not None:
@@ -223,22 +226,24 @@ class ManifestCorpus:
 
     def iter_segments(self) -> Iterator[Segment]:
         """Yield the usable rows' segments in file order; ``self.skipped`` holds the report afterwards."""
-        report, n_kept, audio_info = RowReport(), 0, {}
+        report, n_kept, audio_info = SkipReport("manifest reader", unit="row"), 0, {}
         for rowno, row in self._rows:
             seg = self._segment(rowno, row, audio_info) if isinstance(row, dict) else ("malformed row", row)
             if isinstance(seg, Segment):
                 n_kept += 1
                 yield seg
             else:
-                report.add(rowno, *seg)
+                report.add(seg[0], [f"row {rowno}"], seg[1])
         log.info("manifest reader: %d segment(s) kept from %s", n_kept, self.manifest)
-        report.log()
+        report.log(log)
         self.word_vectors.log_unknown(source=str(self.manifest))
         self.skipped = report
         if n_kept == 0:
-            raise ValueError(f"{self.manifest}: no usable row among {len(self._rows)}; {report.describe()}")
+            raise ValueError(
+                f"{self.manifest}: no usable row among {len(self._rows)}; {report.describe(MAX_REASONS_IN_ERROR)}"
+            )
 
-    def scan(self) -> tuple[list[Segment], RowReport]:
+    def scan(self) -> tuple[list[Segment], SkipReport]:
         """Every usable segment, and the report of the rows skipped."""
         segments = list(self.iter_segments())
         assert self.skipped is not None

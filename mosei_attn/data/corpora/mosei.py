@@ -33,7 +33,7 @@ from mosei_attn.data.corpora.mosei_layout import (
     WORDS_FILE,
 )
 from mosei_attn.data.corpora.segment import Segment
-from mosei_attn.data.skip_report import SkipReport
+from mosei_attn.data.skip_report import SKIP_REASONS, SkipReport
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,9 @@ class MoseiCorpus:
     entry, a label that is not a number or is negative, a malformed transcript line) is skipped and counted
     in the skip report; ``strict`` makes it an error instead.
     """
+
+    #: The arguments that say where the input files are (a resumed run may find them elsewhere).
+    LOCATIONS: tuple[str, ...] = ("root", "folds")
 
     def __init__(
         self,
@@ -164,7 +167,7 @@ class MoseiCorpus:
 
     def iter_segments(self) -> Iterator[Segment]:
         """Yield the usable segments video by video; ``self.skipped`` holds the skip report afterwards."""
-        report = SkipReport()
+        report = SkipReport("corpus reader", reasons=SKIP_REASONS)
         n_kept = 0
         with (
             self._open_labels() as labels,
@@ -193,7 +196,7 @@ class MoseiCorpus:
                     n_kept += 1
                     yield seg
         log.info("corpus reader: %d segment(s) kept from %s", n_kept, self.root)
-        report.log()
+        report.log(log)
         self.skipped = report
 
     def _video_segments(
