@@ -38,11 +38,11 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: its tests' reference code
-from mosei_attn.data.audio import read_audio  # noqa: E402
-from mosei_attn.data.cache import build_cache
-from mosei_attn.data.corpus import MoseiCorpus
+from mosei_attn.data.cache.build import build_cache
+from mosei_attn.data.corpora.mosei import MoseiCorpus
 from mosei_attn.data.datamodule import MoseiDataModule
-from mosei_attn.data.features import AudioFeatures, TextFeatures
+from mosei_attn.data.features.audio import read_audio  # noqa: E402
+from mosei_attn.data.features.extractors import AudioFeatures, TextFeatures
 from mosei_attn.synthetic.corpus_files import FOLDS_FILE
 from mosei_attn.synthetic.writer import write_synthetic_corpus
 from tests.reference_features import previous_compute  # noqa: E402

@@ -56,7 +56,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the repository, when run as a script from anywhere
-from mosei_attn.data.corpus import MoseiCorpus  # noqa: E402
+from mosei_attn.data.corpora.mosei import MoseiCorpus  # noqa: E402
 from mosei_attn.data.datamodule import MoseiDataModule  # noqa: E402
 from mosei_attn.data.dataset import collate_batch  # noqa: E402
 from mosei_attn.models import AttentionModule  # noqa: E402

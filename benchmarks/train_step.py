@@ -45,7 +45,7 @@ def paper_shapes() -> tuple[tuple[int, int], tuple[int, int], int]:
     """(F, T) spectrogram, (L, D) words and the class count, from the paper configs and the label columns."""
     from omegaconf import OmegaConf
 
-    from mosei_attn.data.labels import EMOTIONS
+    from mosei_attn.data.corpora.labels import EMOTIONS
 
     audio = OmegaConf.load(ROOT / "conf/data/audio/paper.yaml")
     text = OmegaConf.load(ROOT / "conf/data/loader/default.yaml").text

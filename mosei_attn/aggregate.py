@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from mosei_attn.io import write_text
+from mosei_attn.files import write_text
 from mosei_attn.process import process_setup
 from mosei_attn.reporting.paper import PAPER_RESULTS
 from mosei_attn.reporting.sweep_plots import (

@@ -26,8 +26,8 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig
 
+from mosei_attn.config import CONFIG_DIR
 from mosei_attn.process import process_setup
-from mosei_attn.utils import CONFIG_DIR
 
 log = logging.getLogger(__name__)
 

@@ -14,12 +14,13 @@ import hydra
 import lightning as L
 from omegaconf import DictConfig
 
+from mosei_attn.config import CONFIG_DIR, quote_args
 from mosei_attn.errors import user_errors
+from mosei_attn.models.naming import model_name
 from mosei_attn.process import process_setup
 from mosei_attn.reporting import RunReport
 from mosei_attn.training.build import build_datamodule, load_checkpoint, prepare_on_rank_zero, rebase_paths
 from mosei_attn.training.resume import NO_VALUE, checked_ckpt_arg, read_checkpoint
-from mosei_attn.utils import CONFIG_DIR, model_name, quote_args
 
 SPLITS = ("train", "val", "test")
 

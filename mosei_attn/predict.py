@@ -21,13 +21,13 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig
 
-from mosei_attn.data.manifest_file import read_manifest
+from mosei_attn.config import CONFIG_DIR, quote_args
+from mosei_attn.data.corpora.manifest_file import read_manifest
 from mosei_attn.errors import user_errors
-from mosei_attn.io import atomic_path, write_json
-from mosei_attn.predictor import Predictor
+from mosei_attn.files import atomic_path, write_json
+from mosei_attn.inference import Predictor
 from mosei_attn.process import process_setup
 from mosei_attn.training.resume import NO_VALUE, check_input_args, checked_ckpt_arg
-from mosei_attn.utils import CONFIG_DIR, quote_args
 
 log = logging.getLogger(__name__)
 #: Arguments that name files: quoted for Hydra (a path may hold non-ASCII letters, commas or brackets).

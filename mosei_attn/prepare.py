@@ -12,12 +12,12 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
-from mosei_attn.data.cache_reader import read_attrs
+from mosei_attn.config import CONFIG_DIR
+from mosei_attn.data.cache.reader import read_attrs
 from mosei_attn.errors import user_errors
 from mosei_attn.process import process_setup
 from mosei_attn.reporting.label_report import format_label_report, label_report
 from mosei_attn.training.build import build_datamodule
-from mosei_attn.utils import CONFIG_DIR
 
 #: Command-line flags of this entry point and the config override each stands for.
 FLAGS = {"--label-report": "label_report=true"}

@@ -19,7 +19,9 @@ from hydra.utils import instantiate
 from lightning.pytorch.callbacks import LearningRateMonitor
 from omegaconf import DictConfig
 
+from mosei_attn.config import CONFIG_DIR, to_container
 from mosei_attn.errors import user_errors
+from mosei_attn.models.naming import model_name
 from mosei_attn.process import process_setup
 from mosei_attn.reporting import RunReport
 from mosei_attn.training.build import (
@@ -36,7 +38,6 @@ from mosei_attn.training.launch import job_scope, launch_argv
 from mosei_attn.training.loggers import build_loggers
 from mosei_attn.training.resume import check_resume, hpc_checkpoint, resume_argv
 from mosei_attn.training.run_owner import owned_run_dir
-from mosei_attn.utils import CONFIG_DIR, model_name, to_container
 
 log = logging.getLogger(__name__)
 

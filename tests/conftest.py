@@ -13,8 +13,8 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
+from mosei_attn.config import CONFIG_DIR
 from mosei_attn.process import process_setup
-from mosei_attn.utils import CONFIG_DIR
 
 process_setup()  # what every entry point sets for its process (import alone sets nothing)
 

@@ -8,9 +8,15 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from mosei_attn.data.csd import write_csd
-from mosei_attn.data.labels import LABEL_COLUMNS
-from mosei_attn.data.layout import AUDIO_DIR, LABELS_FILE, TRANSCRIPT_DIR, VECTORS_FILE, WORDS_FILE
+from mosei_attn.data.corpora.csd import write_csd
+from mosei_attn.data.corpora.labels import LABEL_COLUMNS
+from mosei_attn.data.corpora.mosei_layout import (
+    AUDIO_DIR,
+    LABELS_FILE,
+    TRANSCRIPT_DIR,
+    VECTORS_FILE,
+    WORDS_FILE,
+)
 
 WORD_DIM = 4
 SAMPLE_RATE = 16_000

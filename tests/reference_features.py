@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from mosei_attn.data.audio import resample
-from mosei_attn.data.features import AudioFeatures
+from mosei_attn.data.features.audio import resample
+from mosei_attn.data.features.extractors import AudioFeatures
 
 
 def previous_compute(fa: AudioFeatures, x: np.ndarray, sr: int) -> tuple[np.ndarray, int]:

@@ -198,7 +198,7 @@ def test_generator_writes_the_cue_truth_beside_the_mosei_files(corpus: Path) -> 
 
 
 def test_truth_spans_fall_inside_their_segment_and_become_frames(corpus: Path) -> None:
-    from mosei_attn.data.corpus import MoseiCorpus
+    from mosei_attn.data.corpora.mosei import MoseiCorpus
 
     segments, _ = MoseiCorpus(corpus, corpus / "folds.json", word_dim=300).scan()
     truth = read_cue_truth(corpus)
@@ -236,7 +236,7 @@ def test_cache_arrays_use_the_centred_frames_of_the_spectrogram(corpus: Path) ->
     each side), so a frame is stressed exactly when that centre lies inside a stressed word."""
     from types import SimpleNamespace
 
-    from mosei_attn.data.features import AudioFeatures
+    from mosei_attn.data.features.extractors import AudioFeatures
 
     truth = read_cue_truth(corpus)
     video, entries = next((v, e) for v, e in truth.videos.items() if any(x["stressed"] for x in e))

@@ -11,19 +11,21 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from mosei_attn.data import cache, cache_reader
-from mosei_attn.data.audio import read_audio
-from mosei_attn.data.cache import FeatureExtractionError, build_cache, cache_path
-from mosei_attn.data.cache_reader import (
+from mosei_attn.data.cache.build import FeatureExtractionError, build_cache, cache_path
+from mosei_attn.data.cache.build import build as cache
+from mosei_attn.data.cache.build import reader as cache_reader
+from mosei_attn.data.cache.reader import (
     CacheCorruptError,
     CacheMismatchError,
     FeatureCache,
     open_cache,
     validate_cache,
 )
-from mosei_attn.data.features import AudioFeatures, TextFeatures, feature_settings
-from mosei_attn.data.labels import EMOTIONS, LABEL_COLUMNS
-from mosei_attn.data.segment import Segment
+from mosei_attn.data.corpora.labels import EMOTIONS, LABEL_COLUMNS
+from mosei_attn.data.corpora.segment import Segment
+from mosei_attn.data.features.audio import read_audio
+from mosei_attn.data.features.extractors import AudioFeatures, TextFeatures, feature_settings
+from mosei_attn.data.skip_report import SKIP_REASONS, SkipReport
 
 AUDIO = AudioFeatures(max_frames=120)
 TEXT = TextFeatures(max_words=5, dim=4)
@@ -69,7 +71,9 @@ def leftovers(tmp_path) -> list[str]:
 
 def test_build_writes_datasets_and_attributes(tmp_path):
     segs = make_segments(tmp_path)
-    path = build(tmp_path, segs, extra_attrs={"skipped": {"no_audio": 2}})
+    reader = SkipReport("corpus reader", reasons=SKIP_REASONS)
+    reader.add("no audio file", ["v[0]", "v[1]"])
+    path = build(tmp_path, segs, skipped=reader)
     assert re.fullmatch(r"tiny-[0-9a-f]{12}\.h5", path.name) and leftovers(tmp_path) == [path.name]
     n, (f_, t), (lw, d) = len(segs), (AUDIO.freq_bins, AUDIO.max_frames), (TEXT.max_words, TEXT.dim)
     with h5py.File(path) as f:
@@ -97,8 +101,10 @@ def test_build_writes_datasets_and_attributes(tmp_path):
     assert attrs["features"] == feature_settings(AUDIO, TEXT) and attrs["fingerprint"] == "fp1"
     assert attrs["counts"] == {"train": 3, "valid": 1, "test": 1, "total": 5}
     assert (
-        attrs["skipped"] == {"no_audio": 2} and attrs["format_version"] == cache_reader.FEATURE_CACHE_VERSION
+        attrs["skipped"] == {"no audio file": 2}
+        and attrs["format_version"] == cache_reader.FEATURE_CACHE_VERSION
     )
+    assert attrs["skipped_examples"] == {"no audio file": ["v[0]", "v[1]"]}
 
 
 def test_reuse_without_recomputing_and_new_file_for_new_inputs(tmp_path, monkeypatch):

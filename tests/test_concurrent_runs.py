@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mosei_attn.io import write_json
+from mosei_attn.files import write_json
 from mosei_attn.training.launch import importable
 from mosei_attn.training.resume import resume_argv
 from mosei_attn.training.run_owner import OWNER_FILE, live_owner, owned_run_dir, refuse_if_owned, this_process

@@ -8,10 +8,10 @@ import pytest
 import torch
 from hydra.utils import instantiate
 
+from mosei_attn.config import CONFIG_DIR
 from mosei_attn.data.meta import DataMeta
 from mosei_attn.training.build import build_datamodule, build_model
 from mosei_attn.training.loggers import build_loggers
-from mosei_attn.utils import CONFIG_DIR
 from tests.conftest import compose_config
 
 SKIP_GROUPS = {"hydra", "paths"}

@@ -10,14 +10,14 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from mosei_attn.data.corpus import (
+from mosei_attn.data.corpora.csd import CsdFormatError, write_csd
+from mosei_attn.data.corpora.labels import LABEL_COLUMNS
+from mosei_attn.data.corpora.mosei import (
     MoseiCorpus,
     select_words,
 )
-from mosei_attn.data.csd import CsdFormatError, write_csd
-from mosei_attn.data.labels import LABEL_COLUMNS
-from mosei_attn.data.layout import AUDIO_DIR, LABELS_FILE, VECTORS_FILE, WORDS_FILE
-from mosei_attn.data.mosei_files import load_folds, parse_transcript_line, read_transcript
+from mosei_attn.data.corpora.mosei_files import load_folds, parse_transcript_line, read_transcript
+from mosei_attn.data.corpora.mosei_layout import AUDIO_DIR, LABELS_FILE, VECTORS_FILE, WORDS_FILE
 from tests.corpus_helpers import VIDEOS, WORD_DIM, build_corpus, label_row, word_vector
 
 
@@ -101,7 +101,7 @@ def test_skip_report_is_kept_and_logged(corpus_dir, caplog):
     root, folds = corpus_dir
     corpus = MoseiCorpus(root, folds=folds, word_dim=WORD_DIM)
     assert corpus.skipped is None
-    with caplog.at_level(logging.INFO, logger="mosei_attn.data.corpus"):
+    with caplog.at_level(logging.INFO, logger="mosei_attn.data.corpora.mosei"):
         kept = sum(1 for _ in corpus.iter_segments())
     assert kept == 3 and corpus.skipped.total() == 5
     assert corpus.skipped.examples["no audio file"] == ["noWav[0]", "noWav[1]"]

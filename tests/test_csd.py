@@ -8,7 +8,7 @@ import h5py
 import numpy as np
 import pytest
 
-from mosei_attn.data.csd import ComputationalSequence, CsdFormatError, words_to_str, write_csd
+from mosei_attn.data.corpora.csd import ComputationalSequence, CsdFormatError, words_to_str, write_csd
 
 
 def test_write_then_read_round_trip(tmp_path):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from mosei_attn.data.labels import EMOTIONS, derive_targets
+from mosei_attn.data.corpora.labels import EMOTIONS, derive_targets
 from mosei_attn.training.build import build_datamodule
 
 
@@ -92,7 +92,7 @@ def test_missing_corpus_folder_is_a_clear_error(tmp_path):
     from functools import partial
 
     from mosei_attn.data import MoseiDataModule
-    from mosei_attn.data.corpus import MoseiCorpus
+    from mosei_attn.data.corpora.mosei import MoseiCorpus
 
     corpus = partial(MoseiCorpus, str(tmp_path / "nowhere"))
     with pytest.raises(FileNotFoundError, match="nowhere"):
@@ -101,8 +101,8 @@ def test_missing_corpus_folder_is_a_clear_error(tmp_path):
 
 def test_a_data_config_recorded_by_an_older_checkpoint_still_builds(tmp_path):
     """Checkpoints store the run config; before corpora had their own `_target_`, the DataModule took them."""
-    from mosei_attn.data.corpus import MoseiCorpus
-    from mosei_attn.data.manifest import ManifestCorpus
+    from mosei_attn.data.corpora.manifest import ManifestCorpus
+    from mosei_attn.data.corpora.mosei import MoseiCorpus
 
     root = str(tmp_path / "synthetic")
     common = {"_target_": "mosei_attn.data.MoseiDataModule", "cache_dir": str(tmp_path), "text": {"dim": 300}}

@@ -8,8 +8,8 @@ import os
 import numpy as np
 import pytest
 
-from mosei_attn.data import embeddings
-from mosei_attn.data.embeddings import WordVectors, parse_text, tokenize
+from mosei_attn.data.features.embeddings import WordVectors, parse_text, tokenize
+from mosei_attn.data.features.extractors import embeddings
 
 VECS = {"the": [1, 2, 3, 4], "Apple": [0.5, -1, 2e-3, 7], "apple": [9, 9, 9, 9], "cat": [-1.25, 0, 0, 1]}
 
@@ -72,7 +72,7 @@ def test_unknown_words_are_skipped_counted_and_logged(glove, tmp_path, caplog):
     vecs, unknown = wv.embed(["the", "qqq", "cat", "qqq", "zz"])
     assert vecs.shape == (2, 4) and unknown == ["qqq", "qqq", "zz"]
     np.testing.assert_allclose(vecs, [VECS["the"], VECS["cat"]], rtol=1e-6)
-    with caplog.at_level(logging.INFO, logger="mosei_attn.data.embeddings"):
+    with caplog.at_level(logging.INFO, logger="mosei_attn.data.features.embeddings"):
         wv.log_unknown(source="tiny")
     assert "tiny: 3 of 5 words (2 distinct)" in caplog.text and "'qqq' x2" in caplog.text
     assert wv.embed([])[0].shape == (0, 4)

@@ -19,8 +19,8 @@ import soundfile as sf
 import torch
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
+from mosei_attn.inference import Predictor
 from mosei_attn.predict import predict_manifest
-from mosei_attn.predictor import Predictor
 from mosei_attn.train import train
 from mosei_attn.training.build import load_checkpoint
 from mosei_attn.training.resume import CheckpointError, check_resume, read_checkpoint, resume_argv

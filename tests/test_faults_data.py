@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from mosei_attn.data.cache import NOTE_CANCEL, NOTE_CUT_SHORT, NOTE_SILENT, FeatureExtractionError
-from mosei_attn.data.cache_reader import FeatureCache
-from mosei_attn.data.corpus import MoseiCorpus
-from mosei_attn.data.csd import ComputationalSequence, CsdFormatError
+from mosei_attn.data.cache.build import NOTE_CANCEL, NOTE_CUT_SHORT, NOTE_SILENT, FeatureExtractionError
+from mosei_attn.data.cache.reader import FeatureCache
+from mosei_attn.data.corpora.csd import ComputationalSequence, CsdFormatError
+from mosei_attn.data.corpora.labels import LABEL_COLUMNS
+from mosei_attn.data.corpora.mosei import MoseiCorpus
+from mosei_attn.data.corpora.mosei_layout import AUDIO_DIR, LABELS_FILE, TRANSCRIPT_DIR
 from mosei_attn.data.datamodule import MoseiDataModule
-from mosei_attn.data.labels import LABEL_COLUMNS
-from mosei_attn.data.layout import AUDIO_DIR, LABELS_FILE, TRANSCRIPT_DIR
 from tests.corpus_helpers import WORD_DIM, build_corpus
 
 SR = 16_000

@@ -20,8 +20,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from mosei_attn.data.cache_reader import CacheCorruptError, FeatureCache
-from mosei_attn.data.manifest import ManifestCorpus
+from mosei_attn.data.cache.reader import CacheCorruptError, FeatureCache
+from mosei_attn.data.corpora.manifest import ManifestCorpus
 from mosei_attn.train import train
 from tests.conftest import TINY, compose_config, evaluate_checkpoint
 from tests.test_cache import build, make_segments
@@ -75,9 +75,9 @@ SIGINT_SCRIPT = """
 import sys
 import numpy as np, soundfile as sf
 from pathlib import Path
-from mosei_attn.data.cache import build_cache
-from mosei_attn.data.features import AudioFeatures, TextFeatures
-from mosei_attn.data.segment import Segment
+from mosei_attn.data.cache.build import build_cache
+from mosei_attn.data.features.extractors import AudioFeatures, TextFeatures
+from mosei_attn.data.corpora.segment import Segment
 out = Path(sys.argv[1])
 sf.write(out / "long.wav", (0.1 * np.random.default_rng(0).standard_normal(16000 * 10)).astype(np.float32), 16000)
 segs = [Segment(video_id="v", index=i, start=0.0, end=8.0, words=("a",), word_vectors=np.ones((1, 4), np.float32),

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from mosei_attn.data.corpus import MoseiCorpus
-from mosei_attn.data.labels import derive_targets
-from mosei_attn.data.layout import AUDIO_DIR
+from mosei_attn.data.corpora.labels import derive_targets
+from mosei_attn.data.corpora.mosei import MoseiCorpus
+from mosei_attn.data.corpora.mosei_layout import AUDIO_DIR
 from mosei_attn.train import train
 from tests.conftest import compose_config
 from tests.corpus_helpers import WORD_DIM, build_corpus
@@ -22,9 +22,9 @@ NAN = float("nan")
 
 def labelled_corpus(tmp_path, rows: dict[str, list[float]], folds: dict[str, list[str]]):
     """One video per label row (one segment each), 2 s WAVs; the labels csd holds exactly ``rows``."""
-    from mosei_attn.data.csd import ComputationalSequence, write_csd
-    from mosei_attn.data.labels import LABEL_COLUMNS
-    from mosei_attn.data.layout import LABELS_FILE
+    from mosei_attn.data.corpora.csd import ComputationalSequence, write_csd
+    from mosei_attn.data.corpora.labels import LABEL_COLUMNS
+    from mosei_attn.data.corpora.mosei_layout import LABELS_FILE
 
     root = tmp_path / "mosei"
     folds_path = build_corpus(root, videos(list(rows)), folds)

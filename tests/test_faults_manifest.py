@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from mosei_attn.data.manifest import ManifestCorpus, read_manifest
-from tests.test_manifest import folder, vectors, write_csv  # noqa: F401  (fixtures)
+from mosei_attn.data.corpora.manifest import ManifestCorpus, read_manifest
+from tests.test_manifest import folder, skipped_rows, vectors, write_csv  # noqa: F401  (fixtures)
 
 HEADER = ["audio", "text", "emotion", "split"]
 
@@ -24,7 +24,7 @@ def test_a_non_utf8_byte_marks_its_row_and_the_rest_goes_on(folder, vectors):  #
     assert columns == HEADER and rows[1] == (3, "not UTF-8 text: byte 0xe9 in column 'text'")
     segments, report = ManifestCorpus(folder / "m.csv", vectors, min_examples=1).scan()
     assert [s.index for s in segments] == [2, 4, 5]
-    assert report.rows == [(3, "malformed row", "not UTF-8 text: byte 0xe9 in column 'text'")]
+    assert skipped_rows(report) == [(3, "malformed row", "not UTF-8 text: byte 0xe9 in column 'text'")]
 
 
 def test_a_non_utf8_jsonl_line_and_header(folder, vectors):  # noqa: F811
@@ -53,7 +53,7 @@ def test_a_typo_or_a_rare_class_is_refused_with_counts_unless_listed(folder, vec
         ManifestCorpus(folder / "m.csv", vectors)
     assert "{'happy': 6, 'hapy': 1, 'sad': 5}" in str(e.value) and "data.emotions" in str(e.value)
     segments, report = ManifestCorpus(folder / "m.csv", vectors, emotions=["happy", "sad"]).scan()
-    assert len(segments) == 11 and report.rows[0][:2] == (13, "unknown label")
+    assert len(segments) == 11 and skipped_rows(report)[0][:2] == (13, "unknown label")
 
     write_csv(folder / "m.csv", HEADER, rows_of(["happy"] * 6 + ["sad"] * 5 + ["fear"] * 2))
     with pytest.raises(ValueError, match=r"'fear' has 2 row\(s\), fewer than 5"):

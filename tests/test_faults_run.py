@@ -13,10 +13,10 @@ import pytest
 import soundfile as sf
 import torch
 
-from mosei_attn.data.audio import read_audio
+from mosei_attn.data.features.audio import read_audio
+from mosei_attn.inference import Predictor
 from mosei_attn.models.base import UA_BEST_KEY
 from mosei_attn.predict import predict_manifest
-from mosei_attn.predictor import Predictor
 from mosei_attn.train import train
 from mosei_attn.training.build import build_datamodule, load_checkpoint
 from tests.conftest import TINY, compose_config

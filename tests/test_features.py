@@ -7,8 +7,8 @@ import pytest
 import soundfile as sf
 from scipy import signal
 
-from mosei_attn.data.audio import AudioReadError, read_audio, resample
-from mosei_attn.data.features import AudioFeatures, TextFeatures
+from mosei_attn.data.features.audio import AudioReadError, read_audio, resample
+from mosei_attn.data.features.extractors import AudioFeatures, TextFeatures
 from tests.reference_features import previous_compute
 
 RNG = np.random.default_rng(0)

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 import torch
 
-from mosei_attn.data.features import AudioFeatures
+from mosei_attn.data.features.extractors import AudioFeatures
 from mosei_attn.models.metrics import EmotionMetrics, to_numpy
 from mosei_attn.reporting import figures, plots, sweep_plots
-from mosei_attn.reporting.table import confusion_title
+from mosei_attn.reporting.run_report import confusion_title
 from mosei_attn.train import train
 
 RUN_FIGURES = ("confusion_test", "attention_0", "attention_1", "attention_2", "spectrogram_scaling")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mosei_attn.data.labels import EMOTIONS, LABEL_RULES, derive_targets
+from mosei_attn.data.corpora.labels import EMOTIONS, LABEL_RULES, derive_targets
 from mosei_attn.prepare import hydra_argv, prepare_cache
 from mosei_attn.reporting.label_report import distance_to_paper, format_label_report, label_report
 from mosei_attn.reporting.paper import PAPER_CLASS_COUNTS

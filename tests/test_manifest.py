@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from mosei_attn.data import embeddings
-from mosei_attn.data.embeddings import WordVectors
-from mosei_attn.data.manifest import ManifestCorpus
-from mosei_attn.data.segment import Segment
+from mosei_attn.data.corpora.manifest import ManifestCorpus
+from mosei_attn.data.corpora.segment import Segment
+from mosei_attn.data.features.embeddings import WordVectors
+from mosei_attn.data.features.extractors import embeddings
 
 WORDS = ("hello", "world", "good", "day", "so", "sad")
 DIM = 4
@@ -39,6 +39,11 @@ def folder(tmp_path):
 @pytest.fixture
 def vectors(folder):
     return WordVectors.load(folder / "glove.txt", cache_dir=folder / "cache")
+
+
+def skipped_rows(report) -> list[tuple[int, str, str]]:
+    """A manifest reader's skip report as (row number, reason, detail), in file order."""
+    return [(int(item.removeprefix("row ")), why, detail) for item, why, detail in report.items]
 
 
 def write_csv(path, header: list[str], rows: list[list]) -> None:
@@ -75,13 +80,13 @@ def test_csv_named_emotions_good_and_bad_rows(folder, vectors, caplog):
     assert (b.video_id, b.index, b.fold, b.words) == ("b44k", 3, "valid", ("so", "sad"))
     np.testing.assert_allclose(b.labels, [0, 0, 1, 0])
     assert b.start == 0.0 and b.end == pytest.approx(1.0)  # the 44.1 kHz file's own length
-    assert [(row, reason) for row, reason, _ in report.rows] == [
+    assert [(row, reason) for row, reason, _ in skipped_rows(report)] == [
         (4, "missing audio file"), (5, "unreadable audio file"), (6, "empty transcript"),
         (7, "no known word"), (8, "unknown label"), (9, "bad split"), (10, "start >= end"),
         (11, "start >= end"), (12, "bad times"), (13, "malformed row"),
     ]  # fmt: skip
     assert report["start >= end"] == 2 and corpus.skipped is report
-    assert "missing.wav" in report.rows[0][2] and "'bored'" in report.rows[4][2]
+    assert "missing.wav" in skipped_rows(report)[0][2] and "'bored'" in skipped_rows(report)[4][2]
     assert "skipped 1 row(s): bad split (e.g. row 9" in caplog.text
     assert "3 of 7 words" in caplog.text  # the words of kept rows and the 'no known word' row
 
@@ -96,7 +101,7 @@ def test_emotions_default_to_the_sorted_names_found(folder, vectors):
     assert corpus.label_columns == ("sentiment", "angry", "sad")
     segments, report = corpus.scan()
     np.testing.assert_allclose([s.labels for s in segments], [[0, 0, 1], [0, 1, 0]])
-    assert [(r, why) for r, why, _ in report.rows] == [(4, "unknown label")]
+    assert [(r, why) for r, why, _ in skipped_rows(report)] == [(4, "unknown label")]
 
 
 def test_iemocap_style_four_classes_keep_the_given_order(folder, vectors):
@@ -109,7 +114,7 @@ def test_iemocap_style_four_classes_keep_the_given_order(folder, vectors):
     assert corpus.emotion_names == emotions
     segments, report = corpus.scan()
     np.testing.assert_allclose([s.labels for s in segments], [[0, 0, 0, 0, 1], [0, 1, 0, 0, 0]])
-    assert report.rows[0][:2] == (4, "unknown label")
+    assert skipped_rows(report)[0][:2] == (4, "unknown label")
 
 
 def test_jsonl_intensity_columns(folder, vectors):
@@ -130,12 +135,12 @@ def test_jsonl_intensity_columns(folder, vectors):
     assert [(s.index, s.fold) for s in segments] == [(1, "valid"), (6, "train")]
     np.testing.assert_allclose(segments[0].labels, [1.5, 2.0, 0.0, 1 / 3], rtol=1e-6)
     np.testing.assert_allclose(segments[1].labels, [0, 0, 0, 0])
-    assert [(r, why) for r, why, _ in report.rows] == [
+    assert [(r, why) for r, why, _ in skipped_rows(report)] == [
         (3, "unknown label"),
         (4, "malformed row"),
         (5, "unknown label"),
     ]
-    assert "happy=-1" in report.rows[0][2]
+    assert "happy=-1" in skipped_rows(report)[0][2]
 
 
 def test_audio_root_and_absolute_paths(folder, vectors, tmp_path_factory):
@@ -202,4 +207,4 @@ def test_csv_row_numbers_are_file_lines_despite_multiline_fields_and_blank_lines
     (folder / "m.csv").write_text(text, encoding="utf-8")
     segments, report = ManifestCorpus(folder / "m.csv", vectors, min_examples=1).scan()
     assert segments[0].index == 2 and segments[0].words == ("hello", "world")
-    assert [(r, why) for r, why, _ in report.rows] == [(5, "bad split")]
+    assert [(r, why) for r, why, _ in skipped_rows(report)] == [(5, "bad split")]

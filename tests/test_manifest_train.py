@@ -12,7 +12,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from mosei_attn.predictor import Predictor
+from mosei_attn.inference import Predictor
 from mosei_attn.train import train
 from tests.conftest import TINY, compose_config
 

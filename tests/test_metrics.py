@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from mosei_attn.models.metrics import EmotionMetrics, to_numpy
-from mosei_attn.reporting.table import format_table
+from mosei_attn.reporting.run_report import format_table
 
 APPROX = {"rel": 1e-6, "abs": 1e-9}
 

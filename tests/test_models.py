@@ -12,11 +12,11 @@ from hydra.utils import get_class
 from omegaconf import OmegaConf
 from torch.utils.data import DataLoader
 
+from mosei_attn.config import CONFIG_DIR
 from mosei_attn.data.meta import DataMeta
 from mosei_attn.models import AttentionModule, ShallowModule
 from mosei_attn.models.base import inverse_frequency_weights
-from mosei_attn.reporting.table import format_table
-from mosei_attn.utils import CONFIG_DIR
+from mosei_attn.reporting.run_report import format_table
 from tests.reference_models import to_reference
 
 EMOTIONS = ("happy", "sad", "anger", "surprise", "disgust", "fear")

@@ -14,10 +14,10 @@ import soundfile as sf
 import soxr
 import torch
 
-from mosei_attn.data.audio import read_audio
-from mosei_attn.data.layout import AUDIO_DIR
+from mosei_attn.data.corpora.mosei_layout import AUDIO_DIR
+from mosei_attn.data.features.audio import read_audio
+from mosei_attn.inference import Prediction, Predictor
 from mosei_attn.predict import predict, predict_manifest, quote_free_text
-from mosei_attn.predictor import Prediction, Predictor
 from mosei_attn.train import train
 from tests.conftest import TINY, compose_config
 

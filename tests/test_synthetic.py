@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from mosei_attn.data.corpus import MoseiCorpus
-from mosei_attn.data.csd import METADATA_KEYS, ComputationalSequence, words_to_str
-from mosei_attn.data.labels import EMOTIONS, LABEL_COLUMNS
-from mosei_attn.data.layout import (
+from mosei_attn.data.corpora.csd import METADATA_KEYS, ComputationalSequence, words_to_str
+from mosei_attn.data.corpora.labels import EMOTIONS, LABEL_COLUMNS
+from mosei_attn.data.corpora.mosei import MoseiCorpus
+from mosei_attn.data.corpora.mosei_layout import (
     AUDIO_DIR,
     LABELS_FILE,
     TRANSCRIPT_DIR,
@@ -20,7 +20,8 @@ from mosei_attn.data.layout import (
     VECTORS_FILE,
     WORDS_FILE,
 )
-from mosei_attn.synthetic import corpus_files, script
+from mosei_attn.synthetic import content as script
+from mosei_attn.synthetic import corpus_files
 from mosei_attn.synthetic import writer as syn
 from mosei_attn.synthetic.config import SyntheticConfig
 

@@ -6,7 +6,7 @@ for importing Lightning.
 
 from typing import Any
 
-from mosei_attn.data.labels import EMOTIONS, LABEL_COLUMNS, LABEL_RULES
+from mosei_attn.data.corpora.labels import EMOTIONS, LABEL_COLUMNS, LABEL_RULES
 from mosei_attn.data.meta import DataMeta
 
 __all__ = ["EMOTIONS", "LABEL_COLUMNS", "LABEL_RULES", "DataMeta", "MoseiDataModule"]

@@ -12,9 +12,9 @@ import lightning as L
 import numpy as np
 from torch.utils.data import DataLoader
 
-from mosei_attn.data.corpus_protocol import Corpus
+from mosei_attn.data.corpora.labels import LABEL_RULES, class_counts, derive_targets, label_faults, no_emotion
+from mosei_attn.data.corpora.protocol import Corpus
 from mosei_attn.data.dataset import CacheDataset, collate_batch
-from mosei_attn.data.labels import LABEL_RULES, class_counts, derive_targets, label_faults, no_emotion
 from mosei_attn.data.meta import DataMeta
 from mosei_attn.process import worker_setup
 
@@ -32,8 +32,8 @@ SPLIT_FOLDS: dict[str, str] = {"train": "train", "val": "valid", "test": "test"}
 class MoseiDataModule(L.LightningDataModule):
     """MOSEI-format corpus -> cached features -> batches.
 
-    ``corpus`` makes the corpus reader (a Hydra ``_partial_`` of :class:`~mosei_attn.data.corpus.MoseiCorpus`
-    or :class:`~mosei_attn.data.manifest.ManifestCorpus`: built when needed, not when configured);
+    ``corpus`` makes the corpus reader (a Hydra ``_partial_`` of :class:`~mosei_attn.data.corpora.mosei.MoseiCorpus`
+    or :class:`~mosei_attn.data.corpora.manifest.ManifestCorpus`: built when needed, not when configured);
     ``write_corpus``, when given, writes the corpus first (the synthetic generator; idempotent).
     ``prepare_data`` (one process) writes the corpus and builds the feature cache if needed. ``setup`` opens nothing heavy: the HDF5 cache is opened lazily in
     each DataLoader worker. Batches hold ``spec`` (B, 1, F, T), ``spec_len``, ``words`` (B, L, D),
@@ -69,7 +69,7 @@ class MoseiDataModule(L.LightningDataModule):
         if verify not in VERIFY_MODES:
             raise ValueError(f"unknown data.verify={verify!r}; choose one of {', '.join(VERIFY_MODES)}")
         self.verify = verify
-        from mosei_attn.data.features import AudioFeatures, TextFeatures
+        from mosei_attn.data.features.extractors import AudioFeatures, TextFeatures
 
         self.make_corpus, self.write_corpus, self.name = corpus, write_corpus, name
         self.make_extras, self.extras_provider = extras, None
@@ -116,7 +116,7 @@ class MoseiDataModule(L.LightningDataModule):
 
     def build_cache(self) -> Path:
         """Build (or reuse) this corpus's feature cache and return its path."""
-        from mosei_attn.data.cache import build_cache
+        from mosei_attn.data.cache.build import build_cache
 
         corpus = self.corpus()
         segments, skipped = corpus.scan()
@@ -127,11 +127,8 @@ class MoseiDataModule(L.LightningDataModule):
             cache_dir=self.cache_dir,
             name=self.name,
             fingerprint=self.fingerprint(corpus),
-            extra_attrs={
-                "skipped": dict(skipped),
-                "skipped_examples": skipped.example_dict,
-                "corpus_root": str(corpus.root),
-            },
+            extra_attrs={"corpus_root": str(corpus.root)},
+            skipped=skipped,
             workers=self.feature_workers,
             strict=self.strict,
             emotion_names=corpus.emotion_names,
@@ -141,8 +138,8 @@ class MoseiDataModule(L.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self._splits:
             return
-        from mosei_attn.data.cache import cache_path
-        from mosei_attn.data.cache_reader import FeatureCache, validate_cache
+        from mosei_attn.data.cache.build import cache_path
+        from mosei_attn.data.cache.reader import FeatureCache, validate_cache
 
         corpus = self.corpus()
         fingerprint = self.fingerprint(corpus)

@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
 
-from mosei_attn.data.segment import Segment
+from mosei_attn.data.corpora.segment import Segment
 
 log = logging.getLogger(__name__)
 

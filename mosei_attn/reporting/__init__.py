@@ -26,7 +26,7 @@ class RunReport:
         """Print the paper's table for each split of ``tables`` (split -> results; the paper's figures beside
         the validation split's) and save ``metrics.json`` and ``confusion_<split>.png``; returns what
         ``metrics.json`` holds (``val/wa``, ``test/wa`` ... plus ``extra``)."""
-        from mosei_attn.reporting.table import write_report
+        from mosei_attn.reporting.run_report import write_report
 
         metrics, _ = write_report(
             tables, self.emotion_names, self.out_dir, self.model_name, extra=extra, title=title

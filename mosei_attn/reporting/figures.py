@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from mosei_attn.data.audio import read_audio, resample
-from mosei_attn.data.features import AudioFeatures
+from mosei_attn.data.features.audio import read_audio, resample
+from mosei_attn.data.features.extractors import AudioFeatures
 from mosei_attn.reporting import plots
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from mosei_attn.data.labels import LABEL_RULES, class_counts, derive_targets
+from mosei_attn.data.corpora.labels import LABEL_RULES, class_counts, derive_targets
 from mosei_attn.reporting.paper import PAPER_CLASS_COUNTS
 
 

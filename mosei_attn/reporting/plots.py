@@ -19,7 +19,7 @@ matplotlib.use("Agg")  # headless: figures go to files and loggers
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from mosei_attn.io import atomic_path
+from mosei_attn.files import atomic_path
 
 DPI = 110
 SPEC_CMAP, ATTENTION_CMAP, CONFUSION_CMAP = "magma", "viridis", "Blues"

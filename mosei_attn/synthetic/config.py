@@ -7,8 +7,8 @@ import string
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from mosei_attn.data.labels import EMOTIONS
-from mosei_attn.data.layout import (
+from mosei_attn.data.corpora.labels import EMOTIONS
+from mosei_attn.data.corpora.mosei_layout import (
     FOLD_NAMES,
 )
 

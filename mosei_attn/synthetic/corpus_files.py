@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from mosei_attn.data.csd import write_csd
-from mosei_attn.data.labels import EMOTIONS, LABEL_COLUMNS
-from mosei_attn.data.layout import (
+from mosei_attn.data.corpora.csd import write_csd
+from mosei_attn.data.corpora.labels import EMOTIONS, LABEL_COLUMNS
+from mosei_attn.data.corpora.mosei_layout import (
     AUDIO_DIR,
     FOLD_NAMES,
     LABELS_FILE,
@@ -24,8 +24,8 @@ from mosei_attn.data.layout import (
     WORDS_FILE,
 )
 from mosei_attn.synthetic.config import MODES, SyntheticConfig
+from mosei_attn.synthetic.content import NEUTRAL_WORDS, assign_folds, count_of, video_ids, vocabulary
 from mosei_attn.synthetic.cue_truth import TRUTH_FILE
-from mosei_attn.synthetic.script import NEUTRAL_WORDS, assign_folds, count_of, video_ids, vocabulary
 from mosei_attn.synthetic.speech import render_video
 
 FOLDS_FILE = "folds.json"

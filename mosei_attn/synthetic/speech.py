@@ -12,13 +12,13 @@ import numpy as np
 from scipy.signal import butter, lfilter
 from scipy.signal.windows import tukey
 
-from mosei_attn.data.labels import EMOTIONS
-from mosei_attn.data.layout import (
+from mosei_attn.data.corpora.labels import EMOTIONS
+from mosei_attn.data.corpora.mosei_layout import (
     SILENCE_TOKEN,
     TRANSCRIPT_SEP,
 )
 from mosei_attn.synthetic.config import SyntheticConfig
-from mosei_attn.synthetic.script import (
+from mosei_attn.synthetic.content import (
     STRESSED_ROLES,
     Prosody,
     role_prosody,

@@ -7,7 +7,7 @@ jitter) and in the two TOGETHER: the emotion word is spoken with the emotion's p
 rest of the sentence stays near neutral. Some segments carry one cue only, or an emotion word of another
 (distractor) emotion spoken flatly, so neither modality alone is perfect but both together are informative.
 
-Written under ``root`` (the names the reader in :mod:`mosei_attn.data.layout` names)::
+Written under ``root`` (the names the reader in :mod:`mosei_attn.data.corpora.mosei_layout` names)::
 
     CMU_MOSEI_Labels.csd                      All Labels: (N, 7) per video, LABEL_COLUMNS order
     CMU_MOSEI_TimestampedWords.csd            words: (W, 1) bytes per video, ``sp`` rows for silences
@@ -36,7 +36,7 @@ from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
-from mosei_attn.data.labels import EMOTIONS
+from mosei_attn.data.corpora.labels import EMOTIONS
 from mosei_attn.errors import DiskFullError, no_space_named
 from mosei_attn.locks import exclusive_lock
 from mosei_attn.process import process_setup

@@ -3,6 +3,8 @@ a model from a checkpoint, and the corpus preparation that global rank 0 does wh
 
 from __future__ import annotations
 
+import inspect
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -11,8 +13,8 @@ import lightning as L
 from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from mosei_attn.config import to_container
 from mosei_attn.training.callbacks import CONFIG_KEY
-from mosei_attn.utils import to_container
 
 #: How long ranks > 0 wait for rank 0 to build the corpus and its feature cache (seconds).
 PREPARE_TIMEOUT_S = 3600.0
@@ -27,9 +29,18 @@ def is_rank_zero() -> bool:
     return rank_zero_only.rank == 0
 
 
-#: Keys of a data config that only feed its ``corpus`` (``data.root=...`` on the command line), not the
-#: DataModule's arguments.
-CORPUS_INPUTS = ("root", "folds", "manifest", "emotions")
+#: Class paths that configs recorded by older checkpoints name, and where those classes live now.
+MOVED_CLASSES = {
+    "mosei_attn.data.corpus.MoseiCorpus": "mosei_attn.data.corpora.mosei.MoseiCorpus",
+    "mosei_attn.data.manifest.ManifestCorpus": "mosei_attn.data.corpora.manifest.ManifestCorpus",
+}
+
+
+def corpus_inputs(cfg: DictConfig) -> list[str]:
+    """Keys of a data config that only feed its factories (``corpus: {root: ${..root}}``, so that
+    ``data.root=...`` works on the command line): the ones its DataModule class does not take."""
+    params = inspect.signature(get_class(cfg._target_)).parameters
+    return [k for k in cfg if k != "_target_" and k not in params]
 
 
 def build_datamodule(data_cfg: DictConfig | dict[str, Any]) -> L.LightningDataModule:
@@ -46,7 +57,14 @@ def build_datamodule(data_cfg: DictConfig | dict[str, Any]) -> L.LightningDataMo
     cfg = OmegaConf.create(to_container(data_cfg))
     if "corpus" not in cfg:
         cfg = OmegaConf.create(legacy_data_config(OmegaConf.to_container(cfg)))
-    return instantiate({k: v for k, v in cfg.items() if k not in CORPUS_INPUTS}, _convert_="all")
+    if cfg.corpus.get("_target_") in MOVED_CLASSES:
+        cfg.corpus._target_ = MOVED_CLASSES[cfg.corpus._target_]
+    skip = corpus_inputs(cfg)
+    raw = str(OmegaConf.to_container(data_cfg, resolve=False)) if OmegaConf.is_config(data_cfg) else ""
+    unused = [k for k in skip if raw and not re.search(r"\$\{(\.\.|\.|data\.)" + re.escape(k) + r"\b", raw)]
+    if unused:
+        raise ValueError(f"data.{unused[0]}: neither an argument of {cfg._target_} nor used by its corpus")
+    return instantiate({k: v for k, v in cfg.items() if k not in skip}, _convert_="all")
 
 
 def _unset(d: Any, prefix: str = "") -> list[str]:
@@ -68,7 +86,7 @@ def legacy_data_config(d: dict[str, Any]) -> dict[str, Any]:
     text, wv = d.get("text") or {}, d.get("word_vectors") or {}
     if manifest is not None:
         d["corpus"] = {
-            "_target_": "mosei_attn.data.manifest.ManifestCorpus",
+            "_target_": "mosei_attn.data.corpora.manifest.ManifestCorpus",
             "_partial_": True,
             "manifest": manifest,
             "word_vectors": wv.get("path"),
@@ -78,7 +96,7 @@ def legacy_data_config(d: dict[str, Any]) -> dict[str, Any]:
         }
         return d
     word_dim = text.get("dim", 300)
-    d["corpus"] = {"_target_": "mosei_attn.data.corpus.MoseiCorpus", "_partial_": True, "root": root}
+    d["corpus"] = {"_target_": "mosei_attn.data.corpora.mosei.MoseiCorpus", "_partial_": True, "root": root}
     d["corpus"] |= {"folds": folds, "word_dim": word_dim}
     if synthetic:
         d["write_corpus"] = {"_target_": "mosei_attn.synthetic.write_synthetic_corpus", "_partial_": True}

@@ -15,7 +15,7 @@ import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from mosei_attn.errors import disk_full, is_disk_full
-from mosei_attn.io import atomic_path
+from mosei_attn.files import atomic_path
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):

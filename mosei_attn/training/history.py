@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from mosei_attn.io import atomic_path
+from mosei_attn.files import atomic_path
 
 
 def keep_csv_history(run_dir: str | os.PathLike, name: str = "metrics.csv") -> Path | None:

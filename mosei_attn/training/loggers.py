@@ -13,7 +13,8 @@ from typing import Any
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from mosei_attn.utils import model_name, to_container
+from mosei_attn.config import to_container
+from mosei_attn.models.naming import model_name
 
 log = logging.getLogger(__name__)
 

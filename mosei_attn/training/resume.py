@@ -1,12 +1,13 @@
 """Resuming a run: the checkpoint argument is checked before anything is written, and a resumed run gets the
 settings it was trained with (from its run folder); a command-line override that would change them is refused.
 
-A resumed run may change where and how it runs (``RESUMABLE``: trainer, loggers, paths, epochs, ...), never
+A resumed run may change where and how it runs (````resumable()``: trainer, loggers, paths, where the data is, ...), never
 what it trains (model, optimizer, scheduler, data and features, seed): those would silently mix two runs.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import zipfile
@@ -15,13 +16,15 @@ from typing import Any
 
 from mosei_attn.errors import ConfigError, UserFault
 
-#: Config keys (and groups) a resumed run may set differently from the run it continues.
-RESUMABLE: tuple[str, ...] = (
+#: Config keys (and groups) a resumed run may set differently from the run it continues: where and how it runs.
+#: ``resumable()`` adds where each data config's corpus finds its files (``Corpus.LOCATIONS``).
+RUN_SETTINGS: tuple[str, ...] = (
     "ckpt_path", "trainer", "logger", "callbacks", "hydra", "paths", "test", "tags", "sweep_name",
-    "data.root", "data.folds", "data.cache_dir", "data.num_workers", "data.feature_workers", "data.pin_memory",
-    "data.verify",    "data.word_vectors.path", "data.corpus.root", "data.corpus.folds", "data.corpus.word_vectors",
-    "data.corpus.vectors_cache_dir", "data.write_corpus.root",
+    "data.cache_dir", "data.num_workers", "data.feature_workers", "data.pin_memory", "data.word_vectors.path",
+    "data.verify",
 )  # fmt: skip
+#: A relative interpolation of a top-level data key, as a corpus argument reads it: ``${..root}``.
+PARENT_KEY = re.compile(r"\$\{\.\.([\w.]+)\}")
 #: How a file written by ``torch.save`` starts: a zip archive (the default format), or a pickle (legacy).
 CHECKPOINT_MAGIC = (b"PK\x03\x04", b"\x80")
 NO_VALUE = ("", "null", "None")
@@ -31,10 +34,44 @@ class CheckpointError(UserFault, ValueError):
     """A file that is not a readable checkpoint: another kind of file, or a damaged one. Names the file."""
 
 
+def data_locations(data: dict[str, Any]) -> list[str]:
+    """The keys of an unresolved data config that say where its corpus's files are: the corpus's
+    ``LOCATIONS`` arguments, the top-level keys they read (``root: ${..root}``) and every other factory's
+    argument that reads one of those (``write_corpus.root``)."""
+    from hydra.utils import get_class
+
+    corpus = data.get("corpus") or {}
+    if "_target_" not in corpus:
+        return []
+    args = [a for a in getattr(get_class(corpus["_target_"]), "LOCATIONS", ()) if a in corpus]
+    tops = {m.group(1) for a in args if (m := PARENT_KEY.fullmatch(str(corpus[a])))}
+    found = [f"corpus.{a}" for a in args] + sorted(tops)
+    for name, node in data.items():
+        if isinstance(node, dict) and name != "corpus" and "_target_" in node:
+            found += [
+                f"{name}.{a}" for a, v in node.items() if (m := PARENT_KEY.fullmatch(str(v))) and m[1] in tops
+            ]
+    return [f"data.{k}" for k in found]
+
+
+@functools.cache
+def resumable() -> tuple[str, ...]:
+    """Every config key a resumed run may change: ``RUN_SETTINGS`` and the corpus locations of every data
+    config in conf/data."""
+    from omegaconf import OmegaConf
+
+    from mosei_attn.config import CONFIG_DIR
+
+    keys = list(RUN_SETTINGS)
+    for path in sorted((Path(CONFIG_DIR) / "data").glob("*.yaml")):
+        keys += data_locations(OmegaConf.to_container(OmegaConf.load(path), resolve=False))
+    return tuple(dict.fromkeys(keys))
+
+
 def is_resumable(key: str) -> bool:
     """Whether the dotted config key (or config group, ``data/audio``) may change on resume."""
     key = key.lstrip("+~")
-    return any(key == k or key.startswith((k + ".", k + "/")) for k in RESUMABLE)
+    return any(key == k or key.startswith((k + ".", k + "/")) for k in resumable())
 
 
 def hpc_checkpoint(folder: str | os.PathLike) -> bool:
@@ -140,7 +177,7 @@ def resume_argv(argv: list[str], environ: os._Environ | dict = os.environ) -> li
     ``ckpt_path``, an override that would change what the run trains, or a run folder another live run owns.
     Other command lines pass unchanged; so does a DDP child process (LOCAL_RANK > 0), which takes rank 0's
     overrides."""
-    from mosei_attn.utils import hydra_value, resume_dir
+    from mosei_attn.config import hydra_value, resume_dir
 
     ckpt = checked_ckpt_arg(argv)
     if ckpt is None or int(environ.get("LOCAL_RANK") or 0) > 0:
@@ -155,7 +192,7 @@ def resume_argv(argv: list[str], environ: os._Environ | dict = os.environ) -> li
             f"ckpt_path={ckpt} resumes the run in {run_dir}, trained with other settings than asked for now: "
             f"{'; '.join(conflicts)}. A resumed run keeps the settings it was trained with: drop these "
             f"overrides, or start a new run without ckpt_path. Nothing was written. On resume you may change: "
-            f"{', '.join(RESUMABLE)}"
+            f"{', '.join(resumable())}"
         )
     if not any(int(environ.get(k) or 0) > 0 for k in ("RANK", "SLURM_PROCID")):  # rank 0 owns the folder
         from mosei_attn.training.run_owner import refuse_if_owned
@@ -234,10 +271,10 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
 
 def check_resume(cfg: Any) -> None:
     """Refuse (ConfigError) to resume ``cfg.ckpt_path`` with settings other than the ones its run was trained
-    with (the config the checkpoint records), except the ``RESUMABLE`` ones and the keys that follow one of
+    with (the config the checkpoint records), except the ``resumable()`` ones and the keys that follow one of
     them (``scheduler.T_max: ${trainer.max_epochs}``: a longer run gets a new schedule, see the models)."""
+    from mosei_attn.config import to_container
     from mosei_attn.training.callbacks import CONFIG_KEY
-    from mosei_attn.utils import to_container
 
     run_cfg = read_checkpoint(cfg.ckpt_path).get(CONFIG_KEY)
     if run_cfg is None:
@@ -249,5 +286,5 @@ def check_resume(cfg: Any) -> None:
         raise ConfigError(
             f"{cfg.ckpt_path}: resuming with other settings than the run was trained with: "
             f"{'; '.join(conflicts)}. A resumed run keeps its settings (on resume you may change: "
-            f"{', '.join(RESUMABLE)}); start a new run for others"
+            f"{', '.join(resumable())}); start a new run for others"
         )

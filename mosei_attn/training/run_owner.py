@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from mosei_attn.io import write_json
+from mosei_attn.files import write_json
 from mosei_attn.locks import exclusive_lock, pid_alive
 
 OWNER_FILE = "run.owner"

@@ -26,10 +26,16 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from mosei_attn.data.embeddings import WordVectors, tokenize
-from mosei_attn.data.manifest_file import MAX_REASONS_IN_ERROR, RowReport, number, read_manifest, value
-from mosei_attn.data.segment import Segment
+from mosei_attn.data.corpora.manifest_file import (
+    MAX_REASONS_IN_ERROR,
+    number,
+    read_manifest,
+    value,
+)
+from mosei_attn.data.corpora.segment import Segment
+from mosei_attn.data.features.embeddings import WordVectors, tokenize
 from mosei_attn.data.shared_audio import warn_shared_audio
+from mosei_attn.data.skip_report import SkipReport
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +63,9 @@ class ManifestCorpus:
     ``emotion`` column are matched without regard to case ("Happy" is "happy"); found, not listed, a name
     that looks like a typo of another, or with fewer than ``min_examples`` rows, is refused with the counts.
     """
+
+    #: The arguments that say where the input files are (a resumed run may find them elsewhere).
+    LOCATIONS: tuple[str, ...] = ("word_vectors", "vectors_cache_dir")
 
     def __init__(
         self,
@@ -86,7 +95,7 @@ class ManifestCorpus:
             raise ValueError(f"{self.manifest}: missing column(s) {missing}; the columns are {self.columns}")
         self.named = "emotion" in self.columns  # one emotion name per row, else intensity columns
         self._emotions = self._find_emotions(emotions)
-        self.skipped: RowReport | None = None  # the report of the last complete iteration
+        self.skipped: SkipReport | None = None  # the report of the last complete iteration
 
     def _find_emotions(self, emotions: Sequence[str] | None) -> tuple[str, ...]:
         if emotions is not None:
@@ -222,23 +231,25 @@ class ManifestCorpus:
 
     def iter_segments(self) -> Iterator[Segment]:
         """Yield the usable rows' segments in file order; ``self.skipped`` holds the report afterwards."""
-        report, kept, audio_info = RowReport(), [], {}
+        report, kept, audio_info = SkipReport("manifest reader", unit="row"), [], {}
         for rowno, row in self._rows:
             seg = self._segment(rowno, row, audio_info) if isinstance(row, dict) else ("malformed row", row)
             if isinstance(seg, Segment):
                 kept.append(seg)
                 yield seg
             else:
-                report.add(rowno, *seg)
+                report.add(seg[0], [f"row {rowno}"], seg[1])
         log.info("manifest reader: %d segment(s) kept from %s", len(kept), self.manifest)
         warn_shared_audio(kept, self.manifest)
-        report.log()
+        report.log(log)
         self.word_vectors.log_unknown(source=str(self.manifest))
         self.skipped = report
         if not kept:
-            raise ValueError(f"{self.manifest}: no usable row among {len(self._rows)}; {report.describe()}")
+            raise ValueError(
+                f"{self.manifest}: no usable row among {len(self._rows)}; {report.describe(MAX_REASONS_IN_ERROR)}"
+            )
 
-    def scan(self) -> tuple[list[Segment], RowReport]:
+    def scan(self) -> tuple[list[Segment], SkipReport]:
         """Every usable segment, and the report of the rows skipped."""
         segments = list(self.iter_segments())
         assert self.skipped is not None

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import scipy.fft
 
-from mosei_attn.data.audio import resample
+from mosei_attn.data.features.audio import resample
 
 #: Power at or below this (linear, audio in [-1, 1]) counts as digital silence: its dB is clipped to it
 #: and it scales to 0, so all-zero audio gives an all-zero spectrogram instead of NaN or a flat 1.

@@ -1,6 +1,6 @@
 """The MOSEI corpus reader: labelled segments from the csd files, ``Raw/`` WAVs and transcripts.
 
-Reads a folder in the real CMU-MOSEI layout (docs/data.md; its names: :mod:`mosei_attn.data.layout`), real or
+Reads a folder in the real CMU-MOSEI layout (docs/data.md; its names: :mod:`mosei_attn.data.corpora.mosei_layout`), real or
 synthetic, one video at a time: each csd is opened once and one entry per video is read. Audio is never read
 here, only checked to exist.
 """
@@ -16,9 +16,15 @@ from pathlib import Path
 
 import numpy as np
 
-from mosei_attn.data.csd import ComputationalSequence, CsdFormatError, words_to_str
-from mosei_attn.data.labels import EMOTIONS, LABEL_COLUMNS, label_faults
-from mosei_attn.data.layout import (
+from mosei_attn.data.corpora.csd import ComputationalSequence, CsdFormatError, words_to_str
+from mosei_attn.data.corpora.labels import EMOTIONS, LABEL_COLUMNS, label_faults
+from mosei_attn.data.corpora.mosei_files import (
+    load_folds,
+    match_transcript,
+    read_transcript,
+    standard_folds_path,
+)
+from mosei_attn.data.corpora.mosei_layout import (
     AUDIO_DIR,
     LABELS_FILE,
     SILENCE_TOKEN,
@@ -26,14 +32,8 @@ from mosei_attn.data.layout import (
     VECTORS_FILE,
     WORDS_FILE,
 )
-from mosei_attn.data.mosei_files import (
-    load_folds,
-    match_transcript,
-    read_transcript,
-    standard_folds_path,
-)
-from mosei_attn.data.segment import Segment
-from mosei_attn.data.skip_report import SkipReport
+from mosei_attn.data.corpora.segment import Segment
+from mosei_attn.data.skip_report import SKIP_REASONS, SkipReport
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,9 @@ class MoseiCorpus:
     entry, a label that is not a number or is negative, a malformed transcript line) is skipped and counted
     in the skip report; ``strict`` makes it an error instead.
     """
+
+    #: The arguments that say where the input files are (a resumed run may find them elsewhere).
+    LOCATIONS: tuple[str, ...] = ("root", "folds")
 
     def __init__(
         self,
@@ -164,7 +167,7 @@ class MoseiCorpus:
 
     def iter_segments(self) -> Iterator[Segment]:
         """Yield the usable segments video by video; ``self.skipped`` holds the skip report afterwards."""
-        report = SkipReport()
+        report = SkipReport("corpus reader", reasons=SKIP_REASONS)
         n_kept = 0
         with (
             self._open_labels() as labels,
@@ -193,7 +196,7 @@ class MoseiCorpus:
                     n_kept += 1
                     yield seg
         log.info("corpus reader: %d segment(s) kept from %s", n_kept, self.root)
-        report.log()
+        report.log(log)
         self.skipped = report
 
     def _video_segments(

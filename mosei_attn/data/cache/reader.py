@@ -1,4 +1,4 @@
-"""Reading and checking a feature cache (layout: :mod:`mosei_attn.data.cache`).
+"""Reading and checking a feature cache (layout: :mod:`mosei_attn.data.cache.build`).
 
 A reader states what it expects (settings, corpus fingerprint, emotion names and order, format version);
 a cache that differs is refused loudly, never used silently.
@@ -16,9 +16,9 @@ import h5py
 import numpy as np
 from h5py import h5s
 
-from mosei_attn.data.features import AudioFeatures, TextFeatures, feature_settings
+from mosei_attn.data.features.extractors import AudioFeatures, TextFeatures, feature_settings
 from mosei_attn.errors import UserFault
-from mosei_attn.io import to_json
+from mosei_attn.files import to_json
 
 #: Bump when the layout or the feature code changes: old caches then get a new name and are rebuilt.
 #: 2: audio read up to AudioFeatures.seconds_seen; bad segments skipped and counted.

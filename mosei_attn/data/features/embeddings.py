@@ -22,7 +22,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from mosei_attn.io import atomic_path
+from mosei_attn.files import atomic_path
 
 log = logging.getLogger(__name__)
 

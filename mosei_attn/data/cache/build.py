@@ -7,15 +7,12 @@ version). Datasets, one row per segment in corpus order::
     labels (N, 7) float32 raw columns                fold, segment_id, video_id, text (N,) utf-8, fixed length
     start, end (N,) float64 seconds
 
-Every dataset is chunked (spec and words one segment per chunk, read a batch of random rows at a time) and
-carries HDF5's Fletcher-32 checksum filter, so a damaged chunk is an error on reading, never wrong numbers
-(strings are fixed-length for that: variable-length data cannot take a filter). Spec and words are stored
-uncompressed by default: lzf would halve the file but also the loader's speed.
+Every dataset is chunked (spec and words one segment per chunk) and carries HDF5's Fletcher-32 checksum
+filter: a damaged chunk is an error on reading, never wrong numbers (strings are fixed-length for that).
 
 Attributes (JSON strings unless scalar): emotion_names, label_columns, features, fingerprint, counts,
-format_version, skipped (segments left out, by reason: the corpus reader's and those whose audio could not
-be read), skipped_examples, audio_notes (segments kept with a remark, by kind: cut short by the end of
-their audio, silent, channels that cancel), plus any ``extra_attrs``. The file is written under
+format_version, skipped + skipped_examples + audio_notes (:mod:`mosei_attn.data.cache.tally`), plus any
+``extra_attrs``. The file is written under
 ``*.h5.tmp-<pid>`` and renamed when complete, so a finished-looking file is always a complete one.
 """
 
@@ -38,21 +35,23 @@ import numpy as np
 from h5py import h5s
 from rich.progress import Progress
 
-from mosei_attn.data.audio import AudioReadError, read_span
-from mosei_attn.data.cache_columns import checked_labels, write_attrs, write_segment_columns
-from mosei_attn.data.cache_reader import FEATURE_CACHE_VERSION, read_attrs, validate_cache
-from mosei_attn.data.extraction_tally import (
+from mosei_attn.data.cache.columns import checked_labels, write_attrs, write_segment_columns
+from mosei_attn.data.cache.reader import FEATURE_CACHE_VERSION, read_attrs, validate_cache
+from mosei_attn.data.cache.tally import (
     MISSING_TOLERANCE_S,
     NOTE_CANCEL,
     NOTE_CUT_SHORT,
     NOTE_SILENT,
-    ExtractionTally,
+    extraction_attrs,
+    extraction_reports,
 )
-from mosei_attn.data.features import AudioFeatures, TextFeatures, feature_settings
-from mosei_attn.data.labels import EMOTIONS, LABEL_COLUMNS
-from mosei_attn.data.segment import Segment
+from mosei_attn.data.corpora.labels import EMOTIONS, LABEL_COLUMNS
+from mosei_attn.data.corpora.segment import Segment
+from mosei_attn.data.features.audio import AudioReadError, read_span
+from mosei_attn.data.features.extractors import AudioFeatures, TextFeatures, feature_settings
+from mosei_attn.data.skip_report import SkipReport
 from mosei_attn.errors import check_free_space, no_space_named
-from mosei_attn.io import atomic_path
+from mosei_attn.files import atomic_path
 from mosei_attn.locks import exclusive_lock, remove_stale_temps
 
 log = logging.getLogger(__name__)
@@ -179,17 +178,23 @@ def _create_datasets(f: h5py.File, n: int, audio: AudioFeatures, text: TextFeatu
 
 
 def _write_features(
-    f: h5py.File, path: Path, segments: list[Segment], results: Iterator, tally: ExtractionTally, bar
+    f: h5py.File,
+    path: Path,
+    segments: list[Segment],
+    results: Iterator,
+    reports: tuple[SkipReport, SkipReport],
+    bar,
 ) -> list[int]:
     """Write each extracted segment's features to the next row; return the indices of the kept segments
-    (at least one, else ValueError: the cache ``path`` would be empty)."""
+    (at least one, else ValueError: the cache ``path`` would be empty). ``reports``: skipped, kept with a note."""
+    skipped, remarks = reports
     kept: list[int] = []
     lengths: dict[str, list[int]] = {"spec_len": [], "word_len": []}
     write_spec, write_words = _row_writer(f["spec"]), _row_writer(f["words"])
     task = bar.add_task(f"features -> {path.name}", total=len(segments))
     for i, result in enumerate(results):
         if result[0] == "skip":
-            tally.skip(result[1], result[2])
+            skipped.add(result[1], [result[2]])
         else:
             _, spec, spec_len, words, word_len, notes = result
             write_spec(len(kept), spec)
@@ -198,12 +203,12 @@ def _write_features(
             lengths["word_len"].append(word_len)
             kept.append(i)
             for kind in notes:
-                tally.note(kind, segments[i].segment_id)
+                remarks.add(kind, [segments[i].segment_id])
         bar.advance(task)
     if not kept:
         raise ValueError(
             f"{path}: the audio of none of the {len(segments)} segment(s) could be read: "
-            f"{dict(tally.skipped)}; e.g. {next(iter(tally.examples.values()), [])}"
+            f"{dict(skipped)}; e.g. {next(iter(skipped.example_dict.values()), [])}"
         )
     for key in ("spec", "words", "spec_len", "word_len"):
         f[key].resize(len(kept), axis=0)
@@ -220,6 +225,7 @@ def build_cache(
     name: str,
     fingerprint: str,
     extra_attrs: dict | None = None,
+    skipped: SkipReport | None = None,
     workers: int | None = None,
     progress: bool = True,
     compression: str | None = None,
@@ -235,7 +241,7 @@ def build_cache(
     the others wait and adopt its file, never replaced once complete. ``workers`` processes extract features
     (default: every core; 1 runs in-process; ``start_method``: the multiprocessing one, default fork where it
     exists); rows are written in segment order. A segment whose audio cannot be read is left out and counted by
-    reason in ``skipped``, merged with ``extra_attrs["skipped"]`` (the reader's); ``strict`` raises
+    reason in the ``skipped`` attribute, which continues the reader's report ``skipped``; ``strict`` raises
     FeatureExtractionError instead. ``extra_attrs`` are stored as JSON attributes. ``compression``: the h5py
     filter of spec and words (default none: lzf halves the file and the loader's speed). ``emotion_names`` and
     ``label_columns`` are the corpus's (MOSEI's by default): every ``labels`` row follows ``label_columns``.
@@ -251,7 +257,7 @@ def build_cache(
     extra = dict(extra_attrs or {})
     labels = checked_labels(segments, label_columns, extra)  # (N, 1 + E)
     workers = max(1, min(workers or os.cpu_count() or 1, len(segments)))
-    tally = ExtractionTally(extra.pop("skipped", None), extra.pop("skipped_examples", None))
+    reports = extraction_reports(path.name, skipped)
 
     path.parent.mkdir(parents=True, exist_ok=True)  # for the lock and the stale-temp scan
     # one builder at a time; a process that waited adopts the cache the first one built
@@ -274,16 +280,17 @@ def build_cache(
             with _extraction(segments, worker, workers, start_method) as results, h5py.File(tmp, "w") as f:
                 _create_datasets(f, len(segments), audio, text, compression)
                 with Progress(disable=not progress, transient=False) as bar:
-                    kept = _write_features(f, path, segments, results, tally, bar)
+                    kept = _write_features(f, path, segments, results, reports, bar)
                 write_segment_columns(f, [segments[i] for i in kept], labels[kept])
                 attrs = {
                     "emotion_names": emotion_names,
                     "label_columns": label_columns,
                     "features": feature_settings(audio, text),
                     "counts": {**Counter(segments[i].fold for i in kept), "total": len(kept)},
-                    **tally.attrs(),
+                    **extraction_attrs(*reports),
                     **extra,
                 }
                 write_attrs(f, attrs, fingerprint)
-    tally.log(path)
+    for report in reports:
+        report.log(log)
     return path

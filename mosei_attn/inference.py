@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from mosei_attn.data.audio import read_span
-from mosei_attn.data.embeddings import WordVectors, tokenize
-from mosei_attn.data.features import AudioFeatures, TextFeatures
+from mosei_attn.data.features.audio import read_span
+from mosei_attn.data.features.embeddings import WordVectors, tokenize
+from mosei_attn.data.features.extractors import AudioFeatures, TextFeatures
 from mosei_attn.reporting import RunReport
 from mosei_attn.training.build import load_checkpoint
 

@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from mosei_attn.data.layout import FOLD_NAMES, TRANSCRIPT_SEP
+from mosei_attn.data.corpora.mosei_layout import FOLD_NAMES, TRANSCRIPT_SEP
 
 
 # Folds ----------------------------------------------------------------------------------------------

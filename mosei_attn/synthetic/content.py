@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from mosei_attn.data.labels import EMOTIONS, LABEL_COLUMNS
+from mosei_attn.data.corpora.labels import EMOTIONS, LABEL_COLUMNS
 from mosei_attn.synthetic.config import ID_CHARS, MODES, SyntheticConfig
 
 #: Word roles spoken with stress: the words whose span the cue truth records.

@@ -1,55 +1,16 @@
-"""Reading a manifest file (CSV, TSV or JSONL) into numbered rows, and the report of rows skipped."""
+"""Reading a manifest file (CSV, TSV or JSONL) into numbered rows."""
 
 from __future__ import annotations
 
 import csv
 import json
-import logging
 import math
-from collections import Counter
 from pathlib import Path
 from typing import Any
-
-log = logging.getLogger(__name__)
 
 DELIMITERS: dict[str, str] = {".csv": ",", ".tsv": "\t"}
 JSONL_SUFFIXES: tuple[str, ...] = (".jsonl", ".ndjson")
 MAX_REASONS_IN_ERROR = 5
-
-
-class RowReport(Counter):
-    """Manifest rows skipped, counted by reason; ``rows`` lists every (row number, reason, detail)."""
-
-    def __init__(self, max_examples: int = 3):
-        super().__init__()
-        self.max_examples = max_examples
-        self.rows: list[tuple[int, str, str]] = []
-
-    def add(self, row: int, reason: str, detail: str = "") -> None:
-        self[reason] += 1
-        self.rows.append((row, reason, detail))
-
-    @property
-    def example_dict(self) -> dict[str, list[str]]:
-        """A few ``row N (detail)`` examples per reason, for the cache's attributes."""
-        out: dict[str, list[str]] = {}
-        for r, why, d in self.rows:
-            ex = out.setdefault(why, [])
-            if len(ex) < self.max_examples:
-                ex.append(f"row {r}" + (f" ({d})" if d else ""))
-        return out
-
-    def describe(self, limit: int = MAX_REASONS_IN_ERROR) -> str:
-        """The first ``limit`` skipped rows as ``row N: reason (detail)``."""
-        return "; ".join(f"row {r}: {why}" + (f" ({d})" if d else "") for r, why, d in self.rows[:limit])
-
-    def log(self, logger: logging.Logger = log) -> None:
-        if not self:
-            logger.info("manifest reader: no rows skipped")
-        for reason, n in self.items():
-            ex = [f"row {r}" + (f": {d}" if d else "") for r, why, d in self.rows if why == reason]
-            msg = "manifest reader skipped %d row(s): %s (e.g. %s)"
-            logger.warning(msg, n, reason, "; ".join(ex[: self.max_examples]))
 
 
 def _not_utf8(text: str) -> str | None:

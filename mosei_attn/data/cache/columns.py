@@ -8,9 +8,9 @@ from typing import Any
 import h5py
 import numpy as np
 
-from mosei_attn.data.cache_reader import FEATURE_CACHE_VERSION
-from mosei_attn.data.segment import Segment
-from mosei_attn.io import to_json
+from mosei_attn.data.cache.reader import FEATURE_CACHE_VERSION
+from mosei_attn.data.corpora.segment import Segment
+from mosei_attn.files import to_json
 
 #: Attributes build_cache writes itself; extra_attrs may not override them.
 RESERVED_ATTRS = (

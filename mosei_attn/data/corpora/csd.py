@@ -23,7 +23,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from mosei_attn.io import atomic_path
+from mosei_attn.files import atomic_path
 
 #: Metadata keys every mmsdk computational sequence carries.
 METADATA_KEYS: tuple[str, ...] = (

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Protocol
+from typing import ClassVar, Protocol
 
-from mosei_attn.data.segment import Segment
+from mosei_attn.data.corpora.segment import Segment
+from mosei_attn.data.skip_report import SkipReport
 
 
 class Corpus(Protocol):
@@ -18,6 +18,9 @@ class Corpus(Protocol):
     """
 
     root: Path
+    #: The constructor arguments that name where its input files are (a folder, a file): a resumed run may
+    #: set them differently (the same data moved); every other argument is part of what a run trains on.
+    LOCATIONS: ClassVar[tuple[str, ...]]
 
     @property
     def emotion_names(self) -> tuple[str, ...]: ...
@@ -29,8 +32,9 @@ class Corpus(Protocol):
         """Usable segments, one at a time; bad ones are skipped and counted by reason."""
         ...
 
-    def scan(self) -> tuple[list[Segment], Counter]:
-        """Every usable segment, and the count of those skipped by reason (a ``Counter``)."""
+    def scan(self) -> tuple[list[Segment], SkipReport]:
+        """Every usable segment, and the report of those skipped (counts by reason and examples, which the
+        feature cache stores and logs)."""
         ...
 
     def video_ids(self) -> list[str]:

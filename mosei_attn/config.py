@@ -1,4 +1,5 @@
-"""Config helpers: where the configs live, the ``resume_dir`` and ``run_tag`` resolvers, model names, plain containers."""
+"""Config helpers: where the Hydra configs live, the ``resume_dir``, ``run_tag`` and ``cpus_per_job``
+resolvers, plain containers."""
 
 from __future__ import annotations
 
@@ -40,13 +41,6 @@ def resume_dir(ckpt_path: str | None, default: str) -> str:
     return str(ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt.parent)
 
 
-def model_name(model_cfg: Any) -> str:
-    """Short model name of a model config: its ``_target_`` ``...AttentionModule`` -> ``attention``, and
-    ``attention_text`` with the direct text path (``text_path: true``)."""
-    name = str(model_cfg["_target_"]).rsplit(".", 1)[-1].removesuffix("Module").lower()
-    return name + ("_text" if model_cfg.get("text_path") else "")
-
-
 def parallel_jobs() -> int:
     """How many jobs of this launch run at once: a parallel launcher's ``n_jobs`` (``hydra/launcher=parallel``,
     joblib's; -1 = one per core), else 1."""
@@ -84,6 +78,7 @@ register_resolvers()
 
 
 def to_container(cfg: Any) -> Any:
+    """A resolved plain container of an OmegaConf config; anything else unchanged."""
     return OmegaConf.to_container(cfg, resolve=True) if OmegaConf.is_config(cfg) else cfg
 
 

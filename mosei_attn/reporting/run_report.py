@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from mosei_attn.io import write_json
+from mosei_attn.files import write_json
 from mosei_attn.reporting import plots
 from mosei_attn.reporting.paper import PAPER_RESULTS, PAPER_SPLIT, paper_comparison
 

@@ -1,0 +1,1 @@
+"""The corpus readers (MOSEI layout, manifest), the Corpus protocol they follow, segments and labels."""

@@ -1,0 +1,1 @@
+"""Model inputs from raw data: audio reading, the spectrogram and text extractors, word vectors."""
