@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from mosei_attn.data.cache.build import NOTE_CANCEL, NOTE_CUT_SHORT, NOTE_SILENT, FeatureExtractionError
+from mosei_attn.data.cache.build import FeatureExtractionError
 from mosei_attn.data.cache.reader import FeatureCache
+from mosei_attn.data.cache.tally import NOTE_CANCEL, NOTE_CUT_SHORT, NOTE_SILENT
 from mosei_attn.data.corpora.csd import ComputationalSequence, CsdFormatError
 from mosei_attn.data.corpora.labels import LABEL_COLUMNS
 from mosei_attn.data.corpora.mosei import MoseiCorpus

@@ -35,16 +35,9 @@ import numpy as np
 from h5py import h5s
 from rich.progress import Progress
 
+from mosei_attn.data.cache import tally
 from mosei_attn.data.cache.columns import checked_labels, write_attrs, write_segment_columns
 from mosei_attn.data.cache.reader import FEATURE_CACHE_VERSION, read_attrs, validate_cache
-from mosei_attn.data.cache.tally import (
-    MISSING_TOLERANCE_S,
-    NOTE_CANCEL,
-    NOTE_CUT_SHORT,
-    NOTE_SILENT,
-    extraction_attrs,
-    extraction_reports,
-)
 from mosei_attn.data.corpora.labels import EMOTIONS, LABEL_COLUMNS
 from mosei_attn.data.corpora.segment import Segment
 from mosei_attn.data.features.audio import AudioReadError, read_span
@@ -102,12 +95,12 @@ def _extract_one(seg: Segment, audio: AudioFeatures, text: TextFeatures, strict:
         reason = e.reason if isinstance(e, AudioReadError) else "no audio file"
         return "skip", reason, f"{where}: {e}"
     notes = []
-    if span.missing_seconds > MISSING_TOLERANCE_S:
-        notes.append(NOTE_CUT_SHORT)
+    if span.missing_seconds > tally.MISSING_TOLERANCE_S:
+        notes.append(tally.NOTE_CUT_SHORT)
     if span.channels_cancel:
-        notes.append(NOTE_CANCEL)
+        notes.append(tally.NOTE_CANCEL)
     if not spec.any():
-        notes.append(NOTE_SILENT)
+        notes.append(tally.NOTE_SILENT)
     return "ok", spec.astype(np.float16), spec_len, words.astype(np.float16), word_len, notes
 
 
@@ -257,7 +250,7 @@ def build_cache(
     extra = dict(extra_attrs or {})
     labels = checked_labels(segments, label_columns, extra)  # (N, 1 + E)
     workers = max(1, min(workers or os.cpu_count() or 1, len(segments)))
-    reports = extraction_reports(path.name, skipped)
+    reports = tally.extraction_reports(path.name, skipped)
 
     path.parent.mkdir(parents=True, exist_ok=True)  # for the lock and the stale-temp scan
     # one builder at a time; a process that waited adopts the cache the first one built
@@ -287,7 +280,7 @@ def build_cache(
                     "label_columns": label_columns,
                     "features": feature_settings(audio, text),
                     "counts": {**Counter(segments[i].fold for i in kept), "total": len(kept)},
-                    **extraction_attrs(*reports),
+                    **tally.extraction_attrs(*reports),
                     **extra,
                 }
                 write_attrs(f, attrs, fingerprint)

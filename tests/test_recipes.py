@@ -1,0 +1,113 @@
+"""docs/architecture.md's recipes, followed through Hydra configs alone: a third model (tests/toy_recipes.py's
+ToyModule, chosen by ``model=toy``) and another kind of corpus (ToyCorpus, chosen by ``data=toy``), each
+trained for one batch by ``train(cfg)`` through the real DataModule and feature cache."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from omegaconf import OmegaConf
+
+from mosei_attn.data.cache.reader import read_attrs
+from mosei_attn.train import train
+from mosei_attn.training.build import build_datamodule, corpus_inputs
+from mosei_attn.training.resume import data_locations, resumable
+from tests.conftest import TINY, compose_config
+from tests.toy_recipes import TOY_EMOTIONS, ToyCorpus, ToyModule
+
+MODEL_YAML = """# a third model: the class and its sizes
+_target_: tests.toy_recipes.ToyModule
+hidden: 4
+"""
+DATA_YAML = """# another kind of corpus: the class, its arguments, the shared loader and audio settings
+defaults:
+  - loader@_here_: default
+  - audio: demo
+  - _self_
+name: toy
+corpus:
+  _target_: tests.toy_recipes.ToyCorpus
+  _partial_: true
+  root: ${..root}
+  word_dim: ${..text.dim}
+root: ${paths.data_dir}/toy
+"""
+ONE_BATCH = [
+    "++trainer.limit_train_batches=1",
+    "++trainer.limit_val_batches=1",
+    "++trainer.limit_test_batches=1",
+]
+
+
+@pytest.fixture
+def conf_dir(tmp_path: Path) -> Path:
+    """A config folder beside the project's, holding model/toy.yaml and data/toy.yaml."""
+    conf = tmp_path / "toy_conf"
+    for name, text in {"model/toy.yaml": MODEL_YAML, "data/toy.yaml": DATA_YAML}.items():
+        (conf / name).parent.mkdir(parents=True, exist_ok=True)
+        (conf / name).write_text(text)
+    return conf
+
+
+def metrics_of(cfg) -> dict:
+    metrics, objects = train(cfg)
+    written = json.loads((Path(objects["output_dir"]) / "metrics.json").read_text())
+    return written | {"_objects": objects}
+
+
+def test_a_toy_model_trains_from_its_config(train_cfg, conf_dir):
+    cfg = train_cfg(
+        "model=toy", "~model.kernels", "~model.dense", f"hydra.searchpath=[file://{conf_dir}]", *ONE_BATCH
+    )
+    written = metrics_of(cfg)
+    assert isinstance(written["_objects"]["model"], ToyModule)
+    assert (
+        written["_objects"]["model"].net.out.out_features
+        == written["_objects"]["datamodule"].meta.num_classes
+    )
+    assert 0.0 <= written["test/wa"] <= 1.0
+
+
+def test_a_toy_corpus_trains_from_its_config(data_dir, conf_dir, tmp_path):
+    tiny = [o for o in TINY if not o.startswith("data.write_corpus")]  # the synthetic corpus's own setting
+    overrides = [*tiny, f"paths.data_dir={data_dir}", "data=toy", f"hydra.searchpath=[file://{conf_dir}]"]
+    written = metrics_of(compose_config("train", [*overrides, *ONE_BATCH], tmp_path / "run"))
+    dm = written["_objects"]["datamodule"]
+    assert isinstance(dm.corpus(), ToyCorpus) and dm.cache_path.name.startswith("toy-")
+    assert dm.meta.emotion_names == TOY_EMOTIONS
+    attrs = read_attrs(dm.cache_path)
+    assert attrs["counts"] == {"train": 8, "valid": 4, "test": 4, "total": 16} and attrs["skipped"] == {}
+    assert written["test/emotion_names"] == list(TOY_EMOTIONS)
+
+
+def test_a_corpus_declares_where_its_files_are_and_resume_follows():
+    data = {
+        "corpus": {
+            "_target_": "tests.toy_recipes.ToyCorpus",
+            "root": "${..root}",
+            "word_dim": "${..text.dim}",
+        },
+        "root": "/data/toy",
+        "extras": {"_target_": "some.Provider", "root": "${..root}", "size": "${..text.dim}"},
+    }
+    assert data_locations(data) == ["data.corpus.root", "data.root", "data.extras.root"]
+    for key in (
+        "data.root",
+        "data.folds",
+        "data.corpus.root",
+        "data.corpus.vectors_cache_dir",
+        "data.write_corpus.root",
+    ):
+        assert key in resumable()  # from conf/data's corpora: MoseiCorpus.LOCATIONS, ManifestCorpus.LOCATIONS
+    assert "data.corpus.word_dim" not in resumable() and "data.text" not in resumable()
+
+
+def test_a_data_key_neither_the_datamodule_nor_the_corpus_reads_is_refused(train_cfg):
+    cfg = train_cfg("+data.batchsize=4")
+    with pytest.raises(ValueError, match=r"data\.batchsize: neither an argument of .*MoseiDataModule"):
+        build_datamodule(cfg.data)
+    assert corpus_inputs(OmegaConf.create({"_target_": "mosei_attn.data.MoseiDataModule", "root": 1})) == [
+        "root"
+    ]
