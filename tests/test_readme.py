@@ -197,16 +197,65 @@ def documented_overrides() -> list[str]:
     return sorted(set(found))
 
 
-#: The data choices a prose override may belong to (`data.emotions` is the manifest's).
+#: The data choices a prose override may belong to (`data.emotions` is the manifest's); tiny shapes first, so a
+#: model builds in milliseconds (the override, given last, wins over them).
 DATA_CONTEXTS = (
-    [],
-    ["data=manifest", "data.manifest=m.csv", "data.word_vectors.path=v.txt"],
-    ["data=mosei", "data.root=/data/CMU_MOSEI"],
+    ["debug=tiny_shapes"],
+    ["debug=tiny_shapes", "data=manifest", "data.manifest=m.csv", "data.word_vectors.path=v.txt"],
+    ["debug=tiny_shapes", "data=mosei", "data.root=/data/CMU_MOSEI"],
 )
+
+
+def _model_biases(model) -> list[float]:
+    """Every bias value of the layers a ReLU follows (He init zeroes them; PyTorch's init does not)."""
+    from mosei_attn.models.blocks import DenseHead, SpeechCNN, TextCNN
+
+    net = model.net
+    convs = [c for m in net.modules() if isinstance(m, SpeechCNN | TextCNN) for c in m.convs]
+    hidden = [h for m in net.modules() if isinstance(m, DenseHead) for h in m.hidden]
+    return [float(b) for layer in convs + hidden for b in layer.bias.detach().flatten()]
+
+
+#: What each override the README names must set in the object it configures, as that object reads it: the
+#: part of the run that is built ("data", "model", "trainer") -> (what is read from it, the value expected,
+#: written out here by hand). A placeholder (`data.emotions=[...]`) maps to None: it only has to compose.
+EXPECTED = {
+    "data.batch_size=4": ("data", lambda dm: dm.batch_size, 4),
+    "data.emotions=[...]": None,
+    "data.emotions=[neutral,happy,sad,angry]": (
+        "data",
+        lambda dm: dm.make_corpus.keywords["emotions"],
+        ["neutral", "happy", "sad", "angry"],
+    ),
+    "data.strict=true": ("data", lambda dm: (dm.strict, dm.make_corpus.keywords["strict"]), (True, True)),
+    "model.class_weights_from_epoch=3": ("model", lambda m: m.hparams.class_weights_from_epoch, 3),
+    "model.compile=true": ("model", lambda m: m.hparams.compile, True),
+    "model.init=default": ("model", lambda m: any(b != 0.0 for b in _model_biases(m)), True),
+    "model.init=he": ("model", lambda m: set(_model_biases(m)), {0.0}),
+    "trainer.max_epochs=30": ("trainer", lambda t: t.max_epochs, 30),
+    "trainer.precision=bf16-mixed": ("trainer", lambda t: t.precision, "bf16-mixed"),
+}
+
+
+def _build(part: str, cfg):
+    """The datamodule, model or Lightning Trainer a composed train config describes."""
+    from hydra.utils import instantiate
+
+    from mosei_attn.training.build import build_datamodule, build_model
+    from tests.test_configs import tiny_meta
+
+    if part == "data":
+        return build_datamodule(cfg.data)
+    if part == "model":
+        return build_model(cfg, tiny_meta(cfg))
+    return instantiate(cfg.trainer, logger=False, enable_checkpointing=False)
 
 
 @pytest.mark.parametrize("override", documented_overrides())
 def test_documented_override_composes(override, tmp_path):
+    """Each override the README names composes, and the object it configures reads the documented value with
+    the type it needs (an int as an int, a bool as a bool): not merely a key that exists."""
+    assert override in EXPECTED, f"README names {override}: add what it must set to EXPECTED"
     (parsed,) = OverridesParser.create().parse_overrides([override])
     errors = []
     for context in DATA_CONTEXTS:
@@ -215,7 +264,12 @@ def test_documented_override_composes(override, tmp_path):
         except Exception as e:  # noqa: BLE001 (tried in the next context; all errors reported below)
             errors.append(f"{context}: {e}")
             continue
-        assert OmegaConf.select(cfg, parsed.get_key_element()) == parsed.value()
+        assert OmegaConf.select(cfg, parsed.get_key_element()) is not None
+        if EXPECTED[override] is None:
+            return
+        part, read, expected = EXPECTED[override]
+        got = read(_build(part, cfg))
+        assert got == expected and type(got) is type(expected), f"{override}: {part} reads {got!r}"
         return
     pytest.fail(f"{override} composes with no data choice: " + "; ".join(errors))
 
