@@ -55,7 +55,6 @@ def test_splits_follow_folds_and_label_counts(datamodule):
     assert len({*dm.dataset("train").rows} & {*dm.dataset("test").rows}) == 0
 
 
-@pytest.mark.parametrize("rule", ["plurality", "majority", "multilabel"])
 def hand_target(row, rule: str):
     """The target of one raw label row (sentiment, then the emotions) by the rule's definition, worked out
     with plain Python: None when the rule drops the row."""
@@ -69,6 +68,7 @@ def hand_target(row, rule: str):
     return at_peak[0]
 
 
+@pytest.mark.parametrize("rule", ["plurality", "majority", "multilabel"])
 def test_label_rules_select_rows_and_targets(datamodule, rule):
     dm = datamodule(f"data.label_rule={rule}")
     ds = dm.dataset("train")
