@@ -77,8 +77,6 @@ def test_label_rules_select_rows_and_targets(datamodule, rule):
     expected = {int(r): hand_target(cache.labels[r], rule) for r in train_rows}
     kept = sorted(r for r, t in expected.items() if t is not None)
     assert sorted(int(r) for r in ds.rows) == kept
-    if rule != "multilabel":
-        assert len(kept) < len(train_rows)  # the tiny corpus has ties / weak tops for the rule to drop
     for i in range(len(ds)):
         item = ds[i]
         assert item["target"].tolist() == expected[int(item["index"])], int(item["index"])

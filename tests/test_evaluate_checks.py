@@ -26,7 +26,8 @@ def test_evaluate_refuses_a_checkpoint_for_other_data(field, train_cfg, data_dir
     meta = {**DATA, field: OTHER[field], "class_counts": [1] * len(EMOTIONS)}
     meta = {k: list(v) if isinstance(v, tuple) else v for k, v in meta.items()}
     model = build_model(run_cfg, meta)  # what load_checkpoint would rebuild from such a checkpoint
-    ckpt = tmp_path / "other.ckpt"
+    ckpt = tmp_path / "run" / "checkpoints" / "other.ckpt"
+    ckpt.parent.mkdir(parents=True)
     ckpt.write_bytes(b"")
     monkeypatch.setattr(evaluate_module, "load_checkpoint", lambda path: (model, run_cfg))
     cfg = compose_config("evaluate", [f"ckpt_path={ckpt}", f"paths.data_dir={data_dir}"], tmp_path / "eval")

@@ -88,14 +88,18 @@ def test_an_edited_corpus_gets_a_new_cache(corpus_dir, tmp_path):
     "change",
     [
         "word vectors",
-        {"emotions": ["happy", "sad"]},
+        {"emotions": ["sad", "happy"]},
         {"split_column": "fold"},
         {"audio_root": "elsewhere"},
     ],
 )
 def test_each_manifest_input_changes_the_fingerprint(folder, change):  # noqa: F811 (the fixture)
-    header = ["audio", "text", "happy", "sad", "split", "fold"]
-    write_csv(folder / "m.csv", header, [["wav/a16k.wav", "hello", "1", "0", "train", "train"]])
+    header = ["audio", "text", "emotion", "split", "fold"]  # "fold": the same split, under another name
+    rows = [
+        ["wav/a16k.wav", "hello", "happy", "train", "train"],
+        ["wav/a16k.wav", "world", "sad", "train", "train"],
+    ]
+    write_csv(folder / "m.csv", header, rows)
     glove = folder / "glove.txt"
     kw = {"word_vectors": glove, "vectors_cache_dir": folder / "vcache", "min_examples": 1}
     before = ManifestCorpus(folder / "m.csv", **kw).fingerprint()

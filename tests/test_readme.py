@@ -152,13 +152,23 @@ def test_the_readme_documents_every_entry_point():
 
 
 @pytest.mark.parametrize(("where", "module", "args"), COMMANDS, ids=[c[0] for c in COMMANDS])
-def test_documented_command_composes(where, module, args, files, tmp_path):
+def test_documented_command_composes(where, module, args, files, tmp_path, monkeypatch):
     assert module in HYDRA_COMMANDS | ARGPARSE_COMMANDS, f"{where}: no entry point mosei_attn.{module}"
     spec = importlib.util.find_spec(f"mosei_attn.{module}")
     if (
         spec.submodule_search_locations
     ):  # a package: `python -m` runs its __main__ (importing it would run it)
         assert importlib.util.find_spec(f"mosei_attn.{module}.__main__"), f"{where}: no {module}/__main__.py"
+        if module == "synthetic" and args.strip():  # its parser reads the documented arguments
+            from mosei_attn.synthetic import writer
+
+            got = {}
+            monkeypatch.setattr(
+                writer, "write_synthetic_corpus", lambda root, **kw: got.update(kw, root=root) or root
+            )
+            argv = [re.sub(r"^[A-Z]$", "7", a) for a in substitute(args, files, tmp_path)]  # N, S: a number
+            writer.main(argv)
+            assert (got["root"], got["n_videos"], got["seed"]) == (Path("1"), 7, 7), f"{where}: {got}"
         return
     mod = importlib.import_module(f"mosei_attn.{module}")
     if not args.strip():  # the command named in prose, without arguments: it exists

@@ -212,6 +212,7 @@ def test_wandb_sweep_proposal_builds_the_model_it_names(path, tmp_path, monkeypa
         "optimizer.lr": lambda: opt.param_groups[0]["lr"],
         "model.dropout": lambda: {m.p for m in model.modules() if isinstance(m, torch.nn.Dropout)},
         "model.kernels": lambda: model.net.speech.convs[0].out_channels,
+        "seed": lambda: cfg.seed,  # what the run seeds everything with
     }
     for key, value in sample.items():
         assert key in read, f"{path.name} proposes {key}: say here how the built run holds it"

@@ -83,7 +83,8 @@ def test_resume_from_last_checkpoint_continues(train_cfg, tmp_path, monkeypatch)
     start = EmotionModule.on_train_start
 
     def record(self):  # the optimizer as the resumed fit holds it before its first step
-        at_start.update(self.trainer.optimizers[0].state_dict()["state"])
+        state = self.trainer.optimizers[0].state_dict()["state"]  # copied: Adam updates it in place
+        at_start.update({k: {n: v.clone() for n, v in s.items()} for k, s in state.items()})
         start(self)
 
     monkeypatch.setattr(EmotionModule, "on_train_start", record)
