@@ -12,9 +12,13 @@ from pathlib import Path
 
 import pytest
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
+from mosei_attn.synthetic import writer
+from mosei_attn.training.build import build_datamodule, build_model
 from tests.conftest import compose_config
+from tests.test_configs import tiny_meta
 
 REPO = Path(__file__).resolve().parent.parent
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
@@ -160,8 +164,6 @@ def test_documented_command_composes(where, module, args, files, tmp_path, monke
     ):  # a package: `python -m` runs its __main__ (importing it would run it)
         assert importlib.util.find_spec(f"mosei_attn.{module}.__main__"), f"{where}: no {module}/__main__.py"
         if module == "synthetic" and args.strip():  # its parser reads the documented arguments
-            from mosei_attn.synthetic import writer
-
             got = {}
             monkeypatch.setattr(
                 writer, "write_synthetic_corpus", lambda root, **kw: got.update(kw, root=root) or root
@@ -207,8 +209,7 @@ def documented_overrides() -> list[str]:
     return sorted(set(found))
 
 
-#: The data choices a prose override may belong to (`data.emotions` is the manifest's); tiny shapes first, so a
-#: model builds in milliseconds (the override, given last, wins over them).
+#: The data choices a prose override may belong to (`data.emotions`: the manifest's); tiny shapes, so models build fast.
 DATA_CONTEXTS = (
     ["debug=tiny_shapes"],
     ["debug=tiny_shapes", "data=manifest", "data.manifest=m.csv", "data.word_vectors.path=v.txt"],
@@ -220,23 +221,19 @@ def _model_biases(model) -> list[float]:
     """Every bias value of the layers a ReLU follows (He init zeroes them; PyTorch's init does not)."""
     from mosei_attn.models.blocks import DenseHead, SpeechCNN, TextCNN
 
-    net = model.net
-    convs = [c for m in net.modules() if isinstance(m, SpeechCNN | TextCNN) for c in m.convs]
-    hidden = [h for m in net.modules() if isinstance(m, DenseHead) for h in m.hidden]
-    return [float(b) for layer in convs + hidden for b in layer.bias.detach().flatten()]
+    mods = list(model.net.modules())
+    layers = [c for m in mods if isinstance(m, SpeechCNN | TextCNN) for c in m.convs]
+    layers += [h for m in mods if isinstance(m, DenseHead) for h in m.hidden]
+    return [float(b) for layer in layers for b in layer.bias.detach().flatten()]
 
 
-#: What each override the README names must set in the object it configures, as that object reads it: the
-#: part of the run that is built ("data", "model", "trainer") -> (what is read from it, the value expected,
-#: written out here by hand). A placeholder (`data.emotions=[...]`) maps to None: it only has to compose.
+#: Override -> (the part built: data, model or trainer; what is read from it; the value expected, by hand).
+#: A placeholder (`data.emotions=[...]`) maps to None: it only has to compose.
+EMO4 = ["neutral", "happy", "sad", "angry"]
 EXPECTED = {
     "data.batch_size=4": ("data", lambda dm: dm.batch_size, 4),
     "data.emotions=[...]": None,
-    "data.emotions=[neutral,happy,sad,angry]": (
-        "data",
-        lambda dm: dm.make_corpus.keywords["emotions"],
-        ["neutral", "happy", "sad", "angry"],
-    ),
+    "data.emotions=[neutral,happy,sad,angry]": ("data", lambda dm: dm.make_corpus.keywords["emotions"], EMO4),
     "data.strict=true": ("data", lambda dm: (dm.strict, dm.make_corpus.keywords["strict"]), (True, True)),
     "model.class_weights_from_epoch=3": ("model", lambda m: m.hparams.class_weights_from_epoch, 3),
     "model.compile=true": ("model", lambda m: m.hparams.compile, True),
@@ -249,22 +246,14 @@ EXPECTED = {
 
 def _build(part: str, cfg):
     """The datamodule, model or Lightning Trainer a composed train config describes."""
-    from hydra.utils import instantiate
-
-    from mosei_attn.training.build import build_datamodule, build_model
-    from tests.test_configs import tiny_meta
-
-    if part == "data":
-        return build_datamodule(cfg.data)
-    if part == "model":
-        return build_model(cfg, tiny_meta(cfg))
-    return instantiate(cfg.trainer, logger=False, enable_checkpointing=False)
+    if part == "trainer":
+        return instantiate(cfg.trainer, logger=False, enable_checkpointing=False)
+    return build_datamodule(cfg.data) if part == "data" else build_model(cfg, tiny_meta(cfg))
 
 
 @pytest.mark.parametrize("override", documented_overrides())
 def test_documented_override_composes(override, tmp_path):
-    """Each override the README names composes, and the object it configures reads the documented value with
-    the type it needs (an int as an int, a bool as a bool): not merely a key that exists."""
+    """Each override the README names reaches the object it configures with the type it needs (int, bool)."""
     assert override in EXPECTED, f"README names {override}: add what it must set to EXPECTED"
     (parsed,) = OverridesParser.create().parse_overrides([override])
     errors = []
