@@ -188,10 +188,9 @@ def test_generator_writes_the_cue_truth_beside_the_mosei_files(corpus: Path) -> 
     labels = json.loads((corpus / "SYNTHETIC.json").read_text())["summary"]["segments"]
     assert sum(len(v) for v in truth.videos.values()) == sum(labels.values())
     modes = [e["mode"] for v in truth.videos.values() for e in v]
-    assert set(modes) <= set(MODES) and len(set(modes)) >= 2
+    assert len(set(modes)) >= 2  # (an unknown mode is refused by read_cue_truth itself)
     for entries in truth.videos.values():
         for e in entries:
-            assert (len(e["stressed"]) > 0) == (e["mode"] != "distractor" or len(e["stressed"]) > 0)
             assert all(0 <= a < b for a, b in e["stressed"])
             if e["mode"] in ("both", "prosody_only", "text_only"):
                 assert e["stressed"]  # these modes always stress a word

@@ -43,8 +43,80 @@ def test_every_group_has_options():
     assert {"data", "model", "optimizer", "trainer", "logger", "callbacks", "experiment", "debug"} <= groups
 
 
+#: What the data options build, written out by hand: batch size, spectrogram (bins, frames), max words.
+DATA = {"synthetic": (16, (100, 200), 40), "mosei": (32, (200, 400), 40), "manifest": (32, (200, 400), 40)}
+#: The optimizer each choice builds (class, lr); every other option keeps the default, Adam at 1e-3.
+OPTIMIZERS = {"sgd": (torch.optim.SGD, 1e-3), "paper_attention": (torch.optim.SGD, 1e-3)}
+OPTIMIZERS["paper_shallow"] = OPTIMIZERS["paper_attention"]
+#: The loggers each logger option builds, by class name, in order.
+LOGGERS = {
+    "csv": ["CSVLogger"],
+    "default": ["CSVLogger", "TensorBoardLogger"],
+    "tensorboard": ["TensorBoardLogger"],
+    "wandb": ["CSVLogger", "WandbLogger"],
+}
+
+
+def check_model(model, cfg) -> None:
+    """The network takes the data's shapes (tiny_meta: 3 emotions) and gives one logit per emotion."""
+    (f, t), (words, dim) = (
+        (cfg.data.audio.freq_bins, cfg.data.audio.max_frames),
+        (cfg.data.text.max_words, 300),
+    )
+    batch = {
+        "spec": torch.zeros(2, 1, f, t),
+        "spec_len": torch.tensor([t, t // 2]),
+        "words": torch.zeros(2, words, dim),
+        "word_len": torch.tensor([words, 1]),
+    }
+    model.eval()
+    with torch.no_grad():
+        assert model(batch).logits.shape == (2, 3)
+
+
+def check_optimizer(model, option: str) -> None:
+    """The optimizer Lightning gets: its class and learning rate; the scheduler's settings."""
+    built = model.configure_optimizers()
+    opt = built["optimizer"] if isinstance(built, dict) else built
+    cls, lr = OPTIMIZERS.get(option, (torch.optim.Adam, 1e-3))
+    assert type(opt) is cls and opt.param_groups[0]["lr"] == pytest.approx(lr)
+    if option.startswith("paper_"):
+        assert not isinstance(built, dict)  # a set learning rate: no scheduler
+    elif option == "plateau":
+        sched = built["lr_scheduler"]
+        assert isinstance(sched["scheduler"], torch.optim.lr_scheduler.ReduceLROnPlateau)
+        assert sched["monitor"] == "val/ua" and sched["scheduler"].mode == "max"
+        assert sched["scheduler"].factor == pytest.approx(0.5)
+    else:  # the default cosine schedule ends with the run: 1 epoch with tiny shapes, 6 by default, 30 to overfit
+        sched = built["lr_scheduler"]["scheduler"]
+        assert isinstance(sched, torch.optim.lr_scheduler.CosineAnnealingLR)
+        assert sched.T_max == {"fdr": 6, "overfit": 30}.get(option, 1)
+
+
+def check_trainer(cfg, option: str) -> None:
+    """The Trainer as Lightning reads its settings."""
+    from lightning.pytorch.accelerators import CPUAccelerator
+    from lightning.pytorch.strategies import DDPStrategy
+
+    if cfg.trainer.accelerator == "gpu" and not torch.cuda.is_available():
+        pytest.skip("building a GPU Trainer needs a GPU (tests/test_gpu.py runs it with -m gpu)")
+    trainer = instantiate(cfg.trainer, logger=False, enable_checkpointing=False)
+    if not torch.cuda.is_available():  # trainer.accelerator=auto finds no GPU
+        assert isinstance(trainer.accelerator, CPUAccelerator)
+    assert trainer.max_epochs == {"overfit": 30}.get(option, 1)  # fast_dev_run: one epoch
+    assert trainer.precision == "32-true"
+    if option == "ddp_cpu":
+        assert isinstance(trainer.strategy, DDPStrategy) and trainer.num_devices == 2
+        assert trainer.strategy._process_group_backend == "gloo"
+    assert trainer.fast_dev_run == (option == "fdr") and trainer.overfit_batches == {"overfit": 4}.get(
+        option, 0
+    )
+
+
 @pytest.mark.parametrize(("group", "option"), OPTIONS, ids=[f"{g}={o}" for g, o in OPTIONS])
 def test_option_composes_and_instantiates(group, option, tmp_path, monkeypatch):
+    """Each option builds what it describes: a model that takes the data's shapes, the optimizer, data
+    module, Trainer, loggers and callbacks with the settings written out by hand above."""
     monkeypatch.setenv("WANDB_MODE", "disabled")
     if group == "hparams_search":
         pytest.importorskip(
@@ -55,30 +127,40 @@ def test_option_composes_and_instantiates(group, option, tmp_path, monkeypatch):
         overrides.append("debug=tiny_shapes")  # tiny shapes: instantiating the paper's model is slow-ish
     cfg = compose_config("train", overrides, tmp_path / "run")
     model = build_model(cfg, tiny_meta(cfg))
-    assert isinstance(model, torch.nn.Module)
-    opt = model.configure_optimizers()
-    assert opt is not None
-    if group == "data":
-        dm = build_datamodule(cfg.data)  # constructing opens nothing
-        assert dm.batch_size == cfg.data.batch_size
-    if group == "trainer":
-        if cfg.trainer.accelerator == "gpu" and not torch.cuda.is_available():
-            assert cfg.trainer.precision == "bf16-mixed"  # composed; building a GPU Trainer needs a GPU
-        else:
-            assert instantiate(cfg.trainer, logger=False, enable_checkpointing=False) is not None
-    if group in ("logger", "callbacks"):
-        built = (
-            build_loggers(cfg) if group == "logger" else [instantiate(c) for c in cfg.callbacks.values() if c]
+    expected_class = {"shallow": "ShallowModule", "paper_shallow": "ShallowModule"}.get(
+        option, "AttentionModule"
+    )
+    assert type(model).__name__ == expected_class
+    if expected_class == "AttentionModule":
+        assert model.net.text_path == (option == "attention_text")
+    check_model(model, cfg)
+    if group != "data":
+        check_optimizer(model, option)
+    if group in ("data", "debug"):
+        tiny = (16, (16, 64), 8)  # debug=tiny_shapes: the synthetic batch, 16 x 64 spectrograms, 8 words
+        batch, spec, words = (
+            DATA[option] if group == "data" else tiny if option == "tiny_shapes" else DATA["synthetic"]
         )
-        assert built
+        dm = build_datamodule(cfg.data)  # constructing opens nothing
+        assert (dm.batch_size, (dm.audio.freq_bins, dm.audio.max_frames), dm.text.max_words) == (
+            batch,
+            spec,
+            words,
+        )
+    if group in ("trainer", "debug"):
+        check_trainer(cfg, option)
+    if group == "logger":
+        assert [type(lg).__name__ for lg in build_loggers(cfg)] == LOGGERS[option]
+    if group == "callbacks":
+        built = [instantiate(c) for c in cfg.callbacks.values() if c]
+        best, last = (c for c in built if type(c).__name__ == "ModelCheckpoint")
+        assert (best.monitor, best.mode, best.save_top_k) == ("val/ua", "max", 1)
+        assert last.monitor is None and last.filename == "last"
+        assert best.dirpath == last.dirpath == str((tmp_path / "run" / "checkpoints").resolve())
     if group == "experiment":
-        assert cfg.optimizer._target_ == "torch.optim.SGD" and cfg.optimizer.lr == pytest.approx(1e-3)
         assert list(cfg.model.dense) == [1024, 512, 128] and cfg.model.dropout == pytest.approx(0.1)
         assert cfg.data.batch_size == 32 and cfg.model.kernels == 32 and cfg.model.kernel_size == 3
-        assert (
-            cfg.get("scheduler") is None and cfg.data.audio.freq_bins == 200
-        )  # a set lr; the paper's 200 x 400
-        assert cfg.model._target_.lower().endswith(f"{option.removeprefix('paper_')}module")
+        assert cfg.data.audio.freq_bins == 200  # the paper's 200 x 400
 
 
 @pytest.mark.parametrize("experiment", ["paper_attention", "paper_shallow"])

@@ -125,6 +125,8 @@ def test_broken_cache_is_rebuilt(glove, tmp_path):
     (npy,) = (tmp_path / "cache").glob("*.npy")
     npy.write_bytes(b"garbage")
     np.testing.assert_allclose(load(glove, tmp_path).vectors[0], VECS["the"])
+    (rebuilt,) = (tmp_path / "cache").glob("*.npy")  # rewritten in place of the garbage, not read around it
+    np.testing.assert_allclose(np.load(rebuilt)[0], VECS["the"])
 
 
 @pytest.mark.parametrize(

@@ -94,14 +94,30 @@ def test_prediction_figure_edge_cases(tmp_path):
 @pytest.mark.parametrize(
     ("seconds", "rate", "channels"), [(0.005, 44_100, 2), (1.0, 8_000, 1), (0.3, 16_000, 1)]
 )
-def test_log_scaling_figure_for_short_stereo_and_silent_audio(tmp_path, seconds, rate, channels):
+def test_log_scaling_figure_for_short_stereo_and_silent_audio(tmp_path, monkeypatch, seconds, rate, channels):
     n = int(seconds * rate)
     t = np.arange(n) / rate
     wav = 0.3 * np.sin(2 * np.pi * 440 * t) * (seconds < 1.0)  # the 1 s case is digital silence
     wav = np.stack([wav] * channels, axis=1) if channels > 1 else wav
     settings = AudioFeatures(n_fft=64, win_length=64, hop_length=64, freq_bins=16, max_frames=64)
+    drawn = {}
+    save = plots.save_figure
+    monkeypatch.setattr(
+        plots, "save_figure", lambda fig, path: drawn.setdefault("fig", fig) and save(fig, path)
+    )
     path = figures.log_scaling_figure(settings, wav.astype(np.float32), rate, tmp_path / "fig3.png", "short")
-    assert path.is_file() and path.stat().st_size > 10_000
+    assert path.is_file()
+    before, after = (ax.images[0] for ax in drawn["fig"].axes[:2])  # the two panels (then the colour bars)
+    for image in (before, after):  # resampled to the features' 8 kHz: 0..4000 Hz up, 8 ms per 64-sample hop
+        x0, x1, y0, y1 = image.get_extent()
+        assert (x0, y0, y1) == (0, 0, 4000.0)
+        if seconds == 1.0:
+            assert x1 == pytest.approx(64 * 0.008)  # max_frames frames of the 125 in 1 s
+    assert before.get_array().shape[0] == 64 // 2 + 1  # the STFT's bins, linear
+    scaled = np.asarray(after.get_array())
+    assert after.get_array().shape[0] == 16 and scaled.min() >= 0 and scaled.max() <= 1
+    if seconds < 1.0:  # a tone: its loudest bin is 1 after scaling ("max -> 1")
+        assert scaled.max() == pytest.approx(1.0)
 
 
 def test_confusion_figure_with_an_empty_class(tmp_path):

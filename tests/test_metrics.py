@@ -123,15 +123,33 @@ def test_multilabel_threshold_applies_to_probabilities_even_for_small_logits() -
 
 
 @pytest.mark.parametrize(
-    ("logits", "target", "multilabel"),
+    ("logits", "target", "multilabel", "message"),
     [
-        (torch.zeros(4, 2), torch.zeros(4, dtype=torch.long), False),  # wrong class count
-        (torch.zeros(4, 3), torch.tensor([0, 1, 2, 3]), False),  # class index out of range
-        (torch.zeros(4, 3), torch.zeros(4, dtype=torch.long), True),  # multilabel needs (B, C) targets
+        (
+            torch.zeros(4, 2),
+            torch.zeros(4, dtype=torch.long),
+            False,
+            r"logits must be \(batch, 3\), got \(4, 2\)",
+        ),
+        (
+            torch.zeros(4, 3),
+            torch.tensor([0, 1, 2, 3]),
+            False,
+            r"class indices must lie in \[0, 3\), got 0\.\.3",
+        ),
+        (
+            torch.zeros(4, 3),
+            torch.zeros(4, dtype=torch.long),
+            True,
+            r"multilabel targets must be \(4, 3\), got \(4,\)",
+        ),
     ],
 )
-def test_bad_input_is_refused(logits: torch.Tensor, target: torch.Tensor, multilabel: bool) -> None:
-    with pytest.raises(ValueError, match="must|lie"):
+def test_bad_input_is_refused(
+    logits: torch.Tensor, target: torch.Tensor, multilabel: bool, message: str
+) -> None:
+    """Each kind of bad input gets its own error, naming the shape or range it needed and what it got."""
+    with pytest.raises(ValueError, match=message):
         EmotionMetrics(3, multilabel=multilabel).update(logits, target)
 
 

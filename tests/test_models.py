@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import lightning as L
 import pytest
 import torch
 import torch.nn.functional as F
-from hydra.utils import get_class
-from omegaconf import OmegaConf
 from torch.utils.data import DataLoader
 
-from mosei_attn.config import CONFIG_DIR
 from mosei_attn.data.meta import DataMeta
 from mosei_attn.models import AttentionModule, ShallowModule
 from mosei_attn.models.base import inverse_frequency_weights
@@ -67,13 +62,6 @@ def test_output_shapes_at_paper_sizes(cls: type) -> None:
         assert attn.shape == (2, 400 // 8, 40 // 2)  # (B, m = T', n = L')
     else:
         assert attn is None
-
-
-@pytest.mark.parametrize("name", ["attention", "shallow"])
-def test_shipped_model_config_builds(name: str) -> None:
-    cfg = OmegaConf.to_container(OmegaConf.load(Path(CONFIG_DIR) / "model" / f"{name}.yaml"))
-    model = get_class(cfg.pop("_target_"))(tiny_meta(), SGD, **cfg)
-    assert isinstance(model, MODELS[0] if name == "attention" else MODELS[1])
 
 
 def test_pool_width_sets_the_attention_grid() -> None:

@@ -69,16 +69,36 @@ def test_train_then_evaluate_gives_the_same_figures(train_cfg, data_dir, tmp_pat
     assert saved["checkpoint_epoch"] == int(Path(best).name[len("epoch") :][:3])  # epoch{epoch:03d}-ua...
 
 
-def test_resume_from_last_checkpoint_continues(train_cfg, tmp_path):
+def test_resume_from_last_checkpoint_continues(train_cfg, tmp_path, monkeypatch):
+    """The resumed run starts from the saved Adam state (moments and step count), not a fresh optimizer."""
+    from mosei_attn.models.base import EmotionModule
+
     run = tmp_path / "run"
     train(train_cfg("trainer.max_epochs=1", "~scheduler", output_dir=run))
     last = run / "checkpoints" / "last.ckpt"
     first = torch.load(last, weights_only=False)
     assert first["epoch"] == 0
+    steps = first["global_step"]
+    saved = first["optimizer_states"][0]["state"]
+    assert saved and {float(s["step"]) for s in saved.values()} == {float(steps)}  # Adam stepped each batch
+    at_start = {}
+    start = EmotionModule.on_train_start
+
+    def record(self):  # the optimizer as the resumed fit holds it before its first step
+        state = self.trainer.optimizers[0].state_dict()["state"]  # copied: Adam updates it in place
+        at_start.update({k: {n: v.clone() for n, v in s.items()} for k, s in state.items()})
+        start(self)
+
+    monkeypatch.setattr(EmotionModule, "on_train_start", record)
     train(train_cfg("trainer.max_epochs=2", "~scheduler", f"ckpt_path={last}", output_dir=run))
+    assert at_start.keys() == saved.keys()
+    for k, s in saved.items():  # a fresh Adam has no state at all before its first step
+        assert float(at_start[k]["step"]) == float(steps)
+        assert torch.equal(at_start[k]["exp_avg"], s["exp_avg"])
+        assert torch.equal(at_start[k]["exp_avg_sq"], s["exp_avg_sq"])
     second = torch.load(last, weights_only=False)
-    assert second["global_step"] == 2 * first["global_step"]  # one more epoch, not two
-    assert "state" in str(second["optimizer_states"][0].keys())
+    assert second["global_step"] == 2 * steps  # one more epoch, not two
+    assert {float(s["step"]) for s in second["optimizer_states"][0]["state"].values()} == {2.0 * steps}
     with open(run / "metrics.csv") as f:
         epochs = {row["epoch"] for row in csv.DictReader(f) if row.get("val/ua")}
     assert epochs == {"0", "1"}  # the epoch logged before the resume is kept
