@@ -31,10 +31,6 @@ from tests.test_faults_cli import BATCH, REPO
 TIMEOUT_S = 900
 
 EPOCHS = 2
-LR_MONITOR = [
-    "+callbacks.lr_monitor._target_=lightning.pytorch.callbacks.LearningRateMonitor",
-    "+callbacks.lr_monitor.logging_interval=epoch",
-]
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +38,7 @@ def cli_run(data_dir, tmp_path_factory):
     """A 2-epoch run with the default cosine schedule, started from the command line in a folder whose path
     holds non-ASCII characters and a space."""
     folder = tmp_path_factory.mktemp("nonascii") / "résumé ü run"
-    args = [*TINY, f"paths.data_dir={data_dir}", "test=false", f"trainer.max_epochs={EPOCHS}", *LR_MONITOR]
+    args = [*TINY, f"paths.data_dir={data_dir}", "test=false", f"trainer.max_epochs={EPOCHS}"]
     proc = subprocess.run(
         [sys.executable, "-m", "mosei_attn.train", *args, f"hydra.run.dir='{folder}'"],
         env=cli_env(), capture_output=True, text=True, timeout=TIMEOUT_S,
@@ -96,7 +92,7 @@ def test_a_cosine_run_extends_with_the_schedule_of_its_new_length(cli_run, data_
     base = lrs(run_dir)[0]
     # a finished cosine run stops at learning rate 0: "go on from where it is" would train no more
     assert torch.load(last, weights_only=False)["optimizer_states"][0]["param_groups"][0]["lr"] == 0
-    overrides = [*TINY, f"paths.data_dir={data_dir}", "test=false", *LR_MONITOR]
+    overrides = [*TINY, f"paths.data_dir={data_dir}", "test=false"]
     train(compose_config("train", [*overrides, "trainer.max_epochs=4", f"ckpt_path={last}"], run_dir))
     cosine = [base * (1 + math.cos(math.pi * e / 4)) / 2 for e in range(4)]
     assert lrs(run_dir)[:2] == pytest.approx([base, base / 2])  # the 2 epochs it had

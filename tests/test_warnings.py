@@ -1,4 +1,4 @@
-"""Lightning's LeafSpec deprecation is silenced, and only that warning."""
+"""An entry point's process setup silences Lightning's LeafSpec deprecation, and only that warning."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ REPO = Path(__file__).resolve().parent.parent
 
 CODE = """
 import warnings
-import mosei_attn
+from mosei_attn.process import process_setup
+process_setup()  # what every entry point runs first
 from lightning.pytorch.utilities._pytree import _tree_flatten
 _tree_flatten(1)  # builds a LeafSpec: Lightning's own call that warns on every run
 warnings.warn("`isinstance(treespec, LeafSpec)` is fine here", UserWarning)
@@ -32,7 +33,7 @@ def test_only_the_leafspec_deprecation_is_filtered():
 
 def test_without_the_filter_lightning_does_warn():
     """The filtered message is the one Lightning emits (if torch stops warning, the filter can go)."""
-    code = CODE.replace("import mosei_attn\n", "")
+    code = CODE.replace("process_setup()  # what every entry point runs first\n", "")
     proc = subprocess.run(
         [sys.executable, "-W", "default", "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120
     )
