@@ -61,9 +61,7 @@ def build_datamodule(data_cfg: DictConfig | dict[str, Any]) -> L.LightningDataMo
         cfg.corpus._target_ = MOVED_CLASSES[cfg.corpus._target_]
     skip = corpus_inputs(cfg)
     raw = str(OmegaConf.to_container(data_cfg, resolve=False)) if OmegaConf.is_config(data_cfg) else ""
-    raw = (
-        raw if "${" in raw else ""
-    )  # a resolved config (a checkpoint's, rebased) no longer says who reads what
+    raw = raw if "${" in raw else ""  # a config a checkpoint recorded is resolved: nothing to trace
     unused = [k for k in skip if raw and not re.search(r"\$\{(\.\.|\.|data\.)" + re.escape(k) + r"\b", raw)]
     if unused:
         raise ValueError(f"data.{unused[0]}: neither an argument of {cfg._target_} nor used by its corpus")
