@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from mosei_attn.data.cache import build as cache
+from mosei_attn.data.cache import reader as cache_reader
 from mosei_attn.data.cache.build import FeatureExtractionError, build_cache, cache_path
-from mosei_attn.data.cache.build import build as cache
-from mosei_attn.data.cache.build import reader as cache_reader
 from mosei_attn.data.cache.reader import (
     CacheCorruptError,
     CacheMismatchError,

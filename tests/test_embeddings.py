@@ -8,8 +8,8 @@ import os
 import numpy as np
 import pytest
 
+from mosei_attn.data.features import embeddings
 from mosei_attn.data.features.embeddings import WordVectors, parse_text, tokenize
-from mosei_attn.data.features.extractors import embeddings
 
 VECS = {"the": [1, 2, 3, 4], "Apple": [0.5, -1, 2e-3, 7], "apple": [9, 9, 9, 9], "cat": [-1.25, 0, 0, 1]}
 

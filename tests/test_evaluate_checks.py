@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from mosei_attn.data.labels import EMOTIONS
 
 from mosei_attn import evaluate as evaluate_module
+from mosei_attn.data.corpora.labels import EMOTIONS
 from mosei_attn.training.build import build_model
 from tests.conftest import compose_config
 

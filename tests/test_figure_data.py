@@ -13,9 +13,9 @@ import pytest
 import torch
 import yaml
 from matplotlib.container import BarContainer
-from mosei_attn.data.labels import EMOTIONS
 
 from mosei_attn import aggregate as agg
+from mosei_attn.data.corpora.labels import EMOTIONS
 from mosei_attn.reporting import figures, plots
 from mosei_attn.training.build import build_datamodule, build_model
 

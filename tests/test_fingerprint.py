@@ -8,10 +8,10 @@ import os
 from pathlib import Path
 
 import pytest
-from mosei_attn.data.corpus import MoseiCorpus
-from mosei_attn.data.layout import LABELS_FILE, TRANSCRIPT_DIR, WORDS_FILE
-from mosei_attn.data.manifest import ManifestCorpus
 
+from mosei_attn.data.corpora.manifest import ManifestCorpus
+from mosei_attn.data.corpora.mosei import MoseiCorpus
+from mosei_attn.data.corpora.mosei_layout import LABELS_FILE, TRANSCRIPT_DIR, WORDS_FILE
 from mosei_attn.data.datamodule import MoseiDataModule
 from tests.corpus_helpers import WORD_DIM, build_corpus
 from tests.test_manifest import WORDS, folder, vector, vectors, write_csv  # noqa: F401 (fixtures)

@@ -12,8 +12,8 @@ import soundfile as sf
 
 from mosei_attn.data.corpora.manifest import ManifestCorpus
 from mosei_attn.data.corpora.segment import Segment
+from mosei_attn.data.features import embeddings
 from mosei_attn.data.features.embeddings import WordVectors
-from mosei_attn.data.features.extractors import embeddings
 
 WORDS = ("hello", "world", "good", "day", "so", "sad")
 DIM = 4
