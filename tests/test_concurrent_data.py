@@ -19,7 +19,7 @@ RACER = r"""
 import functools, os, sys, time
 from pathlib import Path
 
-import mosei_attn.data.cache as cache
+import mosei_attn.data.cache.build as cache
 import mosei_attn.synthetic.writer as writer
 
 marks = Path(sys.argv[1])

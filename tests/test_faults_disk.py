@@ -12,7 +12,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from mosei_attn.data import cache
+from mosei_attn.data.cache import build as cache
 from mosei_attn.errors import DiskFullError
 from mosei_attn.synthetic import write_synthetic_corpus
 from mosei_attn.training.checkpoint_io import AtomicCheckpointIO

@@ -83,16 +83,17 @@ def test_sweep_plots_draw_the_mean_and_std_of_the_runs(tmp_path, monkeypatch):
         ((_, low), (_, high)) = container.errorbar.lines[2][0].get_segments()[0]
         assert (low, high) == (pytest.approx(50.0), pytest.approx(90.0))
     assert len(drawn_bars) == len(agg.DEFAULT_METRICS)
-    wa_axis, ua_axis = figs["aggregate_curves.png"].axes[:2]
+    acc_axis = figs["aggregate_curves.png"].axes[1]  # losses left, val WA and UA (percent) right
     # by hand: val/wa per epoch (0.1, 0.3, 0.5) and (0.3, 0.5, 0.7): means 0.3 and 0.5, std 0.2 both
     # val/ua (0.2, 0.4, 0.6) -> 0.4, std 0.2; (0.4, 0.6, 0.9) -> 1.9 / 3, std sqrt(0.38 / 6)
-    for axis, means, stds in (
-        (wa_axis, (30, 50), (20, 20)),
-        (ua_axis, (40, 190 / 3), (20, 100 * math.sqrt(0.38 / 6))),
+    drawn = {line.get_label().split(",")[0]: line for line in acc_axis.lines}
+    bands = dict(zip(("val/wa", "val/ua"), acc_axis.collections, strict=True))  # drawn in this order
+    for metric, means, stds in (
+        ("val/wa", (30, 50), (20, 20)),
+        ("val/ua", (40, 190 / 3), (20, 100 * math.sqrt(0.38 / 6))),
     ):
-        (line,) = axis.lines
+        line = drawn[metric]
         assert list(line.get_xdata()) == [1, 2]  # epochs, 1-based
         np.testing.assert_allclose(line.get_ydata(), means)
-        (band,) = axis.collections
-        ys = band.get_paths()[0].vertices[:, 1]
+        ys = bands[metric].get_paths()[0].vertices[:, 1]
         np.testing.assert_allclose([ys.min(), ys.max()], [means[0] - stds[0], means[1] + stds[1]])

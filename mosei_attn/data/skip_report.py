@@ -18,6 +18,7 @@ SKIP_REASONS: tuple[str, ...] = (
     "no audio file", "no words", "zero length", "not in a fold", "unreadable csd entry",
     "label not a number", "negative emotion intensity", "malformed transcript line",
     "unreadable audio file", "audio sample rate too low", "starts past the end of its audio", "empty audio cut",
+    "NaN or infinite audio samples",
 )  # fmt: skip
 #: Examples kept per reason.
 MAX_EXAMPLES = 3

@@ -23,7 +23,7 @@ RESAMPLE_QUALITY = "HQ"
 #: (one is the other inverted): the mix would be silence, so the loudest channel is used instead.
 CANCEL_RATIO = 1e-3
 #: Why a segment whose audio holds NaN or Inf samples is skipped (counted under this reason).
-NONFINITE_REASON = "NaN or infinite audio samples"
+NONFINITE_REASON = "NaN or infinite audio samples"  # one of data.skip_report.SKIP_REASONS
 
 
 class AudioReadError(UserFault, ValueError):
