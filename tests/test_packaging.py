@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from mosei_attn import utils
+from mosei_attn import config
 
 REPO = Path(__file__).resolve().parent.parent
 #: What a wheel is built from (the rest of the checkout is not packaged).
@@ -89,19 +89,19 @@ def test_an_installed_package_uses_the_configs_inside_it(tmp_path, monkeypatch):
     package = tmp_path / "site-packages" / "mosei_attn"
     (package / "conf").mkdir(parents=True)
     (package / "conf" / "train.yaml").write_text("seed: 1\n")
-    monkeypatch.setattr(utils.resources, "files", lambda name: package)
-    monkeypatch.setattr(utils, "__file__", str(package / "utils.py"))
-    assert utils.config_dir() == str(package / "conf")
+    monkeypatch.setattr(config.resources, "files", lambda name: package)
+    monkeypatch.setattr(config, "__file__", str(package / "config.py"))
+    assert config.config_dir() == str(package / "conf")
 
 
 def test_a_checkout_uses_its_top_level_conf():
-    assert Path(utils.CONFIG_DIR) == REPO / "conf"
+    assert Path(config.CONFIG_DIR) == REPO / "conf"
 
 
 def test_a_package_without_configs_says_how_to_reinstall(tmp_path, monkeypatch):
     package = tmp_path / "site-packages" / "mosei_attn"
     package.mkdir(parents=True)
-    monkeypatch.setattr(utils.resources, "files", lambda name: package)
-    monkeypatch.setattr(utils, "__file__", str(package / "utils.py"))
+    monkeypatch.setattr(config.resources, "files", lambda name: package)
+    monkeypatch.setattr(config, "__file__", str(package / "config.py"))
     with pytest.raises(FileNotFoundError, match=r"no Hydra configs \(train.yaml\) in .*site-packages"):
-        utils.config_dir()
+        config.config_dir()
