@@ -25,7 +25,6 @@ import json
 import logging
 import multiprocessing
 import os
-import signal
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -37,6 +36,7 @@ from rich.progress import Progress
 
 from mosei_attn.data.cache import tally
 from mosei_attn.data.cache.columns import checked_labels, write_attrs, write_segment_columns
+from mosei_attn.data.cache.interrupt import ctrl_c_as_flag, ignore_sigint, until_ctrl_c
 from mosei_attn.data.cache.reader import FEATURE_CACHE_VERSION, read_attrs, validate_cache
 from mosei_attn.data.corpora.labels import EMOTIONS, LABEL_COLUMNS
 from mosei_attn.data.corpora.segment import Segment
@@ -120,13 +120,9 @@ def _extraction(
     if start_method is None:
         start_method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     chunksize = max(1, min(64, len(segments) // (workers * 8)))
-    with multiprocessing.get_context(start_method).Pool(workers, initializer=_ignore_sigint) as pool:
-        yield pool.imap(worker, segments, chunksize=chunksize)
-
-
-def _ignore_sigint() -> None:
-    """In a pool worker: Ctrl-C is the parent's to handle (it stops the pool); a worker dying of it can hang it."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with multiprocessing.get_context(start_method).Pool(workers, initializer=ignore_sigint) as pool:
+        with ctrl_c_as_flag() as hit:
+            yield until_ctrl_c(pool.imap(worker, segments, chunksize=chunksize), hit)
 
 
 def _warn_old_formats(path: Path, name: str) -> None:
