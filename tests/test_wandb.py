@@ -7,6 +7,7 @@ import csv
 import functools
 import logging
 import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -98,6 +99,21 @@ def test_unreachable_server_falls_back_after_the_init_timeout(fresh_wandb, tmp_p
     assert "could not start online" in line and "\n" not in line
 
 
+def read_when_complete(run_file: Path, timeout_s: float = 60.0) -> dict:
+    """``read_run`` once W&B's writer process has flushed the file (it may still be writing the last records
+    on a loaded machine when ``wandb.finish`` returns): a torn last record is retried, never skipped."""
+    from google.protobuf.message import DecodeError
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return read_run(run_file)
+        except DecodeError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1.0)
+
+
 def test_offline_training_run_reads_back(fresh_wandb, train_cfg, monkeypatch):
     """History per epoch against ``epoch``, define_metric's best ``val/ua``, the best checkpoint's figures
     in the summary, the learning rate, and the figures as images."""
@@ -106,7 +122,7 @@ def test_offline_training_run_reads_back(fresh_wandb, train_cfg, monkeypatch):
     wandb.finish()  # what job_scope does when the Hydra job ends: the run file is complete
     out = objects["output_dir"]
     (run_file,) = (out / "wandb").glob("offline-run-*/run-*.wandb")
-    run = read_run(run_file)
+    run = read_when_complete(run_file)
     with open(out / "metrics.csv") as f:
         rows = [r for r in csv.DictReader(f) if r.get("val/ua")]
     val_ua = {int(r["epoch"]): float(r["val/ua"]) for r in rows}
