@@ -15,6 +15,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from mosei_attn.data.skip_report import NONFINITE_AUDIO
 from mosei_attn.errors import UserFault
 
 #: soxr quality for every resampling: "HQ" is its default and transparent for 8 kHz features.
@@ -23,7 +24,7 @@ RESAMPLE_QUALITY = "HQ"
 #: (one is the other inverted): the mix would be silence, so the loudest channel is used instead.
 CANCEL_RATIO = 1e-3
 #: Why a segment whose audio holds NaN or Inf samples is skipped (counted under this reason).
-NONFINITE_REASON = "NaN or infinite audio samples"  # one of data.skip_report.SKIP_REASONS
+NONFINITE_REASON = NONFINITE_AUDIO  # one of data.skip_report.SKIP_REASONS
 
 
 class AudioReadError(UserFault, ValueError):
