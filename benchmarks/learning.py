@@ -33,10 +33,13 @@ COLUMNS = (
     *(f"acc_{m}" for m in MODES),
     "pointing",
     *(f"pointing_{m}" for m in MODES),
+    "pointing_floor",
+    *(f"pointing_floor_{m}" for m in MODES),
     "attn_onset",
     "attn_onset_chance",
 )
-RATIOS = ("pointing", *(f"pointing_{m}" for m in MODES))  # printed as ratios (1.0 = uniform), not percent
+#: Printed as ratios (1.0 = uniform attention), not percent.
+RATIOS = tuple(c for c in COLUMNS if c.startswith("pointing"))
 
 
 def run_one(model: str, seed: int, out: Path, threads: int, extra: list[str]) -> dict:

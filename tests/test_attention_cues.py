@@ -160,7 +160,7 @@ def test_onset_and_last_against_hand_worked_values() -> None:
         ]
     )
     n_time = torch.tensor([4, 6, 3, 2])
-    onset, last, chance = edges(alpha, n_time)
+    onset, last, chance = edges(alpha, torch.arange(6) < n_time[:, None])
     assert onset[:3].tolist() == [0.0, 1.0, 0.0] and last[:3].tolist() == [1.0, 0.0, 0.0]
     assert chance[:3].tolist() == pytest.approx([1 / 4, 1 / 6, 1 / 3])
     assert onset[3].isnan() and last[3].isnan() and chance[3].isnan()

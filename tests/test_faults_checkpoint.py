@@ -164,3 +164,16 @@ def test_user_mistakes_on_the_command_line_are_one_line(cli_run, tmp_path):
         lines = [ln for ln in parts[name].splitlines() if ln.startswith("error: ")]
         assert len(lines) == 1 and text in lines[0], parts[name][-3000:]
         assert "Traceback" not in parts[name] and "=== exit 1" in parts[name]
+
+
+def test_a_checkpoint_of_an_older_network_is_refused_by_name(cli_run, tmp_path):
+    """A checkpoint whose dense head was built for flattened features (the attention model before issue 17)
+    gets one error naming the file, the layer and what to do, not a page of load_state_dict output."""
+    ckpt = torch.load(cli_run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    key = "net.head.hidden.0.weight"
+    out_f, in_f = ckpt["state_dict"][key].shape
+    ckpt["state_dict"][key] = torch.zeros(out_f, in_f * 4)  # as if it read 4 time positions one by one
+    old = tmp_path / "old.ckpt"
+    torch.save(ckpt, old)
+    with pytest.raises(ValueError, match=rf"{old}: its weights do not fit .*{key}.*train it again"):
+        load_checkpoint(old)

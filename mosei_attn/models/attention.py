@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -18,8 +19,25 @@ from mosei_attn.models.blocks import (
     mask_inputs,
     pooled_lengths,
     pooled_size,
+    real_positions,
 )
 from mosei_attn.models.output import NetOutput
+
+
+def speech_positions(
+    spec: torch.Tensor, n_time: torch.Tensor, size: int, stride: int, gate: float
+) -> torch.Tensor:
+    """(B, size) bool: the first ``n_time`` (B,) time positions of ``spec`` (B, 1, F, T) whose level (the mean
+    of their ``stride`` frames over frequency) is at least ``lo + gate * (hi - lo)``, where ``lo`` and ``hi``
+    are the quietest and the loudest of those positions. The loudest one always qualifies; a segment of
+    one level keeps all its positions. ``gate`` 0 keeps every position; 0.5, the midpoint, keeps speech and
+    leaves out the silence before, between and after the words, whatever the recording's level."""
+    b = spec.shape[0]
+    level = spec[..., : size * stride].mean(dim=(1, 2)).view(b, size, stride).mean(dim=2)  # (B, size)
+    real = length_mask(n_time, size)
+    lo = level.masked_fill(~real, math.inf).amin(dim=1, keepdim=True)
+    hi = level.masked_fill(~real, -math.inf).amax(dim=1, keepdim=True)
+    return real & (level >= lo + gate * (hi - lo))
 
 
 class AttentionNet(nn.Module):
@@ -30,11 +48,19 @@ class AttentionNet(nn.Module):
     m = T' = T / pool^P time positions (rows) and n = L' = L / pool^text_blocks word positions (columns).
     Each real column is a softmax over the attended time positions (eq. 1); padded columns are 0.
 
+    The classifier CNN's output is averaged over its real time positions before the dense head: the
+    paper's "the last CNN layer computes the weighted sum of all the information extracted from the
+    attention input" (section 2), read as a sum over time. The head then cannot read a time position
+    apart from the others, so alpha can only help it by weighing the frames that carry the emotion.
+    ``speech_gate`` (ours, None in the paper) lets eq. 1's softmax cover only the time positions that hold
+    speech (:func:`speech_positions`): a word is spoken where there is speech, not in the silence around
+    it, and silent positions take weight 0.
+
     The scores are unscaled, as the paper's eq. 1 (a 1 / sqrt(d) scale was measured and removed:
     docs/choices.md). ``mask_padding`` (ours) makes the batch's padding invisible to every CNN block
     (:class:`SpeechCNN`) and lets the softmax cover only whole real time positions
     (:func:`attended_lengths`) and real word columns; off, eq. 1 runs over every position and column, as
-    the paper wrote it. ``text_path`` (beyond the paper) also feeds the text CNN's features to the dense
+    the paper wrote it, and the classifier averages over every position. ``text_path`` (beyond the paper) also feeds the text CNN's features to the dense
     head.
     """
 
@@ -53,9 +79,12 @@ class AttentionNet(nn.Module):
         dropout: float = 0.1,
         mask_padding: bool = True,
         text_path: bool = False,
+        speech_gate: float | None = None,
     ) -> None:
         super().__init__()
-        self.mask_padding = mask_padding
+        if speech_gate is not None and not 0.0 <= speech_gate <= 1.0:
+            raise ValueError(f"model.speech_gate must be null or in [0, 1], got {speech_gate!r}")
+        self.mask_padding, self.speech_gate = mask_padding, speech_gate
         n_freq, n_time = spec_shape
         n_words, embed_dim = text_shape
         self.pool_blocks, self.text_blocks, self.pool = pool_blocks, text_blocks, pool
@@ -69,7 +98,7 @@ class AttentionNet(nn.Module):
         self.proj_text = nn.Conv1d(kernels, attn_dim, 1)
         self.classifier = SpeechCNN(1, kernels, kernel_size, pool_blocks, pool)
         self.text_path = text_path
-        head_in = kernels * self.freq_p * self.time_p + (kernels * self.words_p if text_path else 0)
+        head_in = kernels * self.freq_p + (kernels * self.words_p if text_path else 0)
         self.head = DenseHead(head_in, dense, num_classes, dropout)
 
     @property
@@ -80,8 +109,9 @@ class AttentionNet(nn.Module):
     def attend(
         self, spec: torch.Tensor, spec_len: torch.Tensor, words: torch.Tensor, word_len: torch.Tensor
     ) -> tuple[torch.Tensor, ...]:
-        """For already masked inputs: the attention matrix (B, m, n), alpha (B, m), the attended positions
-        (B,), the per-frame weights (B, T) and the text CNN's features (B, K, L')."""
+        """For already masked inputs: the attention matrix (B, m, n), alpha (B, m), the real attended positions
+        (B,), the positions eq. 1 covers (B, m), the per-frame weights (B, T) and the text CNN's features
+        (B, K, L')."""
         spec_lens, word_lens = (spec_len, word_len) if self.mask_padding else (None, None)
         feats = self.speech(spec, spec_lens)  # (B, K, F', T')
         f = self.proj_speech(feats.flatten(1, 2))  # (B, d, T')
@@ -93,35 +123,51 @@ class AttentionNet(nn.Module):
             n_word = pooled_lengths(word_len, self.text_blocks, self.words_p, self.pool)  # (B,)
         else:  # the paper's eq. 1 as written: every time position and word column, padding included
             n_time, n_word = (torch.full_like(spec_len, n) for n in (self.time_p, self.words_p))
-        time_mask = length_mask(n_time, self.time_p)  # (B, m)
+        real = length_mask(n_time, self.time_p)  # (B, m)
+        time_mask = real  # the positions eq. 1's softmax covers
+        if self.speech_gate is not None:
+            time_mask = speech_positions(spec, n_time, self.time_p, self.time_stride, self.speech_gate)
         word_mask = length_mask(n_word, self.words_p)  # (B, n)
         scores = scores.masked_fill(~time_mask[:, :, None], float("-inf"))
         attn = scores.softmax(dim=1) * word_mask[:, None, :].to(scores.dtype)  # eq. 1, (B, m, n)
         alpha = attn.sum(dim=2)  # eq. 2: one weight per time position, (B, m); sums to n_word
-        # Scale to average 1 over the real time positions; with no words, uniform (the plain spectrogram).
-        scaled = alpha * (n_time / n_word.clamp(min=1)).to(alpha.dtype)[:, None]
-        alpha = torch.where((n_word > 0)[:, None], scaled, time_mask.to(alpha.dtype))  # (B, m)
+        # Scale to average 1 over the positions eq. 1 covers; with no words, 1 on every real position (the
+        # plain spectrogram).
+        scaled = alpha * (time_mask.sum(dim=1) / n_word.clamp(min=1)).to(alpha.dtype)[:, None]
+        alpha = torch.where((n_word > 0)[:, None], scaled, real.to(alpha.dtype))  # (B, m)
         # "Extend": each pooled weight covers pool^P frames; the frames past the last attended position
         # (a partly real window, or past T' * pool^P) reuse its weight.
         frame = torch.arange(spec.shape[-1], device=spec.device)
         idx = torch.div(frame, self.time_stride, rounding_mode="floor")[None, :]  # (1, T)
         idx = torch.minimum(idx, (n_time - 1)[:, None])  # (B, T)
         weights = alpha.gather(1, idx)  # (B, T)
-        return attn, alpha, n_time, weights, text
+        return attn, alpha, n_time, time_mask, weights, text
 
     def forward(
         self, spec: torch.Tensor, spec_len: torch.Tensor, words: torch.Tensor, word_len: torch.Tensor
     ) -> NetOutput:
         """Class logits (B, C) with the attention matrix (B, m, n), alpha (B, m) and frame weights (B, T)."""
         spec, words = mask_inputs(spec, spec_len, words, word_len)
-        attn, alpha, n_time, weights, text = self.attend(spec, spec_len, words, word_len)
+        attn, alpha, n_time, covered, weights, text = self.attend(spec, spec_len, words, word_len)
         attended = spec * weights[:, None, None, :]  # broadcast over frequency, (B, 1, F, T)
-        feats = self.classifier(attended, spec_len if self.mask_padding else None).flatten(1)  # (B, K*F'*T')
+        lengths = spec_len if self.mask_padding else None
+        feats = self.classifier(attended, lengths)  # (B, K, F', T')
+        feats = self.time_mean(feats, lengths).flatten(1)  # "the weighted sum" over time, (B, K*F')
         if self.text_path:  # beyond the paper: the shallow model's text features beside the attended speech
-            feats = torch.cat([feats, text.flatten(1)], dim=1)  # (B, K*F'*T' + K*L')
+            feats = torch.cat([feats, text.flatten(1)], dim=1)  # (B, K*F' + K*L')
         return NetOutput(
-            self.head(feats), attn, alpha, n_time, weights
-        )  # (B, C), (B, m, n), (B, m), (B,), (B, T)
+            self.head(feats), attn, alpha, n_time, weights, covered
+        )  # (B, C), (B, m, n), (B, m), (B,), (B, T), (B, m)
+
+    def time_mean(self, feats: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
+        """(B, K, F', T') -> (B, K, F'): the mean over the real time positions (all of them without
+        ``lengths``), so a segment's features do not depend on its length or its batch's padding."""
+        if lengths is None:
+            return feats.mean(dim=-1)
+        real = real_positions(lengths, self.pool_blocks, feats.shape[-1], self.pool).to(
+            feats.dtype
+        )  # (B, T')
+        return (feats * real[:, None, None, :]).sum(dim=-1) / real.sum(dim=1).clamp(min=1)[:, None, None]
 
 
 class AttentionModule(EmotionModule):

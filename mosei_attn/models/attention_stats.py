@@ -3,9 +3,10 @@ segment's edge. Measured on every corpus (real MOSEI too), every validation epoc
 
 - ``attn_peak``: mean over segments of alpha's max / mean (1 = flat);
 - ``attn_entropy``: mean normalised entropy of alpha (1 = flat, 0 = one position);
-- ``attn_onset``: share of segments whose alpha argmax is the FIRST attended time position, beside
-  ``attn_onset_chance``, the mean of 1 / attended positions (what uniform-at-random peaks would give);
-- ``attn_last``: share whose argmax is the LAST attended position (chance as for the onset).
+- ``attn_onset``: share of segments whose alpha argmax is the FIRST time position that eq. 1 covers (the
+  first attended position, or with the attention model's speech gate the first one with speech), beside
+  ``attn_onset_chance``, the mean of 1 / covered positions (what uniform-at-random peaks would give);
+- ``attn_last``: share whose argmax is the LAST covered position (chance as for the onset).
 
 Segments with no word (the model then applies uniform weights) are left out of all of them.
 """
@@ -31,19 +32,21 @@ FIGURES = {
 
 
 def distribution(out: NetOutput) -> tuple[torch.Tensor, torch.Tensor]:
-    """The model's alpha as a distribution over its attended time positions, (B, m), and their number (B,).
+    """The model's alpha as a distribution over its time positions, (B, m), and the positions eq. 1 covers,
+    (B, m) bool (the first ``attended`` ones where the result does not say).
 
     Segments with no word (an all-zero attention matrix) come out all zero.
     """
-    alpha = out.alpha.float()  # (B, m), 0 past the attended positions
+    alpha = out.alpha.float()  # (B, m), 0 outside the covered positions
     has_words = out.attention.flatten(1).sum(dim=1) > 0  # (B,)
     alpha = alpha / alpha.sum(dim=1, keepdim=True).clamp(min=1e-12) * has_words[:, None]
-    return alpha, out.attended
+    covered = out.covered if out.covered is not None else length_mask(out.attended, alpha.shape[1])
+    return alpha, covered
 
 
 def peakedness(alpha: torch.Tensor, n_time: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """max / mean of alpha over the real positions (1 = flat) and its entropy over log(n_time) (1 = flat),
-    each (B,); NaN for segments with no word."""
+    """max / mean of alpha over the ``n_time`` (B,) positions it covers (1 = flat) and its entropy over
+    log(n_time) (1 = flat), each (B,); NaN for segments with no word."""
     n = n_time.clamp(min=1).to(alpha.dtype)
     ratio = alpha.max(dim=1).values * n
     entropy = -(alpha * alpha.clamp(min=1e-12).log()).sum(dim=1) / n.log().clamp(min=1e-12)
@@ -53,17 +56,19 @@ def peakedness(alpha: torch.Tensor, n_time: torch.Tensor) -> tuple[torch.Tensor,
     return torch.where(has_words, ratio, nan), torch.where(has_words, entropy, nan)
 
 
-def edges(alpha: torch.Tensor, n_time: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Per segment (B,): 1.0 where alpha's argmax over the ``n_time`` attended positions is the first one,
-    1.0 where it is the last one, and 1 / ``n_time`` (the chance of either); NaN for segments with no word.
-    Positions past ``n_time`` never count, whatever they hold; a tie goes to the earlier position."""
-    real = length_mask(n_time, alpha.shape[1])  # (B, m)
-    top = alpha.masked_fill(~real, -math.inf).argmax(dim=1)  # (B,)
+def edges(alpha: torch.Tensor, covered: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per segment (B,): 1.0 where alpha's argmax over the ``covered`` (B, m) positions is the first of them,
+    1.0 where it is the last one, and 1 / their number (the chance of either); NaN for segments with no
+    word. Other positions never count, whatever they hold; a tie goes to the earlier position."""
+    m = alpha.shape[1]
+    top = alpha.masked_fill(~covered, -math.inf).argmax(dim=1)  # (B,)
+    first = covered.to(torch.uint8).argmax(dim=1)  # the first True
+    last_pos = m - 1 - covered.flip(1).to(torch.uint8).argmax(dim=1)  # the last True
     has_words = alpha.sum(dim=1) > 0
     nan = torch.full(top.shape, math.nan, dtype=alpha.dtype, device=alpha.device)
-    onset = torch.where(has_words, (top == 0).to(alpha.dtype), nan)
-    last = torch.where(has_words, (top == n_time - 1).to(alpha.dtype), nan)
-    chance = torch.where(has_words, 1.0 / n_time.clamp(min=1).to(alpha.dtype), nan)
+    onset = torch.where(has_words, (top == first).to(alpha.dtype), nan)
+    last = torch.where(has_words, (top == last_pos).to(alpha.dtype), nan)
+    chance = torch.where(has_words, 1.0 / covered.sum(dim=1).clamp(min=1).to(alpha.dtype), nan)
     return onset, last, chance
 
 
@@ -87,9 +92,9 @@ class AttentionStats(Metric):
         """Add a batch's result; a model without attention (``out.alpha`` None) adds nothing."""
         if out.alpha is None:
             return
-        alpha, n_time = distribution(out)
-        peak, entropy = peakedness(alpha, n_time)
-        onset, last, chance = edges(alpha, n_time)
+        alpha, covered = distribution(out)
+        peak, entropy = peakedness(alpha, covered.sum(dim=1))
+        onset, last, chance = edges(alpha, covered)
         for name, values in zip(FIGURES.values(), (peak, entropy, onset, chance, last), strict=True):
             self._add(name, values)
 

@@ -17,11 +17,14 @@ class NetOutput:
             real column a softmax over the attended time positions (eq. 1), padded columns 0. None for
             models without attention.
         alpha: the time weight of each attention time position as the model applies it (eq. 2, scaled to
-            mean 1 over the attended positions; all 1 for a segment with no words; 0 past the attended
-            positions), (B, m). None without attention.
+            mean 1 over the positions eq. 1 covers (``covered``), 0 elsewhere; 1 on every attended position
+            for a segment with no words), (B, m). None without attention.
         attended: how many time positions the attention weighs (the first ``attended`` rows), (B,).
         weights: alpha extended to the spectrogram frames, the factor each input frame is multiplied by,
             (B, T). None without attention.
+        covered: the time positions eq. 1's softmax covers, (B, m) bool: the first ``attended`` ones, or,
+            with the attention model's ``speech_gate``, those of them that hold speech. None without
+            attention.
     """
 
     logits: torch.Tensor
@@ -29,3 +32,4 @@ class NetOutput:
     alpha: torch.Tensor | None = None
     attended: torch.Tensor | None = None
     weights: torch.Tensor | None = None
+    covered: torch.Tensor | None = None

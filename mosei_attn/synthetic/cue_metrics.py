@@ -7,7 +7,11 @@ generic extra fields (``mode`` (B,), -1 where unknown, and ``stress`` (B, T), Tr
 
 - ``acc_<mode>``: accuracy on the segments of each cue mode;
 - ``pointing``: alpha's mass on stressed frames over those frames' share of the real ones (1.0 = uniform
-  attention), mean over segments, and ``pointing_<mode>`` the same per cue mode.
+  attention), mean over segments, and ``pointing_<mode>`` the same per cue mode;
+- ``pointing_floor`` (and ``pointing_floor_<mode>``): the pointing of an alpha spread evenly over the
+  positions eq. 1 covers. It is 1.0 where the attention covers every position; with the attention model's
+  speech gate it is what leaving out the silence scores alone. The attention's own work is pointing over
+  this floor.
 
 They are logged as ``val/...`` every validation epoch and ``test/...`` at test, and join the module's
 results (so metrics.json and the printed report hold them). The truth-free attention figures (peak, onset)
@@ -61,7 +65,7 @@ class CueMetrics(Metric):
         super().__init__()
         self.modes, self.stride = tuple(modes), stride
         zeros = torch.zeros(len(self.modes), dtype=torch.float64)
-        for name in ("correct", "count", "pointing_sum", "pointing_n"):  # per mode
+        for name in ("correct", "count", "pointing_sum", "floor_sum", "pointing_n"):  # per mode
             self.add_state(name, zeros.clone(), dist_reduce_fx="sum")
 
     def update(
@@ -81,10 +85,14 @@ class CueMetrics(Metric):
         self.count += torch.bincount(mode[known], minlength=len(self.modes)).double()
         if out is None or out.alpha is None or stress is None:
             return
-        alpha, n_time = distribution(out)
-        score = pointing(alpha, n_time, stress.bool(), self.stride)
+        alpha, covered = distribution(out)
+        even = covered.to(alpha.dtype) * (alpha.sum(dim=1, keepdim=True) > 0)  # uniform where alpha is
+        even = even / even.sum(dim=1, keepdim=True).clamp(min=1)
+        score = pointing(alpha, out.attended, stress.bool(), self.stride)
+        floor = pointing(even, out.attended, stress.bool(), self.stride)
         ok = known & ~score.isnan()
         self.pointing_sum += torch.bincount(mode[ok], score[ok].double(), len(self.modes))
+        self.floor_sum += torch.bincount(mode[ok], floor[ok].double(), len(self.modes))
         self.pointing_n += torch.bincount(mode[ok], minlength=len(self.modes)).double()
 
     def compute(self) -> dict[str, float]:
@@ -93,11 +101,12 @@ class CueMetrics(Metric):
         for i, name in enumerate(self.modes):
             if self.count[i] > 0:
                 out[f"acc_{name}"] = (self.correct[i] / self.count[i]).item()
-        if self.pointing_n.sum() > 0:
-            out["pointing"] = (self.pointing_sum.sum() / self.pointing_n.sum()).item()
-        for i, name in enumerate(self.modes):
-            if self.pointing_n[i] > 0:
-                out[f"pointing_{name}"] = (self.pointing_sum[i] / self.pointing_n[i]).item()
+        for key, total in (("pointing", self.pointing_sum), ("pointing_floor", self.floor_sum)):
+            if self.pointing_n.sum() > 0:
+                out[key] = (total.sum() / self.pointing_n.sum()).item()
+            for i, name in enumerate(self.modes):
+                if self.pointing_n[i] > 0:
+                    out[f"{key}_{name}"] = (total[i] / self.pointing_n[i]).item()
         return out
 
 

@@ -190,5 +190,15 @@ def load_checkpoint(ckpt_path: str | Path, map_location: str = "cpu") -> tuple[L
         )
     run_cfg = OmegaConf.create(ckpt[CONFIG_KEY])
     cls = get_class(run_cfg.model._target_)
-    model = cls.load_from_checkpoint(ckpt_path, map_location=map_location, weights_only=False)
+    try:
+        model = cls.load_from_checkpoint(ckpt_path, map_location=map_location, weights_only=False)
+    except RuntimeError as e:  # load_state_dict: the stored weights do not fit the network built today
+        if "size mismatch" not in str(e):
+            raise
+        detail = next(line.strip() for line in str(e).splitlines() if "size mismatch" in line)
+        raise ValueError(
+            f"{ckpt_path}: its weights do not fit today's {cls.__name__} ({detail}); it was written by an "
+            "older mosei_attn whose network differed (the attention model's classifier averages over time "
+            "since issue 17): train it again"
+        ) from None
     return model, run_cfg
