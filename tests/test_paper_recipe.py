@@ -27,6 +27,10 @@ def test_paper_experiment_is_the_papers_recipe(tmp_path, experiment: str) -> Non
     model = build_model(cfg, META)
     assert model.hparams.init == "keras" and model.hparams.class_weights is False
     assert model.class_weight is None and model.net.mask_padding is False
+    if experiment == "paper_attention":  # eq. 1 over every position, silence included; the default gates
+        assert model.net.speech_gate is None
+        default = build_model(compose_config("train", [], tmp_path / "default"), META)
+        assert default.net.speech_gate == 0.5
     optimizer = model.configure_optimizers()
     optimizer = optimizer["optimizer"] if isinstance(optimizer, dict) else optimizer
     assert type(optimizer) is torch.optim.SGD
