@@ -87,10 +87,10 @@ def check_optimizer(model, option: str) -> None:
         assert isinstance(sched["scheduler"], torch.optim.lr_scheduler.ReduceLROnPlateau)
         assert sched["monitor"] == "val/ua" and sched["scheduler"].mode == "max"
         assert sched["scheduler"].factor == pytest.approx(0.5)
-    else:  # the default cosine schedule ends with the run: 1 epoch with tiny shapes, 6 by default, 30 to overfit
+    else:  # the default cosine schedule ends with the run: 1 epoch with tiny shapes, 8 by default, 30 to overfit
         sched = built["lr_scheduler"]["scheduler"]
         assert isinstance(sched, torch.optim.lr_scheduler.CosineAnnealingLR)
-        assert sched.T_max == {"fdr": 6, "overfit": 30}.get(option, 1)
+        assert sched.T_max == {"fdr": 8, "overfit": 30}.get(option, 1)
 
 
 def check_trainer(cfg, option: str) -> None:
