@@ -35,7 +35,7 @@ def test_speech_positions_by_hand() -> None:
 
 def test_the_gate_follows_the_level_of_each_segment_not_an_absolute_one() -> None:
     quiet = _levels([0.01, 0.09, 0.04, 0.06])
-    assert speech_positions(quiet * 1, torch.tensor([4]), 4, 2, 0.5)[0].tolist() == [False, True, False, True]
+    assert speech_positions(quiet, torch.tensor([4]), 4, 2, 0.5)[0].tolist() == [False, True, False, True]
     loud = 0.5 + quiet  # the same contour, 50 points louder
     assert speech_positions(loud, torch.tensor([4]), 4, 2, 0.5)[0].tolist() == [False, True, False, True]
 

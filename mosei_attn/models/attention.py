@@ -19,7 +19,6 @@ from mosei_attn.models.blocks import (
     mask_inputs,
     pooled_lengths,
     pooled_size,
-    real_positions,
 )
 from mosei_attn.models.output import NetOutput
 
@@ -161,13 +160,13 @@ class AttentionNet(nn.Module):
 
     def time_mean(self, feats: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
         """(B, K, F', T') -> (B, K, F'): the mean over the real time positions (all of them without
-        ``lengths``), so a segment's features do not depend on its length or its batch's padding."""
+        ``lengths``), so a segment's features do not depend on its length or its batch's padding. With
+        ``lengths`` the classifier CNN has already set every position past them to exactly 0
+        (:class:`SpeechCNN`), so their sum is the real positions' sum."""
         if lengths is None:
             return feats.mean(dim=-1)
-        real = real_positions(lengths, self.pool_blocks, feats.shape[-1], self.pool).to(
-            feats.dtype
-        )  # (B, T')
-        return (feats * real[:, None, None, :]).sum(dim=-1) / real.sum(dim=1).clamp(min=1)[:, None, None]
+        n_real = pooled_lengths(lengths, self.pool_blocks, feats.shape[-1], self.pool).clamp(min=1)  # (B,)
+        return feats.sum(dim=-1) / n_real.to(feats.dtype)[:, None, None]  # no frames at all: 0, not NaN
 
 
 class AttentionModule(EmotionModule):

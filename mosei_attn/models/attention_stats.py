@@ -18,7 +18,6 @@ import math
 import torch
 from torchmetrics import Metric
 
-from mosei_attn.models.blocks import length_mask
 from mosei_attn.models.output import NetOutput
 
 #: Result key -> state name of each figure.
@@ -33,15 +32,14 @@ FIGURES = {
 
 def distribution(out: NetOutput) -> tuple[torch.Tensor, torch.Tensor]:
     """The model's alpha as a distribution over its time positions, (B, m), and the positions eq. 1 covers,
-    (B, m) bool (the first ``attended`` ones where the result does not say).
+    (B, m) bool.
 
     Segments with no word (an all-zero attention matrix) come out all zero.
     """
     alpha = out.alpha.float()  # (B, m), 0 outside the covered positions
     has_words = out.attention.flatten(1).sum(dim=1) > 0  # (B,)
     alpha = alpha / alpha.sum(dim=1, keepdim=True).clamp(min=1e-12) * has_words[:, None]
-    covered = out.covered if out.covered is not None else length_mask(out.attended, alpha.shape[1])
-    return alpha, covered
+    return alpha, out.covered
 
 
 def peakedness(alpha: torch.Tensor, n_time: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import torch
 
+from mosei_attn.models.blocks import length_mask
+
 
 @dataclass
 class NetOutput:
@@ -22,9 +24,9 @@ class NetOutput:
         attended: how many time positions the attention weighs (the first ``attended`` rows), (B,).
         weights: alpha extended to the spectrogram frames, the factor each input frame is multiplied by,
             (B, T). None without attention.
-        covered: the time positions eq. 1's softmax covers, (B, m) bool: the first ``attended`` ones, or,
-            with the attention model's ``speech_gate``, those of them that hold speech. None without
-            attention.
+        covered: the time positions eq. 1's softmax covers, (B, m) bool: those of the first ``attended``
+            that hold speech with the attention model's ``speech_gate``; left None, the first ``attended``
+            ones. None without attention.
     """
 
     logits: torch.Tensor
@@ -33,3 +35,7 @@ class NetOutput:
     attended: torch.Tensor | None = None
     weights: torch.Tensor | None = None
     covered: torch.Tensor | None = None
+
+    def __post_init__(self) -> None:
+        if self.covered is None and self.alpha is not None and self.attended is not None:
+            self.covered = length_mask(self.attended, self.alpha.shape[1])  # eq. 1 over every attended one
