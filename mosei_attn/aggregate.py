@@ -32,8 +32,6 @@ from mosei_attn.files import write_text
 from mosei_attn.process import process_setup
 from mosei_attn.reporting.paper import PAPER_RESULTS
 from mosei_attn.reporting.sweep_plots import (
-    CURVE_METRICS,
-    LOSS_METRICS,
     epoch_curves,
     metric_title,
     paper_position,
@@ -254,7 +252,7 @@ def aggregate(
         "csv": write_text(out_dir / f"{OUTPUT_NAME}.csv", to_csv(rows, metrics)),
         "png": plot_bars(rows, metrics, out_dir / f"{OUTPUT_NAME}.png"),
     }
-    curves = epoch_curves({r["config"]: r["folders"] for r in rows}, (*LOSS_METRICS, *CURVE_METRICS))
+    curves = epoch_curves({r["config"]: r["folders"] for r in rows})
     if curves:  # runs under fast_dev_run log no epochs
         path = out_dir / f"{OUTPUT_NAME}_curves.png"
         paths["curves"] = plot_learning_curves(

@@ -43,7 +43,7 @@ def vectors(folder):
 
 def skipped_rows(report) -> list[tuple[int, str, str]]:
     """A manifest reader's skip report as (row number, reason, detail), in file order."""
-    return [(int(item.removeprefix("row ")), why, detail) for item, why, detail in report.items]
+    return [(int(item.removeprefix("row ")), why, detail) for item, why, detail in report.entries]
 
 
 def write_csv(path, header: list[str], rows: list[list]) -> None:

@@ -49,3 +49,19 @@ def test_the_cache_build_continues_the_readers_report():
     assert attrs["skipped"] == {"bad split": 1, "unreadable audio file": 1}
     assert attrs["skipped_examples"]["bad split"] == ["row 4"]
     assert attrs["audio_notes"] == {"counts": {NOTE_SILENT: 1}, "examples": {NOTE_SILENT: ["b[0]"]}}
+
+
+def test_extra_cache_attributes_may_not_replace_the_builds_skip_report() -> None:
+    from mosei_attn.data.cache.columns import checked_labels
+
+    for key in ("skipped", "skipped_examples", "audio_notes"):
+        with pytest.raises(ValueError, match=key):
+            checked_labels([], ["sentiment"], {key: {}})
+
+
+def test_a_skip_report_is_still_a_counter() -> None:
+    report = SkipReport("corpus", reasons=("missing audio", "empty transcript"))
+    report.add("missing audio", ["a", "b"])
+    report.add("empty transcript", ["c"])
+    assert report.most_common(1) == [("missing audio", 2)]  # Counter's own methods call self.items()
+    assert [e[0] for e in report.entries] == ["a", "b", "c"]

@@ -11,12 +11,12 @@ import time
 from pathlib import Path
 
 import pytest
+import wandb
 
 from mosei_attn.train import train
 from mosei_attn.training.loggers import SUMMARIES, start_wandb
 from tests.wandb_records import read_run
 
-wandb = pytest.importorskip("wandb")
 WARNING = "set WANDB_MODE=offline"
 
 

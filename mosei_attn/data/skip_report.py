@@ -50,7 +50,7 @@ class SkipReport(Counter):
         self.source, self.unit, self.kept, self.max_examples = source, unit, kept, max_examples
         self.reasons = tuple(reasons) if reasons is not None else None
         self.examples: dict[str, list[str]] = {k: list(v) for k, v in (examples or {}).items()}
-        self.items: list[tuple[str, str, str]] = []
+        self.entries: list[tuple[str, str, str]] = []  # not `items`: Counter's own methods call self.items()
 
     def add(self, reason: str, items: Sequence[str], detail: str = "") -> None:
         """Count ``items`` (ids or ``row N``) under ``reason``; ``detail`` says more about them (the example
@@ -60,7 +60,7 @@ class SkipReport(Counter):
         if not items:
             return
         self[reason] += len(items)
-        self.items += [(item, reason, detail) for item in items]
+        self.entries += [(item, reason, detail) for item in items]
         ex = self.examples.setdefault(reason, [])
         ex.extend(i + (f" ({detail})" if detail else "") for i in items[: self.max_examples - len(ex)])
 
@@ -75,7 +75,7 @@ class SkipReport(Counter):
 
     def describe(self, limit: int) -> str:
         """The first ``limit`` items as ``item: reason (detail)``."""
-        return "; ".join(f"{i}: {why}" + (f" ({d})" if d else "") for i, why, d in self.items[:limit])
+        return "; ".join(f"{i}: {why}" + (f" ({d})" if d else "") for i, why, d in self.entries[:limit])
 
     def log(self, logger: logging.Logger = log) -> None:
         """One warning per reason, in ``reasons`` order; an info line when nothing was skipped."""

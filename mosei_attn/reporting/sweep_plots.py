@@ -32,6 +32,8 @@ from mosei_attn.reporting.paper import PAPER_SPLIT
 CURVE_METRICS = ("val/wa", "val/ua")
 #: Loss curves (columns of metrics.csv), drawn in the other panel.
 LOSS_METRICS = ("train/loss", "val/loss")
+#: Every per-epoch series a curves figure draws.
+EPOCH_METRICS = (*LOSS_METRICS, *CURVE_METRICS)
 #: The metric whose highest value picks the best epoch (the checkpoint callback's monitor).
 BEST_BY = "val/ua"
 #: Column titles of the usual metrics (others are shown by their metrics.json key).
@@ -49,7 +51,7 @@ class Curve:
 
 
 def read_epochs(
-    run_folder: str | os.PathLike, metrics: Sequence[str] = CURVE_METRICS
+    run_folder: str | os.PathLike, metrics: Sequence[str] = EPOCH_METRICS
 ) -> dict[str, dict[int, float]]:
     """metric -> {epoch: value} from a job's ``metrics.csv``, after the parts a resumed run keeps aside until
     it ends (``metrics.part*.csv``; the last row of an epoch wins, as after a resume); empty dicts when there
@@ -70,7 +72,7 @@ def read_epochs(
 
 
 def epoch_curves(
-    groups: dict[str, Sequence[str | os.PathLike]], metrics: Sequence[str] = CURVE_METRICS
+    groups: dict[str, Sequence[str | os.PathLike]], metrics: Sequence[str] = EPOCH_METRICS
 ) -> dict[str, dict[str, Curve]]:
     """label -> metric -> :class:`Curve` over the job folders of each group (configurations without any
     logged epoch are left out)."""
@@ -176,7 +178,7 @@ def run_curves(
     """``curves.png`` of one run folder from its ``metrics.csv``; None when it logged no epoch (no CSV
     logger, or fast_dev_run)."""
     label = title or Path(run_dir).name
-    curves = epoch_curves({label: [run_dir]}, (*LOSS_METRICS, *CURVE_METRICS))
+    curves = epoch_curves({label: [run_dir]})
     if not curves:
         return None
     return plot_learning_curves(curves, Path(run_dir) / "curves.png", majority, title=title)

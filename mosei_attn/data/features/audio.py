@@ -24,7 +24,6 @@ RESAMPLE_QUALITY = "HQ"
 #: (one is the other inverted): the mix would be silence, so the loudest channel is used instead.
 CANCEL_RATIO = 1e-3
 #: Why a segment whose audio holds NaN or Inf samples is skipped (counted under this reason).
-NONFINITE_REASON = NONFINITE_AUDIO  # one of data.skip_report.SKIP_REASONS
 
 
 class AudioReadError(UserFault, ValueError):
@@ -124,7 +123,7 @@ def read_span(
             path,
             f"{int(np.count_nonzero(~finite))} NaN or infinite sample(s) in cut {cut}, the first at "
             f"{first_bad:.3f} s: not audio the features can be computed from",
-            NONFINITE_REASON,
+            NONFINITE_AUDIO,
         )
     # a file shorter than its header says (truncated) reads fewer samples than asked for: also missing
     missing = max(0, want - n_total) + (last - first - data.shape[0])
