@@ -3,15 +3,12 @@ resolvers, plain containers."""
 
 from __future__ import annotations
 
-import logging
 import re
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from omegaconf import OmegaConf
-
-log = logging.getLogger(__name__)
 
 
 def config_dir() -> str:

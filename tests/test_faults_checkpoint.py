@@ -132,8 +132,11 @@ def test_nan_audio_is_an_error_naming_the_file_and_a_failed_manifest_row(cli_run
 
 def test_user_mistakes_on_the_command_line_are_one_line(cli_run, tmp_path):
     """Through the entry points: a non-ASCII run folder extends, evaluates and predicts; a damaged
-    checkpoint, a bad optimizer value and NaN audio are one line each, no traceback."""
-    last = cli_run / "checkpoints" / "last.ckpt"
+    checkpoint, a bad optimizer value and NaN audio are one line each, no traceback. The run is extended in
+    a copy (still a non-ASCII path): the module's other tests read ``cli_run`` as its 2 epochs left it."""
+    run = tmp_path / "résumé ü copy"
+    shutil.copytree(cli_run, run)
+    last = run / "checkpoints" / "last.ckpt"
     damaged(last, tmp_path / "bad.ckpt")
     nan_wav(tmp_path / "nan.wav")
     sf.write(tmp_path / "clip.wav", (0.1 * np.sin(np.arange(16000) / 10)).astype(np.float32), 16000)
@@ -153,8 +156,8 @@ def test_user_mistakes_on_the_command_line_are_one_line(cli_run, tmp_path):
     parts = dict(zip(commands, proc.stderr.split("=== mosei_attn.")[1:], strict=True))
     for name in ("extend", "evaluate", "predict"):
         assert "=== exit 0" in parts[name], parts[name][-3000:]
-    assert len(lrs(cli_run)) == EPOCHS + 1
-    assert (cli_run / "evaluate_val" / "metrics.json").is_file() and (tmp_path / "p.json").is_file()
+    assert len(lrs(run)) == EPOCHS + 1 and len(lrs(cli_run)) == EPOCHS
+    assert (run / "evaluate_val" / "metrics.json").is_file() and (tmp_path / "p.json").is_file()
     expected = {
         "nan": "nan.wav: 10 NaN or infinite sample",
         "corrupt": "bad.ckpt: damaged checkpoint",

@@ -14,7 +14,6 @@ from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from mosei_attn.config import to_container
-from mosei_attn.training.callbacks import CONFIG_KEY
 
 #: How long ranks > 0 wait for rank 0 to build the corpus and its feature cache (seconds).
 PREPARE_TIMEOUT_S = 3600.0
@@ -180,15 +179,10 @@ def prepare_on_rank_zero(datamodule: Any, timeout_s: float = PREPARE_TIMEOUT_S) 
 
 def load_checkpoint(ckpt_path: str | Path, map_location: str = "cpu") -> tuple[L.LightningModule, DictConfig]:
     """The model and the run config stored in a checkpoint written by `mosei_attn.train`."""
-    from mosei_attn.training.resume import read_checkpoint
+    from mosei_attn.training.resume import CheckpointError, recorded_config
 
     ckpt_path = Path(ckpt_path)
-    ckpt = read_checkpoint(ckpt_path)  # a missing file or another kind of file is named, not unpickled
-    if CONFIG_KEY not in ckpt:
-        raise ValueError(
-            f"{ckpt_path}: no '{CONFIG_KEY}' entry: not a checkpoint written by mosei_attn.train"
-        )
-    run_cfg = OmegaConf.create(ckpt[CONFIG_KEY])
+    run_cfg = OmegaConf.create(recorded_config(ckpt_path))  # a missing, foreign or damaged file is named
     cls = get_class(run_cfg.model._target_)
     try:
         model = cls.load_from_checkpoint(ckpt_path, map_location=map_location, weights_only=False)
@@ -196,7 +190,7 @@ def load_checkpoint(ckpt_path: str | Path, map_location: str = "cpu") -> tuple[L
         if "size mismatch" not in str(e):
             raise
         detail = next(line.strip() for line in str(e).splitlines() if "size mismatch" in line)
-        raise ValueError(
+        raise CheckpointError(
             f"{ckpt_path}: its weights do not fit today's {cls.__name__} ({detail}); it was written by an "
             "older mosei_attn whose network differed (the attention model's classifier averages over time "
             "since issue 17): train it again"

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from mosei_attn.errors import disk_full, is_disk_full
+from mosei_attn.errors import no_space_named
 from mosei_attn.files import atomic_path
 
 
@@ -32,12 +32,11 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         buffer = io.BytesIO()
         torch.save(checkpoint, buffer)
         data = buffer.getbuffer()
-        try:
-            with atomic_path(path) as tmp, open(tmp, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-        except OSError as e:
-            if is_disk_full(e):
-                raise disk_full(path.parent, f"the checkpoint {path.name}", data.nbytes) from e
-            raise
+        with (
+            no_space_named(path.parent, f"the checkpoint {path.name}", data.nbytes),
+            atomic_path(path) as tmp,
+            open(tmp, "wb") as f,
+        ):
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())

@@ -1,7 +1,7 @@
 """Resuming a run: the checkpoint argument is checked before anything is written, and a resumed run gets the
 settings it was trained with (from its run folder); a command-line override that would change them is refused.
 
-A resumed run may change where and how it runs (````resumable()``: trainer, loggers, paths, where the data is, ...), never
+A resumed run may change where and how it runs (``resumable()``: trainer, loggers, paths, where the data is, ...), never
 what it trains (model, optimizer, scheduler, data and features, seed): those would silently mix two runs.
 """
 
@@ -269,18 +269,26 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({type(e).__name__}: {e})") from e
 
 
+def recorded_config(ckpt_path: Any) -> dict[str, Any]:
+    """The run config a checkpoint written by ``mosei_attn.train`` records (read and CRC-checked by
+    :func:`read_checkpoint`); CheckpointError naming the file where it records none."""
+    from mosei_attn.training.callbacks import CONFIG_KEY
+
+    run_cfg = read_checkpoint(ckpt_path).get(CONFIG_KEY)
+    if run_cfg is None:
+        raise CheckpointError(
+            f"{ckpt_path}: no '{CONFIG_KEY}' entry: not a checkpoint written by mosei_attn.train"
+        )
+    return run_cfg
+
+
 def check_resume(cfg: Any) -> None:
     """Refuse (ConfigError) to resume ``cfg.ckpt_path`` with settings other than the ones its run was trained
     with (the config the checkpoint records), except the ``resumable()`` ones and the keys that follow one of
     them (``scheduler.T_max: ${trainer.max_epochs}``: a longer run gets a new schedule, see the models)."""
     from mosei_attn.config import to_container
-    from mosei_attn.training.callbacks import CONFIG_KEY
 
-    run_cfg = read_checkpoint(cfg.ckpt_path).get(CONFIG_KEY)
-    if run_cfg is None:
-        raise CheckpointError(
-            f"{cfg.ckpt_path}: no '{CONFIG_KEY}' entry: not a checkpoint written by mosei_attn.train"
-        )
+    run_cfg = recorded_config(cfg.ckpt_path)
     conflicts = config_conflicts(to_container(cfg), run_cfg, derived=derived_keys(cfg))
     if conflicts:
         raise ConfigError(
