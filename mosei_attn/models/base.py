@@ -49,6 +49,18 @@ def inverse_frequency_weights(counts: list[int] | tuple[int, ...]) -> torch.Tens
     return weights / weights.mean()
 
 
+def build_optimizers(optimizer: Any, scheduler: Any, params: Any) -> tuple[Any, dict[str, Any] | None]:
+    """The optimizer of the ``_partial_`` config ``optimizer`` over ``params``, and, for a ``scheduler``
+    config, Lightning's scheduler entry: the scheduler built on it, with the keys that are Lightning's
+    (:data:`LIGHTNING_SCHEDULER_KEYS`) beside it; None without one."""
+    opt = hydra.utils.instantiate(optimizer)(params)
+    if not scheduler:
+        return opt, None
+    cfg = dict(scheduler)
+    lightning_keys = {k: cfg.pop(k) for k in LIGHTNING_SCHEDULER_KEYS if k in cfg}
+    return opt, {"scheduler": hydra.utils.instantiate(cfg)(opt), **lightning_keys}
+
+
 class EmotionModule(L.LightningModule):
     """Shared training logic; a subclass names its network class in ``net_class``: a module built as
     ``net_class(spec_shape, text_shape, num_classes, **net)`` that maps ``(spec, spec_len, words, word_len)``
@@ -221,10 +233,7 @@ class EmotionModule(L.LightningModule):
         }
 
     def configure_optimizers(self) -> Any:
-        optimizer = hydra.utils.instantiate(self.hparams.optimizer)(self.parameters())
-        if not self.hparams.scheduler:
-            return optimizer
-        cfg = dict(self.hparams.scheduler)
-        lightning_keys = {k: cfg.pop(k) for k in LIGHTNING_SCHEDULER_KEYS if k in cfg}
-        scheduler = hydra.utils.instantiate(cfg)(optimizer)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, **lightning_keys}}
+        optimizer, scheduler = build_optimizers(
+            self.hparams.optimizer, self.hparams.scheduler, self.parameters()
+        )
+        return optimizer if scheduler is None else {"optimizer": optimizer, "lr_scheduler": scheduler}

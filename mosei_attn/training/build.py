@@ -130,16 +130,14 @@ def check_optimizer(cfg: DictConfig) -> None:
     import torch
 
     from mosei_attn.errors import ConfigError
-    from mosei_attn.models.base import LIGHTNING_SCHEDULER_KEYS
+    from mosei_attn.models.base import LIGHTNING_SCHEDULER_KEYS, build_optimizers
 
     groups = {g: to_container(cfg[g]) for g in ("optimizer", "scheduler") if cfg.get(g)}
     try:
-        if "optimizer" in groups:
-            optimizer = instantiate(groups["optimizer"])([torch.nn.Parameter(torch.zeros(1))])
-            if "scheduler" in groups:
-                instantiate(
-                    {k: v for k, v in groups["scheduler"].items() if k not in LIGHTNING_SCHEDULER_KEYS}
-                )(optimizer)
+        if "optimizer" in groups:  # as the module will build them (EmotionModule.configure_optimizers)
+            build_optimizers(
+                groups["optimizer"], groups.get("scheduler"), [torch.nn.Parameter(torch.zeros(1))]
+            )
     except (TypeError, ValueError) as e:
         text = [
             f"{g}.{k}={v!r}"
