@@ -81,9 +81,9 @@ def main(cfg: DictConfig) -> None:
 
 def cli() -> None:
     """``python -m mosei_attn.evaluate`` and the ``mosei-attn-evaluate`` console script."""
-    # a path may hold non-ASCII letters or commas: quoted for Hydra
-    sys.argv = quote_args(sys.argv, ("ckpt_path",), keep=NO_VALUE)
     checked_ckpt_arg(sys.argv)  # a bad ckpt_path stops here, before Hydra creates the output folder
+    # checked as typed, then quoted for Hydra: a path may hold non-ASCII letters, commas or quotes
+    sys.argv = quote_args(sys.argv, ("ckpt_path",), keep=NO_VALUE)
     main()
 
 

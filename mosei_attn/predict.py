@@ -160,10 +160,11 @@ def main(cfg: DictConfig) -> None:
 
 def cli() -> None:
     """``python -m mosei_attn.predict`` and the ``mosei-attn-predict`` console script."""
-    sys.argv = quote_args(quote_free_text(sys.argv), PATH_ARGS, keep=(*NO_VALUE, "false", "true"))
-    # a bad ckpt_path or input file stops here, before Hydra creates the output folder
+    # a bad ckpt_path or input file stops here, before Hydra creates the output folder; checked as typed,
+    # then quoted for Hydra
     checked_ckpt_arg(sys.argv)
     check_input_args(sys.argv, ("audio", "manifest", "text_file", "embeddings"))
+    sys.argv = quote_args(quote_free_text(sys.argv), PATH_ARGS, keep=(*NO_VALUE, "false", "true"))
     main()
 
 
