@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import warnings
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -161,3 +162,23 @@ def test_evaluate_follows_the_data_folder_and_a_fresh_run_does_not_warn(data_dir
     metrics = evaluate_checkpoint(run / "checkpoints" / "last.ckpt", new, tmp_path / "eval", "split=val")
     assert not old.exists()  # the corpus was read from the new folder, not generated again at the old one
     assert metrics["data"] and (tmp_path / "eval" / "metrics.json").is_file()
+
+
+def test_shared_audio_reads_only_equal_sized_files_that_several_folds_use(tmp_path, monkeypatch):
+    """Fixed-length clips (every file one size) used by one fold each are not read at all; two files of equal
+    bytes in train and test are found, and a third of the same size in train is not mistaken for them."""
+    from types import SimpleNamespace
+
+    from mosei_attn.data import shared_audio as sa
+
+    def clip(name: str, value: int) -> Path:
+        path = tmp_path / name
+        path.write_bytes(bytes([value]) * 64)
+        return path
+
+    one_fold = [SimpleNamespace(audio_path=clip(f"t{i}.wav", i), fold="train") for i in range(3)]
+    read = []
+    monkeypatch.setattr(sa, "_content_key", lambda p: read.append(p.name) or p.read_bytes().hex())
+    assert sa.shared_audio(one_fold) == [] and read == []
+    two_folds = [*one_fold, SimpleNamespace(audio_path=clip("copy.wav", 1), fold="test")]
+    assert sa.shared_audio(two_folds) == [([tmp_path / "t1.wav", tmp_path / "copy.wav"], ["test", "train"])]

@@ -19,12 +19,13 @@ MAX_NAMED = 5
 
 
 def _content_key(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()  # in blocks, not the whole file in memory
 
 
 def shared_audio(segments: Iterable[Segment]) -> list[tuple[list[Path], list[str]]]:
     """(files, folds) of each recording used by segments of more than one fold: one file, or files with
-    identical bytes (only files of equal size are read)."""
+    identical bytes (only files of equal size that more than one fold uses between them are read)."""
     folds: dict[Path, set[str]] = defaultdict(set)
     for seg in segments:
         folds[Path(seg.audio_path)].add(seg.fold)
@@ -34,8 +35,9 @@ def shared_audio(segments: Iterable[Segment]) -> list[tuple[list[Path], list[str
             by_size[path.stat().st_size].append(path)
     groups: dict[str, list[Path]] = {}
     for paths in by_size.values():
+        compare = len(paths) > 1 and len(set().union(*(folds[p] for p in paths))) > 1
         for path in paths:
-            key = _content_key(path) if len(paths) > 1 else str(path)
+            key = _content_key(path) if compare else str(path)
             groups.setdefault(key, []).append(path)
     out = []
     for paths in groups.values():
