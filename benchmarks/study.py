@@ -34,8 +34,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from omegaconf import OmegaConf  # noqa: E402
+
 from benchmarks import gpu  # noqa: E402
 
+#: The paper experiments' length and how many there are (conf/experiment), the study's default.
+PAPER_EPOCHS = int(OmegaConf.load(ROOT / "conf/experiment/base/paper.yaml").trainer.max_epochs)
+PAPER_MODELS = len(list((ROOT / "conf/experiment").glob("paper_*.yaml")))
 #: CMU-MOSEI's standard split, training and validation segments (docs/data.md).
 MOSEI_TRAIN, MOSEI_VAL = 16_327, 1_871
 #: Synthetic videos for a corpus of about MOSEI's size (~7.7 segments a video: ~23,000 segments).
@@ -149,9 +154,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     )
     ap.add_argument("--mosei-size", action="store_true", help="a corpus of about MOSEI's size")
     ap.add_argument("--peak-tflops", type=float, help="the device's peak (default: looked up by name)")
-    ap.add_argument("--models", type=int, default=2, help="the study: models ...")
+    ap.add_argument("--models", type=int, default=PAPER_MODELS, help="the study: models ...")
     ap.add_argument("--seeds", type=int, default=5, help="... x seeds ...")
-    ap.add_argument("--epochs", type=int, default=50, help="... x epochs (experiment=paper_*) ...")
+    ap.add_argument("--epochs", type=int, default=PAPER_EPOCHS, help="... x epochs (experiment=paper_*) ...")
     ap.add_argument("--train-segments", type=int, default=MOSEI_TRAIN, help="... over this many segments")
     ap.add_argument("--val-segments", type=int, default=MOSEI_VAL, help="validated each epoch")
     ap.add_argument("--workdir", type=Path, help="corpus and cache, kept (default: a temporary folder)")
