@@ -20,7 +20,7 @@ from mosei_attn.models.naming import model_name
 from mosei_attn.process import process_setup
 from mosei_attn.reporting import RunReport
 from mosei_attn.training.build import build_datamodule, load_checkpoint, prepare_on_rank_zero, rebase_paths
-from mosei_attn.training.resume import NO_VALUE, checked_ckpt_arg, read_checkpoint
+from mosei_attn.training.resume import NO_VALUE, checked_ckpt_arg
 
 SPLITS = ("train", "val", "test")
 
@@ -66,7 +66,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
             "label_rule": meta.label_rule,
             "data": datamodule.name,
             "precision": str(trainer.precision),
-            "checkpoint_epoch": int(read_checkpoint(Path(cfg.ckpt_path))["epoch"]),
+            "checkpoint_epoch": model.loaded_epoch,  # read when load_checkpoint loaded it
         },
         title=Path(cfg.ckpt_path).name,
     )

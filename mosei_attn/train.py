@@ -136,7 +136,8 @@ def test_best(
         "data": datamodule.name,
         "class_counts_train": list(meta.class_counts),
         "epochs": trainer.current_epoch,
-        "checkpoint_epoch": checkpoint_epoch(best, trainer.current_epoch),
+        # the epoch of the best checkpoint that validate / test just loaded (without one: the last weights)
+        "checkpoint_epoch": model.loaded_epoch if best else trainer.current_epoch,
         "optimized_metric": cfg.get("optimized_metric"),
     }
     title = f"best checkpoint {Path(best).name if best else '(last weights)'}"
@@ -145,13 +146,6 @@ def test_best(
     report.send_figures(loggers, [*summary["figures"].values(), *figures])
     report.send_best_summary(loggers, summary)
     return {k: v for k, v in summary.items() if isinstance(v, float)}
-
-
-def checkpoint_epoch(ckpt_path: str | None, default: int) -> int:
-    """The (0-based) epoch a checkpoint was saved in; ``default`` without a checkpoint (fast_dev_run)."""
-    from mosei_attn.training.resume import read_checkpoint
-
-    return int(read_checkpoint(Path(ckpt_path))["epoch"]) if ckpt_path else default
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")

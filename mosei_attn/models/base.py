@@ -117,6 +117,7 @@ class EmotionModule(L.LightningModule):
         self.val_attention, self.test_attention = AttentionStats(), AttentionStats()  # peak, onset, ...
         self.val_ua_best = MaxMetric()
         self._ua_best_restored: float | None = None  # from the checkpoint a run resumes
+        self.loaded_epoch: int | None = None  # the (0-based) epoch of the checkpoint loaded last
         self.val_results: dict[str, Any] = {}
         self.test_results: dict[str, Any] = {}
 
@@ -156,6 +157,7 @@ class EmotionModule(L.LightningModule):
         checkpoint[UA_BEST_KEY] = best if best > float("-inf") else None
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.loaded_epoch = checkpoint.get("epoch")  # the checkpoint's own epoch, for the reports
         best = checkpoint.get(UA_BEST_KEY)
         self._ua_best_restored = None if best is None else float(best)
 
