@@ -62,6 +62,14 @@ def run_one(model: str, seed: int, out: Path, threads: int, extra: list[str]) ->
     return json.loads(metrics.read_text())
 
 
+def prepare(extra: list[str]) -> None:
+    """Write the corpus and its feature cache (``mosei_attn.prepare``) with the runs' data overrides."""
+    data = [o for o in extra if o.lstrip("+~").startswith(("data", "paths"))]
+    env = dict(os.environ, WANDB_MODE="disabled")
+    cmd = [sys.executable, "-m", "mosei_attn.prepare", *data]
+    subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, check=True)
+
+
 def summarise(results: dict[str, list[dict]], split: str) -> dict[str, dict[str, list[float]]]:
     """Per model and column: [mean, std, n] over the seeds that report it."""
     table: dict[str, dict[str, list[float]]] = {}
@@ -104,8 +112,8 @@ def main() -> None:
     args = parser.parse_args()
     threads = max(1, (os.cpu_count() or 1) // args.jobs)
     jobs = [(m, s) for s in args.seeds for m in args.models]
-    if args.jobs > 1:  # the corpus and its cache are written once, by the first run, before the others start
-        run_one(*jobs[0], args.out, threads, args.overrides)
+    if args.jobs > 1:  # the corpus and its cache are written once, before the runs start side by side
+        prepare(args.overrides)
     with ThreadPoolExecutor(args.jobs) as pool:
         done = list(pool.map(lambda j: run_one(*j, args.out, threads, args.overrides), jobs))
     results: dict[str, list[dict]] = {m: [] for m in args.models}
