@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from mosei_attn.data.corpora.mosei_layout import AUDIO_DIR
 from mosei_attn.files import write_json
 from mosei_attn.training.launch import importable
 from mosei_attn.training.resume import resume_argv
@@ -19,7 +20,7 @@ from mosei_attn.training.run_owner import OWNER_FILE, live_owner, owned_run_dir,
 from tests.conftest import TINY
 from tests.test_sweeps import FAST, REPO, TIMEOUT_S, run_module
 
-#: ``python -m mosei_attn.train`` with Hydra's clock stopped: every run starts in the same second.
+#: ``python -m mosei_attn.<argv[1]>`` with Hydra's clock stopped: every run starts in the same second.
 SAME_SECOND = r"""
 import datetime, runpy, sys
 import hydra.core.utils
@@ -30,8 +31,9 @@ class Stopped(datetime.datetime):
         return cls(2030, 1, 1, 0, 0, 0)
 
 hydra.core.utils.datetime = Stopped
-sys.argv = ["mosei_attn.train", *sys.argv[1:]]
-runpy.run_module("mosei_attn.train", run_name="__main__")
+module = "mosei_attn." + sys.argv[1]
+sys.argv = [module, *sys.argv[2:]]
+runpy.run_module(module, run_name="__main__")
 """
 
 
@@ -60,7 +62,7 @@ def two_runs(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> list[P
         f"paths.data_dir={data_dir}",
         f"paths.log_dir={logs}",
     ]
-    finish([start(SAME_SECOND, *common, f"seed={seed}") for seed in (1, 2)])
+    finish([start(SAME_SECOND, "train", *common, f"seed={seed}") for seed in (1, 2)])
     return sorted((logs / "train").iterdir())
 
 
@@ -77,6 +79,17 @@ def test_runs_started_in_the_same_second_get_a_folder_each(two_runs):
         assert not (run / OWNER_FILE).exists()  # released at the end: the run can be resumed
         seeds.add(seed)
     assert seeds == {1, 2}
+
+
+def test_predictions_made_in_the_same_second_get_a_folder_each(two_runs, data_dir, tmp_path):
+    (wav, *_) = sorted((data_dir / "synthetic" / AUDIO_DIR).glob("*.wav"))
+    ckpt = two_runs[0] / "checkpoints" / "last.ckpt"
+    args = [f"ckpt_path={ckpt}", f"audio={wav}", "text=hello", "device=cpu", f"paths.log_dir={tmp_path}"]
+    finish([start(SAME_SECOND, "predict", *args, f"end={end}") for end in (1.0, 2.0)])
+    folders = sorted((tmp_path / "predict").iterdir())
+    assert [f.name[:20] for f in folders] == ["2030-01-01_00-00-00_"] * 2, folders
+    ends = {json.loads((f / "prediction.json").read_text())["end"] for f in folders}
+    assert ends == {1.0, 2.0}  # each prediction kept, none overwritten by the other
 
 
 def test_resume_into_a_folder_a_live_run_owns_is_refused(two_runs, tmp_path):
