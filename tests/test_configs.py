@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 from hydra.utils import instantiate
+from omegaconf import OmegaConf
 
 from mosei_attn.config import CONFIG_DIR
 from mosei_attn.data.meta import DataMeta
@@ -21,6 +22,8 @@ OPTIONS = sorted(
     if group.is_dir() and group.name not in SKIP_GROUPS
     for option in group.glob("*.yaml")
 )
+#: The default run's length, which the cosine schedule spans (debug=fdr keeps it: one batch, not one epoch).
+DEFAULT_EPOCHS = OmegaConf.load(Path(CONFIG_DIR) / "trainer" / "default.yaml").max_epochs
 #: What some options need from the user (a required value in their YAML).
 NEEDS = {
     ("data", "mosei"): ["data.root=/data/CMU_MOSEI"],
@@ -87,10 +90,10 @@ def check_optimizer(model, option: str) -> None:
         assert isinstance(sched["scheduler"], torch.optim.lr_scheduler.ReduceLROnPlateau)
         assert sched["monitor"] == "val/ua" and sched["scheduler"].mode == "max"
         assert sched["scheduler"].factor == pytest.approx(0.5)
-    else:  # the default cosine schedule ends with the run: 1 epoch with tiny shapes, 8 by default, 30 to overfit
+    else:  # the default cosine schedule ends with the run: 1 epoch with tiny shapes, 30 to overfit, else the default's
         sched = built["lr_scheduler"]["scheduler"]
         assert isinstance(sched, torch.optim.lr_scheduler.CosineAnnealingLR)
-        assert sched.T_max == {"fdr": 8, "overfit": 30}.get(option, 1)
+        assert sched.T_max == {"fdr": DEFAULT_EPOCHS, "overfit": 30}.get(option, 1)
 
 
 def check_trainer(cfg, option: str) -> None:
