@@ -61,6 +61,7 @@ EXPECTED = {
     "model.init=he": ("model", lambda m: set(_model_biases(m)), {0.0}),
     "model.init=keras": ("model", lambda m: set(_model_biases(m)), {0.0}),
     "model.mask_padding=false": ("model", lambda m: m.net.mask_padding, False),
+    "model.pool_blocks=2": ("model", lambda m: m.net.pool_blocks, 2),
     "model.speech_gate=0.5": ("model", lambda m: m.net.speech_gate, 0.5),
     "model.speech_gate=null": ("model", lambda m: m.net.speech_gate, None),
     "trainer.accelerator=cpu": ("trainer", lambda t: type(t.accelerator).__name__, "CPUAccelerator"),
