@@ -86,7 +86,7 @@ class CueMetrics(Metric):
         if out is None or out.alpha is None or stress is None:
             return
         alpha, covered = distribution(out)
-        even = covered.to(alpha.dtype)  # spread evenly; segments without words are left out below (ok)
+        even = covered.to(alpha.dtype)  # spread evenly; segments without words drop out of `ok` below
         even = even / even.sum(dim=1, keepdim=True).clamp(min=1)
         score = pointing(alpha, out.attended, stress.bool(), self.stride)
         floor = pointing(even, out.attended, stress.bool(), self.stride)

@@ -23,7 +23,6 @@ RESAMPLE_QUALITY = "HQ"
 #: A channel mix this much quieter than its loudest channel (power ratio) means the channels cancel
 #: (one is the other inverted): the mix would be silence, so the loudest channel is used instead.
 CANCEL_RATIO = 1e-3
-#: Why a segment whose audio holds NaN or Inf samples is skipped (counted under this reason).
 
 
 class AudioReadError(UserFault, ValueError):
