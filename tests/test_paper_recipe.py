@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
+from omegaconf import OmegaConf
 
+from mosei_attn.config import CONFIG_DIR
 from mosei_attn.models.attention import AttentionNet
 from mosei_attn.models.blocks import keras_init
 from mosei_attn.training.build import build_model
@@ -30,7 +33,8 @@ def test_paper_experiment_is_the_papers_recipe(tmp_path, experiment: str) -> Non
     if experiment == "paper_attention":  # eq. 1 over every position, silence included; the default gates
         assert model.net.speech_gate is None
         default = build_model(compose_config("train", [], tmp_path / "default"), META)
-        assert default.net.speech_gate == 0.5
+        gate = OmegaConf.load(Path(CONFIG_DIR) / "model" / "attention.yaml").speech_gate
+        assert gate is not None and default.net.speech_gate == gate  # the default covers speech only
     optimizer = model.configure_optimizers()
     optimizer = optimizer["optimizer"] if isinstance(optimizer, dict) else optimizer
     assert type(optimizer) is torch.optim.SGD
