@@ -47,14 +47,18 @@ def run_one(model: str, seed: int, out: Path, threads: int, extra: list[str]) ->
     run_dir = out / f"{model}_seed{seed}"
     metrics = run_dir / "metrics.json"
     if not metrics.is_file():
-        env = dict(os.environ, OMP_NUM_THREADS=str(threads), WANDB_MODE="disabled", MPLBACKEND="Agg")
-        cmd = [sys.executable, "-m", "mosei_attn.train", f"model={model}", f"seed={seed}", "logger=csv"]
-        cmd += [f"hydra.run.dir={run_dir}", "callbacks.progress_bar=null", *extra]
+        args = [
+            f"model={model}",
+            f"seed={seed}",
+            "logger=csv",
+            f"hydra.run.dir={run_dir}",
+            "callbacks.progress_bar=null",
+        ]
         t0 = time.perf_counter()
         log = run_dir.with_suffix(".log")
         run_dir.parent.mkdir(parents=True, exist_ok=True)
         with open(log, "w") as f:
-            subprocess.run(cmd, cwd=ROOT, env=env, stdout=f, stderr=subprocess.STDOUT, check=True)
+            run_module("train", [*args, *extra], threads=threads, log=f)
         print(f"{model} seed {seed}: {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
     reevaluated = run_dir / "evaluate_test" / "metrics.json"  # `mosei_attn.evaluate` of the best checkpoint
     if reevaluated.is_file():  # after a change to how a figure is measured (training is the same)
@@ -64,10 +68,19 @@ def run_one(model: str, seed: int, out: Path, threads: int, extra: list[str]) ->
 
 def prepare(extra: list[str]) -> None:
     """Write the corpus and its feature cache (``mosei_attn.prepare``) with the runs' data overrides."""
-    data = [o for o in extra if o.lstrip("+~").startswith(("data", "paths"))]
-    env = dict(os.environ, WANDB_MODE="disabled")
-    cmd = [sys.executable, "-m", "mosei_attn.prepare", *data]
-    subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, check=True)
+    run_module("prepare", [o for o in extra if o.lstrip("+~").startswith(("data", "paths"))])
+
+
+def run_module(module: str, args: list[str], threads: int | None = None, log=None) -> None:
+    """``python -m mosei_attn.<module> <args>`` from the repository, without W&B or a display; its output (and
+    errors) into ``log``, or, without one, only its errors to the terminal."""
+    env = dict(os.environ, WANDB_MODE="disabled", MPLBACKEND="Agg")
+    if threads is not None:
+        env["OMP_NUM_THREADS"] = str(threads)
+    out = {"stdout": log, "stderr": subprocess.STDOUT} if log else {"stdout": subprocess.DEVNULL}
+    subprocess.run(
+        [sys.executable, "-m", f"mosei_attn.{module}", *args], cwd=ROOT, env=env, check=True, **out
+    )
 
 
 def summarise(results: dict[str, list[dict]], split: str) -> dict[str, dict[str, list[float]]]:
