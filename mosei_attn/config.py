@@ -1,4 +1,4 @@
-"""Config helpers: where the Hydra configs live, the ``resume_dir``, ``run_tag`` and ``cpus_per_job``
+"""Config helpers: where the Hydra configs live, the ``resume_dir``, ``run_name`` and ``cpus_per_job``
 resolvers, plain containers."""
 
 from __future__ import annotations
@@ -59,16 +59,16 @@ def cpus_per_job() -> int:
 
 
 def register_resolvers() -> None:
-    """``resume_dir`` and ``run_tag`` (cached per config: one run, one tag) for the configs' folder names;
+    """``resume_dir`` and ``run_name`` (cached per config: one run, one name) for the configs' folder names;
     ``cpus_per_job`` for worker counts shared by the jobs of a parallel sweep."""
     if not OmegaConf.has_resolver("cpus_per_job"):
         OmegaConf.register_new_resolver("cpus_per_job", cpus_per_job)
     if not OmegaConf.has_resolver("resume_dir"):
         OmegaConf.register_new_resolver("resume_dir", resume_dir)
-    if not OmegaConf.has_resolver("run_tag"):
-        from mosei_attn.training.run_owner import run_tag
+    if not OmegaConf.has_resolver("run_name"):
+        from mosei_attn.training.run_owner import run_name
 
-        OmegaConf.register_new_resolver("run_tag", run_tag, use_cache=True)
+        OmegaConf.register_new_resolver("run_name", run_name, use_cache=True)
 
 
 register_resolvers()

@@ -20,17 +20,17 @@ from mosei_attn.training.run_owner import OWNER_FILE, live_owner, owned_run_dir,
 from tests.conftest import TINY
 from tests.test_sweeps import FAST, REPO, TIMEOUT_S, run_module
 
-#: ``python -m mosei_attn.<argv[1]>`` with Hydra's clock stopped: every run starts in the same second.
+#: ``python -m mosei_attn.<argv[1]>`` with the run folders' clock stopped: every run starts in the same second.
 SAME_SECOND = r"""
 import datetime, runpy, sys
-import hydra.core.utils
+import mosei_attn.training.run_owner
 
 class Stopped(datetime.datetime):
     @classmethod
     def now(cls, tz=None):
         return cls(2030, 1, 1, 0, 0, 0)
 
-hydra.core.utils.datetime = Stopped
+mosei_attn.training.run_owner.datetime = Stopped
 module = "mosei_attn." + sys.argv[1]
 sys.argv = [module, *sys.argv[2:]]
 runpy.run_module(module, run_name="__main__")
