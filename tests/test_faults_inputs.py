@@ -130,6 +130,27 @@ def test_verify_content_sees_a_wav_replaced_with_same_size_and_mtime(tmp_path):
         assert (dm.cache_path == paths[verify]) == (verify == "stat")
 
 
+def test_verify_content_reads_the_corpus_once_per_run(tmp_path, monkeypatch):
+    """prepare_data and setup both need the content fingerprint: every input byte is read once, not twice
+    (a real MOSEI copy is 126 GB)."""
+    import mosei_attn.data.datamodule as datamodule_module
+
+    root, folds = corpus_with(tmp_path, {})
+    dm = datamodule(root, folds, tmp_path)
+    dm.verify = "content"
+    opened = []
+
+    def counted_open(path, *args, **kwargs):
+        opened.append(Path(path))
+        return open(path, *args, **kwargs)
+
+    monkeypatch.setattr(datamodule_module, "open", counted_open, raising=False)
+    dm.prepare_data()
+    dm.setup("fit")
+    inputs = dm.corpus().input_files()
+    assert len(inputs) > 1 and sorted(opened) == sorted(inputs)  # each input file once
+
+
 def test_a_manifest_explains_relative_paths_and_flags_audio_shared_by_splits(folder, vectors, caplog):  # noqa: F811
     sub = folder / "mdata"
     sub.mkdir()

@@ -69,6 +69,7 @@ class MoseiDataModule(L.LightningDataModule):
         if verify not in VERIFY_MODES:
             raise ValueError(f"unknown data.verify={verify!r}; choose one of {', '.join(VERIFY_MODES)}")
         self.verify = verify
+        self._content_hashes: dict[str, str] = {}  # the stat fingerprint -> its content hash (hashed once)
         from mosei_attn.data.features.extractors import AudioFeatures, TextFeatures
 
         self.make_corpus, self.write_corpus, self.name = corpus, write_corpus, name
@@ -95,16 +96,19 @@ class MoseiDataModule(L.LightningDataModule):
 
     def fingerprint(self, corpus: Corpus) -> str:
         """The corpus's fingerprint (the cache's key); with ``verify="content"``, also a hash of every byte of
-        its input files, so a file replaced with other bytes of the same size and time is seen."""
+        its input files, so a file replaced with other bytes of the same size and time is seen. The content
+        is hashed once per stat fingerprint: prepare_data and setup of one run read every byte once."""
         fingerprint = corpus.fingerprint()
         if self.verify != "content":
             return fingerprint
-        h = hashlib.sha256(fingerprint.encode())
-        for path in corpus.input_files():
-            with open(path, "rb") as f:
-                while block := f.read(HASH_BLOCK):
-                    h.update(block)
-        return h.hexdigest()
+        if fingerprint not in self._content_hashes:
+            h = hashlib.sha256(fingerprint.encode())
+            for path in corpus.input_files():
+                with open(path, "rb") as f:
+                    while block := f.read(HASH_BLOCK):
+                        h.update(block)
+            self._content_hashes[fingerprint] = h.hexdigest()
+        return self._content_hashes[fingerprint]
 
     def prepare_data(self) -> None:
         # Lightning calls this again inside fit(); the entry points already called it: scan the corpus once.
