@@ -141,3 +141,21 @@ def test_offline_training_run_reads_back(fresh_wandb, train_cfg, monkeypatch):
     assert summary["best/epoch"] == best_epoch + 1
     images = {Path(p).name.split("_")[0] for p in run["files"] if p.startswith("media/images/")}
     assert {"curves", "confusion"} <= images, run["files"]
+
+
+def test_only_rank_zero_chooses_the_run_id(tmp_path, monkeypatch):
+    """Every DDP rank continues one W&B run: rank 0 chooses and writes the id, a later rank reads it, and a
+    rank > 0 that comes first gets none (it logs nothing to W&B) and writes nothing."""
+    from lightning.fabric.utilities.rank_zero import rank_zero_only
+
+    from mosei_attn.training.loggers import wandb_run_id
+
+    monkeypatch.delenv("WANDB_RUN_ID", raising=False)
+    monkeypatch.setattr(rank_zero_only, "rank", 1)
+    assert wandb_run_id(tmp_path) == ""
+    assert not (tmp_path / "wandb_run_id").exists()
+    monkeypatch.setattr(rank_zero_only, "rank", 0)
+    chosen = wandb_run_id(tmp_path)
+    assert chosen and (tmp_path / "wandb_run_id").read_text().strip() == chosen
+    monkeypatch.setattr(rank_zero_only, "rank", 1)
+    assert wandb_run_id(tmp_path) == chosen

@@ -79,12 +79,13 @@ def start_wandb(make: Callable[..., Any], kwargs: dict[str, Any], init_timeout: 
     ``kwargs`` forces offline. When the run cannot start online within ``init_timeout`` seconds (W&B's
     ``Settings.init_timeout``; no login, no network), the run goes on offline after one warning."""
     import wandb
-    from lightning.fabric.utilities.rank_zero import rank_zero_only
+
+    from mosei_attn.training.build import is_rank_zero
 
     if init_timeout is not None:
         kwargs = kwargs | {"settings": wandb.Settings(init_timeout=float(init_timeout))}
     logger = make(**kwargs)
-    if rank_zero_only.rank != 0:  # other ranks log nothing to W&B (Lightning gives them a dummy run)
+    if not is_rank_zero():  # other ranks log nothing to W&B (Lightning gives them a dummy run)
         return logger
     try:
         define_summaries(logger.experiment)
@@ -117,11 +118,11 @@ def wandb_run_id(run_dir: Path) -> str:
     """The run folder's W&B run id. Resuming, a requeued SLURM job and every DDP rank continue one W&B run: its
     id lives in the run folder, chosen by global rank 0 (other ranks log nothing to W&B); a W&B sweep agent
     gives its own. Empty on ranks > 0 before rank 0 wrote it."""
-    from lightning.fabric.utilities.rank_zero import rank_zero_only
+    from mosei_attn.training.build import is_rank_zero
 
     id_file = run_dir / "wandb_run_id"
     run_id = id_file.read_text().strip() if id_file.is_file() else ""
-    if not run_id and rank_zero_only.rank == 0:
+    if not run_id and is_rank_zero():
         run_id = os.environ.get("WANDB_RUN_ID") or uuid.uuid4().hex[:WANDB_ID_LENGTH]
         id_file.parent.mkdir(parents=True, exist_ok=True)
         id_file.write_text(run_id + "\n")
