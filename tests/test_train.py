@@ -54,8 +54,16 @@ def test_train_then_evaluate_gives_the_same_figures(train_cfg, data_dir, tmp_pat
     assert best and Path(best).parent == run / "checkpoints"
     assert (run / "checkpoints" / "last.ckpt").is_file()
     again = evaluate_checkpoint(best, data_dir, tmp_path / "eval")
-    for key in ("test/wa", "test/ua", "test/f1_macro"):
-        assert again[key] == pytest.approx(saved[key], abs=1e-6)
+    # the attention figures move with every weight: the test saw the checkpoint's weights (their average)
+    for key in (
+        "test/wa",
+        "test/ua",
+        "test/f1_macro",
+        "test/attn_peak",
+        "test/attn_entropy",
+        "test/pointing",
+    ):
+        assert again[key] == pytest.approx(saved[key], abs=1e-6), key
     assert again["test/confusion"] == saved["test/confusion"]
     # the best checkpoint's validation table is the one evaluate gives on the validation split
     on_val = evaluate_checkpoint(best, data_dir, tmp_path / "eval_val", "split=val")
@@ -70,8 +78,10 @@ def test_train_then_evaluate_gives_the_same_figures(train_cfg, data_dir, tmp_pat
 
 
 def test_resume_from_last_checkpoint_continues(train_cfg, tmp_path, monkeypatch):
-    """The resumed run starts from the saved Adam state (moments and step count), not a fresh optimizer."""
+    """The resumed run starts from the saved Adam state (moments and step count), not a fresh optimizer, and
+    from the saved weights as trained, with their saved moving average beside them."""
     from mosei_attn.models.base import EmotionModule
+    from mosei_attn.training.callbacks import WeightAverage
 
     run = tmp_path / "run"
     train(train_cfg("trainer.max_epochs=1", "~scheduler", output_dir=run))
@@ -81,12 +91,20 @@ def test_resume_from_last_checkpoint_continues(train_cfg, tmp_path, monkeypatch)
     steps = first["global_step"]
     saved = first["optimizer_states"][0]["state"]
     assert saved and {float(s["step"]) for s in saved.values()} == {float(steps)}  # Adam stepped each batch
-    at_start = {}
+    # the checkpoint's state_dict is the average, current_model_state the weights as trained: not the same
+    assert first["state_dict"].keys() == first["current_model_state"].keys()
+    assert any(not torch.equal(v, first["current_model_state"][k]) for k, v in first["state_dict"].items())
+    at_start, weights_at_start = {}, {}
     start = EmotionModule.on_train_start
 
-    def record(self):  # the optimizer as the resumed fit holds it before its first step
+    def record(self):  # the optimizer and the weights as the resumed fit holds them before its first step
         state = self.trainer.optimizers[0].state_dict()["state"]  # copied: Adam updates it in place
         at_start.update({k: {n: v.clone() for n, v in s.items()} for k, s in state.items()})
+        (average,) = [c for c in self.trainer.callbacks if isinstance(c, WeightAverage)]
+        weights_at_start["trained"] = {k: v.clone() for k, v in self.state_dict().items()}
+        weights_at_start["average"] = {
+            k: v.clone() for k, v in average._average_model.module.state_dict().items()
+        }
         start(self)
 
     monkeypatch.setattr(EmotionModule, "on_train_start", record)
@@ -96,6 +114,9 @@ def test_resume_from_last_checkpoint_continues(train_cfg, tmp_path, monkeypatch)
         assert float(at_start[k]["step"]) == float(steps)
         assert torch.equal(at_start[k]["exp_avg"], s["exp_avg"])
         assert torch.equal(at_start[k]["exp_avg_sq"], s["exp_avg_sq"])
+    for key, saved_weights in (("trained", first["current_model_state"]), ("average", first["state_dict"])):
+        assert weights_at_start[key].keys() == saved_weights.keys()
+        assert all(torch.equal(weights_at_start[key][k], v) for k, v in saved_weights.items()), key
     second = torch.load(last, weights_only=False)
     assert second["global_step"] == 2 * steps  # one more epoch, not two
     assert {float(s["step"]) for s in second["optimizer_states"][0]["state"].values()} == {2.0 * steps}
