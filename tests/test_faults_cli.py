@@ -120,7 +120,10 @@ def refused(cli_run, tmp_path_factory) -> dict:
         "wav": ("mosei_attn.evaluate", ["ckpt_path=clip.wav", f"paths.log_dir={cwd}/logs"]),
         "predict": ("mosei_attn.predict", ["ckpt_path=nope.ckpt", "audio=clip.wav", "text=hi"]),
         "no_audio": ("mosei_attn.predict", [f"ckpt_path={last}", "audio=missing.wav", "text=hi"]),
-        "conflict": ("mosei_attn.train", [f"ckpt_path={last}", "model=shallow", "model.dropout=0.2"]),
+        "conflict": (
+            "mosei_attn.train",
+            [f"ckpt_path={last}", "model=shallow", "model.dropout=0.2", "callbacks.weight_average=null"],
+        ),
         "group": ("mosei_attn.train", ["model=atention"]),  # last: it goes through Hydra
     }
     snapshot = {p: (cli_run / p).read_bytes() for p in listing(cli_run) if (cli_run / p).is_file()}
@@ -153,6 +156,8 @@ def test_resume_refuses_overrides_that_change_the_run_and_writes_nothing(refused
     assert failed(err) and "Nothing was written" in err
     assert "model=shallow (the run has model=attention)" in err
     assert "model.dropout=0.2 (the run has model.dropout=0.5)" in err
+    # a callback may change on resume, but not the weight average: it decides which weights are checkpointed
+    assert "callbacks.weight_average=null (the run has" in err
     assert refused["run_unchanged"]  # .hydra/config.yaml, metrics.csv and the checkpoints untouched
 
 
