@@ -106,7 +106,8 @@ def test_ctrl_c_stops_a_cache_build_promptly_and_leaves_no_temp(tmp_path):
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-    assert proc.returncode != 0
+    # once, in a full-suite run, the child exited 0 (the build ran to its end): its stderr says why
+    assert proc.returncode != 0, proc.stderr.read().decode()[-2000:]
     assert list((tmp_path / "cache").iterdir()) == []
 
 
