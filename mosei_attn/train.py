@@ -60,6 +60,8 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     model = build_model(cfg, meta.to_dict())
 
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c and "_target_" in c]
+    if cfg.get("weight_average"):  # the weights validated and checkpointed: their moving average
+        callbacks.append(instantiate(cfg.weight_average))
     callbacks.append(ConfigInCheckpoint(to_container(cfg)))
     callbacks += datamodule.callbacks()  # what the data's extras need (a synthetic corpus: its cue metrics)
     # a requeued SLURM job resumes from the run folder's hpc_ckpt_*.ckpt without a ckpt_path

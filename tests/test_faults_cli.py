@@ -122,7 +122,7 @@ def refused(cli_run, tmp_path_factory) -> dict:
         "no_audio": ("mosei_attn.predict", [f"ckpt_path={last}", "audio=missing.wav", "text=hi"]),
         "conflict": (
             "mosei_attn.train",
-            [f"ckpt_path={last}", "model=shallow", "model.dropout=0.2", "callbacks.weight_average=null"],
+            [f"ckpt_path={last}", "model=shallow", "model.dropout=0.2", "weight_average=null"],
         ),
         "group": ("mosei_attn.train", ["model=atention"]),  # last: it goes through Hydra
     }
@@ -156,8 +156,8 @@ def test_resume_refuses_overrides_that_change_the_run_and_writes_nothing(refused
     assert failed(err) and "Nothing was written" in err
     assert "model=shallow (the run has model=attention)" in err
     assert "model.dropout=0.2 (the run has model.dropout=0.5)" in err
-    # a callback may change on resume, but not the weight average: it decides which weights are checkpointed
-    assert "callbacks.weight_average=null (the run has" in err
+    # the weight average decides which weights are checkpointed: a resumed run keeps it
+    assert "weight_average=null (the run has" in err
     assert refused["run_unchanged"]  # .hydra/config.yaml, metrics.csv and the checkpoints untouched
 
 

@@ -40,9 +40,8 @@ def test_paper_experiment_is_the_papers_recipe(tmp_path, experiment: str) -> Non
     assert type(optimizer) is torch.optim.SGD
     assert optimizer.defaults["lr"] == 1e-3 and optimizer.defaults["momentum"] == 0
     assert cfg.data.batch_size == 32 and cfg.get("scheduler") is None
-    assert cfg.callbacks.weight_average is None  # the weights as trained, no moving average
-    default_callbacks = compose_config("train", [], tmp_path / "default_callbacks").callbacks
-    assert default_callbacks.weight_average is not None
+    assert cfg.weight_average is None  # the weights as trained, no moving average
+    assert compose_config("train", [], tmp_path / "default_average").weight_average is not None
     assert (
         list(cfg.data.audio.values()) != []
         and cfg.data.audio.freq_bins == 200

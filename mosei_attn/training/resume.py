@@ -23,9 +23,6 @@ RUN_SETTINGS: tuple[str, ...] = (
     "data.cache_dir", "data.num_workers", "data.feature_workers", "data.pin_memory", "data.word_vectors.path",
     "data.verify",
 )  # fmt: skip
-#: Keys inside a ``RUN_SETTINGS`` group that decide what is trained and tested, so a resumed run keeps them: the
-#: weight average (``callbacks.weight_average``) decides which weights are validated and checkpointed.
-TRAINED_SETTINGS: tuple[str, ...] = ("callbacks.weight_average",)
 #: A relative interpolation of a top-level data key, as a corpus argument reads it: ``${..root}``.
 PARENT_KEY = re.compile(r"\$\{\.\.([\w.]+)\}")
 #: How a file written by ``torch.save`` starts: a zip archive (the default format), or a pickle (legacy).
@@ -74,11 +71,7 @@ def resumable() -> tuple[str, ...]:
 def is_resumable(key: str) -> bool:
     """Whether the dotted config key (or config group, ``data/audio``) may change on resume."""
     key = key.lstrip("+~")
-
-    def under(k: str) -> bool:
-        return key == k or key.startswith((k + ".", k + "/"))
-
-    return not any(map(under, TRAINED_SETTINGS)) and any(map(under, resumable()))
+    return any(key == k or key.startswith((k + ".", k + "/")) for k in resumable())
 
 
 def hpc_checkpoint(folder: str | os.PathLike) -> bool:
