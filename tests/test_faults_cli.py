@@ -5,6 +5,7 @@ group gets Hydra's short message with the options."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -73,6 +74,24 @@ def test_merge_keeps_the_run_settings_and_takes_resumable_ones(cli_run):
     _, conflicts = merge_overrides(cli_run, ["seed=7", "data/audio=paper"])
     assert conflicts == ["seed=7 (the run has seed=42)", "data/audio=paper (the run has data/audio=demo)"]
     assert resume_argv(["train", "seed=1"]) == ["train", "seed=1"]  # no resume: unchanged
+
+
+def test_a_setting_newer_than_the_run_resumes_when_set_to_null(cli_run, tmp_path):
+    """A run recorded before a setting existed (here weight_average) had none: ``weight_average=null`` restates
+    that, is kept in the resumed command line (today's default would differ) and passes both checks."""
+    old = tmp_path / "old_run"
+    shutil.copytree(cli_run / ".hydra", old / ".hydra")
+    config = yaml.safe_load((old / ".hydra" / "config.yaml").read_text())
+    default = config.pop("weight_average")
+    (old / ".hydra" / "config.yaml").write_text(yaml.safe_dump(config))
+    merged, conflicts = merge_overrides(old, ["weight_average=null"])
+    assert conflicts == [] and "weight_average=null" in merged
+    _, conflicts = merge_overrides(old, ["weight_average.decay=0.9"])
+    assert conflicts == ["weight_average.decay=0.9 (the run has weight_average.decay=None)"]
+    assert config_conflicts({**config, "weight_average": None}, config) == []
+    assert config_conflicts({**config, "weight_average": default}, config) == [
+        f"weight_average: None -> {default!r}"
+    ]
 
 
 def test_config_check_allows_where_and_how_long_but_not_what_is_trained():

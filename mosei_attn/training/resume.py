@@ -143,8 +143,9 @@ def _stored(run_dir: Path) -> tuple[list[str], Any, dict[str, Any]]:
 
 
 def merge_overrides(run_dir: Path, new: list[str]) -> tuple[list[str], list[str]]:
-    """(the run's own overrides updated by the resumable ones of ``new``, descriptions of the conflicts): an
-    override of ``new`` conflicts when it is not resumable and sets another value than the run had."""
+    """(the run's own overrides updated by the resumable ones of ``new`` and by those that restate the run's
+    value, descriptions of the conflicts): an override of ``new`` conflicts when it is not resumable and sets
+    another value than the run had (a key the run did not record had null)."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from omegaconf import OmegaConf
 
@@ -164,10 +165,12 @@ def merge_overrides(run_dir: Path, new: list[str]) -> tuple[list[str], list[str]
         elif key in choices:
             had = choices[key]
         else:
-            had = OmegaConf.select(config, key, default="<absent>", throw_on_missing=False)
+            had = OmegaConf.select(config, key, default=None, throw_on_missing=False)  # absent = null
             had = OmegaConf.to_container(had) if OmegaConf.is_config(had) else had
         if o.is_delete() or o.value() != had:
             conflicts.append(f"{line} (the run has {key}={had})")
+        elif key not in old_values:  # the run's value, said now: kept, a default of today may differ from it
+            merged[key] = line
     return list(merged.values()), conflicts
 
 
@@ -214,7 +217,7 @@ def config_conflicts(
         dotted = f"{prefix}{key}"
         if is_resumable(dotted) or dotted in derived:
             continue
-        now, had = cfg.get(key, "<absent>"), run_cfg.get(key, "<absent>")
+        now, had = cfg.get(key), run_cfg.get(key)  # a key a run did not record had no value: null
         if isinstance(now, dict) and isinstance(had, dict):
             out += config_conflicts(now, had, dotted + ".", derived)
         elif now != had:
