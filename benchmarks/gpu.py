@@ -96,6 +96,17 @@ def datamodule(work: Path, videos: int, tiny: bool, cuda: bool) -> tuple[MoseiDa
     return dm, model
 
 
+def training_model(meta, sizes: dict, args: argparse.Namespace, device: torch.device) -> tuple:
+    """The attention model of ``sizes`` on ``device`` in training mode (compiled in place with ``--compile``,
+    as the model's compile option does when fitting) and its Adam (conf/optimizer/adam.yaml, no schedule)."""
+    adam = OmegaConf.to_container(OmegaConf.load(ROOT / "conf/optimizer/adam.yaml"))
+    model = AttentionModule(meta=meta, optimizer=adam, **(sizes | {"compile": False})).to(device)
+    if args.compile:
+        model.net.compile(mode=args.compile_mode)
+    model.train()
+    return model, model.configure_optimizers()
+
+
 def peak_tflops(name: str) -> float | None:
     """The dense bf16 peak of the device called ``name``, when :data:`PEAK_TFLOPS` knows it."""
     return next((peak for key, peak in PEAK_TFLOPS.items() if key.lower() in name.lower()), None)
@@ -221,12 +232,7 @@ def main() -> None:
             f"{'x'.join(map(str, meta.spec_shape))}, words {'x'.join(map(str, meta.text_shape))}"
         )
         torch.manual_seed(0)
-        adam = OmegaConf.to_container(OmegaConf.load(ROOT / "conf/optimizer/adam.yaml"))
-        model = AttentionModule(meta=meta, optimizer=adam, **(sizes | {"compile": False})).to(device)
-        if args.compile:  # in place, as the model's compile option does when fitting
-            model.net.compile(mode=args.compile_mode)
-        model.train()
-        opt = model.configure_optimizers()  # no scheduler given: the optimizer alone
+        model, opt = training_model(meta, sizes, args, device)
         name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
         args.peak_tflops = args.peak_tflops or peak_tflops(name)
         print(f"{name}, {args.precision}, {args.workers} loader workers, compile {args.compile}")

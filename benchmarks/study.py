@@ -87,9 +87,6 @@ def barrier(folder: Path, job: int, n: int) -> None:
 def run_job(args: argparse.Namespace) -> dict:
     """One job: its model and loader over the shared cache, then the timed steps after the start barrier."""
     import torch
-    from omegaconf import OmegaConf
-
-    from mosei_attn.models import AttentionModule
 
     device = torch.device(args.device)
     if device.type == "cpu":
@@ -99,12 +96,7 @@ def run_job(args: argparse.Namespace) -> dict:
         args.workdir, args.videos, args.tiny, device.type == "cuda"
     )  # adopts the cache
     torch.manual_seed(args.job)
-    adam = OmegaConf.to_container(OmegaConf.load(ROOT / "conf/optimizer/adam.yaml"))
-    model = AttentionModule(meta=dm.meta, optimizer=adam, **(sizes | {"compile": False})).to(device)
-    if args.compile:
-        model.net.compile(mode=args.compile_mode)
-    model.train()
-    opt = model.configure_optimizers()
+    model, opt = gpu.training_model(dm.meta, sizes, args, device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     args.peak_tflops = args.peak_tflops or gpu.peak_tflops(name)
     barrier(args.workdir / f"start-{args.n}", args.job, args.n)
