@@ -31,7 +31,7 @@ from tests.test_faults_data import SR, corpus_with, datamodule, tone
 from tests.test_manifest import folder, vectors, write_csv  # noqa: F401  (fixtures)
 
 
-def test_nan_audio_is_skipped_and_counted_in_a_corpus_build(tmp_path):
+def test_nan_audio_is_skipped_and_counted_in_a_corpus_build_and_its_reuse(tmp_path, monkeypatch, caplog):
     def nan(path):
         x = tone(2.0)
         x[SR : SR + 5] = np.nan
@@ -43,6 +43,16 @@ def test_nan_audio_is_skipped_and_counted_in_a_corpus_build(tmp_path):
     attrs = FeatureCache(dm.cache_path).attrs
     assert attrs["skipped"] == {"NaN or infinite audio samples": 1} and attrs["counts"]["total"] == 4
     assert "nan.wav" in attrs["skipped_examples"]["NaN or infinite audio samples"][0]
+    # the next run reuses the cache without reading the corpus (a real MOSEI csd is GBs), and says what it skipped
+    monkeypatch.setattr(type(dm.corpus()), "scan", lambda self: pytest.fail("the corpus was read again"))
+    again = datamodule(root, folds, tmp_path)
+    with caplog.at_level(logging.INFO):
+        again.prepare_data()
+    assert again.cache_path == dm.cache_path and "reused (4 segments)" in caplog.text
+    assert (
+        "skipped 1 segment(s): NaN or infinite audio samples (e.g. " in caplog.text
+        and "nan.wav" in caplog.text
+    )
 
 
 def test_a_nan_in_the_cache_is_refused_although_the_checksum_passes(tmp_path):

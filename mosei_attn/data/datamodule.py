@@ -118,36 +118,46 @@ class MoseiDataModule(L.LightningDataModule):
             self.write_corpus()
         self.cache_path = self.build_cache()
 
+    def cache_of(self, corpus: Corpus) -> tuple[Path, str]:
+        """(the path of the feature cache of ``corpus`` as it is now, the corpus's fingerprint)."""
+        from mosei_attn.data.cache.build import cache_path
+
+        fingerprint = self.fingerprint(corpus)
+        return cache_path(self.cache_dir, self.name, self.audio, self.text, fingerprint), fingerprint
+
     def build_cache(self) -> Path:
-        """Build (or reuse) this corpus's feature cache and return its path."""
+        """Build (or reuse) this corpus's feature cache and return its path. A cache of the corpus as it is
+        (its fingerprint) is reused without reading the corpus again; what its build skipped is logged from the
+        cache's attributes."""
         from mosei_attn.data.cache.build import build_cache
+        from mosei_attn.data.cache.reader import validate_cache
+        from mosei_attn.data.skip_report import SkipReport
 
         corpus = self.corpus()
+        path, fingerprint = self.cache_of(corpus)
+        if path.is_file():
+            names, columns = corpus.emotion_names, corpus.label_columns
+            attrs = validate_cache(path, self.audio, self.text, fingerprint, names, columns)
+            skipped = SkipReport(
+                path.name, counts=attrs.get("skipped"), examples=attrs.get("skipped_examples")
+            )
+            log.info("%s: reused (%d segments), corpus not read again", path.name, attrs["counts"]["total"])
+            skipped.log(log)  # as when it was built
+            return path
         segments, skipped = corpus.scan()
         return build_cache(
-            segments,
-            self.audio,
-            self.text,
-            cache_dir=self.cache_dir,
-            name=self.name,
-            fingerprint=self.fingerprint(corpus),
-            extra_attrs={"corpus_root": str(corpus.root)},
-            skipped=skipped,
-            workers=self.feature_workers,
-            strict=self.strict,
-            emotion_names=corpus.emotion_names,
-            label_columns=corpus.label_columns,
-        )
+            segments, self.audio, self.text, cache_dir=self.cache_dir, name=self.name, fingerprint=fingerprint,
+            extra_attrs={"corpus_root": str(corpus.root)}, skipped=skipped, workers=self.feature_workers,
+            strict=self.strict, emotion_names=corpus.emotion_names, label_columns=corpus.label_columns,
+        )  # fmt: skip
 
     def setup(self, stage: str | None = None) -> None:
         if self._splits:
             return
-        from mosei_attn.data.cache.build import cache_path
         from mosei_attn.data.cache.reader import FeatureCache, validate_cache
 
         corpus = self.corpus()
-        fingerprint = self.fingerprint(corpus)
-        path = cache_path(self.cache_dir, self.name, self.audio, self.text, fingerprint)
+        path, fingerprint = self.cache_of(corpus)
         if not path.is_file():
             raise FileNotFoundError(
                 f"{path}: feature cache missing; run prepare_data() / `python -m mosei_attn.prepare`"
