@@ -11,11 +11,11 @@ loader (:class:`~mosei_attn.data.MoseiDataModule`'s dataset and collate, ``--wor
 memory on CUDA). The sampler shuffles the split and goes on into further shuffles of it, so that a small
 corpus feeds many large batches without the pause of an epoch's end. The model is
 :class:`~mosei_attn.models.AttentionModule` as ``conf/model/attention.yaml`` builds it, with the optimizer
-of ``conf/optimizer/adam.yaml``.
+of ``conf/optimizer/adamw.yaml``.
 
 A step, in a plain loop (no Trainer, to time it precisely): wait for the loader's next batch, copy it to the
 device, forward under bfloat16 autocast (``--precision bf16``, the default), loss, backward, optimizer step
-(the model's own, as ``conf/optimizer/adam.yaml`` and :meth:`configure_optimizers` build it, no schedule), then
+(the model's own, as ``conf/optimizer/adamw.yaml`` and :meth:`configure_optimizers` build it, no schedule), then
 synchronize with the device (so the loader's wait is time the device sits idle: an asynchronous loop may hide
 some of it). ``--warmup`` untimed steps first, then ``--steps`` timed ones. Per batch size:
 
@@ -98,8 +98,8 @@ def datamodule(work: Path, videos: int, tiny: bool, cuda: bool) -> tuple[MoseiDa
 
 def training_model(meta, sizes: dict, args: argparse.Namespace, device: torch.device) -> tuple:
     """The attention model of ``sizes`` on ``device`` in training mode (compiled in place with ``--compile``,
-    as the model's compile option does when fitting) and its Adam (conf/optimizer/adam.yaml, no schedule)."""
-    adam = OmegaConf.to_container(OmegaConf.load(ROOT / "conf/optimizer/adam.yaml"))
+    as the model's compile option does when fitting) and its AdamW (conf/optimizer/adamw.yaml, no schedule)."""
+    adam = OmegaConf.to_container(OmegaConf.load(ROOT / "conf/optimizer/adamw.yaml"))
     model = AttentionModule(meta=meta, optimizer=adam, **(sizes | {"compile": False})).to(device)
     if args.compile:
         model.net.compile(mode=args.compile_mode)

@@ -48,7 +48,7 @@ def test_every_group_has_options():
 
 #: What the data options build, written out by hand: batch size, spectrogram (bins, frames), max words.
 DATA = {"synthetic": (16, (100, 200), 40), "mosei": (32, (200, 400), 40), "manifest": (32, (200, 400), 40)}
-#: The optimizer each choice builds (class, lr); every other option keeps the default, Adam at 1e-3.
+#: The optimizer each choice builds (class, lr); every other option keeps the default, AdamW at 1e-3.
 OPTIMIZERS = {"sgd": (torch.optim.SGD, 1e-3), "paper_attention": (torch.optim.SGD, 1e-3)}
 OPTIMIZERS["paper_shallow"] = OPTIMIZERS["paper_attention"]
 #: The loggers each logger option builds, by class name, in order.
@@ -81,7 +81,7 @@ def check_optimizer(model, option: str) -> None:
     """The optimizer Lightning gets: its class and learning rate; the scheduler's settings."""
     built = model.configure_optimizers()
     opt = built["optimizer"] if isinstance(built, dict) else built
-    cls, lr = OPTIMIZERS.get(option, (torch.optim.Adam, 1e-3))
+    cls, lr = OPTIMIZERS.get(option, (torch.optim.AdamW, 1e-3))
     assert type(opt) is cls and opt.param_groups[0]["lr"] == pytest.approx(lr)
     if option.startswith("paper_"):
         assert not isinstance(built, dict)  # a set learning rate: no scheduler

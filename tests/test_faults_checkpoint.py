@@ -56,7 +56,7 @@ def cli_env() -> dict[str, str]:
 def lrs(run_dir) -> list[float]:
     """The learning rate of each epoch, in order (LearningRateMonitor logs it at the start of each epoch)."""
     with open(run_dir / "metrics.csv") as f:
-        return [float(r["lr-Adam"]) for r in csv.DictReader(f) if r.get("lr-Adam")]
+        return [float(r["lr-AdamW"]) for r in csv.DictReader(f) if r.get("lr-AdamW")]
 
 
 def damaged(src, dst):
