@@ -43,6 +43,12 @@ def _model_biases(model) -> list[float]:
     return [float(b) for layer in layers for b in layer.bias.detach().flatten()]
 
 
+def _optimizer(model):
+    """The optimizer a model's configure_optimizers builds (with or without a schedule)."""
+    built = model.configure_optimizers()
+    return built["optimizer"] if isinstance(built, dict) else built
+
+
 #: Override -> (the part built: data, model or trainer; what is read from it; the value expected, by hand).
 #: A placeholder (`data.emotions=[...]`) maps to None: it only has to compose.
 EMO4 = ["neutral", "happy", "sad", "angry"]
@@ -53,6 +59,8 @@ EXPECTED = {
     "data.verify=content": ("data", lambda dm: dm.verify, "content"),
     "data.emotions=[neutral,happy,sad,angry]": ("data", lambda dm: dm.make_corpus.keywords["emotions"], EMO4),
     "data.strict=true": ("data", lambda dm: (dm.strict, dm.make_corpus.keywords["strict"]), (True, True)),
+    "model.attn_dim=128": ("model", lambda m: m.hparams.attn_dim, 128),
+    "model.class_weights_from_epoch=2": ("model", lambda m: m.hparams.class_weights_from_epoch, 2),
     "model.class_weights_from_epoch=3": ("model", lambda m: m.hparams.class_weights_from_epoch, 3),
     "model.class_weights=false": ("model", lambda m: m.class_weight is None, True),
     "model.class_weights=true": ("model", lambda m: m.class_weight is not None, True),
@@ -64,7 +72,10 @@ EXPECTED = {
     "model.pool_blocks=2": ("model", lambda m: m.net.pool_blocks, 2),
     "model.speech_gate=0.5": ("model", lambda m: m.net.speech_gate, 0.5),
     "model.speech_gate=null": ("model", lambda m: m.net.speech_gate, None),
+    "model.text_blocks=2": ("model", lambda m: m.hparams.text_blocks, 2),
+    "optimizer.weight_decay=0": ("model", lambda m: _optimizer(m).param_groups[0]["weight_decay"], 0),
     "trainer.accelerator=cpu": ("trainer", lambda t: type(t.accelerator).__name__, "CPUAccelerator"),
+    "trainer.max_epochs=13": ("trainer", lambda t: t.max_epochs, 13),
     "trainer.max_epochs=30": ("trainer", lambda t: t.max_epochs, 30),
     "trainer.precision=bf16-mixed": ("trainer", lambda t: t.precision, "bf16-mixed"),
 }
