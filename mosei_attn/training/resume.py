@@ -143,9 +143,8 @@ def _stored(run_dir: Path) -> tuple[list[str], Any, dict[str, Any]]:
 
 
 def merge_overrides(run_dir: Path, new: list[str]) -> tuple[list[str], list[str]]:
-    """(the run's own overrides updated by the resumable ones of ``new`` and by those that restate the run's
-    value, descriptions of the conflicts): an override of ``new`` conflicts when it is not resumable and sets
-    another value than the run had (a key the run did not record had null)."""
+    """(the run's overrides updated by the resumable ones of ``new`` and those restating the run's value,
+    conflicts): a non-resumable override conflicts when it sets another value than the run had (unrecorded: null)."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from omegaconf import OmegaConf
 
