@@ -77,10 +77,15 @@ def check_model(model, cfg) -> None:
         assert model(batch).logits.shape == (2, 3)
 
 
+def optimizer_of(built) -> torch.optim.Optimizer:
+    """The optimizer in what a model's configure_optimizers returns, with or without a schedule."""
+    return built["optimizer"] if isinstance(built, dict) else built
+
+
 def check_optimizer(model, option: str) -> None:
     """The optimizer Lightning gets: its class and learning rate; the scheduler's settings."""
     built = model.configure_optimizers()
-    opt = built["optimizer"] if isinstance(built, dict) else built
+    opt = optimizer_of(built)
     cls, lr = OPTIMIZERS.get(option, (torch.optim.AdamW, 1e-3))
     assert type(opt) is cls and opt.param_groups[0]["lr"] == pytest.approx(lr)
     if option.startswith("paper_"):

@@ -12,7 +12,7 @@ from hydra.utils import instantiate
 
 from mosei_attn.training.build import build_datamodule, build_model
 from tests.conftest import compose_config
-from tests.test_configs import tiny_meta
+from tests.test_configs import optimizer_of, tiny_meta
 from tests.test_readme import DOCS, _logical_lines, assert_lands
 
 
@@ -43,12 +43,6 @@ def _model_biases(model) -> list[float]:
     return [float(b) for layer in layers for b in layer.bias.detach().flatten()]
 
 
-def _optimizer(model):
-    """The optimizer a model's configure_optimizers builds (with or without a schedule)."""
-    built = model.configure_optimizers()
-    return built["optimizer"] if isinstance(built, dict) else built
-
-
 #: Override -> (the part built: data, model or trainer; what is read from it; the value expected, by hand).
 #: A placeholder (`data.emotions=[...]`) maps to None: it only has to compose.
 EMO4 = ["neutral", "happy", "sad", "angry"]
@@ -73,7 +67,11 @@ EXPECTED = {
     "model.speech_gate=0.5": ("model", lambda m: m.net.speech_gate, 0.5),
     "model.speech_gate=null": ("model", lambda m: m.net.speech_gate, None),
     "model.text_blocks=2": ("model", lambda m: m.hparams.text_blocks, 2),
-    "optimizer.weight_decay=0": ("model", lambda m: _optimizer(m).param_groups[0]["weight_decay"], 0),
+    "optimizer.weight_decay=0": (
+        "model",
+        lambda m: optimizer_of(m.configure_optimizers()).param_groups[0]["weight_decay"],
+        0,
+    ),
     "trainer.accelerator=cpu": ("trainer", lambda t: type(t.accelerator).__name__, "CPUAccelerator"),
     "trainer.max_epochs=13": ("trainer", lambda t: t.max_epochs, 13),
     "trainer.max_epochs=30": ("trainer", lambda t: t.max_epochs, 30),

@@ -54,9 +54,12 @@ def cli_env() -> dict[str, str]:
 
 
 def lrs(run_dir) -> list[float]:
-    """The learning rate of each epoch, in order (LearningRateMonitor logs it at the start of each epoch)."""
+    """The learning rate of each epoch, in order (LearningRateMonitor logs it at the start of each epoch, in a
+    column named after the optimizer: lr-AdamW, lr-SGD)."""
     with open(run_dir / "metrics.csv") as f:
-        return [float(r["lr-AdamW"]) for r in csv.DictReader(f) if r.get("lr-AdamW")]
+        rows = csv.DictReader(f)
+        (column,) = [c for c in rows.fieldnames or [] if c.startswith("lr-")]
+        return [float(r[column]) for r in rows if r.get(column)]
 
 
 def damaged(src, dst):
