@@ -10,12 +10,12 @@ word window; ``--tiny``: the shapes of ``debug=tiny_shapes``) and the training s
 loader (:class:`~mosei_attn.data.MoseiDataModule`'s dataset and collate, ``--workers`` processes, pinned
 memory on CUDA). The sampler shuffles the split and goes on into further shuffles of it, so that a small
 corpus feeds many large batches without the pause of an epoch's end. The model is
-:class:`~mosei_attn.models.AttentionModule` as ``conf/model/attention.yaml`` builds it, with the optimizer
-of ``conf/optimizer/adamw.yaml``.
+:class:`~mosei_attn.models.AttentionModule` as ``conf/model/attention.yaml`` builds it, with the default run's
+optimizer (the ``optimizer`` choice of ``conf/train.yaml``).
 
 A step, in a plain loop (no Trainer, to time it precisely): wait for the loader's next batch, copy it to the
 device, forward under bfloat16 autocast (``--precision bf16``, the default), loss, backward, optimizer step
-(the model's own, as ``conf/optimizer/adamw.yaml`` and :meth:`configure_optimizers` build it, no schedule), then
+(the model's own, as the default optimizer and :meth:`configure_optimizers` build it, no schedule), then
 synchronize with the device (so the loader's wait is time the device sits idle: an asynchronous loop may hide
 some of it). ``--warmup`` untimed steps first, then ``--steps`` timed ones. Per batch size:
 
@@ -96,11 +96,19 @@ def datamodule(work: Path, videos: int, tiny: bool, cuda: bool) -> tuple[MoseiDa
     return dm, model
 
 
+def default_optimizer() -> dict:
+    """The default run's optimizer config: the ``optimizer`` choice in ``conf/train.yaml``'s defaults."""
+    defaults = OmegaConf.load(ROOT / "conf/train.yaml").defaults
+    name = next(d.optimizer for d in defaults if OmegaConf.is_dict(d) and "optimizer" in d)
+    return OmegaConf.to_container(OmegaConf.load(ROOT / "conf/optimizer" / f"{name}.yaml"))
+
+
 def training_model(meta, sizes: dict, args: argparse.Namespace, device: torch.device) -> tuple:
     """The attention model of ``sizes`` on ``device`` in training mode (compiled in place with ``--compile``,
-    as the model's compile option does when fitting) and its AdamW (conf/optimizer/adamw.yaml, no schedule)."""
-    adam = OmegaConf.to_container(OmegaConf.load(ROOT / "conf/optimizer/adamw.yaml"))
-    model = AttentionModule(meta=meta, optimizer=adam, **(sizes | {"compile": False})).to(device)
+    as the model's compile option does when fitting) and its optimizer (the default run's, no schedule)."""
+    model = AttentionModule(meta=meta, optimizer=default_optimizer(), **(sizes | {"compile": False})).to(
+        device
+    )
     if args.compile:
         model.net.compile(mode=args.compile_mode)
     model.train()
