@@ -55,6 +55,17 @@ def test_nan_audio_is_skipped_and_counted_in_a_corpus_build_and_its_reuse(tmp_pa
     )
 
 
+def test_a_reused_cache_logs_the_segments_its_build_kept_with_a_note(tmp_path, caplog):
+    root, folds = corpus_with(tmp_path, {"quiet": lambda path: sf.write(path, np.zeros(2 * SR), SR)})
+    logs = []
+    for _ in range(2):  # the build, then a run that reuses its cache
+        caplog.clear()
+        with caplog.at_level(logging.INFO):
+            datamodule(root, folds, tmp_path).prepare_data()
+        logs.append([r.getMessage() for r in caplog.records if "kept with silent audio" in r.getMessage()])
+    assert "reused" in caplog.text and len(logs[0]) == 1 and "quiet" in logs[0][0] and logs[1] == logs[0]
+
+
 def test_a_nan_in_the_cache_is_refused_although_the_checksum_passes(tmp_path):
     path = build(tmp_path, make_segments(tmp_path))
     with h5py.File(path, "r") as f:  # Fletcher-32 cannot tell 0x0000 from 0xFFFF: padding -> NaN passes it

@@ -131,18 +131,16 @@ class MoseiDataModule(L.LightningDataModule):
         cache's attributes."""
         from mosei_attn.data.cache.build import build_cache
         from mosei_attn.data.cache.reader import validate_cache
-        from mosei_attn.data.skip_report import SkipReport
+        from mosei_attn.data.cache.tally import stored_reports
 
         corpus = self.corpus()
         path, fingerprint = self.cache_of(corpus)
         if path.is_file():
             names, columns = corpus.emotion_names, corpus.label_columns
             attrs = validate_cache(path, self.audio, self.text, fingerprint, names, columns)
-            skipped = SkipReport(
-                path.name, counts=attrs.get("skipped"), examples=attrs.get("skipped_examples")
-            )
             log.info("%s: reused (%d segments), corpus not read again", path.name, attrs["counts"]["total"])
-            skipped.log(log)  # as when it was built
+            for report in stored_reports(path.name, attrs):  # as its build logged them
+                report.log(log)
             return path
         segments, skipped = corpus.scan()
         return build_cache(

@@ -16,6 +16,7 @@ NOTE_CUT_SHORT, NOTE_SILENT, NOTE_CANCEL = (
     "silent audio",
     "channels cancel",
 )
+NOTE_REASONS = (NOTE_CUT_SHORT, NOTE_SILENT, NOTE_CANCEL)
 
 
 def extraction_reports(cache_name: str, reader: SkipReport | None) -> tuple[SkipReport, SkipReport]:
@@ -23,10 +24,24 @@ def extraction_reports(cache_name: str, reader: SkipReport | None) -> tuple[Skip
     with a note; both log under the cache file's name."""
     counts, examples = (dict(reader), reader.example_dict) if reader is not None else (None, None)
     skipped = SkipReport(cache_name, reasons=SKIP_REASONS, counts=counts, examples=examples)
-    notes = SkipReport(cache_name, reasons=(NOTE_CUT_SHORT, NOTE_SILENT, NOTE_CANCEL), kept=True)
+    notes = SkipReport(cache_name, reasons=NOTE_REASONS, kept=True)
     return skipped, notes
 
 
 def extraction_attrs(skipped: SkipReport, notes: SkipReport) -> dict[str, Any]:
     """The cache attributes of the two reports: skipped, skipped_examples, audio_notes."""
     return {**skipped.attrs(), "audio_notes": {"counts": dict(notes), "examples": notes.example_dict}}
+
+
+def stored_reports(cache_name: str, attrs: dict[str, Any]) -> tuple[SkipReport, SkipReport]:
+    """The two reports of a cache's build, from its attributes (the inverse of :func:`extraction_attrs`):
+    a reused cache logs them as its build did."""
+    notes = attrs.get("audio_notes") or {}
+    skipped = SkipReport(
+        cache_name, reasons=SKIP_REASONS, counts=attrs.get("skipped"), examples=attrs.get("skipped_examples")
+    )
+    kept = SkipReport(
+        cache_name, reasons=NOTE_REASONS, kept=True, counts=notes.get("counts"),
+        examples=notes.get("examples"),
+    )  # fmt: skip
+    return skipped, kept
