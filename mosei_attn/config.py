@@ -1,9 +1,12 @@
-"""Config helpers: where the Hydra configs live, the ``resume_dir``, ``run_name`` and ``cpus_per_job``
-resolvers, plain containers."""
+"""Config helpers: where the Hydra configs live, the ``resume_dir``, ``record_dir``, ``run_name`` and
+``cpus_per_job`` resolvers, plain containers, Hydra quoting."""
 
 from __future__ import annotations
 
+import os
 import re
+import secrets
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -38,11 +41,30 @@ def resume_dir(ckpt_path: str | None, default: str) -> str:
     return str(ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt.parent)
 
 
+def record_dir(ckpt_path: str | None) -> str | None:
+    """Where Hydra records a run's config in its folder: ``.hydra``; None (nothing written) when resuming, so the
+    run folder keeps the record of how the run started (the config a resumed run goes on with is in its
+    checkpoints, ``mosei_attn.checkpoints.resume``)."""
+    return ".hydra" if ckpt_path in (None, "", "None", "null") else None
+
+
+#: Random hex digits in a run tag, after the pid (the pid keeps runs on one host apart, these across hosts).
+TAG_HEX = 4
+#: How a run folder's name starts: sorted by name is sorted by start time.
+STAMP = "%Y-%m-%d_%H-%M-%S"
+
+
+def run_name(*parts: str) -> str:
+    """A unique run folder name, ``<time>[_<part>...]_<pid>-<random hex>`` (the ``run_name`` resolver of every
+    command's folder: ``${run_name:}``, or ``${run_name:attention}`` for ``<time>_attention_<pid>-<hex>``).
+    Cached per config, so every interpolation of one run's folder gives the same name."""
+    tag = f"{os.getpid()}-{secrets.token_hex(TAG_HEX // 2)}"
+    return "_".join([datetime.now().strftime(STAMP), *map(str, parts), tag])
+
+
 def parallel_jobs() -> int:
     """How many jobs of this launch run at once: a parallel launcher's ``n_jobs`` (``hydra/launcher=parallel``,
     joblib's; -1 = one per core), else 1."""
-    import os
-
     from hydra.core.hydra_config import HydraConfig
 
     n_jobs = OmegaConf.select(HydraConfig.get(), "launcher.n_jobs") if HydraConfig.initialized() else None
@@ -53,21 +75,16 @@ def parallel_jobs() -> int:
 
 def cpus_per_job() -> int:
     """This job's share of the machine's cores: the cores divided among the jobs that run at once."""
-    import os
-
     return max(1, (os.cpu_count() or 1) // parallel_jobs())
 
 
 def register_resolvers() -> None:
-    """``resume_dir`` and ``run_name`` (cached per config: one run, one name) for the configs' folder names;
-    ``cpus_per_job`` for worker counts shared by the jobs of a parallel sweep."""
-    if not OmegaConf.has_resolver("cpus_per_job"):
-        OmegaConf.register_new_resolver("cpus_per_job", cpus_per_job)
-    if not OmegaConf.has_resolver("resume_dir"):
-        OmegaConf.register_new_resolver("resume_dir", resume_dir)
+    """``resume_dir``, ``record_dir`` and ``run_name`` (cached per config: one run, one name) for the configs'
+    folder names; ``cpus_per_job`` for worker counts shared by the jobs of a parallel sweep."""
+    for name, resolver in (("cpus_per_job", cpus_per_job), ("resume_dir", resume_dir), ("record_dir", record_dir)):
+        if not OmegaConf.has_resolver(name):
+            OmegaConf.register_new_resolver(name, resolver)
     if not OmegaConf.has_resolver("run_name"):
-        from mosei_attn.training.run_owner import run_name
-
         OmegaConf.register_new_resolver("run_name", run_name, use_cache=True)
 
 

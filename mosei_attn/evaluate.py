@@ -14,13 +14,13 @@ import hydra
 import lightning as L
 from omegaconf import DictConfig
 
-from mosei_attn.config import CONFIG_DIR, quote_args
+from mosei_attn.checkpoints.reading import NO_VALUE, checked_ckpt_arg, load_checkpoint, rebase_paths
+from mosei_attn.config import CONFIG_DIR, quote_args, to_container
 from mosei_attn.errors import user_errors
 from mosei_attn.models.naming import model_name
 from mosei_attn.process import process_setup
-from mosei_attn.reporting import RunReport
-from mosei_attn.training.build import build_datamodule, load_checkpoint, prepare_on_rank_zero, rebase_paths
-from mosei_attn.training.resume import NO_VALUE, checked_ckpt_arg
+from mosei_attn.reporting.run_report import write_report
+from mosei_attn.training.build import build_datamodule, prepare_on_rank_zero
 
 SPLITS = ("train", "val", "test")
 
@@ -34,7 +34,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     data = (
         cfg.data
         if cfg.get("data")
-        else rebase_paths(run_cfg.data, run_cfg.paths.data_dir, cfg.paths.data_dir)
+        else rebase_paths(to_container(run_cfg.data), run_cfg.paths.data_dir, cfg.paths.data_dir)
     )
     datamodule = build_datamodule(data)
     prepare_on_rank_zero(datamodule)
@@ -58,9 +58,11 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         callbacks=datamodule.callbacks(),  # what the data's extras need (a synthetic corpus: its cue metrics)
     )
     trainer.test(model, dataloaders=datamodule._loader(cfg.split, shuffle=False), weights_only=False)
-    report = RunReport(cfg.paths.output_dir, model_name(run_cfg.model), meta.emotion_names)
-    return report.metrics(
+    metrics, _ = write_report(
         {cfg.split: model.test_results},  # the test loop ran on cfg.split's loader
+        tuple(meta.emotion_names),
+        Path(cfg.paths.output_dir),
+        model_name(run_cfg.model),
         extra={
             "checkpoint": str(cfg.ckpt_path),
             "label_rule": meta.label_rule,
@@ -70,6 +72,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         },
         title=Path(cfg.ckpt_path).name,
     )
+    return metrics
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="evaluate")

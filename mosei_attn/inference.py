@@ -12,11 +12,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from mosei_attn.checkpoints.reading import load_checkpoint
 from mosei_attn.data.features.audio import read_span
 from mosei_attn.data.features.embeddings import WordVectors, tokenize
 from mosei_attn.data.features.extractors import AudioFeatures, TextFeatures
-from mosei_attn.reporting import RunReport
-from mosei_attn.training.build import load_checkpoint
+from mosei_attn.reporting.figures import prediction_figure
 
 log = logging.getLogger(__name__)
 
@@ -219,7 +219,7 @@ class Predictor:
 
     def figure(self, pred: Prediction, path: str | os.PathLike, title: str = "") -> Path:
         """Spectrogram, attention over time and against the words (figure 2), and the probabilities."""
-        return RunReport.prediction_figure(
+        return prediction_figure(
             path,
             pred.batch["spec"][0, 0].cpu().numpy(),
             pred.attention,

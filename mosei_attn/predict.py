@@ -21,17 +21,26 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig
 
+from mosei_attn.checkpoints.reading import NO_VALUE, checked_ckpt_arg
 from mosei_attn.config import CONFIG_DIR, quote_args
 from mosei_attn.data.corpora.manifest_file import read_manifest
 from mosei_attn.errors import user_errors
 from mosei_attn.files import atomic_path, write_json
 from mosei_attn.inference import Predictor
 from mosei_attn.process import process_setup
-from mosei_attn.training.resume import NO_VALUE, check_input_args, checked_ckpt_arg
 
 log = logging.getLogger(__name__)
 #: Arguments that name files: quoted for Hydra (a path may hold non-ASCII letters, commas or brackets).
 PATH_ARGS = ("ckpt_path", "audio", "manifest", "audio_root", "text_file", "embeddings", "output", "figure")
+
+
+def check_input_args(argv: list[str], keys: tuple[str, ...]) -> None:
+    """Exit, naming it, when a ``key=path`` argument of ``keys`` names no file: before Hydra creates a folder."""
+    for arg in argv[1:]:
+        key, eq, value = arg.lstrip("+").partition("=")
+        value = value.strip("'\"")
+        if eq and key in keys and value not in NO_VALUE and not Path(value).is_file():
+            raise SystemExit(f"{key}={value}: no such file. Nothing was written")
 
 
 def _seconds(row: dict[str, Any], key: str) -> float | None:

@@ -15,7 +15,6 @@ import yaml
 from mosei_attn.data.corpora.mosei_layout import AUDIO_DIR
 from mosei_attn.files import write_json
 from mosei_attn.training.launch import importable
-from mosei_attn.training.resume import resume_argv
 from mosei_attn.training.run_owner import OWNER_FILE, live_owner, owned_run_dir, refuse_if_owned, this_process
 from tests.conftest import TINY
 from tests.test_sweeps import FAST, REPO, TIMEOUT_S, run_module
@@ -23,14 +22,14 @@ from tests.test_sweeps import FAST, REPO, TIMEOUT_S, run_module
 #: ``python -m mosei_attn.<argv[1]>`` with the run folders' clock stopped: every run starts in the same second.
 SAME_SECOND = r"""
 import datetime, runpy, sys
-import mosei_attn.training.run_owner
+import mosei_attn.config
 
 class Stopped(datetime.datetime):
     @classmethod
     def now(cls, tz=None):
         return cls(2030, 1, 1, 0, 0, 0)
 
-mosei_attn.training.run_owner.datetime = Stopped
+mosei_attn.config.datetime = Stopped
 module = "mosei_attn." + sys.argv[1]
 sys.argv = [module, *sys.argv[2:]]
 runpy.run_module(module, run_name="__main__")
@@ -94,18 +93,16 @@ def test_predictions_made_in_the_same_second_get_a_folder_each(two_runs, data_di
 
 def test_resume_into_a_folder_a_live_run_owns_is_refused(two_runs, tmp_path):
     run = two_runs[0]
-    argv = ["train", f"ckpt_path={run / 'checkpoints' / 'last.ckpt'}"]
-    assert resume_argv(argv)[-1] == argv[-1]  # a finished run: resumable
-    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
     try:
         write_json(run / OWNER_FILE, {**this_process(), "pid": sleeper.pid})
-        before = sorted(p.name for p in run.rglob("*"))
-        with pytest.raises(SystemExit, match=f"pid {sleeper.pid} .*{OWNER_FILE}"):
-            resume_argv(argv)
+        before = {p: p.stat().st_mtime_ns for p in run.rglob("*")}
+        proc = run_module("mosei_attn.train", f"ckpt_path={run / 'checkpoints' / 'last.ckpt'}")
+        assert proc.returncode != 0 and f"pid {sleeper.pid} " in proc.stderr and OWNER_FILE in proc.stderr
         with pytest.raises(SystemExit, match="another run writes into this run folder"):
             with owned_run_dir(run):
                 pass
-        assert sorted(p.name for p in run.rglob("*")) == before
+        assert {p: p.stat().st_mtime_ns for p in run.rglob("*")} == before  # nothing written
     finally:
         sleeper.kill()
         sleeper.wait()

@@ -126,7 +126,7 @@ def test_ddp_cpu_sweep_gives_one_folder_per_job_and_exact_test_figures(train_cfg
 @torch.no_grad()
 def one_process_loss(ckpt: str, dm) -> float:
     """Mean loss of a checkpoint over the whole test split, computed here in one process."""
-    from mosei_attn.training.build import load_checkpoint
+    from mosei_attn.checkpoints.reading import load_checkpoint
 
     model, _ = load_checkpoint(ckpt)
     model.eval()

@@ -17,13 +17,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-from hydra.core.override_parser.overrides_parser import OverridesParser
 
+from mosei_attn.checkpoints.reading import CheckpointError, load_checkpoint, read_checkpoint
+from mosei_attn.checkpoints.resume import resumed_config
 from mosei_attn.inference import Predictor
 from mosei_attn.predict import predict_manifest
 from mosei_attn.train import train
-from mosei_attn.training.build import load_checkpoint
-from mosei_attn.training.resume import CheckpointError, check_resume, read_checkpoint, resume_argv
 from tests.conftest import TINY, compose_config
 from tests.test_faults_cli import BATCH, REPO
 
@@ -85,7 +84,7 @@ def test_a_damaged_checkpoint_is_refused_by_name_wherever_it_is_loaded(cli_run, 
         load_checkpoint(bad)
     cfg = compose_config("train", [*TINY, f"paths.data_dir={data_dir}", f"ckpt_path={bad}"], tmp_path / "r")
     with pytest.raises(CheckpointError, match=message):  # resume
-        check_resume(cfg)
+        resumed_config(cfg)
 
 
 def test_a_cosine_run_extends_with_the_schedule_of_its_new_length(cli_run, data_dir, tmp_path):
@@ -102,13 +101,6 @@ def test_a_cosine_run_extends_with_the_schedule_of_its_new_length(cli_run, data_
     assert lrs(run_dir)[2:] == pytest.approx(cosine[2:])  # the new ones: as if planned for 4 epochs
     # resumed again (after a Ctrl-C, or to evaluate) the schedule is the one of 4 epochs, not changed again
     assert torch.load(last, weights_only=False)["lr_schedulers"][0]["T_max"] == 4
-
-
-def test_resume_argv_quotes_a_non_ascii_path_for_hydra(cli_run):
-    last = cli_run / "checkpoints" / "last.ckpt"
-    argv = resume_argv(["train.py", f"ckpt_path={last}", "trainer.max_epochs=3"])
-    parsed = {o.key_or_group: o.value() for o in OverridesParser.create().parse_overrides(argv[1:])}
-    assert parsed["ckpt_path"] == str(last) and parsed["trainer.max_epochs"] == 3
 
 
 def nan_wav(path, value=np.nan):

@@ -1,6 +1,6 @@
-"""Fault injection on the command line: a resumed run keeps the settings it was trained with and refuses
-overrides that would change them, a bad ckpt_path fails before anything is written, and a mistyped config
-group gets Hydra's short message with the options."""
+"""Fault injection on the command line: a resumed run keeps the settings its checkpoint records (an older run's
+too, whatever today's defaults) and refuses overrides that would change them, a bad ckpt_path fails before
+anything is written, and a mistyped config group gets Hydra's short message with the options."""
 
 from __future__ import annotations
 
@@ -16,9 +16,10 @@ import soundfile as sf
 import torch
 import yaml
 
-from mosei_attn.training.callbacks import CONFIG_KEY
-from mosei_attn.training.resume import config_conflicts, merge_overrides, resume_argv
-from tests.conftest import TINY
+from mosei_attn.checkpoints.reading import CONFIG_KEY
+from mosei_attn.checkpoints.resume import resumed_config
+from mosei_attn.errors import ConfigError
+from tests.conftest import TINY, compose_config
 
 REPO = Path(__file__).resolve().parent.parent
 TIMEOUT_S = 300
@@ -36,9 +37,32 @@ def listing(folder: Path) -> list[str]:
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
 
 
+#: What an older version of the package trained by default, where today's defaults differ (AdamW, a weight
+#: average): its run folder and checkpoint record no override for them.
+OLDER_DEFAULTS = ["optimizer._target_=torch.optim.Adam", "optimizer.weight_decay=0", "weight_average=null"]
+
+
+def as_an_older_run(folder: Path) -> None:
+    """Make ``folder`` a run of an older version: trained with ``OLDER_DEFAULTS``, which were its defaults, so
+    its overrides.yaml does not name them, and from before the weight average existed, so no config of it
+    records one."""
+    overrides = folder / ".hydra" / "overrides.yaml"
+    kept = [o for o in yaml.safe_load(overrides.read_text()) if o not in OLDER_DEFAULTS]
+    overrides.write_text(yaml.safe_dump(kept))
+    config = folder / ".hydra" / "config.yaml"
+    config.write_text(
+        yaml.safe_dump({k: v for k, v in yaml.safe_load(config.read_text()).items() if k != "weight_average"})
+    )
+    for path in (folder / "checkpoints").glob("*.ckpt"):
+        ckpt = torch.load(path, weights_only=False)
+        del ckpt[CONFIG_KEY]["weight_average"]
+        torch.save(ckpt, path)
+
+
 @pytest.fixture(scope="module")
 def cli_run(data_dir, tmp_path_factory) -> Path:
-    """A 1-epoch run started from the command line with non-default model and optimizer settings."""
+    """A 1-epoch run started from the command line with non-default model and optimizer settings, trained and
+    recorded as an older version of the package did (Adam without weight decay, no weight average)."""
     folder = tmp_path_factory.mktemp("cli") / "run"
     # No schedule: the resume below trains on for one more epoch at the same learning rate.
     args = [
@@ -48,63 +72,72 @@ def cli_run(data_dir, tmp_path_factory) -> Path:
         "model.dropout=0.5",
         "optimizer.lr=0.01",
         "~scheduler",
+        *OLDER_DEFAULTS,
     ]
     proc = run("mosei_attn.train", *args, f"hydra.run.dir={folder}")
     assert proc.returncode == 0, proc.stderr[-3000:]
+    as_an_older_run(folder)
     return folder
 
 
-def test_resume_with_only_ckpt_path_restores_the_run_settings(cli_run):
-    last = cli_run / "checkpoints" / "last.ckpt"
+def test_an_older_run_resumes_with_only_ckpt_path_and_its_recorded_settings(cli_run, tmp_path):
+    """Resumed with nothing but ckpt_path (and a longer run), a run recorded with Adam and no weight average
+    goes on with Adam, without an average, and with its own model and optimizer settings."""
+    run_dir = tmp_path / "run"
+    shutil.copytree(cli_run, run_dir)  # the refusals below read cli_run as its epoch left it
+    hydra_record = {p.name: p.read_bytes() for p in (run_dir / ".hydra").iterdir()}
+    last = run_dir / "checkpoints" / "last.ckpt"
     proc = run("mosei_attn.train", f"ckpt_path={last}", "trainer.max_epochs=2")
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert f"resuming {cli_run} with its settings" in proc.stderr
-    overrides = yaml.safe_load((cli_run / ".hydra" / "overrides.yaml").read_text())
-    assert {"model.dropout=0.5", "optimizer.lr=0.01", "trainer.max_epochs=2", f"ckpt_path={last}"} <= set(
-        overrides
-    )
     ckpt = torch.load(last, weights_only=False)
     assert ckpt["epoch"] == 1 and ckpt["hyper_parameters"]["dropout"] == 0.5
-    assert ckpt["hyper_parameters"]["optimizer"]["lr"] == 0.01 and ckpt[CONFIG_KEY]["model"]["dropout"] == 0.5
+    optimizer = ckpt["hyper_parameters"]["optimizer"]
+    assert (
+        optimizer["_target_"] == "torch.optim.Adam"
+        and optimizer["weight_decay"] == 0
+        and optimizer["lr"] == 0.01
+    )
+    (group,) = ckpt["optimizer_states"][0]["param_groups"]  # the optimizer that stepped: Adam, not AdamW
+    assert group["decoupled_weight_decay"] is False and group["weight_decay"] == 0
+    assert "current_model_state" not in ckpt  # no weight average: the weights as trained
+    assert ckpt[CONFIG_KEY]["trainer"]["max_epochs"] == 2 and "weight_average" not in ckpt[CONFIG_KEY]
+    assert {p.name: p.read_bytes() for p in (run_dir / ".hydra").iterdir()} == hydra_record  # how it started
 
 
-def test_merge_keeps_the_run_settings_and_takes_resumable_ones(cli_run):
-    merged, conflicts = merge_overrides(cli_run, ["trainer.max_epochs=5", "optimizer.lr=1e-2", "seed=42"])
-    assert conflicts == [] and "trainer.max_epochs=5" in merged and "optimizer.lr=0.01" in merged
-    _, conflicts = merge_overrides(cli_run, ["seed=7", "data/audio=paper"])
-    assert conflicts == ["seed=7 (the run has seed=42)", "data/audio=paper (the run has data/audio=demo)"]
-    assert resume_argv(["train", "seed=1"]) == ["train", "seed=1"]  # no resume: unchanged
+def resume(cli_run, tmp_path, *overrides):
+    return resumed_config(
+        compose_config("train", [f"ckpt_path={cli_run / 'checkpoints' / 'last.ckpt'}", *overrides], tmp_path)
+    )
 
 
-def test_a_setting_newer_than_the_run_resumes_when_set_to_null(cli_run, tmp_path):
-    """A run recorded before a setting existed (here weight_average) had none: ``weight_average=null`` restates
-    that, is kept in the resumed command line (today's default would differ) and passes both checks."""
-    old = tmp_path / "old_run"
-    shutil.copytree(cli_run / ".hydra", old / ".hydra")
-    config = yaml.safe_load((old / ".hydra" / "config.yaml").read_text())
-    default = config.pop("weight_average")
-    (old / ".hydra" / "config.yaml").write_text(yaml.safe_dump(config))
-    merged, conflicts = merge_overrides(old, ["weight_average=null"])
-    assert conflicts == [] and "weight_average=null" in merged
-    _, conflicts = merge_overrides(old, ["weight_average.decay=0.9"])
-    assert conflicts == ["weight_average.decay=0.9 (the run has weight_average.decay=None)"]
-    assert config_conflicts({**config, "weight_average": None}, config) == []
-    assert config_conflicts({**config, "weight_average": default}, config) == [
-        f"weight_average: None -> {default!r}"
-    ]
+def test_a_resume_takes_the_resumable_overrides_and_the_run_settings(cli_run, tmp_path):
+    cfg = resume(
+        cli_run,
+        tmp_path / "run",
+        "trainer.max_epochs=5",
+        "optimizer.lr=0.01",
+        "seed=42",
+        "data.num_workers=1",
+    )
+    assert cfg.trainer.max_epochs == 5 and cfg.data.num_workers == 1  # resumable: taken
+    assert (
+        cfg.optimizer.lr == 0.01 and cfg.model.dropout == 0.5 and cfg.optimizer._target_ == "torch.optim.Adam"
+    )
+    assert cfg.data.audio.max_frames == 64 and "scheduler" not in cfg  # debug=tiny_shapes, ~scheduler recorded
+    assert cfg.paths.output_dir == str(tmp_path / "run") and cfg.trainer.accelerator == "cpu"
+    assert cfg.callbacks.model_checkpoint.dirpath == str(
+        tmp_path / "run" / "checkpoints"
+    )  # the folder it is in now
 
 
-def test_config_check_allows_where_and_how_long_but_not_what_is_trained():
-    run = {"seed": 1, "model": {"dropout": 0.1}, "trainer": {"max_epochs": 2},
-           "data": {"root": "/a", "corpus": {"root": "/a", "word_dim": 300}, "label_rule": "argmax"}}  # fmt: skip
-    moved = {**run, "trainer": {"max_epochs": 9}, "data": {**run["data"], "root": "/b",
-             "corpus": {"root": "/b", "word_dim": 300}}}  # fmt: skip
-    assert config_conflicts(moved, run) == []
-    other = {**moved, "model": {"dropout": 0.5}, "data": {**moved["data"], "label_rule": "plurality"}}
-    assert config_conflicts(other, run) == [
-        "data.label_rule: 'argmax' -> 'plurality'",
-        "model.dropout: 0.1 -> 0.5",
-    ]
+def test_a_resume_refuses_other_settings_naming_each_with_both_values(cli_run, tmp_path):
+    with pytest.raises(ConfigError) as e:
+        resume(cli_run, tmp_path / "run", "seed=7", "optimizer=adamw", "debug=overfit")
+    message = str(e.value)
+    assert "seed: 42 in the run, 7 now" in message
+    assert "optimizer._target_: 'torch.optim.Adam' in the run, 'torch.optim.AdamW' now" in message
+    assert "optimizer.weight_decay: 0 in the run" in message
+    assert "model.dropout" not in message and "trainer.max_epochs" not in message
 
 
 #: Runs several entry points in one interpreter (one start-up, ~15 s on shared cores, instead of one each);
@@ -141,7 +174,7 @@ def refused(cli_run, tmp_path_factory) -> dict:
         "no_audio": ("mosei_attn.predict", [f"ckpt_path={last}", "audio=missing.wav", "text=hi"]),
         "conflict": (
             "mosei_attn.train",
-            [f"ckpt_path={last}", "model=shallow", "model.dropout=0.2", "weight_average=null"],
+            [f"ckpt_path={last}", "model=shallow", "model.dropout=0.2", "weight_average.decay=0.9"],
         ),
         "group": ("mosei_attn.train", ["model=atention"]),  # last: it goes through Hydra
     }
@@ -172,11 +205,12 @@ def test_a_bad_ckpt_path_fails_before_anything_is_written(refused):
 
 def test_resume_refuses_overrides_that_change_the_run_and_writes_nothing(refused):
     err = refused["err"]["conflict"]
-    assert failed(err) and "Nothing was written" in err
-    assert "model=shallow (the run has model=attention)" in err
-    assert "model.dropout=0.2 (the run has model.dropout=0.5)" in err
-    # the weight average decides which weights are checkpointed: a resumed run keeps it
-    assert "weight_average=null (the run has" in err
+    (line,) = [ln for ln in err.splitlines() if ln.startswith("error: ")]
+    assert failed(err) and "Nothing was written" in line
+    assert "model._target_: 'mosei_attn.models.AttentionModule' in the run, 'mosei_attn.models.ShallowModule' now" in line
+    assert "model.dropout: 0.5 in the run, 0.2 now" in line
+    # the weight average decides which weights are checkpointed: a run recorded without one keeps none
+    assert "weight_average.decay: None in the run, 0.9 now" in line
     assert refused["run_unchanged"]  # .hydra/config.yaml, metrics.csv and the checkpoints untouched
 
 

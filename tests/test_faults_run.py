@@ -13,11 +13,12 @@ import pytest
 import soundfile as sf
 import torch
 
+from mosei_attn.checkpoints.reading import load_checkpoint
 from mosei_attn.inference import Predictor
 from mosei_attn.models.base import UA_BEST_KEY
 from mosei_attn.predict import predict_manifest
 from mosei_attn.train import train
-from mosei_attn.training.build import build_datamodule, load_checkpoint
+from mosei_attn.training.build import build_datamodule
 from tests.conftest import TINY, compose_config
 
 EPOCHS = 3
@@ -108,7 +109,10 @@ def test_a_non_checkpoint_is_named(tmp_path):
 def test_resuming_with_other_settings_is_refused_before_anything_is_written(stalled, data_dir, tmp_path):
     run = copy_run(stalled, tmp_path)
     before = sorted(p.name for p in run.rglob("*"))
-    with pytest.raises(ValueError, match=r"model\.dropout: 0\.1 -> 0\.5.*optimizer\.lr: 0\.0 -> 0\.001"):
+    with pytest.raises(
+        ValueError,
+        match=r"model\.dropout: 0\.1 in the run, 0\.5 now.*optimizer\.lr: 0\.0 in the run, 0\.001 now",
+    ):
         train(
             tiny(
                 data_dir,

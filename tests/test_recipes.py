@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
+from mosei_attn.checkpoints.resume import data_locations, resumable
 from mosei_attn.data.cache.reader import read_attrs
 from mosei_attn.train import train
 from mosei_attn.training.build import build_datamodule, corpus_inputs
-from mosei_attn.training.resume import data_locations, resumable
 from tests.conftest import TINY, compose_config
 from tests.toy_recipes import TOY_EMOTIONS, ToyCorpus, ToyModule
 

@@ -17,7 +17,7 @@ from mosei_attn.models.attention_stats import AttentionStats
 from mosei_attn.models.blocks import he_init, keras_init
 from mosei_attn.models.metrics import EmotionMetrics, to_numpy
 from mosei_attn.models.output import NetOutput
-from mosei_attn.training.schedule import extend_cosine
+from mosei_attn.models.schedule import extend_cosine
 
 #: Scheduler config keys that are Lightning's (how to step it), not the scheduler constructor's.
 LIGHTNING_SCHEDULER_KEYS = ("monitor", "interval", "frequency")

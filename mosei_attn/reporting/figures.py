@@ -1,11 +1,12 @@
 """A finished run's figures from its model and data: attention over a few fixed validation segments
-(figure 2) and log scaling of one segment's spectrogram (figure 3); sending figures to the loggers."""
+(figure 2) and log scaling of one segment's spectrogram (figure 3); one prediction's figure; sending figures
+to the loggers."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +99,21 @@ def word_columns(word_len: int, max_words: int, n_columns: int) -> int:
     return min(n_columns, int(np.ceil(word_len / (max_words / n_columns))))
 
 
+def prediction_figure(
+    path: str | os.PathLike,
+    spec: np.ndarray,
+    attention: np.ndarray | None,
+    words: Sequence[str],
+    word_len: int,
+    max_words: int,
+    **kw: Any,
+) -> Path:
+    """One clip's figure: spectrogram (F, T), attention over time and against the words (figure 2), and
+    the probabilities; ``kw`` as :func:`mosei_attn.reporting.plots.plot_prediction`."""
+    n_words = None if attention is None else word_columns(word_len, max_words, attention.shape[1])
+    return plots.plot_prediction(spec, path, attention=attention, words=words, n_words=n_words, **kw)
+
+
 def log_scaling_figure(
     settings: AudioFeatures, audio: np.ndarray, sr: int, path: Path, title: str = ""
 ) -> Path:
@@ -120,20 +136,18 @@ def log_scaling_figure(
     )
 
 
-def segment_audio(datamodule: Any, segment_id: str) -> tuple[np.ndarray, int]:
-    """The audio (samples,) and its rate of one cached segment, found again through the data's corpus."""
-    with contextlib.closing(datamodule.corpus().iter_segments()) as segments:
-        for seg in segments:
-            if seg.segment_id == segment_id:
-                return read_audio(seg.audio_path, seg.start, seg.end)
-    raise LookupError(f"segment {segment_id} is no longer in the corpus")
+def segment_audio(cache: Any, row: int) -> tuple[np.ndarray, int]:
+    """The audio (samples,) and its rate of the segment in ``row`` of a feature cache: its span of the audio
+    file the cache records."""
+    start, end = (float(cache.column(k)[row]) for k in ("start", "end"))
+    return read_audio(cache.audio[row], start, end)
 
 
 def training_figures(model: Any, datamodule: Any, out_dir: Path, n: int = N_EXAMPLES) -> list[Path]:
     """Figures 2 and 3 for the fixed validation segments of a finished run (confusion: ``write_report``).
 
-    Figure 3 needs the segment's audio: when it cannot be read (the cache was built elsewhere) it is
-    skipped with a warning rather than failing the run.
+    Figure 3 needs the segment's audio, from the file the cache records: when it cannot be read (the cache
+    was built elsewhere) it is skipped with a warning rather than failing the run.
     """
     audio, val = datamodule.audio, datamodule.dataset("val")
     scale = {"hop_seconds": audio.hop_length / audio.sample_rate, "max_hz": audio.sample_rate / 2}
@@ -142,9 +156,10 @@ def training_figures(model: Any, datamodule: Any, out_dir: Path, n: int = N_EXAM
     )
     picked = example_indices(val.targets, 1)
     if picked:
-        sid = str(val.cache.segment_id[int(val.rows[picked[0]])])
+        row = int(val.rows[picked[0]])
+        sid = str(val.cache.segment_id[row])
         try:
-            wav, sr = segment_audio(datamodule, sid)
+            wav, sr = segment_audio(val.cache, row)
             paths.append(
                 log_scaling_figure(
                     audio,

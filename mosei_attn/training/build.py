@@ -1,12 +1,11 @@
-"""What the entry points (train, evaluate, prepare, predict) share: the data module and the model from a config,
-a model from a checkpoint, and the corpus preparation that global rank 0 does while the other ranks wait."""
+"""What the entry points (train, evaluate, prepare) share: the data module and the model from a config, and the
+corpus preparation that global rank 0 does while the other ranks wait."""
 
 from __future__ import annotations
 
 import inspect
 import re
 import time
-from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -104,26 +103,6 @@ def legacy_data_config(d: dict[str, Any]) -> dict[str, Any]:
     return d
 
 
-def rebase_paths(cfg: DictConfig, old: str, new: str) -> DictConfig:
-    """``cfg`` with every string value that is a path inside folder ``old`` moved into folder ``new`` (a data
-    config recorded by a checkpoint, read where the data folder is now)."""
-    old_dir, new_dir = Path(old).absolute(), Path(new).absolute()
-    if old_dir == new_dir:
-        return cfg
-
-    def move(value: Any) -> Any:
-        if isinstance(value, dict):
-            return {k: move(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [move(v) for v in value]
-        is_path = isinstance(value, str) and ("/" in value or value == old)  # not a name or a target
-        if is_path and Path(value).absolute().is_relative_to(old_dir):
-            return str(new_dir / Path(value).absolute().relative_to(old_dir))
-        return value
-
-    return OmegaConf.create(move(to_container(cfg)))
-
-
 def check_optimizer(cfg: DictConfig) -> None:
     """Build ``cfg.optimizer`` and ``cfg.scheduler`` on one dummy parameter, before anything else runs: a value
     they refuse (``optimizer.lr=abc``) is a ConfigError naming the settings given as text."""
@@ -173,24 +152,3 @@ def prepare_on_rank_zero(datamodule: Any, timeout_s: float = PREPARE_TIMEOUT_S) 
             if time.monotonic() > deadline:
                 raise
             time.sleep(PREPARE_POLL_S)
-
-
-def load_checkpoint(ckpt_path: str | Path, map_location: str = "cpu") -> tuple[L.LightningModule, DictConfig]:
-    """The model and the run config stored in a checkpoint written by `mosei_attn.train`."""
-    from mosei_attn.training.resume import CheckpointError, recorded_config
-
-    ckpt_path = Path(ckpt_path)
-    run_cfg = OmegaConf.create(recorded_config(ckpt_path))  # a missing, foreign or damaged file is named
-    cls = get_class(run_cfg.model._target_)
-    try:
-        model = cls.load_from_checkpoint(ckpt_path, map_location=map_location, weights_only=False)
-    except RuntimeError as e:  # load_state_dict: the stored weights do not fit the network built today
-        if "size mismatch" not in str(e):
-            raise
-        detail = next(line.strip() for line in str(e).splitlines() if "size mismatch" in line)
-        raise CheckpointError(
-            f"{ckpt_path}: its weights do not fit today's {cls.__name__} ({detail}); it was written by an "
-            "older mosei_attn whose network differed (the attention model's classifier averages over time "
-            "since issue 17): train it again"
-        ) from None
-    return model, run_cfg

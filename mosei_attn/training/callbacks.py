@@ -7,8 +7,7 @@ from typing import Any
 import lightning as L
 from lightning.pytorch.callbacks import EMAWeightAveraging
 
-#: Key under which a checkpoint stores the composed run config.
-CONFIG_KEY = "mosei_attn_config"
+from mosei_attn.checkpoints.reading import CONFIG_KEY
 
 
 class ConfigInCheckpoint(L.Callback):

@@ -1,7 +1,7 @@
 """Who writes a run folder: one live run at a time.
 
-A run folder's name is unique (``run_name``: a time stamp, the model where there is one, and a tag of the
-process; see conf/hydra/default.yaml), and rank 0 of a run records itself in ``<run>/run.owner`` (pid, host, SLURM job)
+A run folder's name is unique (``run_name`` in :mod:`mosei_attn.config`: a time stamp, the model where there
+is one, and a tag of the process; see conf/hydra/default.yaml), and rank 0 of a run records itself in ``<run>/run.owner`` (pid, host, SLURM job)
 while it trains; the file is removed when the run ends. A second run that would write into the folder (a
 resume, a fixed ``hydra.run.dir``) is refused while the owner lives. An owner that is gone (a dead pid on this
 host, or the same SLURM job requeued) is taken over; an owner on another host cannot be checked from here, so
@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import socket
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,20 +22,6 @@ from mosei_attn.files import write_json
 from mosei_attn.locks import exclusive_lock, pid_alive
 
 OWNER_FILE = "run.owner"
-#: Random hex digits in a run tag, after the pid (the pid keeps runs on one host apart, these across hosts).
-TAG_HEX = 4
-
-
-#: How a run folder's name starts: sorted by name is sorted by start time.
-STAMP = "%Y-%m-%d_%H-%M-%S"
-
-
-def run_name(*parts: str) -> str:
-    """A unique run folder name, ``<time>[_<part>...]_<pid>-<random hex>`` (the ``run_name`` resolver of every
-    command's folder: ``${run_name:}``, or ``${run_name:attention}`` for ``<time>_attention_<pid>-<hex>``).
-    Cached per config, so every interpolation of one run's folder gives the same name."""
-    tag = f"{os.getpid()}-{secrets.token_hex(TAG_HEX // 2)}"
-    return "_".join([datetime.now().strftime(STAMP), *map(str, parts), tag])
 
 
 def this_process(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:

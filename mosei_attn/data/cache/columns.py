@@ -20,13 +20,14 @@ RESERVED_ATTRS = (
 
 
 def write_segment_columns(f: h5py.File, segments: list[Segment], labels: np.ndarray) -> None:
-    """The per-segment columns besides the features: ids, fold, text, the raw labels (N, 1 + E), times (s).
-    Checksummed like the features; strings are fixed-length UTF-8 (variable-length data takes no filter)."""
+    """The per-segment columns besides the features: ids, fold, text, the audio file, the raw labels
+    (N, 1 + E), times in the audio file (s). Checksummed like the features; strings are fixed-length UTF-8 (variable-length data takes no filter)."""
     strings = {
         "fold": [s.fold for s in segments],
         "segment_id": [s.segment_id for s in segments],
         "video_id": [s.video_id for s in segments],
         "text": [" ".join(s.words) for s in segments],
+        "audio": [str(s.audio_path) for s in segments],
     }
     for key, values in strings.items():
         encoded = [v.encode("utf-8") for v in values]

@@ -23,7 +23,8 @@ from mosei_attn.files import to_json
 #: Bump when the layout or the feature code changes: old caches then get a new name and are rebuilt.
 #: 2: audio read up to AudioFeatures.seconds_seen; bad segments skipped and counted.
 #: 3: Fletcher-32 checksums on every dataset, fixed-length strings, spec and words uncompressed.
-FEATURE_CACHE_VERSION = 3
+#: 4: each segment's audio file (a run's figure 3 reads its segment from there).
+FEATURE_CACHE_VERSION = 4
 #: Attributes stored as plain strings; every other string attribute holds JSON.
 PLAIN_ATTRS = ("fingerprint",)
 REBUILD_HINT = (
@@ -246,6 +247,7 @@ class FeatureCache:
     segment_id = property(lambda self: self.column("segment_id"), doc="(N,) 'video[index]' ids")
     video_id = property(lambda self: self.column("video_id"), doc="(N,) video ids")
     text = property(lambda self: self.column("text"), doc="(N,) words joined by spaces")
+    audio = property(lambda self: self.column("audio"), doc="(N,) the audio file each segment is cut from")
     spec_len = property(lambda self: self.column("spec_len"), doc="(N,) real spectrogram frames")
     word_len = property(lambda self: self.column("word_len"), doc="(N,) real words")
 
