@@ -81,7 +81,8 @@ def cpus_per_job() -> int:
 def register_resolvers() -> None:
     """``resume_dir``, ``record_dir`` and ``run_name`` (cached per config: one run, one name) for the configs'
     folder names; ``cpus_per_job`` for worker counts shared by the jobs of a parallel sweep."""
-    for name, resolver in (("cpus_per_job", cpus_per_job), ("resume_dir", resume_dir), ("record_dir", record_dir)):
+    plain = {"cpus_per_job": cpus_per_job, "resume_dir": resume_dir, "record_dir": record_dir}
+    for name, resolver in plain.items():
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, resolver)
     if not OmegaConf.has_resolver("run_name"):

@@ -123,7 +123,8 @@ def test_a_resume_takes_the_resumable_overrides_and_the_run_settings(cli_run, tm
     assert (
         cfg.optimizer.lr == 0.01 and cfg.model.dropout == 0.5 and cfg.optimizer._target_ == "torch.optim.Adam"
     )
-    assert cfg.data.audio.max_frames == 64 and "scheduler" not in cfg  # debug=tiny_shapes, ~scheduler recorded
+    # debug=tiny_shapes and ~scheduler, as recorded
+    assert cfg.data.audio.max_frames == 64 and "scheduler" not in cfg
     assert cfg.paths.output_dir == str(tmp_path / "run") and cfg.trainer.accelerator == "cpu"
     assert cfg.callbacks.model_checkpoint.dirpath == str(
         tmp_path / "run" / "checkpoints"
@@ -207,7 +208,8 @@ def test_resume_refuses_overrides_that_change_the_run_and_writes_nothing(refused
     err = refused["err"]["conflict"]
     (line,) = [ln for ln in err.splitlines() if ln.startswith("error: ")]
     assert failed(err) and "Nothing was written" in line
-    assert "model._target_: 'mosei_attn.models.AttentionModule' in the run, 'mosei_attn.models.ShallowModule' now" in line
+    shallow = "'mosei_attn.models.ShallowModule' now"
+    assert f"model._target_: 'mosei_attn.models.AttentionModule' in the run, {shallow}" in line
     assert "model.dropout: 0.5 in the run, 0.2 now" in line
     # the weight average decides which weights are checkpointed: a run recorded without one keeps none
     assert "weight_average.decay: None in the run, 0.9 now" in line
