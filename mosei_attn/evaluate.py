@@ -19,6 +19,7 @@ from mosei_attn.errors import user_errors
 from mosei_attn.models.naming import model_name
 from mosei_attn.process import process_setup
 from mosei_attn.reporting import RunReport
+from mosei_attn.signatures import register_signatures
 from mosei_attn.training.build import build_datamodule, load_checkpoint, prepare_on_rank_zero, rebase_paths
 from mosei_attn.training.resume import NO_VALUE, checked_ckpt_arg
 
@@ -70,6 +71,9 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         },
         title=Path(cfg.ckpt_path).name,
     )
+
+
+register_signatures()  # before Hydra composes: every argument's default (mosei_attn/signatures.py)
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="evaluate")

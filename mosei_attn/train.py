@@ -24,6 +24,7 @@ from mosei_attn.errors import user_errors
 from mosei_attn.models.naming import model_name
 from mosei_attn.process import process_setup
 from mosei_attn.reporting import RunReport
+from mosei_attn.signatures import register_signatures
 from mosei_attn.training.build import (
     build_datamodule,
     build_model,
@@ -148,6 +149,9 @@ def test_best(
     report.send_figures(loggers, [*summary["figures"].values(), *figures])
     report.send_best_summary(loggers, summary)
     return {k: v for k, v in summary.items() if isinstance(v, float)}
+
+
+register_signatures()  # before Hydra composes: every argument's default (mosei_attn/signatures.py)
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
