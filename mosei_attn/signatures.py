@@ -26,25 +26,31 @@ SUPPLIED = frozenset(
 )
 
 
+#: What a config holds for a default it cannot hold (an object): the argument is left out of the node.
+UNHELD = object()
+
+
 def _plain(value: Any) -> Any:
-    """``value`` as a config holds it (tuples as lists); None where a config cannot hold it."""
-    if isinstance(value, tuple):
-        value = list(value)
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value if value is None or isinstance(value, (bool, int, float, str)) else None
+    """``value`` as a config holds it (tuples as lists); ``UNHELD`` where a config cannot hold it."""
+    if isinstance(value, tuple | list):
+        items = [_plain(v) for v in value]
+        return UNHELD if any(v is UNHELD for v in items) else items
+    return value if value is None or isinstance(value, bool | int | float | str) else UNHELD
 
 
 def signature_defaults(target: Any) -> dict[str, Any]:
     """The arguments of class or function ``target`` that a config may set, with their defaults (``???``,
-    Hydra's "required", where there is none). A ``**net`` catch-all of a class with a ``net_class`` (the
+    Hydra's "required", where there is none). An argument whose default a config cannot hold (an object) is
+    left out: the class keeps its own default. A ``**net`` catch-all of a class with a ``net_class`` (the
     models' ``EmotionModule``) is that network's arguments."""
     out: dict[str, Any] = {}
     for name, p in inspect.signature(target).parameters.items():
         if p.kind is p.VAR_KEYWORD and hasattr(target, "net_class"):
             out |= signature_defaults(target.net_class)
         elif p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and name not in SUPPLIED:
-            out[name] = "???" if p.default is p.empty else _plain(p.default)
+            value = "???" if p.default is p.empty else _plain(p.default)
+            if value is not UNHELD:
+                out[name] = value
     return out
 
 

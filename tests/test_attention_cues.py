@@ -1,4 +1,4 @@
-"""Issue 8's instruments and causes: padding the attention cannot see, the cue truth, the cue metrics."""
+"""What the attention can be measured by: padding it cannot see, the cue truth, the cue metrics."""
 
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ def test_attention_does_not_see_the_batch_padding(spec_len: int) -> None:
 
 
 def test_without_padding_masking_the_padding_shows() -> None:
-    """The same check fails with ``mask_padding=False`` (the arithmetic before issue 8): it can fail."""
+    """The same check fails with ``mask_padding=False`` (eq. 1 as the paper wrote it): it can fail."""
     net = _big_biases(AttentionNet(SPEC, TEXT, 6, mask_padding=False, **SIZES))
     padded, cropped = _features_padded_and_cropped(net, 24)
     assert not torch.allclose(padded[..., :3], cropped[..., :3], rtol=1e-5, atol=1e-5)

@@ -19,7 +19,7 @@ from mosei_attn.errors import ConfigError, UserFault
 #: Config keys (and groups) a resumed run may set differently from the run it continues: where and how it runs.
 #: ``resumable()`` adds where each data config's corpus finds its files (``Corpus.LOCATIONS``).
 RUN_SETTINGS: tuple[str, ...] = (
-    "ckpt_path", "trainer", "logger", "callbacks", "hydra", "paths", "test", "tags", "sweep_name",
+    "ckpt_path", "trainer", "logger", "callbacks", "hydra", "paths", "test", "tags", "sweep_name", "data.root",
     "data.cache_dir", "data.num_workers", "data.feature_workers", "data.pin_memory", "data.word_vectors.path",
     "data.verify",
 )  # fmt: skip
@@ -41,10 +41,13 @@ def data_locations(data: dict[str, Any]) -> list[str]:
     from hydra.utils import get_class
 
     corpus = data.get("corpus") or {}
-    if "_target_" not in corpus:
+    defaults = [e for e in data.get("defaults") or [] if isinstance(e, dict)]
+    signed = [v for e in defaults for k, v in e.items() if k == "/signature@corpus"]
+    if "_target_" not in corpus and not signed:
         return []
-    args = [a for a in getattr(get_class(corpus["_target_"]), "LOCATIONS", ()) if a in corpus]
-    tops = {m.group(1) for a in args if (m := PARENT_KEY.fullmatch(str(corpus[a])))}
+    locations = getattr(get_class(corpus.get("_target_") or signed[0]), "LOCATIONS", ())
+    args = [a for a in locations if a in corpus or signed]  # a signature gives the corpus every argument
+    tops = {m.group(1) for a in args if (m := PARENT_KEY.fullmatch(str(corpus.get(a))))}
     found = [f"corpus.{a}" for a in args] + sorted(tops)
     for name, node in data.items():
         if isinstance(node, dict) and name != "corpus" and "_target_" in node:
