@@ -13,7 +13,7 @@ from mosei_attn.synthetic.config import MODES
 from mosei_attn.synthetic.cue_metrics import CueMetrics
 
 SPEC, TEXT = (16, 64), (8, 12)
-SIZES = {"kernels": 4, "dense": [16, 8], "attn_dim": 8}
+SIZES = {"kernels": 4, "dense": [16, 8], "attn_dim": 8, "mask_padding": True}  # the default run's
 
 
 def _levels(levels: list[float], stride: int = 2, n_freq: int = 3) -> torch.Tensor:
