@@ -233,9 +233,15 @@ def restated_defaults(overrides: list[str]) -> dict[tuple[str, str], object]:
     GlobalHydra.instance().clear()
     found = {}
     for d in loaded.defaults:
-        if d.config_path is None or d.config_path == "train" or d.config_path.startswith(("hydra/", "signature/")):
+        if (
+            d.config_path is None
+            or d.config_path == "train"
+            or d.config_path.startswith(("hydra/", "signature/"))
+        ):
             continue
-        own = OmegaConf.to_container(OmegaConf.load(Path(CONFIG_DIR) / f"{d.config_path}.yaml"), resolve=False)
+        own = OmegaConf.to_container(
+            OmegaConf.load(Path(CONFIG_DIR) / f"{d.config_path}.yaml"), resolve=False
+        )
         own.pop("defaults", None)
         for key, value in flat(own, d.package or ""):
             *path, leaf = key.split(".")
@@ -270,3 +276,25 @@ def test_no_yaml_value_restates_its_python_default():
         found |= restated_defaults(overrides)
     assert {k: v for k, v in found.items() if k not in RESTATED} == {}
     assert set(RESTATED) <= set(found)  # an exception that no longer restates anything goes from the list
+
+
+def test_a_signature_node_holds_every_argument_a_config_may_set():
+    """``/signature@...: <class>``: required arguments are Hydra's ``???``, a model's ``**net`` is its network's
+    arguments, what the code supplies (shapes, metadata, ``root``) and defaults a config cannot hold are left
+    out; the values are the Python defaults, so a changed default reaches every config."""
+    from mosei_attn.data.corpora.mosei import MoseiCorpus
+    from mosei_attn.models import AttentionModule
+    from mosei_attn.models.attention import AttentionNet
+    from mosei_attn.signatures import signature_defaults, signature_node
+
+    model = signature_defaults(AttentionModule)
+    assert model["mask_padding"] is False and model["dense"] == [1024, 512, 128] and model["init"] == "keras"
+    assert not {"meta", "optimizer", "spec_shape", "num_classes"} & set(model)
+    assert set(model) >= set(signature_defaults(AttentionNet))
+    assert "root" not in signature_defaults(MoseiCorpus)
+    assert signature_node("mosei_attn.data.MoseiDataModule")["corpus"] == "???"
+
+    class WithObject:
+        def __init__(self, a: int, b: object = object(), c: tuple = (1, 2)) -> None: ...
+
+    assert signature_defaults(WithObject) == {"a": "???", "c": [1, 2]}
