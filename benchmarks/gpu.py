@@ -67,17 +67,26 @@ from mosei_attn.synthetic.writer import write_synthetic_corpus  # noqa: E402
 PEAK_TFLOPS = {"H200 NVL": 835.0, "H200": 989.0, "H100 NVL": 835.0, "H100 PCIe": 756.0, "H100": 989.0}
 
 
+def compose_train(tiny: bool):
+    """The default run's config (conf/train.yaml) with the paper's spectrogram, or ``debug=tiny_shapes``'s."""
+    from hydra import compose, initialize_config_dir
+
+    from mosei_attn.config import CONFIG_DIR
+    from mosei_attn.signatures import register_signatures
+
+    register_signatures()
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        return compose("train", ["data/audio=paper", *(["debug=tiny_shapes"] if tiny else [])])
+
+
 def configs(tiny: bool) -> tuple[dict, dict, dict]:
     """Audio and text feature settings and the model's sizes: the paper's, or ``debug=tiny_shapes``'s."""
-    audio = OmegaConf.load(ROOT / "conf/data/audio/paper.yaml")
-    text = OmegaConf.load(ROOT / "conf/data/loader/default.yaml").text
-    model = OmegaConf.load(ROOT / "conf/model/attention.yaml")
-    if tiny:
-        debug = OmegaConf.load(ROOT / "conf/debug/tiny_shapes.yaml")
-        audio, text = OmegaConf.merge(audio, debug.data.audio), OmegaConf.merge(text, debug.data.text)
-        model = OmegaConf.merge(model, debug.model)
-    model = {k: v for k, v in OmegaConf.to_container(model).items() if k != "_target_"}
-    return OmegaConf.to_container(audio), OmegaConf.to_container(text), model
+    cfg = compose_train(tiny)
+    audio, text, model = (
+        {k: v for k, v in OmegaConf.to_container(node).items() if k != "_target_"}
+        for node in (cfg.data.audio, cfg.data.text, cfg.model)
+    )
+    return audio, text, model
 
 
 def datamodule(work: Path, videos: int, tiny: bool, cuda: bool) -> tuple[MoseiDataModule, dict]:
@@ -97,10 +106,8 @@ def datamodule(work: Path, videos: int, tiny: bool, cuda: bool) -> tuple[MoseiDa
 
 
 def default_optimizer() -> dict:
-    """The default run's optimizer config: the ``optimizer`` choice in ``conf/train.yaml``'s defaults."""
-    defaults = OmegaConf.load(ROOT / "conf/train.yaml").defaults
-    name = next(d.optimizer for d in defaults if OmegaConf.is_dict(d) and "optimizer" in d)
-    return OmegaConf.to_container(OmegaConf.load(ROOT / "conf/optimizer" / f"{name}.yaml"))
+    """The default run's optimizer config (conf/train.yaml's ``optimizer`` choice)."""
+    return OmegaConf.to_container(compose_train(tiny=True).optimizer)
 
 
 def training_model(meta, sizes: dict, args: argparse.Namespace, device: torch.device) -> tuple:

@@ -42,13 +42,12 @@ MODES = ("train", "infer")
 
 
 def paper_shapes() -> tuple[tuple[int, int], tuple[int, int], int]:
-    """(F, T) spectrogram, (L, D) words and the class count, from the paper configs and the label columns."""
-    from omegaconf import OmegaConf
-
+    """(F, T) spectrogram, (L, D) words and the class count: the feature settings' defaults (the paper's) and
+    the label columns."""
     from mosei_attn.data.corpora.labels import EMOTIONS
+    from mosei_attn.data.features.extractors import AudioFeatures, TextFeatures
 
-    audio = OmegaConf.load(ROOT / "conf/data/audio/paper.yaml")
-    text = OmegaConf.load(ROOT / "conf/data/loader/default.yaml").text
+    audio, text = AudioFeatures(), TextFeatures()
     return (audio.freq_bins, audio.max_frames), (text.max_words, text.dim), len(EMOTIONS)
 
 
@@ -65,7 +64,8 @@ def child(model: str, side: str, mode: str, batch: int, steps: int, warmup: int)
     spec_shape, text_shape, num_classes = paper_shapes()
     reference, _, bf16, _ = SIDES[side]
     torch.manual_seed(0)
-    net = {"attention": AttentionNet, "shallow": ShallowNet}[model](spec_shape, text_shape, num_classes)
+    nets = {"attention": AttentionNet, "shallow": ShallowNet}
+    net = nets[model](spec_shape, text_shape, num_classes, mask_padding=True)  # the default run's masks
     if reference:
         sys.path.insert(0, str(ROOT))  # the repository: its tests' reference blocks
         from tests.reference_models import to_reference

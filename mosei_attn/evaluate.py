@@ -20,6 +20,7 @@ from mosei_attn.errors import user_errors
 from mosei_attn.models.naming import model_name
 from mosei_attn.process import process_setup
 from mosei_attn.reporting.run_report import write_report
+from mosei_attn.signatures import register_signatures
 from mosei_attn.training.build import build_datamodule, prepare_on_rank_zero
 
 SPLITS = ("train", "val", "test")
@@ -73,6 +74,9 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         title=Path(cfg.ckpt_path).name,
     )
     return metrics
+
+
+register_signatures()  # before Hydra composes: every argument's default (mosei_attn/signatures.py)
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="evaluate")

@@ -17,6 +17,7 @@ from mosei_attn.data.cache.reader import read_attrs
 from mosei_attn.errors import user_errors
 from mosei_attn.process import process_setup
 from mosei_attn.reporting.label_report import format_label_report, label_report
+from mosei_attn.signatures import register_signatures
 from mosei_attn.training.build import build_datamodule
 
 #: Command-line flags of this entry point and the config override each stands for.
@@ -51,6 +52,9 @@ def prepare_cache(cfg: DictConfig) -> str:
 def hydra_argv(argv: list[str]) -> list[str]:
     """``sys.argv`` with this command's flags (``--label-report``) as the config overrides they stand for."""
     return [FLAGS.get(arg, arg) for arg in argv]
+
+
+register_signatures()  # before Hydra composes: every argument's default (mosei_attn/signatures.py)
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="prepare")

@@ -24,6 +24,7 @@ from mosei_attn.config import CONFIG_DIR, quote_args
 from mosei_attn.errors import user_errors
 from mosei_attn.models.naming import model_name
 from mosei_attn.process import process_setup
+from mosei_attn.signatures import register_signatures
 from mosei_attn.training.build import (
     build_datamodule,
     build_model,
@@ -75,6 +76,9 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
             lg.save()
         merge_csv_history(out_dir)
     return metrics, {"model": model, "datamodule": datamodule, "trainer": trainer, "output_dir": out_dir}
+
+
+register_signatures()  # before Hydra composes: every argument's default (mosei_attn/signatures.py)
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")

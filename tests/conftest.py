@@ -15,8 +15,10 @@ from omegaconf import DictConfig, open_dict
 
 from mosei_attn.config import CONFIG_DIR
 from mosei_attn.process import process_setup
+from mosei_attn.signatures import register_signatures
 
 process_setup()  # what every entry point sets for its process (import alone sets nothing)
+register_signatures()  # as the entry points do before Hydra composes
 
 os.environ.setdefault("WANDB_MODE", "disabled")
 os.environ.setdefault("MPLBACKEND", "Agg")

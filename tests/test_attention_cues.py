@@ -1,4 +1,4 @@
-"""Issue 8's instruments and causes: padding the attention cannot see, the cue truth, the cue metrics."""
+"""What the attention can be measured by: padding it cannot see, the cue truth, the cue metrics."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from mosei_attn.synthetic.cue_metrics import CueMetrics, pointing
 from mosei_attn.synthetic.cue_truth import TRUTH_FILE, read_cue_truth
 
 SPEC, TEXT = (16, 64), (8, 12)
-SIZES = {"kernels": 4, "dense": [16, 8], "attn_dim": 8}
+SIZES = {"kernels": 4, "dense": [16, 8], "attn_dim": 8, "mask_padding": True}  # the default run's
 
 
 def _inputs(spec_len: int, word_len: int, n_time: int = SPEC[1], seed: int = 0):
@@ -59,8 +59,8 @@ def test_attention_does_not_see_the_batch_padding(spec_len: int) -> None:
 
 
 def test_without_padding_masking_the_padding_shows() -> None:
-    """The same check fails with ``mask_padding=False`` (the arithmetic before issue 8): it can fail."""
-    net = _big_biases(AttentionNet(SPEC, TEXT, 6, mask_padding=False, **SIZES))
+    """The same check fails with ``mask_padding=False`` (eq. 1 as the paper wrote it): it can fail."""
+    net = _big_biases(AttentionNet(SPEC, TEXT, 6, **(SIZES | {"mask_padding": False})))
     padded, cropped = _features_padded_and_cropped(net, 24)
     assert not torch.allclose(padded[..., :3], cropped[..., :3], rtol=1e-5, atol=1e-5)
 

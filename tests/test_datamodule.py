@@ -110,23 +110,6 @@ def test_missing_corpus_folder_is_a_clear_error(tmp_path):
         MoseiDataModule(corpus, cache_dir=str(tmp_path)).prepare_data()
 
 
-def test_a_data_config_recorded_by_an_older_checkpoint_still_builds(tmp_path):
-    """Checkpoints store the run config; before corpora had their own `_target_`, the DataModule took them."""
-    from mosei_attn.data.corpora.manifest import ManifestCorpus
-    from mosei_attn.data.corpora.mosei import MoseiCorpus
-
-    root = str(tmp_path / "synthetic")
-    common = {"_target_": "mosei_attn.data.MoseiDataModule", "cache_dir": str(tmp_path), "text": {"dim": 300}}
-    old = common | {"name": "synthetic", "root": root, "folds": None, "synthetic": {"seed": 0, "n_videos": 4}}
-    dm = build_datamodule(old)
-    assert dm.make_corpus.func is MoseiCorpus and dm.make_corpus.keywords["root"] == root
-    assert dm.write_corpus.keywords == {"root": root, "seed": 0, "n_videos": 4}
-    old = common | {"name": "manifest", "root": None, "manifest": "m.csv", "word_vectors": {"path": "v.txt"}}
-    dm = build_datamodule(old)
-    assert dm.make_corpus.func is ManifestCorpus and dm.write_corpus is None
-    assert dm.make_corpus.keywords["manifest"] == "m.csv" and dm.make_corpus.keywords["word_dim"] == 300
-
-
 def test_whole_batch_reads_equal_single_items(datamodule, monkeypatch):
     dm = datamodule()
     ds = dm.dataset("val")

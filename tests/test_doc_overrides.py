@@ -25,10 +25,10 @@ def documented_overrides() -> list[str]:
     return sorted(set(found))
 
 
-#: The data choices a prose override may belong to (`data.emotions`: the manifest's); tiny shapes, so models build fast.
+#: The data choices a prose override may belong to (`data.corpus.emotions`: the manifest's); tiny shapes, so models build fast.
 DATA_CONTEXTS = (
     ["debug=tiny_shapes"],
-    ["debug=tiny_shapes", "data=manifest", "data.manifest=m.csv", "data.word_vectors.path=v.txt"],
+    ["debug=tiny_shapes", "data=manifest", "data.corpus.manifest=m.csv", "data.word_vectors.path=v.txt"],
     ["debug=tiny_shapes", "data=mosei", "data.root=/data/CMU_MOSEI"],
 )
 
@@ -44,14 +44,14 @@ def _model_biases(model) -> list[float]:
 
 
 #: Override -> (the part built: data, model or trainer; what is read from it; the value expected, by hand).
-#: A placeholder (`data.emotions=[...]`) maps to None: it only has to compose.
+#: A placeholder (`data.corpus.emotions=[...]`) maps to None: it only has to compose.
 EMO4 = ["neutral", "happy", "sad", "angry"]
 EXPECTED = {
     "data.batch_size=4": ("data", lambda dm: dm.batch_size, 4),
-    "data.emotions=[...]": None,
+    "data.corpus.emotions=[...]": None,
     "data.root=...": None,
     "data.verify=content": ("data", lambda dm: dm.verify, "content"),
-    "data.emotions=[neutral,happy,sad,angry]": ("data", lambda dm: dm.make_corpus.keywords["emotions"], EMO4),
+    "data.corpus.emotions=[neutral,happy,sad,angry]": ("data", lambda dm: dm.make_corpus.keywords["emotions"], EMO4),
     "data.strict=true": ("data", lambda dm: (dm.strict, dm.make_corpus.keywords["strict"]), (True, True)),
     "model.attn_dim=128": ("model", lambda m: m.hparams.attn_dim, 128),
     "model.class_weights_from_epoch=2": ("model", lambda m: m.hparams.class_weights_from_epoch, 2),

@@ -243,7 +243,7 @@ def test_prepare_prints_what_was_skipped(tmp_path, capsys):
     )
     shapes = [f"data.audio.{k}={v}" for k, v in AUDIO.items()]
     cfg = compose_config("prepare", [
-        "data=mosei", f"data.root={root}", f"data.folds={folds}", "data.name=faults", f"data.text.dim={WORD_DIM}",
+        "data=mosei", f"data.root={root}", f"data.corpus.folds={folds}", "data.name=faults", f"data.text.dim={WORD_DIM}",
         "data.text.max_words=4", "data.feature_workers=1", f"paths.data_dir={tmp_path}", *shapes,
     ], tmp_path / "out")  # fmt: skip
     for _ in range(2):  # built, then reused: the report comes from the cache

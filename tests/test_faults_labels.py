@@ -94,7 +94,7 @@ def test_all_zero_rows_under_argmax_are_counted_per_split(tmp_path, caplog):
 
 def tiny_train_cfg(root, folds, tmp_path, *extra):
     return compose_config("train", [
-        "data=mosei", f"data.root={root}", f"data.folds={folds}", "data.name=faults", f"data.text.dim={WORD_DIM}",
+        "data=mosei", f"data.root={root}", f"data.corpus.folds={folds}", "data.name=faults", f"data.text.dim={WORD_DIM}",
         "debug=tiny_shapes", "data.feature_workers=1", "data.batch_size=2", "logger=csv", "callbacks.progress_bar=null",
         "trainer.accelerator=cpu", f"paths.data_dir={tmp_path}", *extra,
     ], tmp_path / "run")  # fmt: skip

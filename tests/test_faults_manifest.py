@@ -51,7 +51,7 @@ def test_a_typo_or_a_rare_class_is_refused_with_counts_unless_listed(folder, vec
     write_csv(folder / "m.csv", HEADER, rows_of(["happy"] * 6 + ["sad"] * 5 + ["hapy"]))
     with pytest.raises(ValueError, match=r"'hapy' \(1 rows\) looks like a typo of 'happy' \(6 rows\)") as e:
         ManifestCorpus(folder / "m.csv", vectors)
-    assert "{'happy': 6, 'hapy': 1, 'sad': 5}" in str(e.value) and "data.emotions" in str(e.value)
+    assert "{'happy': 6, 'hapy': 1, 'sad': 5}" in str(e.value) and "data.corpus.emotions" in str(e.value)
     segments, report = ManifestCorpus(folder / "m.csv", vectors, emotions=["happy", "sad"]).scan()
     assert len(segments) == 11 and skipped_rows(report)[0][:2] == (13, "unknown label")
 

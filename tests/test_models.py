@@ -65,7 +65,7 @@ def test_output_shapes_at_paper_sizes(cls: type) -> None:
 
 
 def test_pool_width_sets_the_attention_grid() -> None:
-    model = AttentionModule(tiny_meta(), SGD, pool=4, pool_blocks=2, **TINY).eval()
+    model = AttentionModule(tiny_meta(), SGD, pool=4, pool_blocks=2, mask_padding=True, **TINY).eval()
     batch = make_batch(model.meta, [32, 5], [8, 3])
     with torch.no_grad():
         attn = run(model, batch)[1]
@@ -97,7 +97,7 @@ def test_a_few_steps_overfit_one_batch(cls: type) -> None:
 @pytest.mark.parametrize("cls", MODELS)
 def test_padding_content_does_not_matter(cls: type) -> None:
     torch.manual_seed(0)
-    model = cls(tiny_meta(), SGD, **TINY).eval()
+    model = cls(tiny_meta(), SGD, mask_padding=True, **TINY).eval()
     batch = make_batch(model.meta, [32, 13], [8, 3])
     noisy = {k: v.clone() for k, v in batch.items()}
     noisy["spec"][1, ..., 13:] = 5.0
@@ -134,7 +134,7 @@ def test_fast_path_matches_reference(cls: type) -> None:
 
 def test_no_words_or_no_frames_give_the_plain_spectrogram() -> None:
     torch.manual_seed(0)
-    model = AttentionModule(tiny_meta(), SGD, **TINY).eval()
+    model = AttentionModule(tiny_meta(), SGD, mask_padding=True, **TINY).eval()
     batch = make_batch(model.meta, [32, 0], [0, 0])
     with torch.no_grad():
         logits, attn = run(model, batch)
@@ -251,7 +251,7 @@ def test_he_init_scales_the_relu_layers(cls: type) -> None:
         assert torch.all(layer.bias == 0)
     out = net.head.out
     assert out.weight.abs().max() <= out.in_features**-0.5 and out.bias.abs().sum() > 0
-    default = cls(tiny_meta(), SGD, kernels=16, dense=[256, 64]).net
+    default = cls(tiny_meta(), SGD, init="default", kernels=16, dense=[256, 64]).net
     assert all(torch.any(layer.bias != 0) for layer in [*default.speech.convs, *default.head.hidden])
     with pytest.raises(ValueError, match="model.init"):
         cls(tiny_meta(), SGD, init="xavier", **TINY)

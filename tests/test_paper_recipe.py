@@ -33,7 +33,7 @@ def test_paper_experiment_is_the_papers_recipe(tmp_path, experiment: str) -> Non
     if experiment == "paper_attention":  # eq. 1 over every position, silence included; the default gates
         assert model.net.speech_gate is None
         default = build_model(compose_config("train", [], tmp_path / "default"), META)
-        gate = OmegaConf.load(Path(CONFIG_DIR) / "model" / "attention.yaml").speech_gate
+        gate = OmegaConf.load(Path(CONFIG_DIR) / "model" / "ours" / "attention.yaml").speech_gate
         assert gate is not None and default.net.speech_gate == gate  # the default covers speech only
     optimizer = model.configure_optimizers()
     optimizer = optimizer["optimizer"] if isinstance(optimizer, dict) else optimizer
@@ -70,8 +70,8 @@ def test_without_masks_the_softmax_covers_the_padding() -> None:
     torch.manual_seed(0)
     spec, words = torch.rand(1, 1, 32, 64), torch.randn(1, 8, 300)
     spec_len, word_len = torch.tensor([20]), torch.tensor([3])  # 20 of 64 frames, 3 of 8 words
-    masked = AttentionNet((32, 64), (8, 300), 6)(spec, spec_len, words, word_len)
-    paper = AttentionNet((32, 64), (8, 300), 6, mask_padding=False)(spec, spec_len, words, word_len)
+    masked = AttentionNet((32, 64), (8, 300), 6, mask_padding=True)(spec, spec_len, words, word_len)
+    paper = AttentionNet((32, 64), (8, 300), 6)(spec, spec_len, words, word_len)  # the default: the paper's
     # 64 frames / 8 = 8 positions; 20 frames hold 2 whole ones. 8 words / 2 = 4 columns; 3 words fill 2.
     assert masked.attended.tolist() == [2] and paper.attended.tolist() == [8]
     assert (

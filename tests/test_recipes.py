@@ -8,12 +8,11 @@ import json
 from pathlib import Path
 
 import pytest
-from omegaconf import OmegaConf
 
 from mosei_attn.checkpoints.resume import data_locations, resumable
 from mosei_attn.data.cache.reader import read_attrs
 from mosei_attn.train import train
-from mosei_attn.training.build import build_datamodule, corpus_inputs
+from mosei_attn.training.build import build_datamodule
 from tests.conftest import TINY, compose_config
 from tests.toy_recipes import TOY_EMOTIONS, ToyCorpus, ToyModule
 
@@ -30,9 +29,8 @@ name: toy
 corpus:
   _target_: tests.toy_recipes.ToyCorpus
   _partial_: true
-  root: ${..root}
   word_dim: ${..text.dim}
-root: ${paths.data_dir}/toy
+root: ${paths.data_dir}/toy   # the DataModule gives it to the corpus
 """
 ONE_BATCH = [
     "++trainer.limit_train_batches=1",
@@ -83,31 +81,20 @@ def test_a_toy_corpus_trains_from_its_config(data_dir, conf_dir, tmp_path):
 
 
 def test_a_corpus_declares_where_its_files_are_and_resume_follows():
-    data = {
-        "corpus": {
-            "_target_": "tests.toy_recipes.ToyCorpus",
-            "root": "${..root}",
-            "word_dim": "${..text.dim}",
-        },
-        "root": "/data/toy",
-        "extras": {"_target_": "some.Provider", "root": "${..root}", "size": "${..text.dim}"},
-    }
-    assert data_locations(data) == ["data.corpus.root", "data.root", "data.extras.root"]
-    for key in (
-        "data.root",
-        "data.folds",
-        "data.corpus.root",
-        "data.corpus.vectors_cache_dir",
-        "data.write_corpus.root",
-    ):
+    data = {"corpus": {"_target_": "tests.toy_recipes.ToyCorpus", "word_dim": "${..text.dim}"}}
+    assert data_locations(data) == ["data.corpus.root"]
+    signed = {"defaults": [{"/signature@corpus": "tests.toy_recipes.ToyCorpus"}], "corpus": {}}
+    assert data_locations(signed) == ["data.corpus.root"]
+    for key in ("data.root", "data.corpus.folds", "data.corpus.vectors_cache_dir"):
         assert key in resumable()  # from conf/data's corpora: MoseiCorpus.LOCATIONS, ManifestCorpus.LOCATIONS
     assert "data.corpus.word_dim" not in resumable() and "data.text" not in resumable()
 
 
-def test_a_data_key_neither_the_datamodule_nor_the_corpus_reads_is_refused(train_cfg):
+def test_a_data_key_the_datamodule_does_not_take_is_refused_by_name(train_cfg):
+    from hydra.errors import ConfigCompositionException, InstantiationException
+
+    with pytest.raises(ConfigCompositionException, match=r"data\.batchsize"):
+        train_cfg("data.batchsize=4")  # every argument is in the config: a misspelt one is not
     cfg = train_cfg("+data.batchsize=4")
-    with pytest.raises(ValueError, match=r"data\.batchsize: neither an argument of .*MoseiDataModule"):
+    with pytest.raises(InstantiationException, match=r"MoseiDataModule.*batchsize"):
         build_datamodule(cfg.data)
-    assert corpus_inputs(OmegaConf.create({"_target_": "mosei_attn.data.MoseiDataModule", "root": 1})) == [
-        "root"
-    ]

@@ -1,4 +1,4 @@
-"""Where the attention model may look (issue 17): eq. 1 over the positions that hold speech, a classifier
+"""Where the attention model may look: eq. 1 over the positions that hold speech, a classifier
 that averages over time, and the figures that say where alpha looks against what the gate does alone."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from mosei_attn.synthetic.config import MODES
 from mosei_attn.synthetic.cue_metrics import CueMetrics
 
 SPEC, TEXT = (16, 64), (8, 12)
-SIZES = {"kernels": 4, "dense": [16, 8], "attn_dim": 8}
+SIZES = {"kernels": 4, "dense": [16, 8], "attn_dim": 8, "mask_padding": True}  # the default run's
 
 
 def _levels(levels: list[float], stride: int = 2, n_freq: int = 3) -> torch.Tensor:
@@ -54,7 +54,7 @@ def _segment(content_at: int, stride: int, seed: int = 0) -> tuple[torch.Tensor,
 def test_the_classifier_cannot_read_where_in_the_segment_the_speech_is(gate) -> None:
     """The same speech two pooled positions later (silence around it) gives the same logits: the head sees
     the classifier CNN's mean over time, so no absolute position can carry information (with a flattened,
-    position-by-position head, as before issue 17, this fails)."""
+    position-by-position head this fails)."""
     torch.manual_seed(0)
     net = AttentionNet(SPEC, TEXT, 6, speech_gate=gate, **SIZES).eval()
     stride = net.time_stride

@@ -131,7 +131,7 @@ print(json.dumps({"filters_same": same, "malloc_untouched": m._applied is None})
 
 
 def test_importing_the_package_changes_neither_warning_filters_nor_malloc() -> None:
-    """A library a user imports into their own code leaves their process as it was (issue 19 item 8)."""
+    """A library a user imports into their own code leaves their process as it was."""
     out = subprocess.run(
         [sys.executable, "-c", IMPORT_ONLY],
         env={**os.environ, "PYTHONPATH": str(ROOT)},

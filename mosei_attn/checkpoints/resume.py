@@ -34,6 +34,7 @@ RUN_SETTINGS: tuple[str, ...] = (
     "test",
     "tags",
     "sweep_name",
+    "data.root",
     "data.cache_dir",
     "data.num_workers",
     "data.feature_workers",
@@ -41,30 +42,22 @@ RUN_SETTINGS: tuple[str, ...] = (
     "data.word_vectors.path",
     "data.verify",
 )
-#: A relative interpolation of a top-level data key, as a corpus argument reads it: ``${..root}``.
-PARENT_KEY = re.compile(r"\$\{\.\.([\w.]+)\}")
 #: A value that is one interpolation of another key: ``${trainer.max_epochs}``.
 FOLLOWS = re.compile(r"\$\{([\w.]+)\}")
 
 
 def data_locations(data: dict[str, Any]) -> list[str]:
-    """The keys of an unresolved data config that say where its corpus's files are: the corpus's
-    ``LOCATIONS`` arguments, the top-level keys they read (``root: ${..root}``) and every other factory's
-    argument that reads one of those (``write_corpus.root``)."""
+    """The keys of an unresolved data config that say where its corpus's files are, beside ``data.root``: the
+    corpus's ``LOCATIONS`` arguments (its class from ``corpus._target_`` or its ``/signature@corpus`` entry)."""
     from hydra.utils import get_class
 
     corpus = data.get("corpus") or {}
-    if "_target_" not in corpus:
+    entries = [e for e in data.get("defaults") or [] if isinstance(e, dict)]
+    signed = [v for e in entries for k, v in e.items() if k == "/signature@corpus"]
+    target = corpus.get("_target_") or (signed[0] if signed else None)
+    if target is None:
         return []
-    args = [a for a in getattr(get_class(corpus["_target_"]), "LOCATIONS", ()) if a in corpus]
-    tops = {m.group(1) for a in args if (m := PARENT_KEY.fullmatch(str(corpus[a])))}
-    found = [f"corpus.{a}" for a in args] + sorted(tops)
-    for name, node in data.items():
-        if isinstance(node, dict) and name != "corpus" and "_target_" in node:
-            found += [
-                f"{name}.{a}" for a, v in node.items() if (m := PARENT_KEY.fullmatch(str(v))) and m[1] in tops
-            ]
-    return [f"data.{k}" for k in found]
+    return [f"data.corpus.{a}" for a in getattr(get_class(target), "LOCATIONS", ())]
 
 
 @functools.cache

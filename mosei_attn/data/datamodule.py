@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from torch.utils.data import DataLoader
 from mosei_attn.data.corpora.labels import LABEL_RULES, class_counts, derive_targets, label_faults, no_emotion
 from mosei_attn.data.corpora.protocol import Corpus
 from mosei_attn.data.dataset import CacheDataset, collate_batch
+from mosei_attn.data.features.extractors import AudioFeatures, TextFeatures
 from mosei_attn.data.meta import DataMeta
 from mosei_attn.process import worker_setup
 
@@ -34,7 +36,9 @@ class MoseiDataModule(L.LightningDataModule):
 
     ``corpus`` makes the corpus reader (a Hydra ``_partial_`` of :class:`~mosei_attn.data.corpora.mosei.MoseiCorpus`
     or :class:`~mosei_attn.data.corpora.manifest.ManifestCorpus`: built when needed, not when configured);
-    ``write_corpus``, when given, writes the corpus first (the synthetic generator; idempotent).
+    ``write_corpus``, when given, writes the corpus first (the synthetic generator; idempotent). ``root``, the
+    corpus folder (``data.root``), is given to the ``corpus``, ``write_corpus`` and ``extras`` factories as their
+    ``root``; a relative ``word_vectors["path"]`` is a file in it.
     ``prepare_data`` (one process) writes the corpus and builds the feature cache if needed. ``setup`` opens nothing heavy: the HDF5 cache is opened lazily in
     each DataLoader worker. Batches hold ``spec`` (B, 1, F, T), ``spec_len``, ``words`` (B, L, D),
     ``word_len``, ``target`` (class index, or (B, E) 0/1 for ``multilabel``) and ``index`` (cache row).
@@ -47,20 +51,21 @@ class MoseiDataModule(L.LightningDataModule):
 
     def __init__(
         self,
-        corpus: Callable[[], Corpus],
+        corpus: Callable[..., Corpus],
+        root: str | os.PathLike | None = None,
         name: str = "mosei",
-        write_corpus: Callable[[], Any] | None = None,
+        write_corpus: Callable[..., Any] | None = None,
         cache_dir: str = "data/cache",
         label_rule: str = "argmax",
         batch_size: int = 32,
         num_workers: int = 0,
         feature_workers: int | None = None,
-        audio: Mapping[str, Any] | None = None,
-        text: Mapping[str, Any] | None = None,
+        audio: AudioFeatures | Mapping[str, Any] | None = None,
+        text: TextFeatures | Mapping[str, Any] | None = None,
         word_vectors: Mapping[str, Any] | None = None,
         pin_memory: bool = False,
         strict: bool = False,
-        extras: Callable[[], Any] | None = None,
+        extras: Callable[..., Any] | None = None,
         verify: str = "stat",
     ):
         super().__init__()
@@ -70,18 +75,18 @@ class MoseiDataModule(L.LightningDataModule):
             raise ValueError(f"unknown data.verify={verify!r}; choose one of {', '.join(VERIFY_MODES)}")
         self.verify = verify
         self._content_hashes: dict[str, str] = {}  # the stat fingerprint -> its content hash (hashed once)
-        from mosei_attn.data.features.extractors import AudioFeatures, TextFeatures
-
+        self.root = {} if root is None else {"root": root}  # what the factories are called with
         self.make_corpus, self.write_corpus, self.name = corpus, write_corpus, name
         self.make_extras, self.extras_provider = extras, None
         self.cache_dir = Path(cache_dir)
         self.label_rule, self.batch_size, self.num_workers = label_rule, batch_size, num_workers
         self.feature_workers, self.pin_memory, self.strict = feature_workers, pin_memory, strict
-        self.audio = AudioFeatures.from_dict(dict(audio or {}))
-        self.text = TextFeatures.from_dict(dict(text or {}))
+        self.audio = audio if isinstance(audio, AudioFeatures) else AudioFeatures.from_dict(dict(audio or {}))
+        self.text = text if isinstance(text, TextFeatures) else TextFeatures.from_dict(dict(text or {}))
         self.word_vectors = dict(word_vectors or {})
         if self.word_vectors.get("path"):  # absolute: checkpoints record it for prediction from anywhere
-            self.word_vectors["path"] = str(Path(self.word_vectors["path"]).expanduser().resolve())
+            path = Path(root or "", Path(self.word_vectors["path"]).expanduser())
+            self.word_vectors["path"] = str(path.resolve())
         self.cache_path: Path | None = None
         self._cache = None
         self._splits: dict[str, CacheDataset] = {}
@@ -92,7 +97,7 @@ class MoseiDataModule(L.LightningDataModule):
     # ---------------------------------------------------------------------------------------------
     def corpus(self) -> Corpus:
         """The corpus reader (MOSEI layout or a manifest), built by the ``corpus`` factory."""
-        return self.make_corpus()
+        return self.make_corpus(**self.root)
 
     def fingerprint(self, corpus: Corpus) -> str:
         """The corpus's fingerprint (the cache's key); with ``verify="content"``, also a hash of every byte of
@@ -115,7 +120,7 @@ class MoseiDataModule(L.LightningDataModule):
         if self.cache_path is not None and self.cache_path.is_file():
             return
         if self.write_corpus is not None:
-            self.write_corpus()
+            self.write_corpus(**self.root)
         self.cache_path = self.build_cache()
 
     def cache_of(self, corpus: Corpus) -> tuple[Path, str]:
@@ -168,7 +173,7 @@ class MoseiDataModule(L.LightningDataModule):
         targets, keep = derive_targets(labels, self.label_rule, names)
         full_targets = np.zeros((len(labels),) + targets.shape[1:], dtype=targets.dtype)
         full_targets[keep] = targets
-        self.extras_provider = self.make_extras() if self.make_extras else None
+        self.extras_provider = self.make_extras(**self.root) if self.make_extras else None
         extra = self.extras_provider.arrays(self._cache, self.audio) if self.extras_provider else {}
         for split, fold in SPLIT_FOLDS.items():
             rows = np.flatnonzero((folds == fold) & keep)

@@ -76,7 +76,7 @@ class AttentionNet(nn.Module):
         attn_dim: int = 64,
         dense: Sequence[int] = (1024, 512, 128),
         dropout: float = 0.1,
-        mask_padding: bool = True,
+        mask_padding: bool = False,
         text_path: bool = False,
         speech_gate: float | None = None,
     ) -> None:

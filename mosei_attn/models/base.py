@@ -78,10 +78,10 @@ class EmotionModule(L.LightningModule):
             it the loss is unweighted ("deferred re-weighting": the features are learnt on the plain loss,
             the weights then move the decision towards the rare classes).
         compile: ``torch.compile`` the network in place when fitting (state-dict keys unchanged).
-        init: ``"default"`` (PyTorch's layer defaults), ``"he"``: He-normal weights and zero biases for the
-            layers a ReLU follows (:func:`~mosei_attn.models.blocks.he_init`), or ``"keras"``: Glorot-uniform
-            weights and zero biases everywhere, as the paper's Keras code would have had
-            (:func:`~mosei_attn.models.blocks.keras_init`).
+        init: ``"keras"`` (the paper's): Glorot-uniform weights and zero biases everywhere, as the paper's
+            Keras code would have had (:func:`~mosei_attn.models.blocks.keras_init`); ``"he"``: He-normal
+            weights and zero biases for the layers a ReLU follows (:func:`~mosei_attn.models.blocks.he_init`);
+            ``"default"``: PyTorch's layer defaults.
         **net: the network's sizes (``pool_blocks``, ``kernels``, ``dense``, ...); their defaults, the
             paper's (section 4.2), live in the network's signature. Saved as hyperparameters with the rest.
     """
@@ -96,7 +96,7 @@ class EmotionModule(L.LightningModule):
         class_weights: bool = False,
         class_weights_from_epoch: int = 0,
         compile: bool = False,
-        init: str = "default",
+        init: str = "keras",
         **net: Any,
     ) -> None:
         super().__init__()

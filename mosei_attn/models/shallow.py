@@ -30,7 +30,7 @@ class ShallowNet(nn.Module):
         pool: int = POOL,
         dense: Sequence[int] = (1024, 512, 128),
         dropout: float = 0.1,
-        mask_padding: bool = True,
+        mask_padding: bool = False,
     ) -> None:
         super().__init__()
         self.mask_padding = mask_padding

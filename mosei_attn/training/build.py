@@ -3,13 +3,11 @@ corpus preparation that global rank 0 does while the other ranks wait."""
 
 from __future__ import annotations
 
-import inspect
-import re
 import time
 from typing import Any
 
 import lightning as L
-from hydra.utils import get_class, instantiate
+from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from mosei_attn.config import to_container
@@ -27,43 +25,18 @@ def is_rank_zero() -> bool:
     return rank_zero_only.rank == 0
 
 
-#: Class paths that configs recorded by older checkpoints name, and where those classes live now.
-MOVED_CLASSES = {
-    "mosei_attn.data.corpus.MoseiCorpus": "mosei_attn.data.corpora.mosei.MoseiCorpus",
-    "mosei_attn.data.manifest.ManifestCorpus": "mosei_attn.data.corpora.manifest.ManifestCorpus",
-}
-
-
-def corpus_inputs(cfg: DictConfig) -> list[str]:
-    """Keys of a data config that only feed its factories (``corpus: {root: ${..root}}``, so that
-    ``data.root=...`` works on the command line): the ones its DataModule class does not take."""
-    params = inspect.signature(get_class(cfg._target_)).parameters
-    return [k for k in cfg if k != "_target_" and k not in params]
-
-
 def build_datamodule(data_cfg: DictConfig | dict[str, Any]) -> L.LightningDataModule:
-    """The data module of a ``data`` config; its ``corpus`` (a ``_partial_`` with its own ``_target_``) is
-    built when the data is prepared. A config recorded by an older checkpoint is read too. A required
+    """The data module of a ``data`` config; its factories (``corpus``, ``write_corpus``, ``extras``: Hydra
+    ``_partial_`` configs) are called when the data is prepared, with the DataModule's ``root``. A required
     value left unset (``data=mosei`` without ``data.root``) is an error that names it."""
     missing = _unset(OmegaConf.to_container(data_cfg, resolve=False)) if OmegaConf.is_config(data_cfg) else []
     if missing:
         keys = ", ".join(f"data.{k}" for k in missing)
         raise ValueError(
             f"{keys} not set: give it on the command line, e.g. data.root=/path/to/CMU_MOSEI (the folder "
-            "holding CMU_MOSEI_Labels.csd and Raw/) for data=mosei, data.manifest=clips.csv for data=manifest"
+            "holding CMU_MOSEI_Labels.csd and Raw/) for data=mosei, data.corpus.manifest=clips.csv for data=manifest"
         )
-    cfg = OmegaConf.create(to_container(data_cfg))
-    if "corpus" not in cfg:
-        cfg = OmegaConf.create(legacy_data_config(OmegaConf.to_container(cfg)))
-    if cfg.corpus.get("_target_") in MOVED_CLASSES:
-        cfg.corpus._target_ = MOVED_CLASSES[cfg.corpus._target_]
-    skip = corpus_inputs(cfg)
-    raw = str(OmegaConf.to_container(data_cfg, resolve=False)) if OmegaConf.is_config(data_cfg) else ""
-    raw = raw if "${" in raw else ""  # a config a checkpoint recorded is resolved: nothing to trace
-    unused = [k for k in skip if raw and not re.search(r"\$\{(\.\.|\.|data\.)" + re.escape(k) + r"\b", raw)]
-    if unused:
-        raise ValueError(f"data.{unused[0]}: neither an argument of {cfg._target_} nor used by its corpus")
-    return instantiate({k: v for k, v in cfg.items() if k not in skip}, _convert_="all")
+    return instantiate(OmegaConf.create(to_container(data_cfg)), _convert_="all")
 
 
 def _unset(d: Any, prefix: str = "") -> list[str]:
@@ -74,33 +47,6 @@ def _unset(d: Any, prefix: str = "") -> list[str]:
     for k, v in d.items():
         out += [f"{prefix}{k}"] if v == "???" else _unset(v, f"{prefix}{k}.")
     return out
-
-
-def legacy_data_config(d: dict[str, Any]) -> dict[str, Any]:
-    """A data config as recorded before the corpus got its own ``_target_`` (root, folds, synthetic, manifest
-    and emotions given to the DataModule) in today's form."""
-    d = dict(d)
-    root, folds, manifest, emotions = (d.pop(k, None) for k in ("root", "folds", "manifest", "emotions"))
-    synthetic = d.pop("synthetic", None)
-    text, wv = d.get("text") or {}, d.get("word_vectors") or {}
-    if manifest is not None:
-        d["corpus"] = {
-            "_target_": "mosei_attn.data.corpora.manifest.ManifestCorpus",
-            "_partial_": True,
-            "manifest": manifest,
-            "word_vectors": wv.get("path"),
-            "emotions": emotions,
-            "word_dim": text.get("dim", 300),
-            "vectors_cache_dir": d.get("cache_dir"),
-        }
-        return d
-    word_dim = text.get("dim", 300)
-    d["corpus"] = {"_target_": "mosei_attn.data.corpora.mosei.MoseiCorpus", "_partial_": True, "root": root}
-    d["corpus"] |= {"folds": folds, "word_dim": word_dim}
-    if synthetic:
-        d["write_corpus"] = {"_target_": "mosei_attn.synthetic.write_synthetic_corpus", "_partial_": True}
-        d["write_corpus"] |= {"root": root, **synthetic}
-    return d
 
 
 def check_optimizer(cfg: DictConfig) -> None:

@@ -141,7 +141,7 @@ class ManifestCorpus:
         if faults:
             raise ValueError(
                 f"{self.manifest}: emotion names {dict(sorted(found.items()))} (rows each): {'; '.join(faults)}. "
-                "Fix those rows, or list the emotions to train on (data.emotions=[...]): rows with any other "
+                "Fix those rows, or list the emotions to train on (data.corpus.emotions=[...]): rows with any other "
                 "name are then skipped and reported"
             )
 

@@ -63,8 +63,8 @@ def select_words(word_iv: np.ndarray, starts: np.ndarray, ends: np.ndarray, rule
 class MoseiCorpus:
     """Every labelled segment of a MOSEI-layout folder, listed lazily one video at a time.
 
-    ``root`` holds the three csds named above and ``Raw/``; ``folds`` is a folds JSON path (None: the
-    shipped standard folds); ``word_dim`` the word vector width checked in every entry (None: unchecked);
+    ``root`` holds the three csds named above and ``Raw/``; ``folds`` is a folds JSON file, in ``root`` or
+    absolute (None: the shipped standard folds); ``word_dim`` the word vector width checked in every entry (None: unchecked);
     ``words_rule`` one of ``WORD_RULES``; ``time_tolerance`` (seconds) how close a transcript line's
     times must be to a label row's, and the word csds' intervals to each other's. A bad item (a damaged csd
     entry, a label that is not a number or is negative, a malformed transcript line) is skipped and counted
@@ -95,7 +95,7 @@ class MoseiCorpus:
             )
         if words_rule not in WORD_RULES:
             raise ValueError(f"unknown words_rule {words_rule!r}; choose one of {WORD_RULES}")
-        self.folds_path = Path(folds) if folds is not None else standard_folds_path()
+        self.folds_path = self.root / Path(folds).expanduser() if folds is not None else standard_folds_path()
         self.folds = load_folds(self.folds_path)
         self.word_dim, self.words_rule, self.time_tolerance = word_dim, words_rule, time_tolerance
         self.strict = strict
