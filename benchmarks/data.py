@@ -2,6 +2,7 @@
 option: slow) peak memory of a training run on a MOSEI-sized cache.
 
     python benchmarks/data.py [--videos 140] [--batch 32] [--workdir DIR] [--big-cache [--big-videos 3000]]
+                              [--against COMMIT]
 
 Extraction: whole cache builds with 1 process and with every core (seconds of audio per second). Spectrogram
 alone, one process, on audio in memory: this project's, the previous one's and librosa's (skipped with a
@@ -15,8 +16,9 @@ workers), beside the same run on the small corpus; each sampled for its process 
 The last line is one JSON object with every figure (ratios against the previous path of this run):
 ``extract_x_realtime`` (whole build, every core), ``librosa_x_realtime`` (null without librosa),
 ``loader_samples_per_s`` (batch ``--batch``, the faster of 0 and 2 loader workers: ``loader_workers``),
-``peak_rss_gb`` (the larger peak of the big corpus's prepare and training run, as the process tree's PSS;
-null without ``--big-cache``), and more.
+``loader_batch_ms`` (CPU milliseconds of each part of a batch: :func:`batch_costs`), ``peak_rss_gb`` (the larger peak of the big corpus's prepare and training run, as the process tree's PSS;
+null without ``--big-cache``), and more. ``--against COMMIT`` runs this script as it was at COMMIT afterwards
+and prints every figure of both with its ratio (``benchmarks/against.py``); they join the JSON as ``against``.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: its tests' reference code
+from against import against  # noqa: E402  (benchmarks/against.py, beside this script)
+
 from mosei_attn.data.cache.build import build_cache
 from mosei_attn.data.corpora.mosei import MoseiCorpus
 from mosei_attn.data.datamodule import MoseiDataModule
@@ -141,9 +145,50 @@ def loader_rates(root: Path, cache_dir: Path, batch: int) -> dict:
         dm.num_workers = nw
         wall, cpu = samples_per_s(dm.train_dataloader(), max(4 * n, 3000))
         out[f"workers{nw}"], out[f"workers{nw}_cpu"] = wall, cpu
+    out["costs"] = batch_costs(dm, batch)
     old = DataLoader(PerItemDataset(dm.cache_path, dm.dataset("train").rows), batch_size=batch, shuffle=True)
     out["per_item"], _ = samples_per_s(old, max(n, 1000))
     return out
+
+
+def batch_costs(dm: MoseiDataModule, batch: int, n_batches: int = 60) -> dict[str, float]:
+    """CPU milliseconds of each part of one training batch (warm cache, no worker), over ``n_batches`` shuffled
+    batches: the HDF5 reads of spec and words (one per row, Fletcher-32 checked), the NaN check of a row's
+    first read, the rest of ``FeatureCache.batch`` (lengths, labels), the dataset's tensors and targets, and
+    the DataLoader's own work (sampler, fetch), each measured alone and in total."""
+    ds = dm.dataset("train")
+    cache, rng = ds.cache, np.random.default_rng(0)
+    batches = [rng.permutation(len(ds))[:batch] for _ in range(n_batches)]
+
+    def ms(fn) -> float:
+        fn(batches[0])
+        c0 = time.process_time()
+        for b in batches:
+            fn(b)
+        return (time.process_time() - c0) / n_batches * 1e3
+
+    costs: dict[str, float] = {}
+    for key in ("spec", "words"):
+        reader = cache._reader(key)
+        out = np.empty((batch, *reader.shape), reader.dtype)
+
+        def read(b: np.ndarray, reader=reader, out=out) -> None:
+            rows = ds.rows[b]
+            for j in np.argsort(rows, kind="stable"):
+                reader.read(int(rows[j]), out[j : j + 1])
+
+        costs[f"read_{key}"] = ms(read)
+        costs[f"nan_check_{key}"] = ms(
+            lambda b, reader=reader, out=out: [reader.finite(r) for r in out[: len(b)]]
+        )
+        costs[f"isfinite_{key}_every_batch"] = ms(lambda b, out=out: np.isfinite(out[: len(b)]).all())
+    costs["cache_batch"] = ms(lambda b: cache.batch(ds.rows[b]))
+    costs["dataset_batch"] = ms(lambda b: ds.__getitems__(list(b)))
+    loader, c0, k = dm.train_dataloader(), time.process_time(), 0
+    for _ in loader:
+        k += 1
+    costs["loader_batch"] = (time.process_time() - c0) / k * 1e3
+    return costs
 
 
 def tree_memory(pid: int) -> dict[str, int]:
@@ -252,6 +297,9 @@ def main() -> None:
     ap.add_argument("--workdir", type=Path, default=None, help="kept afterwards (default: a temporary one)")
     ap.add_argument("--big-cache", action="store_true", help="also the slow peak-memory run (see above)")
     ap.add_argument("--big-videos", type=int, default=3000, help="videos of the --big-cache corpus")
+    ap.add_argument(
+        "--against", metavar="COMMIT", help="also this script at COMMIT, and the ratios (against.py)"
+    )
     args = ap.parse_args()
     work = args.workdir or Path(tempfile.mkdtemp(prefix="mosei_bench_"))
     root = work / "corpus"
@@ -268,6 +316,10 @@ def main() -> None:
     load = loader_rates(root, extract["cache"], args.batch)
     for key in ("workers0", "workers2", "per_item"):
         print(f"  {key:>9}: {load[key]:8.0f} samples/s")
+    costs = load["costs"]
+    print(
+        f"  CPU ms of one batch's parts (one process): {json.dumps({k: round(v, 2) for k, v in costs.items()})}"
+    )
     print(
         f"  one process reads {load['workers0_cpu']:.0f} samples per CPU second: a GPU fed by W loader workers "
         "on free cores gets about W x that (each worker reads whole batches on its own)"
@@ -286,6 +338,7 @@ def main() -> None:
         "loader_samples_per_s_2workers": load["workers2"],
         "loader_samples_per_cpu_s": load["workers0_cpu"],
         "loader_per_item_samples_per_s": load["per_item"],
+        "loader_batch_ms": costs,
         "loader_vs_per_item": max(load["workers0"], load["workers2"]) / load["per_item"],
         "peak_rss_gb": max(big["prepare"]["peak_pss_gb"], big["train"]["peak_pss_gb"]) if big else None,
         "big_cache": big,
@@ -293,6 +346,7 @@ def main() -> None:
     }
     if args.workdir is None:
         shutil.rmtree(work, ignore_errors=True)
+    result["against"] = against(args.against, "benchmarks/data.py", result)
     print(json.dumps(result))
 
 

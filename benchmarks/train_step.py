@@ -7,7 +7,9 @@ forward (no grad), batch 32 by default:
   on NCHW tensors) with glibc's default malloc (``MOSEI_ATTN_MALLOC=0``): the baseline every ratio is against.
 - ``fast, default malloc``: the project's default path, but with glibc's default malloc, to show what
   keeping freed memory (:mod:`mosei_attn.malloc`) gives on its own.
-- ``fast``: the project as it runs by default.
+- ``fast``: the project as its entry points run it (:func:`mosei_attn.process.process_setup` first).
+- ``fast, own code``: the same network in a user's own code (a notebook, their own loop): no
+  ``process_setup``; the network sets the process's malloc on its first forward.
 - ``fast bf16`` (``--bf16``): the default path under bfloat16 autocast.
 
 Every side runs in a fresh subprocess, so no process-wide setting (malloc, threads) leaks from one side to
@@ -17,6 +19,7 @@ line printed is one JSON object with the figures.
 
     python benchmarks/train_step.py            # both models, 5 timed steps per figure (a few minutes)
     python benchmarks/train_step.py --quick    # 2 timed steps after 1 warmup
+    python benchmarks/train_step.py --against 1c09a6d   # then the script at that commit, and the ratios
 """
 
 from __future__ import annotations
@@ -31,12 +34,15 @@ import sys
 import time
 from pathlib import Path
 
+from against import against  # benchmarks/against.py, beside this script
+
 ROOT = Path(__file__).resolve().parent.parent
-SIDES = {  # name: (reference path, environment, autocast bf16, suffix of its JSON keys)
-    "plain": (True, {"MOSEI_ATTN_MALLOC": "0"}, False, "_plain"),
-    "fast, default malloc": (False, {"MOSEI_ATTN_MALLOC": "0"}, False, "_default_malloc"),
-    "fast": (False, {}, False, ""),
-    "fast bf16": (False, {}, True, "_bf16"),
+SIDES = {  # name: (reference path, environment, autocast bf16, process_setup first, suffix of its JSON keys)
+    "plain": (True, {"MOSEI_ATTN_MALLOC": "0"}, False, True, "_plain"),
+    "fast, default malloc": (False, {"MOSEI_ATTN_MALLOC": "0"}, False, True, "_default_malloc"),
+    "fast": (False, {}, False, True, ""),
+    "fast, own code": (False, {}, False, False, "_own_code"),
+    "fast bf16": (False, {}, True, True, "_bf16"),
 }
 MODES = ("train", "infer")
 
@@ -59,10 +65,10 @@ def child(model: str, side: str, mode: str, batch: int, steps: int, warmup: int)
     from mosei_attn.models import AttentionNet, ShallowNet
     from mosei_attn.process import process_setup
 
-    process_setup()  # as the entry points: keep freed memory unless MOSEI_ATTN_MALLOC=0
-
+    reference, _, bf16, setup, _ = SIDES[side]
+    if setup:
+        process_setup()  # as the entry points: keep freed memory unless MOSEI_ATTN_MALLOC=0
     spec_shape, text_shape, num_classes = paper_shapes()
-    reference, _, bf16, _ = SIDES[side]
     torch.manual_seed(0)
     nets = {"attention": AttentionNet, "shallow": ShallowNet}
     net = nets[model](spec_shape, text_shape, num_classes, mask_padding=True)  # the default run's masks
@@ -126,6 +132,7 @@ def main() -> None:
     parser.add_argument("--models", default="attention,shallow", help="comma-separated: attention, shallow")
     parser.add_argument("--bf16", action="store_true", help="add the bfloat16 autocast side")
     parser.add_argument("--quick", action="store_true", help="2 timed steps after 1 warmup")
+    parser.add_argument("--against", metavar="COMMIT", help="also this script at COMMIT, and the ratios")
     parser.add_argument("--child", nargs=3, metavar=("MODEL", "SIDE", "MODE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.quick:
@@ -152,7 +159,7 @@ def main() -> None:
                     f"{r['sys_s']:6.2f} {r['minflt']:8.0f}",
                     flush=True,
                 )
-                key = f"{model}_{mode}{SIDES[side][3]}"
+                key = f"{model}_{mode}{SIDES[side][-1]}"
                 figures |= {f"{key}_s": round(r["step_s"], 3), f"{key}_minflt": round(r["minflt"])}
                 figures |= {f"{key}_sys_s": round(r["sys_s"], 3)}
                 figures |= {f"{key}_x": round(ratio, 2)} if side != "plain" else {}
@@ -162,6 +169,7 @@ def main() -> None:
         "load_start": load,
         "load_end": os.getloadavg()[0],
     }
+    figures["against"] = against(args.against, "benchmarks/train_step.py", figures)
     print(json.dumps(figures))
 
 

@@ -9,8 +9,9 @@ resident memory stays at the process's peak instead of dropping between steps.
 
 Environment variables cannot do this from inside Python: glibc reads ``MALLOC_*`` / ``GLIBC_TUNABLES``
 once, before the interpreter starts. So the entry points call :func:`keep_freed_memory` first
-(:func:`mosei_attn.process.process_setup`; importing the package does not), as do the test session and
-DataLoader workers; forked workers inherit the parent's malloc settings.
+(:func:`mosei_attn.process.process_setup`), as do the test session and DataLoader workers (forked workers
+inherit the parent's malloc settings anyway), and so does each network (``AttentionNet``, ``ShallowNet``) on
+its first forward: a user's own loop gets the same fast path. Importing the package sets nothing.
 
 Opt out with ``MOSEI_ATTN_MALLOC=0`` in the environment. glibc's own variables, when set, win: then this does
 nothing. On a C library other than glibc it does nothing either.

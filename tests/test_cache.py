@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import pickle
 import re
+import tracemalloc
 
 import h5py
 import numpy as np
@@ -270,3 +271,29 @@ def test_cache_of_an_older_format_is_not_used_and_said_so(tmp_path, caplog):
     assert re.search(re.escape(str(old)) + rf".*format version {old_version}.*not used", caplog.text)
     with pytest.raises(CacheMismatchError, match="format_version"):
         validate_cache(old, AUDIO, TEXT, "fp1", EMOTIONS)
+
+
+def test_a_batch_reads_each_row_once_checks_it_once_and_allocates_only_its_arrays(tmp_path, monkeypatch):
+    """What halved the loader's rate, counted: a NaN scan of every batch that allocated a boolean array the
+    size of the batch (docs/benchmarks.md). A batch is one HDF5 read per row and dataset, each row's NaN check
+    runs once per process, and a warm batch allocates nothing beyond the arrays it returns."""
+    path = build(tmp_path, make_segments(tmp_path))
+    calls = {"read": 0, "finite": 0}
+    for name in calls:
+        method = getattr(cache_reader._RowReader, name)
+        monkeypatch.setattr(
+            cache_reader._RowReader,
+            name,
+            lambda self, *a, _m=method, _n=name: calls.update({_n: calls[_n] + 1}) or _m(self, *a),
+        )
+    rows = [4, 0, 3, 1]
+    with FeatureCache(path) as fc:
+        fc.batch(rows)
+        assert calls == {"read": 2 * len(rows), "finite": 2 * len(rows)}  # spec and words
+        tracemalloc.start()
+        batch = fc.batch([*rows, 2])
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    assert calls == {"read": 4 * len(rows) + 2, "finite": 2 * len(rows) + 2}  # only row 2 is new
+    returned = sum(v.nbytes for v in batch.values())
+    assert batch["spec"].nbytes > 100_000 and peak < returned + 20_000  # Python objects: a few KiB

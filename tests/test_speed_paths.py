@@ -18,15 +18,24 @@ from tests.reference_models import to_reference
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# A fresh interpreter sets up the process as an entry point does and runs a small step a few times (max pool forward and backward on
-# a 128 MiB activation: the buffers a training step frees and allocates again); it prints the minor page
-# faults of the last rounds, after the heap has grown in the first ones as in a training run's first steps.
+# A fresh interpreter sets up the process (as an entry point does, or by a network's first forward in a user's
+# own code) and runs a small step a few times (max pool forward and backward on a 128 MiB activation: the
+# buffers a training step frees and allocates again); it prints whether the setting was in force after the
+# imports and after the setup, and the minor page faults of the last rounds, after the heap has grown in the
+# first ones as in a training run's first steps.
 FAULTS = """
-import json, resource
-import mosei_attn.malloc as m
-from mosei_attn.process import process_setup
-process_setup()  # as every entry point does first
+import json, resource, sys
 import torch, torch.nn.functional as F
+import mosei_attn.malloc as m
+from mosei_attn.models import AttentionNet, ShallowNet
+from mosei_attn.process import process_setup
+nets = [AttentionNet((16, 40), (6, 8), 6, kernels=4, attn_dim=8), ShallowNet((16, 40), (6, 8), 6, kernels=4)]
+at_import = m._applied
+if sys.argv[1] == "entry point":
+    process_setup()  # as every entry point does first
+else:  # a user's own loop: no setup, only the networks' forward
+    for net in nets:
+        net(torch.rand(2, 1, 16, 40), torch.tensor([40, 20]), torch.rand(2, 6, 8), torch.tensor([6, 3]))
 x = torch.rand(8, 16, 512, 512, requires_grad=True)
 def step():
     F.max_pool2d(x * 2.0, 2).sum().backward()
@@ -37,14 +46,14 @@ before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 for _ in range(3):
     step()
 faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
-print(json.dumps({"applied": m.keep_freed_memory(), "faults": faults}))
+print(json.dumps({"at_import": at_import, "applied": m._applied, "faults": faults}))
 """
 
 
-def _faults(**env: str) -> dict:
+def _faults(setup: str, **env: str) -> dict:
     clean = {k: v for k, v in os.environ.items() if k != OPT_OUT_VAR and not k.startswith("MALLOC_")}
     out = subprocess.run(
-        [sys.executable, "-c", FAULTS],
+        [sys.executable, "-c", FAULTS, setup],
         env={**clean, "PYTHONPATH": str(ROOT), **env},
         capture_output=True,
         text=True,
@@ -54,10 +63,12 @@ def _faults(**env: str) -> dict:
 
 
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="the malloc settings are glibc's")
-def test_the_entry_point_setup_keeps_freed_memory_unless_opted_out() -> None:
-    kept = _faults()
-    default = _faults(**{OPT_OUT_VAR: "0"})
-    assert kept["applied"] and not default["applied"]
+@pytest.mark.parametrize("setup", ["entry point", "first forward"])
+def test_freed_memory_is_kept_from_the_setup_or_first_forward_unless_opted_out(setup: str) -> None:
+    kept = _faults(setup)
+    default = _faults(setup, **{OPT_OUT_VAR: "0"})
+    assert kept["at_import"] is None and default["at_import"] is None  # importing and building set nothing
+    assert kept["applied"] is True and default["applied"] is False
     # glibc's default unmaps every large buffer when freed, so each round faults all its pages in again (at
     # least 3 buffers of 128 MiB a round); kept, the buffers are reused.
     assert default["faults"] > 3 * 3 * 2**27 // 4096, default

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from mosei_attn.malloc import keep_freed_memory
 from mosei_attn.models.base import EmotionModule
 from mosei_attn.models.blocks import (
     POOL,
@@ -146,6 +147,8 @@ class AttentionNet(nn.Module):
         self, spec: torch.Tensor, spec_len: torch.Tensor, words: torch.Tensor, word_len: torch.Tensor
     ) -> NetOutput:
         """Class logits (B, C) with the attention matrix (B, m, n), alpha (B, m) and frame weights (B, T)."""
+        if not torch.compiler.is_compiling():  # a ctypes call: not for a compiled graph
+            keep_freed_memory()  # the fast path in any caller's process, once, unless opted out (malloc.py)
         spec, words = mask_inputs(spec, spec_len, words, word_len)
         attn, alpha, n_time, covered, weights, text = self.attend(spec, spec_len, words, word_len)
         attended = spec * weights[:, None, None, :]  # broadcast over frequency, (B, 1, F, T)
