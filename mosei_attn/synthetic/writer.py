@@ -38,7 +38,7 @@ from typing import Any
 
 from mosei_attn.data.corpora.labels import EMOTIONS
 from mosei_attn.errors import DiskFullError, no_space_named
-from mosei_attn.locks import exclusive_lock
+from mosei_attn.locks import exclusive_lock, remove_stale_temps
 from mosei_attn.process import process_setup
 from mosei_attn.synthetic.config import SyntheticConfig
 from mosei_attn.synthetic.corpus_files import GENERATOR_NAME, generate
@@ -141,6 +141,8 @@ def write_synthetic_corpus(
     root.parent.mkdir(parents=True, exist_ok=True)
     # one writer at a time; a process that waited adopts the corpus the first one wrote
     with exclusive_lock(root.with_name(f".{root.name}"), what=f"the synthetic corpus {root}"):
+        for kind in ("tmp", "old"):  # what a killed writer left (see _write)
+            remove_stale_temps(root, f".{{name}}.{kind}-*")
         old = read_stamp(root) if root.is_dir() else None
         if _matches(old, cfg):
             return root
