@@ -38,6 +38,7 @@ from mosei_attn.training.launch import job_scope, launch_argv
 from mosei_attn.training.loggers import build_loggers
 from mosei_attn.training.resume import check_resume, hpc_checkpoint, resume_argv
 from mosei_attn.training.run_owner import owned_run_dir
+from mosei_attn.training.signals import sigterm_exits_nonzero
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +156,7 @@ def main(cfg: DictConfig) -> float | None:
     process_setup()  # malloc and warning filters for this process (not at import)
     owned = owned_run_dir(cfg.paths.output_dir) if is_rank_zero() else contextlib.nullcontext()
     # a user's mistake is one line (errors.UserFault), a bug a traceback
-    with user_errors(), job_scope(cfg), owned:
+    with user_errors(), job_scope(cfg), owned, sigterm_exits_nonzero(cfg.paths.output_dir, is_rank_zero()):
         metrics, _ = train(cfg)
     name = cfg.get("optimized_metric")
     return metrics.get(name) if name else None
