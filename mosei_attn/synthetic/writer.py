@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from mosei_attn.data.corpora.labels import EMOTIONS
-from mosei_attn.errors import DiskFullError, no_space_named
+from mosei_attn.errors import DiskFullError, UserFault, no_space_named
 from mosei_attn.locks import exclusive_lock, remove_stale_temps
 from mosei_attn.process import process_setup
 from mosei_attn.synthetic.config import SyntheticConfig
@@ -83,6 +83,10 @@ def _config(config: SyntheticConfig | None, given: dict[str, Any]) -> SyntheticC
     return replace(config or SyntheticConfig(), **given)
 
 
+class CorpusParametersError(UserFault, FileExistsError):
+    """A folder holds a synthetic corpus written with other parameters, and may not be replaced."""
+
+
 def _check_replaceable(root: Path, old: dict[str, Any] | None, cfg: SyntheticConfig, overwrite: bool) -> None:
     """Refuse to write over a folder that is not a synthetic corpus, or over one written with other
     parameters unless ``overwrite``."""
@@ -94,15 +98,21 @@ def _check_replaceable(root: Path, old: dict[str, Any] | None, cfg: SyntheticCon
             "write over it, even with overwrite=True: choose another folder"
         )
     if old is not None and not overwrite:
-        diff = {
-            k: (v, cfg.to_json().get(k))
-            for k, v in old.get("config", {}).items()
-            if cfg.to_json().get(k) != v
-        }
-        raise FileExistsError(
-            f"{root}: holds a synthetic corpus written with other parameters ({diff or 'another format version'}"
-            f" as (old, new)); pass overwrite=True to replace it, or choose another folder"
+        new = cfg.to_json()
+        diff = {k: (v, new.get(k)) for k, v in old.get("config", {}).items() if new.get(k) != v}
+        same = " ".join(f"data.write_corpus.{k}={_override(v)}" for k, (v, _) in diff.items())
+        raise CorpusParametersError(
+            f"{root}: holds a synthetic corpus written with other parameters "
+            f"({', '.join(f'{k}: {a} there, {b} asked' for k, (a, b) in diff.items()) or 'another format version'}),"
+            f" which this command does not replace: ask for the corpus that is there"
+            f"{f' ({same})' if same else ''}, give another data folder (paths.data_dir=...), or replace it where "
+            "that is meant (train; python -m mosei_attn.synthetic --overwrite)"
         )
+
+
+def _override(value: Any) -> str:
+    """A stamp's value as a Hydra override's value: lists in brackets, without spaces."""
+    return json.dumps(value, separators=(",", ":")) if isinstance(value, list | dict) else str(value)
 
 
 def write_synthetic_corpus(

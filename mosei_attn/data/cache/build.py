@@ -121,7 +121,8 @@ def _extraction(
     if start_method is None:
         start_method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     chunksize = max(1, min(64, len(segments) // (workers * 8)))
-    parent = os.getpid() if start_method in ("fork", "spawn") else None  # a forkserver's workers: its children
+    # a forkserver's workers are its children, not ours
+    parent = os.getpid() if start_method in ("fork", "spawn") else None
     init = functools.partial(_init_worker, parent)
     with multiprocessing.get_context(start_method).Pool(workers, initializer=init) as pool:
         with ctrl_c_as_flag() as hit:
