@@ -21,11 +21,27 @@ from mosei_attn.models.naming import model_name
 from mosei_attn.process import process_setup
 from mosei_attn.reporting import RunReport
 from mosei_attn.training.build import build_datamodule, load_checkpoint, prepare_on_rank_zero, rebase_paths
+from mosei_attn.training.checks import check_data_settings
 from mosei_attn.training.resume import NO_VALUE, checked_ckpt_arg
 
 SPLITS = ("train", "val", "test")
 #: What to do when the data does not fit the checkpoint.
 SAME_DATA = "evaluate it on data like its own (leave out data=... to use the data the checkpoint records)"
+
+
+def split_fault(split: Any) -> str:
+    """The one line for a split that is none of :data:`SPLITS`."""
+    valid = " (MOSEI's 'valid' fold is split=val)" if split == "valid" else ""
+    return f"split={split}: not a split{valid}; give split=train, val or test"
+
+
+def checked_split_arg(argv: list[str]) -> None:
+    """Exit with :func:`split_fault` when the command line's ``split=`` is none of :data:`SPLITS`, before
+    Hydra creates the output folder ``evaluate_<split>/``."""
+    for arg in argv[1:]:
+        key, eq, value = arg.lstrip("+").partition("=")
+        if eq and key == "split" and value.strip("'\"") not in SPLITS:
+            raise SystemExit(f"error: {split_fault(value)}. Nothing was written")
 
 
 def read_only(data: DictConfig) -> DictConfig:
@@ -63,7 +79,7 @@ def check_data_fits(meta: DataMeta, datamodule: Any, ckpt_path: str) -> None:
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Test ``cfg.ckpt_path`` on ``cfg.split``; returns what ``metrics.json`` holds."""
     if cfg.split not in SPLITS:
-        raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {cfg.split!r}")
+        raise ConfigError(split_fault(cfg.split))
     model, run_cfg = load_checkpoint(cfg.ckpt_path)
     # the recorded data, moved with the data folder (MOSEI_ATTN_DATA, paths.data_dir) if it moved
     data = (
@@ -71,6 +87,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         if cfg.get("data")
         else rebase_paths(run_cfg.data, run_cfg.paths.data_dir, cfg.paths.data_dir)
     )
+    check_data_settings(data)
     datamodule = build_datamodule(read_only(data))
     check_data_fits(model.meta, datamodule, cfg.ckpt_path)  # before any data is built
     prepare_on_rank_zero(datamodule)
@@ -118,6 +135,7 @@ def main(cfg: DictConfig) -> None:
 def cli() -> None:
     """``python -m mosei_attn.evaluate`` and the ``mosei-attn-evaluate`` console script."""
     checked_ckpt_arg(sys.argv)  # a bad ckpt_path stops here, before Hydra creates the output folder
+    checked_split_arg(sys.argv)  # as does a bad split (the output folder is named after it)
     # checked as typed, then quoted for Hydra: a path may hold non-ASCII letters, commas or quotes
     sys.argv = quote_args(sys.argv, ("ckpt_path",), keep=NO_VALUE)
     main()

@@ -135,9 +135,9 @@ def exclusive_lock(path: str | os.PathLike, what: str = "") -> Iterator[Path]:
     hold the lock (module docstring)."""
     lock = lock_path(path)
     what = what or str(path)
-    lock.parent.mkdir(parents=True, exist_ok=True)
     while True:
         try:
+            lock.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
         except OSError as e:
             raise LockFileError(lock, what, e) from e

@@ -33,6 +33,7 @@ from mosei_attn.training.build import (
 )
 from mosei_attn.training.callbacks import ConfigInCheckpoint
 from mosei_attn.training.checkpoint_io import AtomicCheckpointIO
+from mosei_attn.training.checks import check_run_settings
 from mosei_attn.training.history import keep_csv_history, merge_csv_history
 from mosei_attn.training.launch import job_scope, launch_argv
 from mosei_attn.training.loggers import build_loggers
@@ -49,6 +50,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     if cfg.get("ckpt_path"):
         check_resume(cfg)  # before anything is written
     check_optimizer(cfg)  # optimizer.lr=abc stops here, not after the data is prepared
+    check_run_settings(cfg)  # seed=abc, data.batch_size=0 too
     L.seed_everything(cfg.seed, workers=True)
     out_dir = Path(cfg.paths.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -148,7 +148,6 @@ def write_synthetic_corpus(
     root = Path(root)
     if root.is_dir() and _matches(read_stamp(root), cfg):
         return root
-    root.parent.mkdir(parents=True, exist_ok=True)
     # one writer at a time; a process that waited adopts the corpus the first one wrote
     with exclusive_lock(root.with_name(f".{root.name}"), what=f"the synthetic corpus {root}"):
         for kind in ("tmp", "old"):  # what a killed writer left (see _write)

@@ -258,7 +258,6 @@ def build_cache(
     workers = max(1, min(workers or os.cpu_count() or 1, len(segments)))
     reports = tally.extraction_reports(path.name, skipped)
 
-    path.parent.mkdir(parents=True, exist_ok=True)  # for the lock and the stale-temp scan
     # one builder at a time; a process that waited adopts the cache the first one built
     with exclusive_lock(path, what=f"the feature cache {path}"):
         if path.exists():
