@@ -38,7 +38,7 @@ from typing import Any
 
 from mosei_attn.data.corpora.labels import EMOTIONS
 from mosei_attn.errors import DiskFullError, UserFault, no_space_named
-from mosei_attn.locks import exclusive_lock, remove_stale_temps
+from mosei_attn.locks import LockFileError, StaleLockError, exclusive_lock, remove_stale_temps
 from mosei_attn.process import process_setup
 from mosei_attn.synthetic.config import SyntheticConfig
 from mosei_attn.synthetic.corpus_files import GENERATOR_NAME, generate
@@ -106,7 +106,7 @@ def _check_replaceable(root: Path, old: dict[str, Any] | None, cfg: SyntheticCon
             f"({', '.join(f'{k}: {a} there, {b} asked' for k, (a, b) in diff.items()) or 'another format version'}),"
             f" which this command does not replace: ask for the corpus that is there"
             f"{f' ({same})' if same else ''}, give another data folder (paths.data_dir=...), or replace it where "
-            "that is meant (train; python -m mosei_attn.synthetic --overwrite)"
+            "that is meant (overwrite=True: train's default; --overwrite for python -m mosei_attn.synthetic)"
         )
 
 
@@ -212,7 +212,7 @@ def main(argv: list[str] | None = None) -> None:
             segments_per_video=tuple(args.segments),
             overwrite=args.overwrite,
         )
-    except (FileExistsError, ValueError, DiskFullError) as e:
+    except (FileExistsError, ValueError, DiskFullError, LockFileError, StaleLockError) as e:
         ap.exit(2, f"error: {e}\n")
     stamp = read_stamp(root) or {}
     summary = stamp.get("summary", {})
