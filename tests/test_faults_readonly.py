@@ -16,9 +16,13 @@ from tests.test_manifest_train import DIM, write_folder
 
 #: debug=tiny_shapes's data settings, as evaluate takes them (it has no debug group).
 TINY_DATA = [
-    "data.audio.n_fft=64", "data.audio.win_length=64", "data.audio.hop_length=64",
-    "data.audio.freq_bins=16", "data.audio.max_frames=64", "data.text.max_words=8",
-]  # fmt: skip
+    "data.audio.n_fft=64",
+    "data.audio.win_length=64",
+    "data.audio.hop_length=64",
+    "data.audio.freq_bins=16",
+    "data.audio.max_frames=64",
+    "data.text.max_words=8",
+]
 
 
 def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
@@ -46,10 +50,9 @@ def test_evaluate_of_a_two_emotion_checkpoint_on_a_six_emotion_corpus_touches_no
 ):
     manifest, glove, _ = write_folder(tmp_path)
     tiny = [o for o in TINY if not o.startswith("data.write_corpus.")]
-    cfg = compose_config("train", [
-        *tiny, f"paths.data_dir={data_dir}", "data=manifest", f"data.manifest={manifest}",
-        f"data.word_vectors.path={glove}", f"data.text.dim={DIM}", "data.emotions=[happy,sad]", "test=false",
-    ], tmp_path / "run")  # fmt: skip
+    manifest_data = ["data=manifest", f"data.manifest={manifest}", f"data.word_vectors.path={glove}"]
+    overrides = [*tiny, f"paths.data_dir={data_dir}", *manifest_data, f"data.text.dim={DIM}"]
+    cfg = compose_config("train", [*overrides, "data.emotions=[happy,sad]", "test=false"], tmp_path / "run")
     train(cfg)
     ckpt = tmp_path / "run" / "checkpoints" / "last.ckpt"
     before = snapshot(corpus16)
@@ -66,10 +69,9 @@ def test_evaluate_does_not_replace_a_corpus_written_with_other_parameters(train_
     train(cfg)
     ckpt = Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt"
     before = snapshot(corpus16)
-    # the data config evaluate is given asks for the default corpus (600 videos), the folder holds 16
-    proc = run(
-        "mosei_attn.evaluate", f"ckpt_path={ckpt}", "data=synthetic", *TINY_DATA, f"paths.data_dir={corpus16}"
-    )
+    # the data config evaluate is given asks for another corpus than the folder's (12 videos, not 16)
+    args = ["data=synthetic", "data.write_corpus.n_videos=12", *TINY_DATA, f"paths.data_dir={corpus16}"]
+    proc = run("mosei_attn.evaluate", f"ckpt_path={ckpt}", *args)
     line = one_error_line(proc)
     assert "n_videos: 16 there, 12 asked" in line and "data.write_corpus.n_videos=16" in line
     assert snapshot(corpus16) == before
