@@ -157,11 +157,12 @@ def test_a_lock_held_after_its_holder_is_gone_is_named(tmp_path, monkeypatch):
 
     monkeypatch.setattr(locks, "POLL_S", 0.01)
     target = tmp_path / "thing"
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import os, sys, time; from mosei_attn.locks import exclusive_lock\n"
-         "with exclusive_lock(sys.argv[1]):\n    print('in', flush=True); time.sleep(600)", str(target)],
-        cwd=REPO, env=env(), stdout=subprocess.PIPE, text=True,
-    )  # fmt: off
+    code = (
+        "import sys, time\nfrom mosei_attn.locks import exclusive_lock\nwith exclusive_lock(sys.argv[1]):\n"
+    )
+    code += "    print('in', flush=True)\n    time.sleep(600)\n"
+    cmd = [sys.executable, "-c", code, str(target)]
+    holder = subprocess.Popen(cmd, cwd=REPO, env=env(), stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "in"
         # the recorded holder is a pid that no longer runs, while the live process still holds the lock
