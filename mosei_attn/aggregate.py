@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from mosei_attn.errors import UserFault, user_errors
 from mosei_attn.files import write_text
 from mosei_attn.process import process_setup
 from mosei_attn.reporting.paper import PAPER_RESULTS
@@ -84,17 +85,30 @@ def _natural(path: Path) -> list[Any]:
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", str(path))]
 
 
+class SweepFolderError(UserFault, FileNotFoundError):
+    """A folder given to aggregate that is missing or holds no job folders."""
+
+
+def _number(value: Any) -> float:
+    """A metric's value as a float; NaN for anything that is not a finite number (null, text, NaN)."""
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    return float(value) if ok else math.nan
+
+
 def find_runs(*sweep_dirs: str | os.PathLike) -> list[Run]:
     """Every job folder (one holding ``.hydra/overrides.yaml``) under the given folders, in job order."""
     runs = []
     for sweep_dir in map(Path, sweep_dirs):
         if not sweep_dir.is_dir():
-            raise FileNotFoundError(
+            raise SweepFolderError(
                 f"{sweep_dir}: not a folder (give a multirun folder, e.g. lightning_logs/multirun/<time>)"
             )
         found = sorted(sweep_dir.rglob(".hydra/overrides.yaml"), key=_natural)
         if not found:
-            raise FileNotFoundError(f"{sweep_dir}: no job folders (no */.hydra/overrides.yaml below it)")
+            raise SweepFolderError(
+                f"{sweep_dir}: no job folders (no */.hydra/overrides.yaml below it): give the folder a "
+                "multirun wrote (lightning_logs/multirun/<time>)"
+            )
         for path in found:
             items = yaml.safe_load(path.read_text()) or []
             if not isinstance(items, list):
@@ -103,10 +117,13 @@ def find_runs(*sweep_dirs: str | os.PathLike) -> list[Run]:
             folder, metrics, problem = path.parent.parent, None, ""
             try:
                 metrics = json.loads((folder / "metrics.json").read_text())
+                if not isinstance(metrics, dict):
+                    problem = f"metrics.json holds {json.dumps(metrics)[:40]}, not an object of metrics"
             except FileNotFoundError:
                 problem = "no metrics.json (failed or unfinished)"
             except (OSError, ValueError) as e:
                 problem = f"unreadable metrics.json: {e}"
+            metrics = metrics if isinstance(metrics, dict) else None
             runs.append(Run(folder, overrides, metrics, problem))
     return runs
 
@@ -141,7 +158,8 @@ def summarise(
             "folders": [r.folder for r in members],
         }
         for name in metrics:
-            values = np.array([float(r.metrics[name]) for r in done if r.metrics.get(name) is not None])
+            # a job whose value is not a number (NaN, null, text) leaves the others' mean as it is
+            values = np.array([v for r in done if not math.isnan(v := _number(r.metrics.get(name)))])
             mean = float(values.mean()) if len(values) else math.nan
             std = float(values.std(ddof=1)) if len(values) > 1 else math.nan
             row[name] = (mean, std, len(values))
@@ -285,7 +303,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> None:
     process_setup()  # malloc and warning filters for this process (not at import)
     args = build_parser().parse_args(argv)
-    result = aggregate(args.sweep_dirs, args.out, args.metrics, (*IGNORED, *args.ignore))
+    with user_errors():
+        result = aggregate(args.sweep_dirs, args.out, args.metrics, (*IGNORED, *args.ignore))
     print("\n".join(f"wrote {p}" for p in result["paths"].values()))
 
 

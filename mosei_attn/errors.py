@@ -24,6 +24,10 @@ class ConfigError(UserFault, ValueError):
     """A setting that cannot be used (a value of the wrong type, a refused resume)."""
 
 
+class MissingInputError(UserFault, FileNotFoundError):
+    """A file or folder the settings name that is not there; the message names it and what it should hold."""
+
+
 class DiskFullError(UserFault, OSError):
     """No space left where a file was being written; the message names the folder and the space."""
 

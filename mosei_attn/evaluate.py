@@ -12,24 +12,75 @@ from typing import Any
 
 import hydra
 import lightning as L
-from omegaconf import DictConfig
+from omegaconf import DictConfig, open_dict
 
 from mosei_attn.checkpoints.reading import NO_VALUE, checked_ckpt_arg, load_checkpoint, rebase_paths
 from mosei_attn.config import CONFIG_DIR, quote_args, to_container
-from mosei_attn.errors import user_errors
+from mosei_attn.data.meta import DataMeta
+from mosei_attn.errors import ConfigError, user_errors
 from mosei_attn.models.naming import model_name
 from mosei_attn.process import process_setup
 from mosei_attn.reporting.run_report import write_report
 from mosei_attn.signatures import register_signatures
 from mosei_attn.training.build import build_datamodule, prepare_on_rank_zero
+from mosei_attn.training.checks import check_data_settings
 
 SPLITS = ("train", "val", "test")
+#: What to do when the data does not fit the checkpoint.
+SAME_DATA = "evaluate it on data like its own (leave out data=... to use the data the checkpoint records)"
+
+
+def split_fault(split: Any) -> str:
+    """The one line for a split that is none of :data:`SPLITS`."""
+    valid = " (MOSEI's 'valid' fold is split=val)" if split == "valid" else ""
+    return f"split={split}: not a split{valid}; give split=train, val or test"
+
+
+def checked_split_arg(argv: list[str]) -> None:
+    """Exit with :func:`split_fault` when the command line's ``split=`` is none of :data:`SPLITS`, before
+    Hydra creates the output folder ``evaluate_<split>/``."""
+    for arg in argv[1:]:
+        key, eq, value = arg.lstrip("+").partition("=")
+        if eq and key == "split" and value.strip("'\"") not in SPLITS:
+            raise SystemExit(f"error: {split_fault(value)}. Nothing was written")
+
+
+def read_only(data: DictConfig) -> DictConfig:
+    """``data`` with a synthetic corpus that may be written where none is, never replaced (another run may
+    read the one there)."""
+    if data.get("write_corpus"):
+        data = data.copy()
+        with open_dict(data):
+            data.write_corpus.overwrite = False
+    return data
+
+
+def check_data_fits(meta: DataMeta, datamodule: Any, ckpt_path: str) -> None:
+    """ConfigError where what the checkpoint records (emotions, label rule, shapes) differs from what the data
+    config gives, found before any corpus or cache is built (a manifest's emotions, when the config leaves
+    them to the file, are compared once the data is read)."""
+    corpus = datamodule.make_corpus  # a partial of the corpus class: MOSEI's emotions are the class's
+    names = getattr(getattr(corpus, "func", None), "emotion_names", None)
+    names = tuple(getattr(corpus, "keywords", {}).get("emotions") or ()) or names
+    given = {
+        "emotion_names": names if isinstance(names, tuple) else None,
+        "label_rule": datamodule.label_rule,
+        "spec_shape": (datamodule.audio.freq_bins, datamodule.audio.max_frames),
+        "text_shape": (datamodule.text.max_words, datamodule.text.dim),
+    }
+    for field, value in given.items():
+        had = getattr(meta, field)
+        if value is not None and (tuple(had) if isinstance(had, list | tuple) else had) != value:
+            raise ConfigError(
+                f"{ckpt_path}: the model was trained with {field}={getattr(meta, field)} but the data "
+                f"given is {field}={value}: {SAME_DATA}"
+            )
 
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Test ``cfg.ckpt_path`` on ``cfg.split``; returns what ``metrics.json`` holds."""
     if cfg.split not in SPLITS:
-        raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {cfg.split!r}")
+        raise ConfigError(split_fault(cfg.split))
     model, run_cfg = load_checkpoint(cfg.ckpt_path)
     # the recorded data, moved with the data folder (MOSEI_ATTN_DATA, paths.data_dir) if it moved
     data = (
@@ -37,16 +88,18 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         if cfg.get("data")
         else rebase_paths(to_container(run_cfg.data), run_cfg.paths.data_dir, cfg.paths.data_dir)
     )
-    datamodule = build_datamodule(data)
+    check_data_settings(data)
+    datamodule = build_datamodule(read_only(data))
+    check_data_fits(model.meta, datamodule, cfg.ckpt_path)  # before any data is built
     prepare_on_rank_zero(datamodule)
     datamodule.setup()
     datamodule.require_splits(cfg.split)
     meta, want = model.meta, datamodule.meta
     for field in ("emotion_names", "label_rule", "spec_shape", "text_shape"):
         if getattr(meta, field) != getattr(want, field):
-            raise ValueError(
+            raise ConfigError(
                 f"{cfg.ckpt_path}: the model was trained with {field}={getattr(meta, field)} "
-                f"but the data gives {getattr(want, field)}"
+                f"but the data gives {getattr(want, field)}: {SAME_DATA}"
             )
     # the run's own precision unless told otherwise: a bf16-mixed run's test table is reproduced in bf16
     precision = cfg.get("precision") or run_cfg.get("trainer", {}).get("precision")  # None: Lightning's
@@ -89,6 +142,7 @@ def main(cfg: DictConfig) -> None:
 def cli() -> None:
     """``python -m mosei_attn.evaluate`` and the ``mosei-attn-evaluate`` console script."""
     checked_ckpt_arg(sys.argv)  # a bad ckpt_path stops here, before Hydra creates the output folder
+    checked_split_arg(sys.argv)  # as does a bad split (the output folder is named after it)
     # checked as typed, then quoted for Hydra: a path may hold non-ASCII letters, commas or quotes
     sys.argv = quote_args(sys.argv, ("ckpt_path",), keep=NO_VALUE)
     main()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import logging
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from omegaconf import DictConfig
 from mosei_attn.checkpoints.reading import NO_VALUE, checked_ckpt_arg
 from mosei_attn.config import CONFIG_DIR, quote_args
 from mosei_attn.data.corpora.manifest_file import read_manifest
-from mosei_attn.errors import user_errors
+from mosei_attn.errors import ConfigError, user_errors
 from mosei_attn.files import atomic_path, write_json
 from mosei_attn.inference import Predictor
 from mosei_attn.process import process_setup
@@ -118,13 +119,38 @@ def _transcript(cfg: DictConfig) -> str:
     return str(cfg.text)
 
 
+def check_request(cfg: DictConfig) -> None:
+    """ConfigError, before the checkpoint is read, for what ``predict`` cannot be asked: no clip or both a clip
+    and a manifest, a clip without its transcript, ``start``/``end`` that are not numbers, a device there is
+    not (``device=cuda`` without CUDA, ``device=gpu``)."""
+    if (cfg.get("audio") is None) == (cfg.get("manifest") is None):
+        raise ConfigError(
+            "give audio=clip.wav text=... for one clip, or manifest=clips.csv for many (not both)"
+        )
+    if cfg.get("audio") is not None and cfg.get("text") is None and not cfg.get("text_file"):
+        raise ConfigError(
+            'give the transcript: text="what was said" (or text_file=transcript.txt; text="" '
+            "predicts from the audio alone)"
+        )
+    for key in ("start", "end"):
+        value = cfg.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise ConfigError(
+                f"{key}={value}: not a number of seconds; give e.g. {key}=2.5 (or leave it out)"
+            )
+    device = str(cfg.get("device", "auto"))
+    if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", device):
+        raise ConfigError(f"device={device}: not a device; give device=auto, cpu, cuda (or cuda:1) or mps")
+    import torch
+
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"device={device}: no CUDA device is usable here; give device=cpu (or device=auto)")
+
+
 def predict(cfg: DictConfig) -> dict[str, Any] | list[dict[str, Any]]:
     """One clip (``audio=``): print, save JSON and a figure, return the JSON dict. A manifest
     (``manifest=``): one CSV row per clip, returned as dicts."""
-    if (cfg.get("audio") is None) == (cfg.get("manifest") is None):
-        raise ValueError(
-            "give audio=clip.wav text=... for one clip, or manifest=clips.csv for many (not both)"
-        )
+    check_request(cfg)
     predictor = Predictor.from_checkpoint(
         cfg.ckpt_path, cfg.get("embeddings"), cfg.get("embeddings_cache"), cfg.get("device", "auto")
     )

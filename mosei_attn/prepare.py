@@ -19,6 +19,7 @@ from mosei_attn.process import process_setup
 from mosei_attn.reporting.label_report import format_label_report, label_report
 from mosei_attn.signatures import register_signatures
 from mosei_attn.training.build import build_datamodule
+from mosei_attn.training.checks import check_data_settings
 
 #: Command-line flags of this entry point and the config override each stands for.
 FLAGS = {"--label-report": "label_report=true"}
@@ -27,6 +28,7 @@ FLAGS = {"--label-report": "label_report=true"}
 def prepare_cache(cfg: DictConfig) -> str:
     """Write the corpus (synthetic) and its feature cache; print the split sizes, what was skipped (and, for
     real MOSEI or when ``cfg.label_report``, the label-rule report); return the cache path."""
+    check_data_settings(cfg.data)
     datamodule = build_datamodule(cfg.data)
     datamodule.prepare_data()
     datamodule.setup()

@@ -32,10 +32,12 @@ from mosei_attn.training.build import (
     is_rank_zero,
     prepare_on_rank_zero,
 )
+from mosei_attn.training.checks import check_run_settings
 from mosei_attn.training.history import keep_csv_history, merge_csv_history
 from mosei_attn.training.launch import job_scope, launch_argv
 from mosei_attn.training.report import report_curves, test_best
 from mosei_attn.training.run_owner import owned_run_dir
+from mosei_attn.training.signals import sigterm_exits_nonzero
 from mosei_attn.training.trainer import build_trainer
 
 log = logging.getLogger(__name__)
@@ -47,6 +49,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     if cfg.get("ckpt_path"):  # the run's recorded settings, before anything is written
         cfg = resumed_config(cfg)
     check_optimizer(cfg)  # optimizer.lr=abc stops here, not after the data is prepared
+    check_run_settings(cfg)  # seed=abc, data.batch_size=0 too
     L.seed_everything(cfg.seed, workers=True)
     out_dir = Path(cfg.paths.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -86,7 +89,7 @@ def main(cfg: DictConfig) -> float | None:
     process_setup()  # malloc and warning filters for this process (not at import)
     owned = owned_run_dir(cfg.paths.output_dir) if is_rank_zero() else contextlib.nullcontext()
     # a user's mistake is one line (errors.UserFault), a bug a traceback
-    with user_errors(), job_scope(cfg), owned:
+    with user_errors(), job_scope(cfg), owned, sigterm_exits_nonzero(cfg.paths.output_dir, is_rank_zero()):
         metrics, _ = train(cfg)
     name = cfg.get("optimized_metric")
     return metrics.get(name) if name else None

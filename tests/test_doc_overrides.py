@@ -51,7 +51,11 @@ EXPECTED = {
     "data.corpus.emotions=[...]": None,
     "data.root=...": None,
     "data.verify=content": ("data", lambda dm: dm.verify, "content"),
-    "data.corpus.emotions=[neutral,happy,sad,angry]": ("data", lambda dm: dm.make_corpus.keywords["emotions"], EMO4),
+    "data.corpus.emotions=[neutral,happy,sad,angry]": (
+        "data",
+        lambda dm: dm.make_corpus.keywords["emotions"],
+        EMO4,
+    ),
     "data.strict=true": ("data", lambda dm: (dm.strict, dm.make_corpus.keywords["strict"]), (True, True)),
     "model.attn_dim=128": ("model", lambda m: m.hparams.attn_dim, 128),
     "model.class_weights_from_epoch=2": ("model", lambda m: m.hparams.class_weights_from_epoch, 2),

@@ -23,6 +23,7 @@ from mosei_attn.data.corpora.mosei_layout import (
     VECTORS_FILE,
     WORDS_FILE,
 )
+from mosei_attn.pool_workers import end_with_parent
 from mosei_attn.synthetic.config import MODES, SyntheticConfig
 from mosei_attn.synthetic.content import NEUTRAL_WORDS, assign_folds, count_of, video_ids, vocabulary
 from mosei_attn.synthetic.cue_truth import TRUTH_FILE
@@ -44,7 +45,10 @@ class _Serial(Executor):
 
 def _pool(workers: int | None, n_jobs: int) -> AbstractContextManager:
     n = min(workers or os.cpu_count() or 1, n_jobs)
-    return ProcessPoolExecutor(n) if n > 1 and n_jobs >= 8 else nullcontext(_Serial())
+    if n <= 1 or n_jobs < 8:
+        return nullcontext(_Serial())
+    # workers killed with this process (SIGKILL, OOM): they would wait for work forever
+    return ProcessPoolExecutor(n, initializer=end_with_parent, initargs=(os.getpid(),))
 
 
 def _write_video(job: tuple) -> dict[str, Any]:

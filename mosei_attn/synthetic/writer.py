@@ -37,8 +37,8 @@ from pathlib import Path
 from typing import Any
 
 from mosei_attn.data.corpora.labels import EMOTIONS
-from mosei_attn.errors import DiskFullError, no_space_named
-from mosei_attn.locks import exclusive_lock
+from mosei_attn.errors import DiskFullError, UserFault, no_space_named
+from mosei_attn.locks import LockFileError, StaleLockError, exclusive_lock, remove_stale_temps
 from mosei_attn.process import process_setup
 from mosei_attn.synthetic.config import SyntheticConfig
 from mosei_attn.synthetic.corpus_files import GENERATOR_NAME, generate
@@ -83,6 +83,10 @@ def _config(config: SyntheticConfig | None, given: dict[str, Any]) -> SyntheticC
     return replace(config or SyntheticConfig(), **given)
 
 
+class CorpusParametersError(UserFault, FileExistsError):
+    """A folder holds a synthetic corpus written with other parameters, and may not be replaced."""
+
+
 def _check_replaceable(root: Path, old: dict[str, Any] | None, cfg: SyntheticConfig, overwrite: bool) -> None:
     """Refuse to write over a folder that is not a synthetic corpus, or over one written with other
     parameters unless ``overwrite``."""
@@ -94,15 +98,21 @@ def _check_replaceable(root: Path, old: dict[str, Any] | None, cfg: SyntheticCon
             "write over it, even with overwrite=True: choose another folder"
         )
     if old is not None and not overwrite:
-        diff = {
-            k: (v, cfg.to_json().get(k))
-            for k, v in old.get("config", {}).items()
-            if cfg.to_json().get(k) != v
-        }
-        raise FileExistsError(
-            f"{root}: holds a synthetic corpus written with other parameters ({diff or 'another format version'}"
-            f" as (old, new)); pass overwrite=True to replace it, or choose another folder"
+        new = cfg.to_json()
+        diff = {k: (v, new.get(k)) for k, v in old.get("config", {}).items() if new.get(k) != v}
+        same = " ".join(f"data.write_corpus.{k}={_override(v)}" for k, (v, _) in diff.items())
+        raise CorpusParametersError(
+            f"{root}: holds a synthetic corpus written with other parameters "
+            f"({', '.join(f'{k}: {a} there, {b} asked' for k, (a, b) in diff.items()) or 'another format version'}),"
+            f" which this command does not replace: ask for the corpus that is there"
+            f"{f' ({same})' if same else ''}, give another data folder (paths.data_dir=...), or replace it where "
+            "that is meant (overwrite=True: train's default; --overwrite for python -m mosei_attn.synthetic)"
         )
+
+
+def _override(value: Any) -> str:
+    """A stamp's value as a Hydra override's value: lists in brackets, without spaces."""
+    return json.dumps(value, separators=(",", ":")) if isinstance(value, list | dict) else str(value)
 
 
 def write_synthetic_corpus(
@@ -138,9 +148,10 @@ def write_synthetic_corpus(
     root = Path(root)
     if root.is_dir() and _matches(read_stamp(root), cfg):
         return root
-    root.parent.mkdir(parents=True, exist_ok=True)
     # one writer at a time; a process that waited adopts the corpus the first one wrote
     with exclusive_lock(root.with_name(f".{root.name}"), what=f"the synthetic corpus {root}"):
+        for kind in ("tmp", "old"):  # what a killed writer left (see _write)
+            remove_stale_temps(root, f".{{name}}.{kind}-*")
         old = read_stamp(root) if root.is_dir() else None
         if _matches(old, cfg):
             return root
@@ -201,7 +212,7 @@ def main(argv: list[str] | None = None) -> None:
             segments_per_video=tuple(args.segments),
             overwrite=args.overwrite,
         )
-    except (FileExistsError, ValueError, DiskFullError) as e:
+    except (FileExistsError, ValueError, DiskFullError, LockFileError, StaleLockError) as e:
         ap.exit(2, f"error: {e}\n")
     stamp = read_stamp(root) or {}
     summary = stamp.get("summary", {})

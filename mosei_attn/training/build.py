@@ -11,6 +11,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from mosei_attn.config import to_container
+from mosei_attn.errors import ConfigError
 
 #: How long ranks > 0 wait for rank 0 to build the corpus and its feature cache (seconds).
 PREPARE_TIMEOUT_S = 3600.0
@@ -32,7 +33,7 @@ def build_datamodule(data_cfg: DictConfig | dict[str, Any]) -> L.LightningDataMo
     missing = _unset(OmegaConf.to_container(data_cfg, resolve=False)) if OmegaConf.is_config(data_cfg) else []
     if missing:
         keys = ", ".join(f"data.{k}" for k in missing)
-        raise ValueError(
+        raise ConfigError(
             f"{keys} not set: give it on the command line, e.g. data.root=/path/to/CMU_MOSEI (the folder "
             "holding CMU_MOSEI_Labels.csd and Raw/) for data=mosei, data.corpus.manifest=clips.csv for data=manifest"
         )
@@ -54,7 +55,6 @@ def check_optimizer(cfg: DictConfig) -> None:
     they refuse (``optimizer.lr=abc``) is a ConfigError naming the settings given as text."""
     import torch
 
-    from mosei_attn.errors import ConfigError
     from mosei_attn.models.base import LIGHTNING_SCHEDULER_KEYS, build_optimizers
 
     groups = {g: to_container(cfg[g]) for g in ("optimizer", "scheduler") if cfg.get(g)}

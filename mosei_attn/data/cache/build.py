@@ -46,6 +46,7 @@ from mosei_attn.data.skip_report import SkipReport
 from mosei_attn.errors import check_free_space, no_space_named
 from mosei_attn.files import atomic_path
 from mosei_attn.locks import exclusive_lock, remove_stale_temps
+from mosei_attn.pool_workers import end_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -120,9 +121,18 @@ def _extraction(
     if start_method is None:
         start_method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     chunksize = max(1, min(64, len(segments) // (workers * 8)))
-    with multiprocessing.get_context(start_method).Pool(workers, initializer=ignore_sigint) as pool:
+    # a forkserver's workers are its children, not ours
+    parent = os.getpid() if start_method in ("fork", "spawn") else None
+    init = functools.partial(_init_worker, parent)
+    with multiprocessing.get_context(start_method).Pool(workers, initializer=init) as pool:
         with ctrl_c_as_flag() as hit:
             yield until_ctrl_c(pool.imap(worker, segments, chunksize=chunksize), hit)
+
+
+def _init_worker(parent_pid: int | None) -> None:
+    """A pool worker leaves Ctrl-C to the parent and is killed when the parent dies (SIGKILL, OOM)."""
+    ignore_sigint()
+    end_with_parent(parent_pid)
 
 
 def _warn_old_formats(path: Path, name: str) -> None:
@@ -248,7 +258,6 @@ def build_cache(
     workers = max(1, min(workers or os.cpu_count() or 1, len(segments)))
     reports = tally.extraction_reports(path.name, skipped)
 
-    path.parent.mkdir(parents=True, exist_ok=True)  # for the lock and the stale-temp scan
     # one builder at a time; a process that waited adopts the cache the first one built
     with exclusive_lock(path, what=f"the feature cache {path}"):
         if path.exists():

@@ -23,6 +23,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from mosei_attn.errors import MissingInputError, UserFault
 from mosei_attn.files import atomic_path
 
 #: Metadata keys every mmsdk computational sequence carries.
@@ -41,13 +42,15 @@ METADATA_KEYS: tuple[str, ...] = (
 )
 
 
-class CsdFormatError(ValueError):
+class CsdFormatError(UserFault, ValueError):
     """A computational sequence file that does not follow the mmsdk layout; ``damaged``: its bytes cannot be
     decoded (HDF5 read errors), as opposed to a readable entry of the wrong shape."""
 
     def __init__(self, path: str | os.PathLike, fault: str, entry: str | None = None, damaged: bool = False):
         where = f"{path}" + (f", entry {entry!r}" if entry is not None else "")
-        super().__init__(f"{where}: {fault}")
+        todo = ": replace it with a complete copy (a failed download is often a web page)"
+        todo = "" if entry is not None else todo
+        super().__init__(f"{where}: {fault}{todo}")
         self.path, self.entry, self.fault, self.damaged = str(path), entry, fault, damaged
 
 
@@ -85,7 +88,7 @@ class ComputationalSequence(Mapping[str, tuple[np.ndarray, np.ndarray]]):
     def __init__(self, path: str | os.PathLike, dim: int | None = None):
         self.path = Path(path)
         if not self.path.is_file():
-            raise FileNotFoundError(f"{self.path}: computational sequence file not found")
+            raise MissingInputError(f"{self.path}: computational sequence file not found")
         try:
             self._h5 = h5py.File(self.path, "r")
         except OSError as e:

@@ -34,6 +34,7 @@ from mosei_attn.data.corpora.mosei_layout import (
 )
 from mosei_attn.data.corpora.segment import Segment
 from mosei_attn.data.skip_report import SKIP_REASONS, SkipReport
+from mosei_attn.errors import MissingInputError
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +90,7 @@ class MoseiCorpus:
         )
         missing = [str(p) for p in (self.labels_path, self.vectors_path, self.words_path) if not p.is_file()]
         if missing:
-            raise FileNotFoundError(
+            raise MissingInputError(
                 f"MOSEI corpus folder {self.root} is missing {', '.join(missing)}; it should contain "
                 f"{LABELS_FILE}, {VECTORS_FILE}, {WORDS_FILE} and Raw/ (see docs/data.md)"
             )
