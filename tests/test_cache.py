@@ -270,3 +270,11 @@ def test_cache_of_an_older_format_is_not_used_and_said_so(tmp_path, caplog):
     assert re.search(re.escape(str(old)) + rf".*format version {old_version}.*not used", caplog.text)
     with pytest.raises(CacheMismatchError, match="format_version"):
         validate_cache(old, AUDIO, TEXT, "fp1", EMOTIONS)
+
+
+def test_a_new_format_version_names_a_new_cache(tmp_path, monkeypatch):
+    """The version is part of the cache's name: code that reads another format never opens the old file
+    (it builds its own beside it), whatever the features and the corpus."""
+    before = cache_path(tmp_path, "tiny", AUDIO, TEXT, "fp1")
+    monkeypatch.setattr(cache, "FEATURE_CACHE_VERSION", cache_reader.FEATURE_CACHE_VERSION + 1)
+    assert cache_path(tmp_path, "tiny", AUDIO, TEXT, "fp1") != before

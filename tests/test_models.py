@@ -149,6 +149,9 @@ def test_class_weights_from_counts(monkeypatch) -> None:
     w = inverse_frequency_weights((40, 20, 10, 5, 4, 1))
     assert w.mean().item() == pytest.approx(1.0)
     assert (w[5] / w[0]).item() == pytest.approx(40.0)
+    # a class without a training sample weighs as one with a single sample: 1/5, 1, 1/5 over their mean 7/15
+    no_sample = inverse_frequency_weights((5, 0, 5))
+    assert no_sample.tolist() == pytest.approx([3 / 7, 15 / 7, 3 / 7])
     model = AttentionModule(tiny_meta(), SGD, class_weights=True, **TINY)
     logits, target = torch.randn(6, 6), torch.arange(6)
     assert torch.allclose(model.loss(logits, target), F.cross_entropy(logits, target, weight=w))
