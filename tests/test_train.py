@@ -164,11 +164,23 @@ def test_wandb_offline_writes_a_syncable_run_folder(train_cfg, monkeypatch):
     pytest.importorskip("wandb")
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_SILENT", "true")
-    _, objects = train(train_cfg("logger=wandb", "++trainer.fast_dev_run=true"))
+    cfg = train_cfg("logger=wandb", "++trainer.fast_dev_run=true")
+    _, objects = train(cfg)
+    import wandb
+
+    from tests.test_wandb import read_when_complete
+
+    wandb.finish()  # what job_scope does when the Hydra job ends: the run file is complete
     runs = list((objects["output_dir"] / "wandb").glob("offline-run-*"))
     assert len(runs) == 1
-    assert list(runs[0].glob("run-*.wandb"))  # the file `wandb sync` uploads
-    assert (objects["output_dir"] / "wandb_run_id").read_text().strip()
+    (run_file,) = runs[0].glob("run-*.wandb")  # the file `wandb sync` uploads
+    run = read_when_complete(run_file)
+    assert run["run_id"] == (objects["output_dir"] / "wandb_run_id").read_text().strip()
+    # the run's config as composed: the default model with the tiny sizes, the seed, the batch size
+    config = run["config"]
+    assert config["model"]["_target_"] == "mosei_attn.models.AttentionModule"
+    assert config["model"]["kernels"] == 4 and config["model"]["dense"] == [16, 8]
+    assert config["seed"] == cfg.seed and config["data"]["batch_size"] == cfg.data.batch_size == 8
 
 
 @pytest.mark.parametrize(
