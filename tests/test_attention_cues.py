@@ -106,6 +106,21 @@ def test_text_path_feeds_the_words_to_the_head() -> None:
     assert head_w[:, -extra:].abs().sum() > 0  # the text columns of the head learn
 
 
+def test_the_shallow_model_reads_the_words() -> None:
+    """The shallow baseline's head sees the text CNN's features: other real words, other logits; other
+    words past the segment's word count, the same."""
+    torch.manual_seed(0)
+    net = ShallowNet(SPEC, TEXT, 6, kernels=4, dense=[16, 8]).eval()
+    spec, spec_len, words, word_len = _inputs(40, 6)
+    other_words, past_the_end = words.clone(), words.clone()
+    other_words[:, :6] = torch.randn(6, TEXT[1], generator=torch.Generator().manual_seed(1))
+    past_the_end[:, 6:] += 3.0
+    with torch.no_grad():
+        logits = net(spec, spec_len, words, word_len).logits
+        assert not torch.allclose(net(spec, spec_len, other_words, word_len).logits, logits)
+        torch.testing.assert_close(net(spec, spec_len, past_the_end, word_len).logits, logits)
+
+
 # ---------------------------------------------------------------------------------------------------
 def test_pointing_is_one_for_uniform_alpha_and_higher_on_the_stressed_frames() -> None:
     stride, m = 4, 8

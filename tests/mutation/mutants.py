@@ -103,7 +103,7 @@ MUTANTS: tuple[Mutant, ...] = (
         "self.head(torch.cat([speech, text], dim=1))",
         "self.head(torch.cat([speech, text * 0], dim=1))",
         "the shallow baseline's head never sees the words",
-        (f"{T_MODELS}::test_fast_path_matches_reference",),
+        (f"{T_CUES}::test_the_shallow_model_reads_the_words",),
     ),
     Mutant(
         "class-weight-no-clamp",
