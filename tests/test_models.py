@@ -141,8 +141,12 @@ def test_no_words_or_no_frames_give_the_plain_spectrogram() -> None:
         spec, spec_len = batch["spec"][:1], batch["spec_len"][:1]
         feats = model.net.classifier(spec, spec_len)  # (1, K, F', T'): 32 frames -> all 4 positions real
         plain = model.net.head(feats.mean(dim=-1).flatten(1))
-    assert torch.isfinite(logits).all() and torch.all(attn == 0)
+        # no frames: the classifier sees no real position, its features are 0, whatever the spectrogram held
+        silent = model.net.classifier(batch["spec"][1:], batch["spec_len"][1:])
+        nothing = model.net.head(torch.zeros(1, silent.shape[1] * silent.shape[2]))
+    assert torch.all(attn == 0) and silent.abs().max() == 0
     assert torch.allclose(logits[:1], plain, atol=1e-5)  # uniform weights 1 on every real frame
+    assert torch.allclose(logits[1:], nothing, atol=1e-6)
 
 
 def test_class_weights_from_counts(monkeypatch) -> None:
