@@ -83,6 +83,8 @@ def run_mutant(tree: Path, m: Mutant, timeout: float) -> str:
         return "caught (timed out)"
     if rc == 5:
         return "no tests selected"
+    if rc in (2, 3, 4):  # interrupted, internal error, usage error: e.g. the mutant does not import
+        return f"does not run (pytest exit {rc})"
     failed = FAILED.findall(out)
     return f"caught by {failed[0].split('/')[-1]}" if failed else f"caught (pytest exit {rc})"
 
@@ -96,12 +98,21 @@ def table(rows: list[tuple[Mutant, str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_docs(path: Path, text: str) -> None:
+def write_docs(path: Path, rows: list[tuple[Mutant, str]]) -> None:
+    """Write the table between the markers in ``path``: the rows run now, and for the other mutants still in
+    MUTANTS their rows already there (``--only`` updates the table row by row); rows of mutants no longer
+    listed are dropped."""
     doc = path.read_text()
     if BEGIN not in doc or END not in doc:
         raise SystemExit(f"{path}: no {BEGIN} ... {END} markers to write the table between")
     head, rest = doc.split(BEGIN, 1)
-    path.write_text(f"{head}{BEGIN}\n{text}{END}{rest.split(END, 1)[1]}")
+    old, tail = rest.split(END, 1)
+    kept = {line.split("|")[1].strip(): line for line in old.splitlines() if line.startswith("| ")}
+    new = {line.split("|")[1].strip(): line for line in table(rows).splitlines()[2:]}
+    lines = table([])[:-1].splitlines() + [
+        new.get(m.name) or kept[m.name] for m in MUTANTS if m.name in new | kept
+    ]
+    path.write_text(f"{head}{BEGIN}\n" + "\n".join(lines) + f"\n{END}{tail}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -141,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(table(rows))
     if args.docs:
-        write_docs(args.docs, table(rows))
+        write_docs(args.docs, rows)
     missed = [m.name for m, r in rows if not m.equivalent and not r.startswith("caught")]
     if missed:
         print(f"not caught: {', '.join(missed)}", file=sys.stderr)

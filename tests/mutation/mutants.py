@@ -153,7 +153,7 @@ MUTANTS: tuple[Mutant, ...] = (
         "majority-rule-deleted",
         LABELS,
         "        keep &= peak > 0.5 * emo.sum(axis=1) + 1e-6\n",
-        "",
+        "        pass\n",
         "majority selects what plurality selects",
         (T_LABELS,),
     ),
