@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -34,6 +35,19 @@ TINY = [
     "trainer.accelerator=cpu",
     "++trainer.enable_model_summary=false",
 ]
+
+
+def load_factor() -> float:
+    """How many times over the machine's cores are busy (1.0 on a quiet machine): waits for another process
+    scale with it."""
+    return max(1.0, os.getloadavg()[0] / (os.cpu_count() or 1))
+
+
+def free_port() -> int:
+    """A localhost TCP port the OS chose as free (bound to port 0, then released for the caller to use)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def compose_config(name: str, overrides: list[str], output_dir: Path) -> DictConfig:

@@ -80,6 +80,21 @@ def test_logits_do_not_depend_on_what_lies_past_the_length(cls) -> None:
         )
 
 
+def test_a_segment_padded_in_a_batch_gives_the_logits_it_gives_alone() -> None:
+    """The classifier's mean over time counts a segment's real positions only: the same 24 frames padded to
+    a 64-frame batch and given alone as a 24-frame input (the same weights) give the same logits."""
+    torch.manual_seed(0)
+    batch_net = AttentionNet(SPEC, TEXT, 6, **SIZES).eval()
+    alone_net = AttentionNet((SPEC[0], 24), TEXT, 6, **SIZES).eval()
+    alone_net.load_state_dict(batch_net.state_dict())  # no weight depends on the number of frames
+    spec, spec_len, words, word_len = _inputs(24, 5)
+    with torch.no_grad():
+        padded = batch_net(spec, spec_len, words, word_len).logits
+        alone = alone_net(spec[..., :24], spec_len, words, word_len).logits
+    assert batch_net.time_p == 8 and alone_net.time_p == 3  # 5 padded positions in the batch
+    torch.testing.assert_close(padded, alone, rtol=1e-5, atol=1e-5)
+
+
 def test_text_path_feeds_the_words_to_the_head() -> None:
     torch.manual_seed(0)
     plain = AttentionNet(SPEC, TEXT, 6, **SIZES)
@@ -89,6 +104,21 @@ def test_text_path_feeds_the_words_to_the_head() -> None:
     with_text(*_inputs(40, 6)).logits.sum().backward()
     head_w = with_text.head.hidden[0].weight.grad
     assert head_w[:, -extra:].abs().sum() > 0  # the text columns of the head learn
+
+
+def test_the_shallow_model_reads_the_words() -> None:
+    """The shallow baseline's head sees the text CNN's features: other real words, other logits; other
+    words past the segment's word count, the same."""
+    torch.manual_seed(0)
+    net = ShallowNet(SPEC, TEXT, 6, kernels=4, dense=[16, 8]).eval()
+    spec, spec_len, words, word_len = _inputs(40, 6)
+    other_words, past_the_end = words.clone(), words.clone()
+    other_words[:, :6] = torch.randn(6, TEXT[1], generator=torch.Generator().manual_seed(1))
+    past_the_end[:, 6:] += 3.0
+    with torch.no_grad():
+        logits = net(spec, spec_len, words, word_len).logits
+        assert not torch.allclose(net(spec, spec_len, other_words, word_len).logits, logits)
+        torch.testing.assert_close(net(spec, spec_len, past_the_end, word_len).logits, logits)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -145,6 +175,35 @@ def test_pointing_per_mode_against_hand_worked_values() -> None:
     got = metric.compute()
     assert got["pointing_both"] == pytest.approx(8.0) and got["pointing_prosody_only"] == pytest.approx(1.0)
     assert got["pointing"] == pytest.approx(4.5) and "pointing_text_only" not in got
+
+
+def test_pointing_pools_segments_not_modes() -> None:
+    """Overall pointing is the mean over segments, not over modes: two 'both' segments on their stressed
+    position (8 each) and one uniform 'prosody_only' segment (1) give (8 + 8 + 1) / 3, not (8 + 1) / 2."""
+    metric = CueMetrics(MODES, stride=4)
+    attention = torch.zeros(3, 8, 1)
+    attention[:2, 2, 0] = 1.0
+    attention[2, :, 0] = 1 / 8
+    stress = torch.zeros(3, 32, dtype=torch.bool)
+    stress[:, 8:12] = True  # time position 2
+    out = NetOutput(torch.zeros(3, 6), attention, attention.sum(dim=2) * 8, torch.tensor([8, 8, 8]))
+    metric.update(torch.tensor([0, 0, 0]), torch.tensor([0, 0, 0]), torch.tensor([0, 0, 1]), out, stress)
+    got = metric.compute()
+    assert got["pointing"] == pytest.approx(17 / 3)
+    assert got["pointing_both"] == pytest.approx(8.0) and got["pointing_prosody_only"] == pytest.approx(1.0)
+
+
+def test_stress_past_the_real_positions_is_not_counted() -> None:
+    """A segment of 4 real positions (of 8) stressed at position 2 and, past its end, at 6: only position 2
+    counts, so its stressed share is 1/4 and alpha on position 2 scores 1 / (1/4) = 4 (with position 6
+    counted it would be 1 / (2/4) = 2)."""
+    alpha = torch.zeros(1, 8)
+    alpha[0, 2] = 1.0
+    stress = torch.zeros(1, 32, dtype=torch.bool)
+    stress[0, 8:12] = stress[0, 24:28] = True
+    assert pointing(alpha, torch.tensor([4]), stress, 4).tolist() == pytest.approx([4.0])
+    uniform = torch.cat([torch.full((1, 4), 1 / 4), torch.zeros(1, 4)], dim=1)
+    assert pointing(uniform, torch.tensor([4]), stress, 4).tolist() == pytest.approx([1.0])
 
 
 def test_onset_and_last_against_hand_worked_values() -> None:

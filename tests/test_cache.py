@@ -297,3 +297,11 @@ def test_a_batch_reads_each_row_once_checks_it_once_and_allocates_only_its_array
     assert calls == {"read": 4 * len(rows) + 2, "finite": 2 * len(rows) + 2}  # only row 2 is new
     returned = sum(v.nbytes for v in batch.values())
     assert batch["spec"].nbytes > 100_000 and peak < returned + 20_000  # Python objects: a few KiB
+
+
+def test_a_new_format_version_names_a_new_cache(tmp_path, monkeypatch):
+    """The version is part of the cache's name: code that reads another format never opens the old file
+    (it builds its own beside it), whatever the features and the corpus."""
+    before = cache_path(tmp_path, "tiny", AUDIO, TEXT, "fp1")
+    monkeypatch.setattr(cache, "FEATURE_CACHE_VERSION", cache_reader.FEATURE_CACHE_VERSION + 1)
+    assert cache_path(tmp_path, "tiny", AUDIO, TEXT, "fp1") != before

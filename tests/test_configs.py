@@ -191,15 +191,6 @@ def test_paper_experiments_pin_no_scheduler_whatever_the_default(experiment, tmp
     GlobalHydra.instance().clear()
 
 
-def test_paper_experiments_share_one_base():
-    experiments = Path(CONFIG_DIR) / "experiment"
-    for name in ("paper_attention", "paper_shallow"):
-        text = (experiments / f"{name}.yaml").read_text()
-        assert "- base/paper" in text and "lr:" not in text  # the values live once, in the base
-    base = (experiments / "base" / "paper.yaml").read_text()
-    assert "override /scheduler: null" in base and "max_epochs: 50                  # ours" in base
-
-
 #: YAML values that equal the Python default they feed, each with its reason. Lightning's Trainer and W&B
 #: logger are not given their whole signature (mosei_attn/signatures.py): these keys are named so that the
 #: documented overrides (trainer.accelerator=cpu, trainer=ddp trainer.num_nodes=2 trainer.devices=4,
@@ -298,3 +289,42 @@ def test_a_signature_node_holds_every_argument_a_config_may_set():
         def __init__(self, a: int, b: object = object(), c: tuple = (1, 2)) -> None: ...
 
     assert signature_defaults(WithObject) == {"a": "???", "c": [1, 2]}
+
+
+#: The paper's values (section 4.2, "Hyperparameters"; section 3.2 for the spectrogram), written from its text.
+PAPER_VALUES = {
+    "optimizer._target_": "torch.optim.SGD",  # stochastic gradient descent ...
+    "optimizer.lr": 1e-3,
+    "scheduler": None,  # ... with a set learning rate
+    "data.batch_size": 32,
+    "model.kernels": 32,
+    "model.kernel_size": 3,
+    "model.pool": 2,
+    "model.dense": [1024, 512, 128],
+    "model.dropout": 0.1,
+    "data.audio.sample_rate": 8000,
+    "data.audio.window": "hamming",
+    "data.audio.win_length": 800,
+    "data.audio.freq_bins": 200,
+    "data.audio.max_frames": 400,
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "target"),
+    [
+        ("paper_attention", "mosei_attn.models.AttentionModule"),
+        ("paper_shallow", "mosei_attn.models.ShallowModule"),
+    ],
+)
+def test_paper_experiments_compose_the_papers_values_from_one_base(name, target, tmp_path):
+    """Each paper experiment, as composed, has the paper's values; they live once, in base/paper.yaml."""
+    text = (Path(CONFIG_DIR) / "experiment" / f"{name}.yaml").read_text()
+    assert "- base/paper" in text and "lr:" not in text
+    cfg = compose_config("train", [f"experiment={name}"], tmp_path / "out")
+    got = {key: OmegaConf.select(cfg, key) for key in PAPER_VALUES}
+    got = {k: OmegaConf.to_container(v) if OmegaConf.is_config(v) else v for k, v in got.items()}
+    assert got == PAPER_VALUES
+    assert cfg.model._target_ == target
+    assert cfg.model.get("speech_gate") is None and cfg.model.mask_padding is False  # eq. 1 as written
+    assert cfg.model.class_weights is False and cfg.weight_average is None

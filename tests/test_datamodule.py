@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 import torch
@@ -55,32 +57,64 @@ def test_splits_follow_folds_and_label_counts(datamodule):
     assert len({*dm.dataset("train").rows} & {*dm.dataset("test").rows}) == 0
 
 
-def hand_target(row, rule: str):
-    """The target of one raw label row (sentiment, then the emotions) by the rule's definition, worked out
-    with plain Python: None when the rule drops the row."""
-    emo = [float(v) for v in row[1:]]
-    if rule == "multilabel":
-        return [1.0 if v > 0 else 0.0 for v in emo]
-    peak = max(emo)
-    at_peak = [i for i, v in enumerate(emo) if abs(v - peak) < 1e-6]
-    if peak <= 0 or len(at_peak) != 1 or (rule == "majority" and not peak > sum(emo) / 2 + 1e-6):
-        return None
-    return at_peak[0]
+#: Label rows (sentiment, happy, sad, anger, surprise, disgust, fear) built to tell the rules apart, one video
+#: each in the training fold, and the target each rule gives them, worked out by hand (None: dropped).
+BUILT_ROWS = {
+    "tie": [0, 1, 0, 1, 0, 0, 0],  # happy = anger: no unique peak
+    "split": [0, 2 / 3, 1 / 3, 1 / 3, 0, 0, 0],  # happy is exactly half of the sum (4/3): no majority
+    "nomajority": [0, 2 / 3, 1, 0, 0, 0, 2 / 3],  # sad is the peak, 1 of 7/3: under half
+    "strict": [0, 0, 0, 1, 1 / 3, 0, 0],  # anger is 3/4 of the sum
+    "zero": [0.5, 0, 0, 0, 0, 0, 0],  # no emotion
+    "alone": [0, 0, 0, 0, 0, 0, 1 / 3],  # fear, the only emotion
+}
+BY_HAND = {
+    "plurality": {"split": 0, "nomajority": 1, "strict": 2, "alone": 5},
+    "majority": {"strict": 2, "alone": 5},
+    "multilabel": {
+        "tie": [1, 0, 1, 0, 0, 0],
+        "split": [1, 1, 1, 0, 0, 0],
+        "nomajority": [1, 1, 0, 0, 0, 1],
+        "strict": [0, 0, 1, 1, 0, 0],
+        "zero": [0, 0, 0, 0, 0, 0],
+        "alone": [0, 0, 0, 0, 0, 1],
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def built_rows_corpus(tmp_path_factory):
+    """A MOSEI-layout corpus whose labels file holds exactly BUILT_ROWS (the training fold), with one happy video
+    in each of the other folds."""
+    from tests.test_faults_labels import HAPPY, labelled_corpus
+
+    tmp = tmp_path_factory.mktemp("built_rows")
+    rows = BUILT_ROWS | {"v": HAPPY, "t": HAPPY}
+    return (tmp, *labelled_corpus(tmp, rows, {"train": list(BUILT_ROWS), "valid": ["v"], "test": ["t"]}))
 
 
 @pytest.mark.parametrize("rule", ["plurality", "majority", "multilabel"])
-def test_label_rules_select_rows_and_targets(datamodule, rule):
-    dm = datamodule(f"data.label_rule={rule}")
+def test_label_rules_select_rows_and_targets(built_rows_corpus, rule):
+    """Through the DataModule (corpus -> cache -> dataset): each rule keeps the rows and gives the targets
+    worked out by hand for rows that tie, split exactly in half, have no majority, or no emotion at all."""
+    from mosei_attn.data.datamodule import MoseiDataModule
+    from tests.test_faults_data import AUDIO, WORD_DIM, MoseiCorpus
+
+    tmp, root, folds = built_rows_corpus
+    corpus = functools.partial(MoseiCorpus, root, folds=folds, word_dim=WORD_DIM)
+    text = {"max_words": 4, "dim": WORD_DIM}
+    cache_dir = str(tmp / "cache")
+    dm = MoseiDataModule(
+        corpus, cache_dir=cache_dir, audio=AUDIO, text=text, feature_workers=1, label_rule=rule
+    )
+    dm.prepare_data()
+    dm.setup("fit")
     ds = dm.dataset("train")
-    cache = ds.cache
-    train_rows = np.flatnonzero(cache.fold == "train")
-    expected = {int(r): hand_target(cache.labels[r], rule) for r in train_rows}
-    kept = sorted(r for r, t in expected.items() if t is not None)
-    assert sorted(int(r) for r in ds.rows) == kept
+    got = {}
     for i in range(len(ds)):
         item = ds[i]
-        assert item["target"].tolist() == expected[int(item["index"])], int(item["index"])
-    assert dm.meta.multilabel == (rule == "multilabel")
+        got[str(ds.cache.video_id[int(item["index"])])] = item["target"].tolist()
+    assert got == BY_HAND[rule]
+    assert dm.meta.multilabel == (rule == "multilabel") and dm.meta.label_rule == rule
 
 
 def test_loader_workers_give_the_same_batches(datamodule):

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import TINY
+from tests.conftest import TINY, free_port
 
 REPO = Path(__file__).resolve().parent.parent
 TIMEOUT_S = 300
@@ -16,7 +16,8 @@ TIMEOUT_S = 300
 
 def test_ddp_cpu_run_is_written_once_by_rank_zero(data_dir, tmp_path):
     logs = tmp_path / "logs"
-    env = os.environ | {"WANDB_MODE": "disabled", "MPLBACKEND": "Agg"}
+    # the processes meet on a port the OS chose as free (not a fixed one another run may hold)
+    env = os.environ | {"WANDB_MODE": "disabled", "MPLBACKEND": "Agg", "MASTER_PORT": str(free_port())}
     cmd = [sys.executable, "-m", "mosei_attn.train", "trainer=ddp_cpu", *TINY, f"paths.data_dir={data_dir}"]
     cmd += [f"paths.log_dir={logs}", "++trainer.limit_train_batches=2"]  # the default, timestamped run folder
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=TIMEOUT_S)

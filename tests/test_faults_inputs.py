@@ -24,7 +24,7 @@ import soundfile as sf
 from mosei_attn.data.cache.reader import CacheCorruptError, FeatureCache
 from mosei_attn.data.corpora.manifest import ManifestCorpus
 from mosei_attn.train import train
-from tests.conftest import TINY, compose_config, evaluate_checkpoint
+from tests.conftest import TINY, compose_config, evaluate_checkpoint, load_factor
 from tests.test_cache import build, make_segments
 from tests.test_faults_cli import REPO
 from tests.test_faults_data import SR, corpus_with, datamodule, tone
@@ -114,25 +114,42 @@ build_cache(segs, AudioFeatures(), TextFeatures(max_words=4, dim=4), out / "cach
 
 
 def test_ctrl_c_stops_a_cache_build_promptly_and_leaves_no_temp(tmp_path):
-    (tmp_path / "cache").mkdir()
+    """Ctrl-C once the build is writing rows: the build stops (between two segments) with an error and
+    removes its temporary file. Every wait polls for its event, with a deadline that grows with the load."""
+    cache = tmp_path / "cache"
+    cache.mkdir()
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(
-        [sys.executable, "-c", SIGINT_SCRIPT, str(tmp_path)], env=env, start_new_session=True,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
+        [sys.executable, "-c", SIGINT_SCRIPT, str(tmp_path)],
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+    def poll(event, seconds: float):
+        deadline = time.monotonic() + seconds * load_factor()
+        while not (found := event()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return found
+
+    def writing():
+        assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+        return list(cache.glob("*.tmp-*"))
+
     try:
-        deadline = time.monotonic() + 120
-        while not list((tmp_path / "cache").glob("*.tmp-*")) and time.monotonic() < deadline:
-            assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
-            time.sleep(0.2)
-        time.sleep(1.0)  # well inside the extraction
+        (tmp,) = poll(writing, 120)
+        size = tmp.stat().st_size
+        poll(lambda: not tmp.exists() or tmp.stat().st_size > size, 30)  # rows reach the file
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
-        proc.wait(timeout=30)
+        stopped = poll(lambda: proc.poll() is not None, 60)
+        assert stopped, f"the build still runs {60 * load_factor():.0f} s after Ctrl-C"
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
     assert proc.returncode != 0, proc.stderr.read().decode()[-2000:]
-    assert list((tmp_path / "cache").iterdir()) == []
+    assert list(cache.iterdir()) == []
 
 
 def test_verify_content_sees_a_wav_replaced_with_same_size_and_mtime(tmp_path):

@@ -11,6 +11,7 @@ import matplotlib.image as mpimg
 import numpy as np
 import pytest
 import torch
+from matplotlib.colors import to_rgb
 
 from mosei_attn.data.features.extractors import AudioFeatures
 from mosei_attn.models.metrics import EmotionMetrics, to_numpy
@@ -72,21 +73,58 @@ def test_example_segments_are_fixed_and_cover_the_commonest_classes(targets, n, 
     assert figures.example_indices(targets, n) == expected
 
 
-def test_prediction_figure_edge_cases(tmp_path):
+def test_prediction_figure_edge_cases(tmp_path, monkeypatch):
+    """What each panel draws, for the edge cases: the spectrogram's real frames (at least one), the attention
+    matrix cropped to the real time positions (64 frames / 8 rows: 8 frames a row) and word columns (an empty
+    one without words), and one bar per emotion at its probability, the largest orange."""
     rng = np.random.default_rng(0)
     spec, att = rng.random((16, 64)).astype(np.float32), rng.random((8, 4)).astype(np.float32)
     probs = rng.dirichlet(np.ones(len(NAMES)))
     scale = {"hop_seconds": 0.008, "max_hz": 4000.0}
+    #: case -> (arguments, the spectrogram's frames drawn, the attention matrix drawn or None, bars drawn)
     cases = {
-        "no_words": dict(attention=att, words=[], n_words=0, spec_len=40, probs=probs, names=NAMES),
-        "one_frame": dict(attention=att, words=["hi"], n_words=1, spec_len=1, probs=probs, names=NAMES),
-        "no_frames": dict(attention=att, words=["hi"], n_words=1, spec_len=0),
-        "shallow": dict(probs=probs, names=NAMES, spec_len=64),
-        "more_words_than_columns": dict(attention=att, words=list("abcdefghij"), n_words=9, spec_len=64),
+        "no_words": (
+            dict(attention=att, words=[], n_words=0, spec_len=40, probs=probs, names=NAMES),
+            40,
+            np.zeros((5, 1)),
+            True,
+        ),
+        "one_frame": (
+            dict(attention=att, words=["hi"], n_words=1, spec_len=1, probs=probs, names=NAMES),
+            1,
+            att[:1, :1],
+            True,
+        ),
+        "no_frames": (dict(attention=att, words=["hi"], n_words=1, spec_len=0), 1, att[:1, :1], False),
+        "shallow": (dict(probs=probs, names=NAMES, spec_len=64), 64, None, True),
+        "more_words_than_columns": (
+            dict(attention=att, words=list("abcdefghij"), n_words=9, spec_len=64),
+            64,
+            att,
+            False,
+        ),
     }
-    for name, kw in cases.items():
+    drawn = {}
+    save = plots.save_figure
+    monkeypatch.setattr(plots, "save_figure", lambda fig, path: drawn.update(fig=fig) or save(fig, path))
+    for name, (kw, frames, matrix, bars) in cases.items():
         path = plots.plot_prediction(spec, tmp_path / f"{name}.png", title=name, **scale, **kw)
         assert_picture(path, min_bytes=5_000)
+        images = [ax.images[0] for ax in drawn["fig"].axes if ax.images and ax.get_label() != "<colorbar>"]
+        np.testing.assert_array_equal(images[0].get_array(), spec[:, :frames], err_msg=name)
+        assert images[0].get_extent()[1] == pytest.approx(frames * 0.008), name
+        if matrix is None:
+            assert len(images) == 1, name
+        else:
+            np.testing.assert_array_equal(images[1].get_array(), matrix, err_msg=name)
+        bar_axes = [ax for ax in drawn["fig"].axes if ax.patches]
+        if not bars:
+            assert not bar_axes, name
+            continue
+        (ax,) = bar_axes
+        assert [b.get_width() for b in ax.patches] == pytest.approx(list(probs)), name
+        orange = [i for i, b in enumerate(ax.patches) if b.get_facecolor()[:3] == to_rgb("tab:orange")]
+        assert orange == [int(np.argmax(probs))], name
     assert plots.word_column_labels(["a", "b", "c"], 4, 2) == ["a b", "c"]
     assert plots.word_column_labels([], 4, 0) == []
 

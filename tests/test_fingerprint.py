@@ -43,6 +43,20 @@ def test_each_hashed_reader_setting_changes_the_fingerprint(corpus_dir, setting)
     assert MoseiCorpus(root, **(plain | setting)).fingerprint() != MoseiCorpus(root, **plain).fingerprint()
 
 
+@pytest.mark.parametrize("verify", ["stat", "content"])
+def test_the_cache_key_follows_a_reader_setting_under_either_verify_mode(corpus_dir, tmp_path, verify):
+    """``data.verify=content`` hashes the files' bytes on top of the corpus's fingerprint, not instead of it:
+    the same files read with another words rule still name another cache."""
+    root, folds = corpus_dir
+    plain = {"folds": folds, "word_dim": WORD_DIM}
+    dm = MoseiDataModule(
+        functools.partial(MoseiCorpus, root, **plain), cache_dir=str(tmp_path), verify=verify
+    )
+    same, other = MoseiCorpus(root, **plain), MoseiCorpus(root, **plain, words_rule="overlap")
+    assert dm.fingerprint(same) == dm.fingerprint(MoseiCorpus(root, **plain))
+    assert dm.fingerprint(other) != dm.fingerprint(same)
+
+
 @pytest.mark.parametrize("name", [LABELS_FILE, WORDS_FILE])
 def test_an_edited_csd_changes_the_fingerprint(corpus_dir, name):
     root, folds = corpus_dir

@@ -44,6 +44,20 @@ def test_report_counts_every_rule_on_the_chosen_fold():
     assert by["argmax"]["happy"] == 3 and by["argmax"]["anger"] == 0 and by["argmax"]["fear"] == 1
     assert by["argmax_2018"]["anger"] == 2 and by["argmax_2018"]["happy"] == 1
     assert by["plurality"]["happy"] == 1 and sum(by["plurality"].values()) == 2  # tie and zero row dropped
+    assert by["majority"] == by["plurality"]  # each kept row has a strict majority
+    split = label_report(
+        rows({"happy": 2 / 3, "sad": 1 / 3, "anger": 1 / 3}, {"anger": 1, "sad": 1 / 3}),
+        np.array(["train", "train"]),
+        EMOTIONS,
+        "train",
+    )["counts"]
+    # happy is exactly half of its row: plurality keeps it, majority does not
+    assert dict(zip(EMOTIONS, split["plurality"], strict=True)) == {
+        **dict.fromkeys(EMOTIONS, 0),
+        "happy": 1,
+        "anger": 1,
+    }
+    assert dict(zip(EMOTIONS, split["majority"], strict=True)) == {**dict.fromkeys(EMOTIONS, 0), "anger": 1}
     assert by["multilabel"]["happy"] == 2 and by["multilabel"]["anger"] == 1
     assert sum(by["argmax"].values()) == 4 and label_report(labels, folds, EMOTIONS, None)["segments"] == 5
 

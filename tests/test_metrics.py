@@ -59,6 +59,8 @@ def test_ua_ignores_classes_absent_from_targets() -> None:
     r = m.compute()
     assert float(r["ua"]) == pytest.approx((1 / 2 + 1) / 2, **APPROX)
     assert float(r["recall_macro"]) == pytest.approx((1 / 2 + 1 + 0) / 3, **APPROX)
+    # precision: class 0 1/1, class 1 2/3, class 2 never predicted 0; the macro means are over all classes
+    assert float(r["precision_macro"]) == pytest.approx((1 + 2 / 3 + 0) / 3, **APPROX)
 
 
 def _by_hand(pred: np.ndarray, target: np.ndarray, c: int) -> dict[str, np.ndarray | float]:
@@ -92,7 +94,8 @@ def test_single_label_matches_an_independent_computation(seed: int) -> None:
     assert r["wa"] == pytest.approx(ref["wa"], **APPROX) and r["ua"] == pytest.approx(ref["ua"], **APPROX)
     for key in ("precision", "recall", "f1"):
         np.testing.assert_allclose(r[key], ref[key], rtol=1e-6, atol=1e-9, err_msg=key)
-    assert r["f1_macro"] == pytest.approx(ref["f1"].mean(), **APPROX)
+    for key in ("precision", "recall", "f1"):
+        assert r[f"{key}_macro"] == pytest.approx(ref[key].mean(), **APPROX), key
     counts = np.zeros((c, c), dtype=np.int64)
     np.add.at(counts, (target.numpy(), logits.argmax(1).numpy()), 1)
     assert r["confusion"].tolist() == counts.tolist()

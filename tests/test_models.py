@@ -141,14 +141,21 @@ def test_no_words_or_no_frames_give_the_plain_spectrogram() -> None:
         spec, spec_len = batch["spec"][:1], batch["spec_len"][:1]
         feats = model.net.classifier(spec, spec_len)  # (1, K, F', T'): 32 frames -> all 4 positions real
         plain = model.net.head(feats.mean(dim=-1).flatten(1))
-    assert torch.isfinite(logits).all() and torch.all(attn == 0)
+        # no frames: the classifier sees no real position, its features are 0, whatever the spectrogram held
+        silent = model.net.classifier(batch["spec"][1:], batch["spec_len"][1:])
+        nothing = model.net.head(torch.zeros(1, silent.shape[1] * silent.shape[2]))
+    assert torch.all(attn == 0) and silent.abs().max() == 0
     assert torch.allclose(logits[:1], plain, atol=1e-5)  # uniform weights 1 on every real frame
+    assert torch.allclose(logits[1:], nothing, atol=1e-6)
 
 
 def test_class_weights_from_counts(monkeypatch) -> None:
     w = inverse_frequency_weights((40, 20, 10, 5, 4, 1))
     assert w.mean().item() == pytest.approx(1.0)
     assert (w[5] / w[0]).item() == pytest.approx(40.0)
+    # a class without a training sample weighs as one with a single sample: 1/5, 1, 1/5 over their mean 7/15
+    no_sample = inverse_frequency_weights((5, 0, 5))
+    assert no_sample.tolist() == pytest.approx([3 / 7, 15 / 7, 3 / 7])
     model = AttentionModule(tiny_meta(), SGD, class_weights=True, **TINY)
     logits, target = torch.randn(6, 6), torch.arange(6)
     assert torch.allclose(model.loss(logits, target), F.cross_entropy(logits, target, weight=w))

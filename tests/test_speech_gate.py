@@ -29,6 +29,8 @@ def test_speech_positions_by_hand() -> None:
     assert speech_positions(spec, n, 6, 2, 0.5)[0].tolist() == [False, True, False, True, False, False]
     assert speech_positions(spec, n, 6, 2, 0.0)[0].tolist() == [True] * 5 + [False]  # 0 keeps all real ones
     assert speech_positions(spec, n, 6, 2, 1.0)[0].tolist() == [False, True, False, False, False, False]
+    high = _levels([0.6, 0.8, 0.75, 0.65])  # quietest 0.6, loudest 0.8: the midpoint is 0.7, not 0.6 + 0.4
+    assert speech_positions(high, torch.tensor([4]), 4, 2, 0.5)[0].tolist() == [False, True, True, False]
     flat = _levels([0.3] * 6)
     assert speech_positions(flat, torch.tensor([6]), 6, 2, 0.5).all()  # one level: every position stays
 

@@ -1,4 +1,5 @@
-"""benchmarks/study.py at tiny shapes on the CPU with two concurrent jobs: its JSON line is self-consistent."""
+"""benchmarks/study.py at tiny shapes on the CPU with two concurrent jobs: its FLOP count against torch's own
+counter on the tiny model built here, its MFU and projections against those counts and its rates."""
 
 from __future__ import annotations
 
@@ -8,7 +9,36 @@ import subprocess
 import sys
 from pathlib import Path
 
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from mosei_attn.data.meta import DataMeta
+from mosei_attn.training.build import build_model
+from tests.conftest import compose_config
+
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def tiny_step_flops(batch: int, tmp_path: Path) -> int:
+    """FLOPs (matrix products and convolutions) of one forward and backward of the ``debug=tiny_shapes``
+    attention model on ``batch`` segments, counted by torch on a model built from the composed config."""
+    cfg = compose_config("train", ["debug=tiny_shapes", "model=attention"], tmp_path / "cfg")
+    (F, T), (L, D) = (
+        (cfg.data.audio.freq_bins, cfg.data.audio.max_frames),
+        (cfg.data.text.max_words, cfg.data.text.dim),
+    )
+    meta = DataMeta(("a", "b", "c", "d", "e", "f"), "argmax", (F, T), (L, D), class_counts=(1,) * 6)
+    model = build_model(cfg, meta.to_dict()).train()
+    gen = torch.Generator().manual_seed(0)
+    inputs = {
+        "spec": torch.rand(batch, 1, F, T, generator=gen),
+        "spec_len": torch.full((batch,), T),
+        "words": torch.randn(batch, L, D, generator=gen),
+        "word_len": torch.full((batch,), L),
+    }
+    with FlopCounterMode(display=False) as counter:
+        model.loss(model(inputs).logits, torch.arange(batch) % 6).backward()
+    return counter.get_total_flops()
 
 
 def test_study_benchmark_two_jobs_tiny_cpu(tmp_path: Path) -> None:
@@ -26,10 +56,13 @@ def test_study_benchmark_two_jobs_tiny_cpu(tmp_path: Path) -> None:
     (r,) = result["results"]
     jobs = r["per_job"]
     assert r["n_jobs"] == 2 and sorted(j["job"] for j in jobs) == [0, 1]
+    flops = tiny_step_flops(4, tmp_path)
     for j in jobs:
         assert j["batch"] == 4 and j["samples_per_s"] > 0 and 0 <= j["data_wait"] <= 1
         assert abs(j["samples_per_s"] * j["step_ms"] / 1000 - 4) < 1e-6 * 4
-        assert j["mfu"] > 0 and j["peak_gib"] is None  # CPU: no device memory
+        assert j["flops_per_step"] == flops and j["peak_gib"] is None  # CPU: no device memory
+        # achieved FLOP/s (one step's FLOPs at its steps per second) over the given peak, 1 TFLOP/s
+        assert abs(j["mfu"] - flops * j["samples_per_s"] / 4 / 1e12) < 1e-9 * j["mfu"]
     rate = jobs[0]["samples_per_s"] + jobs[1]["samples_per_s"]
     assert abs(r["aggregate_samples_per_s"] - rate) < 1e-9 * rate
     assert abs(r["aggregate_mfu"] - (jobs[0]["mfu"] + jobs[1]["mfu"])) < 1e-12

@@ -126,40 +126,78 @@ def test_resume_from_last_checkpoint_continues(train_cfg, tmp_path, monkeypatch)
     assert not list(run.glob("metrics.part*.csv"))
 
 
-def test_checkpoint_rebuilds_without_the_dataset(train_cfg, tmp_path):
+def test_checkpoint_rebuilds_without_the_dataset(train_cfg, tmp_path, monkeypatch):
+    """The run's checkpoints are written under a temporary name beside them and renamed (a failed write keeps
+    the previous file), and last.ckpt rebuilds the network with the weights the run finished with."""
+    import os
+
+    renames, replace = [], os.replace
+    monkeypatch.setattr(
+        os, "replace", lambda src, dst: (renames.append((Path(src), Path(dst))), replace(src, dst))[1]
+    )
     _, objects = train(train_cfg("trainer.max_epochs=1", "model=shallow"))
     from mosei_attn.checkpoints.reading import load_checkpoint
 
-    model, run_cfg = load_checkpoint(objects["output_dir"] / "checkpoints" / "last.ckpt")
+    checkpoints = objects["output_dir"] / "checkpoints"
+    written = sorted(checkpoints.glob("*.ckpt"))
+    assert len(written) == 2  # last.ckpt and the best one
+    for ckpt in written:
+        assert (ckpt.with_name(f"{ckpt.name}.tmp-{os.getpid()}"), ckpt) in renames, ckpt.name
+    model, run_cfg = load_checkpoint(checkpoints / "last.ckpt")
     assert model.meta.emotion_names == objects["datamodule"].meta.emotion_names
     assert run_cfg.model._target_.endswith("ShallowModule")
+    # one epoch: last.ckpt and the best checkpoint (which test loaded into the run's model) hold one set of weights
+    trained = objects["model"].state_dict()
+    loaded = model.state_dict()
+    assert loaded.keys() == trained.keys()
+    assert all(torch.equal(loaded[k], v.cpu()) for k, v in trained.items())
     batch = next(iter(objects["datamodule"].val_dataloader()))
-    out = model(batch)
-    logits, attention = out.logits, out.attention
-    assert logits.shape == (len(batch["target"]), 6) and attention is None
+    model.eval()
+    objects["model"].eval()
+    with torch.no_grad():
+        out, expected = model(batch), objects["model"](batch)
+    assert out.attention is None
+    torch.testing.assert_close(out.logits, expected.logits)
 
 
 def test_wandb_offline_writes_a_syncable_run_folder(train_cfg, monkeypatch):
     pytest.importorskip("wandb")
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_SILENT", "true")
-    _, objects = train(train_cfg("logger=wandb", "++trainer.fast_dev_run=true"))
+    cfg = train_cfg("logger=wandb", "++trainer.fast_dev_run=true")
+    _, objects = train(cfg)
+    import wandb
+
+    from tests.test_wandb import read_when_complete
+
+    wandb.finish()  # what job_scope does when the Hydra job ends: the run file is complete
     runs = list((objects["output_dir"] / "wandb").glob("offline-run-*"))
     assert len(runs) == 1
-    assert list(runs[0].glob("run-*.wandb"))  # the file `wandb sync` uploads
-    assert (objects["output_dir"] / "wandb_run_id").read_text().strip()
+    (run_file,) = runs[0].glob("run-*.wandb")  # the file `wandb sync` uploads
+    run = read_when_complete(run_file)
+    assert run["run_id"] == (objects["output_dir"] / "wandb_run_id").read_text().strip()
+    # the run's config as composed: the default model with the tiny sizes, the seed, the batch size
+    config = run["config"]
+    assert config["model"]["_target_"] == "mosei_attn.models.AttentionModule"
+    assert config["model"]["kernels"] == 4 and config["model"]["dense"] == [16, 8]
+    assert config["seed"] == cfg.seed and config["data"]["batch_size"] == cfg.data.batch_size == 8
 
 
-def test_resuming_with_another_schedule_is_refused(train_cfg, tmp_path):
+def test_a_resume_that_changes_what_the_run_trains_is_refused(train_cfg, tmp_path):
     """More epochs extend a cosine run (tests/test_faults_checkpoint.py); a schedule of another length than
-    the epochs is a change of what the run trains: refused, naming the schedule, before anything is written."""
+    the epochs, or other features of the audio, change what the run trains: refused, naming the key, before
+    anything is written."""
     run = tmp_path / "run"
-    train(train_cfg("trainer.max_epochs=1", output_dir=run))
+    train(train_cfg("trainer.max_epochs=1", "model=shallow", output_dir=run))
     before = sorted(p.name for p in run.rglob("*"))
     ckpt = f"ckpt_path={run / 'checkpoints' / 'last.ckpt'}"
-    with pytest.raises(ValueError, match=r"scheduler.T_max: 1 in the run, 5 now"):
-        train(train_cfg("trainer.max_epochs=2", "scheduler.T_max=5", ckpt, output_dir=run))
-    assert sorted(p.name for p in run.rglob("*")) == before
+    for override, message in (
+        ("scheduler.T_max=5", r"scheduler.T_max: 1 in the run, 5 now"),
+        ("data.audio.hop_length=32", r"data.audio.hop_length: 64 in the run, 32 now"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            train(train_cfg("trainer.max_epochs=2", "model=shallow", override, ckpt, output_dir=run))
+        assert sorted(p.name for p in run.rglob("*")) == before, override
 
 
 def test_evaluate_uses_the_runs_precision(train_cfg, data_dir, tmp_path):

@@ -48,12 +48,23 @@ def _key(item: Any) -> str:
 
 
 def read_run(path: Path) -> dict[str, Any]:
-    """``history`` (a list of dicts, one per ``wandb.log``), ``summary`` (the last value of each key),
-    ``metrics`` (name or glob -> the ``define_metric`` record) and ``files`` (paths the run saved)."""
-    out: dict[str, Any] = {"history": [], "summary": {}, "metrics": {}, "files": []}
+    """``run_id`` and ``config`` (key -> value) of the run record, ``history`` (a list of dicts, one per
+    ``wandb.log``), ``summary`` (the last value of each key), ``metrics`` (name or glob -> the
+    ``define_metric`` record) and ``files`` (paths the run saved)."""
+    out: dict[str, Any] = {
+        "run_id": None,
+        "config": {},
+        "history": [],
+        "summary": {},
+        "metrics": {},
+        "files": [],
+    }
     for record in records(path):
         kind = record.WhichOneof("record_type")
-        if kind == "history":
+        if kind == "run":
+            out["run_id"] = record.run.run_id
+            out["config"] |= {_key(i): json.loads(i.value_json) for i in record.run.config.update}
+        elif kind == "history":
             out["history"].append({_key(i): json.loads(i.value_json) for i in record.history.item})
         elif kind == "summary":
             out["summary"] |= {_key(i): json.loads(i.value_json) for i in record.summary.update}

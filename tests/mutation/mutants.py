@@ -1,0 +1,317 @@
+"""Hand-written mutants of the modules that decide results, each with the tests that should catch it.
+
+A mutant is one small change a real edit could make: ``old`` (an exact snippet, found once in ``file``)
+becomes ``new``. ``tests`` are the pytest node ids (or files) run against it; the mutant is caught when one
+of them fails. An equivalent mutant changes nothing a run can observe: it is listed with the reason and
+not run. ``python -m tests.mutation`` runs them (see its docstring and docs/testing.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Mutant:
+    name: str
+    file: str  # relative to the repository root
+    old: str  # exact snippet, found exactly once in ``file``
+    new: str
+    breaks: str  # what the change breaks, in words
+    tests: tuple[str, ...] = ()
+    equivalent: bool = False  # True: no run can tell it from the code (``breaks`` says why); not run
+
+
+ATTN = "mosei_attn/models/attention.py"
+CUES = "mosei_attn/synthetic/cue_metrics.py"
+LABELS = "mosei_attn/data/corpora/labels.py"
+METRICS = "mosei_attn/models/metrics.py"
+RESUME = "mosei_attn/training/resume.py"
+T_CUES = "tests/test_attention_cues.py"
+T_GATE = "tests/test_speech_gate.py"
+T_MODELS = "tests/test_models.py"
+T_METRICS = "tests/test_metrics.py"
+T_LABELS = "tests/test_datamodule.py::test_label_rules_select_rows_and_targets"
+T_REPORT = "tests/test_label_report.py::test_report_counts_every_rule_on_the_chosen_fold"
+T_CKPT = "tests/test_faults_checkpoint.py"
+
+MUTANTS: tuple[Mutant, ...] = (
+    # --- eq. 1, eq. 2 and the speech gate --------------------------------------------------------------
+    Mutant(
+        "eq1-softmax-over-words",
+        ATTN,
+        "attn = scores.softmax(dim=1) *",
+        "attn = scores.softmax(dim=2) *",
+        "eq. 1's softmax runs over the words instead of over time",
+        (f"{T_MODELS}::test_padding_content_does_not_matter",),
+    ),
+    Mutant(
+        "eq2-alpha-mean-over-words",
+        ATTN,
+        "alpha = attn.sum(dim=2)  # eq. 2",
+        "alpha = attn.mean(dim=2)  # eq. 2",
+        "alpha averages the columns over every word position (padding included) instead of summing the real ones",
+        (
+            f"{T_GATE}::test_with_the_gate_silence_takes_no_weight_and_eq1_covers_only_speech",
+            f"{T_CUES}::test_the_frame_weights_extend_alpha_over_each_positions_frames",
+        ),
+    ),
+    Mutant(
+        "gate-threshold-without-lo",
+        ATTN,
+        "level >= lo + gate * (hi - lo)",
+        "level >= lo + gate * hi",
+        "the gate's threshold is lo + gate * hi, not the point `gate` of the way from lo to hi",
+        (f"{T_GATE}::test_speech_positions_by_hand",),
+    ),
+    Mutant(
+        "gate-keeps-every-position",
+        ATTN,
+        "return real & (level >= lo + gate * (hi - lo))",
+        "return real",
+        "the speech gate keeps every real position (silence covered)",
+        (f"{T_GATE}::test_with_the_gate_silence_takes_no_weight_and_eq1_covers_only_speech",),
+    ),
+    Mutant(
+        "inputs-not-masked",
+        ATTN,
+        "        spec, words = mask_inputs(spec, spec_len, words, word_len)\n        attn, alpha",
+        "        attn, alpha",
+        "the attention model reads the frames and words past each segment's length",
+        (f"{T_CUES}::test_logits_do_not_depend_on_what_lies_past_the_length",),
+    ),
+    # --- the heads ---------------------------------------------------------------------------------------
+    Mutant(
+        "head-mean-counts-padding",
+        ATTN,
+        "return feats.sum(dim=-1) / n_real.to(feats.dtype)[:, None, None]",
+        "return feats.mean(dim=-1)",
+        "the attention head's mean over time counts the batch's padded positions",
+        (f"{T_CUES}::test_a_segment_padded_in_a_batch_gives_the_logits_it_gives_alone",),
+    ),
+    Mutant(
+        "text-path-zeroed",
+        ATTN,
+        "feats = torch.cat([feats, text.flatten(1)], dim=1)",
+        "feats = torch.cat([feats, torch.zeros_like(text.flatten(1))], dim=1)",
+        "model.text_path gives the head zeros instead of the text features",
+        (f"{T_CUES}::test_text_path_feeds_the_words_to_the_head",),
+    ),
+    Mutant(
+        "shallow-head-without-text",
+        "mosei_attn/models/shallow.py",
+        "self.head(torch.cat([speech, text], dim=1))",
+        "self.head(torch.cat([speech, text * 0], dim=1))",
+        "the shallow baseline's head never sees the words",
+        (f"{T_CUES}::test_the_shallow_model_reads_the_words",),
+    ),
+    Mutant(
+        "class-weight-no-clamp",
+        "mosei_attn/models/base.py",
+        "torch.tensor(counts, dtype=torch.float32).clamp(min=1)",
+        "torch.tensor(counts, dtype=torch.float32)",
+        "a class with no training sample gets weight inf (the loss NaN)",
+        (f"{T_MODELS}::test_class_weights_from_counts",),
+    ),
+    # --- WA / UA / macro figures -------------------------------------------------------------------------
+    Mutant(
+        "wa-macro",
+        METRICS,
+        'MulticlassAccuracy(c, average="micro"',
+        'MulticlassAccuracy(c, average="macro"',
+        "WA is the mean per-class recall instead of the share of correct segments",
+        (f"{T_METRICS}::test_single_label_hand_computed",),
+    ),
+    Mutant(
+        "ua-over-all-classes",
+        METRICS,
+        "ua = recall[present].mean()",
+        "ua = recall.mean()",
+        "UA averages over classes absent from the targets too",
+        (f"{T_METRICS}::test_ua_ignores_classes_absent_from_targets",),
+    ),
+    Mutant(
+        "precision-macro-present-only",
+        METRICS,
+        '"precision_macro": precision.mean(),\n            "recall_macro": recall.mean(),\n'
+        '            "f1_macro": f1.mean(),\n            "confusion": cm,',
+        '"precision_macro": precision[present].mean(),\n            "recall_macro": recall.mean(),\n'
+        '            "f1_macro": f1.mean(),\n            "confusion": cm,',
+        "precision_macro averages over the classes present in the targets only",
+        (f"{T_METRICS}::test_ua_ignores_classes_absent_from_targets",),
+    ),
+    # --- label rules -------------------------------------------------------------------------------------
+    Mutant(
+        "majority-half-is-enough",
+        LABELS,
+        "keep &= peak > 0.5 * emo.sum(axis=1) + 1e-6",
+        "keep &= peak >= 0.5 * emo.sum(axis=1) - 1e-6",
+        "majority keeps a row whose peak is exactly half of its sum",
+        (T_LABELS,),
+    ),
+    Mutant(
+        "majority-rule-deleted",
+        LABELS,
+        "        keep &= peak > 0.5 * emo.sum(axis=1) + 1e-6\n",
+        "        pass\n",
+        "majority selects what plurality selects",
+        (T_LABELS,),
+    ),
+    Mutant(
+        "plurality-keeps-ties",
+        LABELS,
+        "keep = valid & (peak > 0) & (n_at_peak == 1)",
+        "keep = valid & (peak > 0)",
+        "plurality and majority keep tied rows (the first tied emotion wins)",
+        (T_LABELS, T_REPORT),
+    ),
+    Mutant(
+        "argmax-2018-file-order",
+        LABELS,
+        'alphabetical = np.argsort(np.asarray(emotion_names), kind="stable")',
+        "alphabetical = np.arange(len(emotion_names))",
+        "argmax_2018 ranks the columns in file order, not alphabetically",
+        ("tests/test_label_report.py::test_argmax_2018_ranks_the_columns_alphabetically",),
+    ),
+    # --- pointing and its floor ----------------------------------------------------------------------
+    Mutant(
+        "pointing-mean-of-modes",
+        CUES,
+        "out[key] = (total.sum() / self.pointing_n.sum()).item()",
+        "out[key] = (total[self.pointing_n > 0] / self.pointing_n[self.pointing_n > 0]).mean().item()",
+        "overall pointing is the mean of the per-mode means, not the mean over segments",
+        (f"{T_CUES}::test_pointing_pools_segments_not_modes",),
+    ),
+    Mutant(
+        "pointing-counts-stress-past-the-end",
+        CUES,
+        ".mean(dim=2) * length_mask(n_time, m)",
+        ".mean(dim=2)",
+        "stressed frames past a segment's real positions count in pointing",
+        (f"{T_CUES}::test_stress_past_the_real_positions_is_not_counted",),
+    ),
+    Mutant(
+        "pointing-share-over-all-positions",
+        CUES,
+        "stressed = share.sum(dim=1) / n_time.clamp(min=1)",
+        "stressed = share.sum(dim=1) / m",
+        "the stressed share is taken over every position, padding included",
+        (f"{T_CUES}::test_pointing_is_one_for_uniform_alpha_and_higher_on_the_stressed_frames",),
+    ),
+    Mutant(
+        "floor-is-the-models-pointing",
+        CUES,
+        "floor = pointing(even, out.attended",
+        "floor = pointing(alpha, out.attended",
+        "pointing_floor scores the model's alpha, not an even spread over the covered positions",
+        (f"{T_GATE}::test_pointing_floor_is_what_an_even_spread_over_the_covered_positions_scores",),
+    ),
+    # --- the cache's key -------------------------------------------------------------------------------
+    Mutant(
+        "content-hash-drops-fingerprint",
+        "mosei_attn/data/datamodule.py",
+        "h = hashlib.sha256(fingerprint.encode())",
+        "h = hashlib.sha256()",
+        "data.verify=content ignores the reader settings (another words rule reuses the cache)",
+        ("tests/test_fingerprint.py::test_the_cache_key_follows_a_reader_setting_under_either_verify_mode",),
+    ),
+    Mutant(
+        "format-version-not-in-key",
+        "mosei_attn/data/cache/build.py",
+        '            "format_version": FEATURE_CACHE_VERSION,\n        },\n        sort_keys=True,',
+        "        },\n        sort_keys=True,",
+        "a new cache format reuses the old format's file name",
+        ("tests/test_cache.py::test_a_new_format_version_names_a_new_cache",),
+    ),
+    Mutant(
+        "words-rule-not-hashed",
+        "mosei_attn/data/corpora/mosei.py",
+        "json.dumps([self.word_dim, self.words_rule, self.time_tolerance])",
+        "json.dumps([self.word_dim, self.time_tolerance])",
+        "the MOSEI reader's words rule is left out of the corpus fingerprint",
+        ("tests/test_fingerprint.py::test_each_hashed_reader_setting_changes_the_fingerprint",),
+    ),
+    Mutant(
+        "split-column-not-hashed",
+        "mosei_attn/data/corpora/manifest.py",
+        "json.dumps([self._emotions, self.split_column, str(self.audio_root)])",
+        "json.dumps([self._emotions, str(self.audio_root)])",
+        "a manifest's split column is left out of its fingerprint",
+        ("tests/test_fingerprint.py",),
+    ),
+    # --- resume rules --------------------------------------------------------------------------------------
+    Mutant(
+        "resume-may-change-audio",
+        RESUME,
+        '    "data.verify",\n)',
+        '    "data.verify", "data.audio",\n)',
+        "a resume may change the audio features",
+        ("tests/test_train.py::test_a_resume_that_changes_what_the_run_trains_is_refused",),
+    ),
+    Mutant(
+        "resume-derived-keys-conflict",
+        RESUME,
+        "if is_resumable(dotted) or dotted in derived:",
+        "if is_resumable(dotted):",
+        "a cosine schedule that follows max_epochs is refused when a resume extends the epochs",
+        (f"{T_CKPT}::test_a_cosine_run_extends_with_the_schedule_of_its_new_length",),
+    ),
+    Mutant(
+        "evaluate-ignores-label-rule",
+        "mosei_attn/evaluate.py",
+        'for field in ("emotion_names", "label_rule", "spec_shape", "text_shape"):',
+        'for field in ("emotion_names", "spec_shape", "text_shape"):',
+        "evaluate accepts a checkpoint trained under another label rule",
+        ("tests/test_evaluate_checks.py",),
+    ),
+    # --- checkpoint writing and CRC ------------------------------------------------------------------------
+    Mutant(
+        "crc-not-checked",
+        RESUME,
+        "            bad = z.testzip()",
+        "            bad = None",
+        "a checkpoint whose bytes fail their CRC is loaded",
+        (f"{T_CKPT}::test_a_damaged_checkpoint_is_refused_by_name_wherever_it_is_loaded",),
+    ),
+    Mutant(
+        "verify-archive-no-op",
+        RESUME,
+        '(reads the whole file)."""\n',
+        '(reads the whole file)."""\n    return\n',
+        "no checkpoint's archive is checked before it is loaded",
+        (f"{T_CKPT}::test_a_damaged_checkpoint_is_refused_by_name_wherever_it_is_loaded",),
+    ),
+    Mutant(
+        "run-without-atomic-checkpoints",
+        "mosei_attn/train.py",
+        "plugins = [AtomicCheckpointIO()]",
+        "plugins = []",
+        "a run writes its checkpoints with Lightning's writer (a failed copy truncates last.ckpt)",
+        ("tests/test_train.py::test_checkpoint_rebuilds_without_the_dataset",),
+    ),
+    Mutant(
+        "checkpoint-written-in-place",
+        "mosei_attn/training/checkpoint_io.py",
+        'atomic_path(path) as tmp,\n            open(tmp, "wb") as f,',
+        'open(path, "wb") as f,',
+        "the checkpoint writer overwrites the file in place",
+        ("tests/test_faults_disk.py::test_a_failed_checkpoint_write_keeps_the_previous_one",),
+    ),
+    Mutant(
+        "failed-write-leaves-temp",
+        "mosei_attn/files.py",
+        "    finally:\n        tmp.unlink(missing_ok=True)",
+        "    finally:\n        pass",
+        "a failed atomic write leaves its temporary file behind",
+        ("tests/test_faults_disk.py::test_a_failed_checkpoint_write_keeps_the_previous_one",),
+    ),
+    # --- equivalent --------------------------------------------------------------------------------------
+    Mutant(
+        "ddp-child-without-run-folder",
+        "mosei_attn/training/launch.py",
+        "            f'hydra.run.dir=\"{run_dir}\"',\n",
+        "",
+        "equivalent: Lightning's DDP launcher already passes the child rank 0's hydra.run.dir",
+        equivalent=True,
+    ),
+)
