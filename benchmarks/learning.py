@@ -97,7 +97,7 @@ def data_overrides(extra: list[str]) -> list[str]:
 
 
 def evaluate_heldout(
-    run_dir: Path, train_metrics: dict, extra: list[str], heldout: list[str], tag: str
+    run_dir: Path, train_metrics: dict, extra: list[str], heldout: list[str], tag: str, threads: int
 ) -> dict:
     """The held-out test figures of a run's best checkpoint (``<run>/<tag>/metrics.json``, evaluated once)."""
     metrics = run_dir / tag / "metrics.json"
@@ -121,7 +121,7 @@ def evaluate_heldout(
             *heldout,
         ]
         with open(run_dir / f"{tag}.log", "w") as f:
-            run_module("evaluate", args, log=f)
+            run_module("evaluate", args, threads=threads, log=f)
     return json.loads(metrics.read_text())
 
 
@@ -209,7 +209,7 @@ def main() -> None:
         model, seed = model_seed
         trained = train_one(model, seed, args.out, threads, args.overrides)
         run_dir = run_dir_of(model, seed, args.out)
-        return trained, evaluate_heldout(run_dir, trained, args.overrides, heldout, tag)
+        return trained, evaluate_heldout(run_dir, trained, args.overrides, heldout, tag, threads)
 
     jobs = [(m, s) for s in args.seeds for m in args.models]
     with ThreadPoolExecutor(args.jobs) as pool:

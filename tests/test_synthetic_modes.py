@@ -64,8 +64,9 @@ def test_two_stressed_words_are_an_emotion_word_and_a_neutral_word_as_long_in_ei
 def test_both_words_get_the_same_stress(draws):
     """The emotion word and the rival are spoken as stressed emotion words of their own emotions: the same
     gain, pitch range and lengthening over their emotion's prosody at their intensity, unstressed."""
-    neutral = content.PROSODY["neutral"]
-    for row, emo, _, roles, mode, rival in _of_mode(draws, "two_stressed")[:200]:
+    neutral, segments = content.PROSODY["neutral"], _of_mode(draws, "two_stressed")[:200]
+    assert len(segments) == 200
+    for row, emo, _, roles, mode, rival in segments:
         prosodies = content.word_prosodies(roles, mode, emo, float(row[1 + emo]), rival, CFG)
         stress = []
         for (e, k), role in zip(((emo, row[1 + emo]), rival), ("stress", "rival"), strict=True):
