@@ -161,6 +161,23 @@ def test_cue_metrics_per_mode_accuracy_and_pointing() -> None:
     assert set(shallow.compute()) == {"acc_both", "acc_prosody_only", "acc_text_only"}
 
 
+def test_two_stressed_is_reported_on_its_own() -> None:
+    """A two_stressed segment whose alpha splits evenly between its emotion word (marked) and its rival
+    (not marked), 8 positions: pointing 4, half of what all of alpha on the emotion word scores."""
+    metric = CueMetrics(MODES, stride=4)
+    attention = torch.zeros(1, 8, 1)
+    attention[0, [2, 5], 0] = 0.5
+    stress = torch.zeros(1, 32, dtype=torch.bool)
+    stress[:, 8:12] = True  # time position 2: the emotion word
+    out = NetOutput(torch.zeros(1, 6), attention, attention.sum(dim=2) * 8, torch.tensor([8]))
+    metric.update(
+        torch.tensor([1]), torch.tensor([1]), torch.tensor([MODES.index("two_stressed")]), out, stress
+    )
+    got = metric.compute()
+    assert got["acc_two_stressed"] == 1.0 and got["pointing_two_stressed"] == pytest.approx(4.0)
+    assert "acc_both" not in got
+
+
 def test_pointing_per_mode_against_hand_worked_values() -> None:
     """Two modes, worked by hand: a 'both' segment whose alpha sits on its stressed position (8 positions,
     one stressed: pointing 8) and a 'prosody_only' one with uniform alpha (pointing 1); overall 4.5."""
@@ -253,6 +270,8 @@ def test_generator_writes_the_cue_truth_beside_the_mosei_files(corpus: Path) -> 
             assert all(0 <= a < b for a, b in e["stressed"])
             if e["mode"] in ("both", "prosody_only", "text_only"):
                 assert e["stressed"]  # these modes always stress a word
+            if e["mode"] == "two_stressed":
+                assert len(e["stressed"]) == 1  # the emotion word; its rival is stressed but not marked
 
 
 def test_truth_spans_fall_inside_their_segment_and_become_frames(corpus: Path) -> None:

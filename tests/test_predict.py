@@ -81,9 +81,10 @@ def test_other_rates_and_stereo_match_the_datamodule_path(trained, predictor, tm
     assert float(pred.probs.sum()) == pytest.approx(1.0, abs=1e-5)
     np.testing.assert_allclose(pred.probs, reference(predictor, seg["item"]), atol=FLOAT16_ATOL)
     # The input itself too: a tiny untrained model barely reacts to it. Resampling twice moves the [0, 1]
-    # spectrogram by well under 1 dB (1/80) anywhere; one channel alone would add a loud 1 kHz tone.
+    # spectrogram by well under 1 dB (1/80) anywhere past the first frame (where the resamplers start from
+    # the clip's edge, up to ~2 dB); one channel alone would add a loud 1 kHz tone.
     diff = (pred.batch["spec"][0] - seg["item"]["spec"]).abs()
-    assert float(diff.mean()) < SPEC_MEAN_ATOL and float(diff.max()) < SPEC_MAX_ATOL
+    assert float(diff.mean()) < SPEC_MEAN_ATOL and float(diff[..., 1:].max()) < SPEC_MAX_ATOL
     assert int(pred.batch["spec_len"][0]) == int(seg["item"]["spec_len"])
     torch.testing.assert_close(pred.batch["words"][0], seg["item"]["words"], rtol=0, atol=0)
 

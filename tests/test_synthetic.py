@@ -24,6 +24,7 @@ from mosei_attn.synthetic import content as script
 from mosei_attn.synthetic import corpus_files
 from mosei_attn.synthetic import writer as syn
 from mosei_attn.synthetic.config import SyntheticConfig
+from mosei_attn.synthetic.cue_truth import TRUTH_FILE
 
 SMALL = dict(n_videos=6, segments_per_video=(6, 8), seed=0)  # enough anger and sad segments to compare
 TINY = dict(n_videos=4, segments_per_video=(2, 3))
@@ -182,6 +183,24 @@ def test_emotion_words_cluster(corpus: Path):
     assert np.abs(neutral @ neutral.T - np.eye(len(neutral))).mean() < 0.1  # neutral words do not cluster
 
 
+def test_two_stressed_truth_marks_the_emotion_word_of_the_label_only(corpus: Path):
+    truth = json.loads((corpus / TRUTH_FILE).read_text())["videos"]
+    labels = _labels(corpus)
+    seen = 0
+    with ComputationalSequence(corpus / WORDS_FILE, dim=1) as words:
+        for vid, entries in truth.items():
+            tokens, iv = words_to_str(words[vid][0]), words[vid][1]
+            for k, entry in enumerate(entries):
+                if entry["mode"] != "two_stressed":
+                    continue
+                seen += 1
+                emotion = EMOTIONS[int(labels[vid][0][k, 1:].argmax())]
+                ((begin, end),) = entry["stressed"]  # one span: the rival word is not marked
+                (row,) = np.flatnonzero((iv[:, 0] == begin) & (iv[:, 1] == end))
+                assert tokens[row] in script.EMOTION_WORDS[emotion]
+    assert seen >= 2
+
+
 def test_prosody_differs_by_class(corpus: Path):
     level = {e: [] for e in EMOTIONS}
     for row, x in _segments_audio(corpus):
@@ -202,8 +221,28 @@ def test_same_seed_same_files_other_seed_differs(tmp_path: Path):
                     np.testing.assert_array_equal(u, v)
     files = sorted(p.relative_to(a) for p in (a / "Raw").rglob("*") if p.is_file())
     assert files and all((a / f).read_bytes() == (b / f).read_bytes() for f in files)
-    assert (a / corpus_files.FOLDS_FILE).read_text() == (b / corpus_files.FOLDS_FILE).read_text()
+    for name in (corpus_files.FOLDS_FILE, corpus_files.GLOVE_FILE, TRUTH_FILE):
+        assert (a / name).read_text() == (b / name).read_text()
     assert sorted(_labels(a)) != sorted(_labels(c))
+    # another seed, another corpus in the same language: the same vector for every word
+    assert (a / corpus_files.GLOVE_FILE).read_text() == (c / corpus_files.GLOVE_FILE).read_text()
+    with ComputationalSequence(a / WORDS_FILE) as wa, ComputationalSequence(c / WORDS_FILE) as wc:
+        with ComputationalSequence(a / VECTORS_FILE) as va, ComputationalSequence(c / VECTORS_FILE) as vc:
+            vector_of: dict[str, np.ndarray] = {}
+            for ws, vs in ((wa, va), (wc, vc)):
+                for vid in ws:
+                    for tok, vec in zip(words_to_str(ws[vid][0]), vs[vid][0], strict=True):
+                        np.testing.assert_array_equal(vector_of.setdefault(tok, vec), vec)
+
+
+def test_word_vectors_depend_on_the_vocabulary_seed_not_the_corpus_seed():
+    base = script.vocabulary(SyntheticConfig(seed=0))
+    for cfg in (SyntheticConfig(seed=7), SyntheticConfig(seed=7, n_videos=60)):
+        other = script.vocabulary(cfg)
+        assert list(other) == list(base)
+        assert all(np.array_equal(other[w], base[w]) for w in base)
+    changed = script.vocabulary(SyntheticConfig(vocabulary_seed=1))
+    assert not any(np.array_equal(changed[w], base[w]) for w in base)
 
 
 def test_idempotent_and_refuses_other_parameters(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys):

@@ -12,8 +12,9 @@ from mosei_attn.data.corpora.mosei_layout import (
     FOLD_NAMES,
 )
 
-#: How a segment's emotion is carried: word + prosody, prosody only, word only, or with a distractor word.
-MODES: tuple[str, ...] = ("both", "prosody_only", "text_only", "distractor")
+#: How a segment's emotion is carried: word + prosody, prosody only, word only, with a distractor word, or by
+#: two words stressed alike of which only the emotion word carries the label's prosody (docs/data.md).
+MODES: tuple[str, ...] = ("both", "prosody_only", "text_only", "distractor", "two_stressed")
 ID_CHARS = string.ascii_letters + string.digits + "-_"
 
 
@@ -45,7 +46,8 @@ class SyntheticConfig:
     second_emotion_prob: float = 0.3
     sentiment_noise: float = 0.6
     # words and text
-    mode_probs: tuple[float, float, float, float] = (0.55, 0.15, 0.15, 0.15)  # MODES order
+    # MODES order: two_stressed 0.15, the others 0.85 of it in their proportions 0.55 / 0.15 / 0.15 / 0.15
+    mode_probs: tuple[float, ...] = (0.4675, 0.1275, 0.1275, 0.1275, 0.15)
     words_per_segment: tuple[int, int] = (5, 25)
     words_beta: tuple[float, float] = (2.0, 2.5)  # words = lo + (hi - lo) * Beta(a, b), rounded
     long_segment_prob: float = 0.01
@@ -54,6 +56,7 @@ class SyntheticConfig:
     distractor_true_word_prob: float = 0.5  # "distractor" segments whose stressed word is an emotion word
     secondary_word_prob: float = 0.5  # a second emotion's word appears (spoken plainly)
     zipf_offset: float = 2.0  # neutral word of rank r is drawn with probability ~ 1 / (r + offset)
+    vocabulary_seed: int = 0  # the words' vectors: the same for every `seed`, as GloVe is for every corpus
     vector_dim: int = 300
     word_noise: float = 0.75  # emotion word = centroid + this * noise (unit-variance components)
     vector_scale: float = 0.35  # GloVe-like component magnitudes
@@ -121,6 +124,14 @@ class SyntheticConfig:
                 f"mode_probs must be {len(MODES)} probabilities ({', '.join(MODES)}) summing to 1",
             ),
             (self.words_per_segment[0] >= 3, "words_per_segment must allow at least 3 words (cue slots)"),
+            (
+                len(self.mode_probs) != len(MODES)
+                or self.mode_probs[MODES.index("two_stressed")] == 0
+                or max(self.class_probs) < 0.5,
+                "two_stressed segments pair the label with another emotion as often as the reverse, which "
+                f"needs every class_probs below 0.5 (got {max(self.class_probs)}): lower it or set that "
+                "mode's mode_probs to 0",
+            ),
         ]
         bad = [msg for ok, msg in problems if not ok]
         if bad:

@@ -4,14 +4,18 @@ words and the prosody of each word; the videos' ids and folds."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 import numpy as np
 
 from mosei_attn.data.corpora.labels import EMOTIONS, LABEL_COLUMNS
 from mosei_attn.synthetic.config import ID_CHARS, MODES, SyntheticConfig
 
-#: Word roles spoken with stress: the words whose span the cue truth records.
+#: Word roles spoken with stress: the words whose span the cue truth records. A `rival` word (a neutral word
+#: of a two_stressed segment) is stressed too, with another emotion's prosody, and is not recorded.
 STRESSED_ROLES = ("stress", "neutral_stress")
+#: Modes whose unstressed words are spoken neutrally: the sentence does not lean toward the label's prosody.
+NEUTRAL_SENTENCE_MODES = ("text_only", "two_stressed")
 
 EMOTION_WORDS: dict[str, tuple[str, ...]] = {
     "happy": tuple(
@@ -107,22 +111,56 @@ def segment_labels(rng: np.random.Generator, cfg: SyntheticConfig) -> tuple[np.n
     return row.astype(np.float32), emo, second
 
 
+@lru_cache(maxsize=4)
+def rival_probs(class_probs: tuple[float, ...]) -> np.ndarray:
+    """(E, E): row X is the distribution of a two_stressed segment's rival emotion Y when its label is X.
+
+    Chosen so that P(label X, rival Y) = P(label Y, rival X) with the labels' own class probabilities: who
+    hears only the two prosodies, and knows the class frequencies, still has a fair coin between them
+    (a rival drawn uniformly would let "the more common of the two" be right 73% of the time at the default
+    class_probs). Symmetric scaling of the all-ones-off-diagonal matrix to row sums ``class_probs``; it
+    exists when every probability is below 0.5.
+    """
+    p = np.asarray(class_probs, dtype=np.float64)
+    off = 1.0 - np.eye(p.size)
+    d = np.sqrt(p)
+    for _ in range(10_000):
+        d = np.sqrt(d * p / (off @ d))
+        joint = np.outer(d, d) * off
+        if np.abs(joint.sum(axis=1) - p).max() < 1e-12:
+            return joint / p[:, None]
+    raise ValueError(f"class_probs {class_probs}: no symmetric rival pairing (every class must be below 0.5)")
+
+
+def syllables(word: str, cfg: SyntheticConfig) -> int:
+    """How many syllables ``word`` is spoken with."""
+    return min(cfg.max_syllables, 1 + (len(word) - 1) // cfg.letters_per_syllable)
+
+
+def plain_share(mode: str, cfg: SyntheticConfig) -> float:
+    """How far a segment's unstressed words move toward its emotion's prosody."""
+    return 0.0 if mode in NEUTRAL_SENTENCE_MODES else cfg.sentence_prosody_share
+
+
 def segment_words(
     rng: np.random.Generator, cfg: SyntheticConfig, emo: int, second: int | None, zipf: np.ndarray
-) -> tuple[list[str], list[str], str]:
-    """Words, each word's role (plain / stress / neutral_stress / flat) and the segment's mode."""
+) -> tuple[list[str], list[str], str, tuple[int, float] | None]:
+    """Words, each word's role (plain / stress / neutral_stress / flat / rival), the segment's mode, and for
+    a two_stressed segment its rival's emotion index and intensity (else None)."""
     lo, hi = cfg.long_segment_words if rng.random() < cfg.long_segment_prob else cfg.words_per_segment
     n = lo + round((hi - lo) * rng.beta(*cfg.words_beta))
     words = [str(w) for w in rng.choice(NEUTRAL_WORDS, size=n, p=zipf)]
     roles = ["plain"] * n
     slots = iter(rng.permutation(n))
     mode = MODES[int(rng.choice(len(MODES), p=cfg.mode_probs))]
+    rival = None
 
-    def put(emotion: str | None, role: str) -> None:
+    def put(emotion: str | None, role: str) -> int:
         i = next(slots)
         if emotion is not None:
             words[i] = str(rng.choice(EMOTION_WORDS[emotion]))
         roles[i] = role
+        return i
 
     name = EMOTIONS[emo]
     if mode in ("both", "text_only"):
@@ -130,18 +168,28 @@ def segment_words(
             put(name, "stress" if mode == "both" else "neutral_stress")
     elif mode == "prosody_only":
         put(None, "stress")  # a neutral word carries the emotion's prosody
-    else:
+    elif mode == "distractor":
         others = [e for i, e in enumerate(EMOTIONS) if i not in (emo, second)]
         put(str(rng.choice(others)), "flat")
         put(name if rng.random() < cfg.distractor_true_word_prob else None, "stress")
+    else:  # two_stressed: the emotion word and a neutral word as long, stressed alike, in random order
+        length = syllables(words[put(name, "stress")], cfg)
+        i = put(None, "rival")
+        alike = zipf * np.array([syllables(w, cfg) == length for w in NEUTRAL_WORDS])
+        words[i] = str(rng.choice(NEUTRAL_WORDS, p=alike / alike.sum()))
+        other = int(rng.choice(len(EMOTIONS), p=rival_probs(cfg.class_probs)[emo]))
+        rival = other, (1 + int(rng.binomial(MAX_THIRDS - 1, cfg.intensity_p))) / 3  # as a label's intensity
     if second is not None and rng.random() < cfg.secondary_word_prob:
         put(EMOTIONS[second], "plain")
-    return words, roles, mode
+    return words, roles, mode, rival
 
 
 def role_prosody(
     role: str, emotion: str, intensity: float, sentence_share: float, cfg: SyntheticConfig
 ) -> Prosody:
+    """How a word of ``role`` is spoken in a segment of ``emotion`` at ``intensity`` (0-3). Stressed roles
+    (stress, neutral_stress, rival) add the same stress (gain, pitch range, lengthening) to their base;
+    a rival is given its own emotion and intensity."""
     neutral, target = PROSODY["neutral"], PROSODY[emotion]
     if role == "plain":
         return neutral.toward(target, sentence_share)
@@ -157,13 +205,33 @@ def role_prosody(
     )
 
 
+def word_prosodies(
+    roles: list[str],
+    mode: str,
+    emo: int,
+    intensity: float,
+    rival: tuple[int, float] | None,
+    cfg: SyntheticConfig,
+) -> list[Prosody]:
+    """Each word's prosody in a segment of mode ``mode`` whose emotion ``emo`` has ``intensity`` (0-3): the
+    rival word (two_stressed) spoken as an emotion word of the ``rival`` emotion and intensity would be."""
+    share = plain_share(mode, cfg)
+    out = []
+    for role in roles:
+        e, k = rival if role == "rival" and rival is not None else (emo, intensity)
+        out.append(role_prosody(role, EMOTIONS[e], k, share, cfg))
+    return out
+
+
 # The corpus ---------------------------------------------------------------------------------------
 def vocabulary(cfg: SyntheticConfig) -> dict[str, np.ndarray]:
     """Word -> (vector_dim,) float32: emotion words = their emotion's centroid + noise, neutral words random.
 
+    Drawn from ``cfg.vocabulary_seed`` alone: corpora written with different seeds speak the same language
+    (as real corpora share GloVe), so one can be a held-out test of a model trained on another.
     Components are rounded to 5 decimals, so the GloVe text file and the vectors csd hold the same values.
     """
-    rng = np.random.default_rng(np.random.SeedSequence(cfg.seed).spawn(2)[1])
+    rng = np.random.default_rng(np.random.SeedSequence(cfg.vocabulary_seed).spawn(2)[1])
     d, spread = cfg.vector_dim, np.sqrt(1 + cfg.word_noise**2)  # neutral words get the same expected norm
     vecs = {w: rng.standard_normal(d) * spread for w in NEUTRAL_WORDS}
     for emotion, centroid in zip(EMOTIONS, rng.standard_normal((len(EMOTIONS), d)), strict=True):

@@ -3,7 +3,7 @@
 The generator writes it beside the corpus, in a file of its own (:data:`TRUTH_FILE`), so the MOSEI
 files stay exactly as real MOSEI has them::
 
-    {"modes": ["both", "prosody_only", "text_only", "distractor"],
+    {"modes": ["both", "prosody_only", "text_only", "distractor", "two_stressed"],
      "videos": {"<video id>": [{"mode": "both", "stressed": [[start, end], ...]}, ...]}}
 
 one entry per row of the video's labels (the segment ``video[index]``), spans in seconds of the full video.

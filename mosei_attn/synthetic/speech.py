@@ -12,7 +12,6 @@ import numpy as np
 from scipy.signal import butter, lfilter
 from scipy.signal.windows import tukey
 
-from mosei_attn.data.corpora.labels import EMOTIONS
 from mosei_attn.data.corpora.mosei_layout import (
     SILENCE_TOKEN,
     TRANSCRIPT_SEP,
@@ -21,9 +20,10 @@ from mosei_attn.synthetic.config import SyntheticConfig
 from mosei_attn.synthetic.content import (
     STRESSED_ROLES,
     Prosody,
-    role_prosody,
     segment_labels,
     segment_words,
+    syllables,
+    word_prosodies,
 )
 
 #: Formants F1-F3 (Hz) of an adult male voice for a few vowels: /a/ /i/ /u/ /e/ /o/ /ae/ /er/.
@@ -84,7 +84,7 @@ def _word_audio(
     """One spoken word: voiced syllables (a vowel per syllable, fixed by the word) with noisy onsets."""
     sr = cfg.sample_rate
     key = zlib.crc32(word.encode())  # the same word keeps its vowels wherever it is spoken
-    n_syll = min(cfg.max_syllables, 1 + (len(word) - 1) // cfg.letters_per_syllable)
+    n_syll = syllables(word, cfg)
     lengths = (cfg.syllable_s * p.tempo * rng.uniform(*cfg.duration_jitter, n_syll) * sr).astype(int)
     t = np.linspace(0.0, 1.0, int(lengths.sum()))
     ctrl = rng.normal(0.0, p.jitter, max(2, int(t.size / sr * cfg.jitter_rate_hz)))
@@ -154,16 +154,16 @@ def _speak_segment(
     words, its dominant emotion's index and its cue truth (mode, stressed-word spans in seconds)."""
     sr = cfg.sample_rate
     row, emo, second = segment_labels(rng, cfg)
-    words, roles, mode = segment_words(rng, cfg, emo, second, zipf)
-    share = 0.0 if mode == "text_only" else cfg.sentence_prosody_share
+    words, roles, mode, rival = segment_words(rng, cfg, emo, second, zipf)
+    prosodies = word_prosodies(roles, mode, emo, float(row[1 + emo]), rival, cfg)
     first, stressed = len(track.rows), []
-    for j, (word, role) in enumerate(zip(words, roles, strict=True)):
-        p = role_prosody(role, EMOTIONS[emo], float(row[1 + emo]), share, cfg)
+    for j, (word, role, p) in enumerate(zip(words, roles, prosodies, strict=True)):
         f0 = spk.f0_hz * 2 ** ((p.pitch_st - cfg.declination_st * j / len(words)) / 12)
         level = cfg.speech_rms * 10 ** ((p.gain_db + spk.level_db) / 20)
         track.emit(word, _word_audio(rng, word, p, f0, level, spk, cfg))
         if role in STRESSED_ROLES:
-            stressed.append([round(track.rows[-1][1] / sr, 3), round(track.rows[-1][2] / sr, 3)])
+            # rounded as the words csd's intervals are: the span is the word's interval to the bit
+            stressed.append(np.round(np.array(track.rows[-1][1:]) / sr, 3).tolist())
         if j < len(words) - 1:
             long = rng.random() < cfg.long_pause_prob
             track.pause(rng.uniform(*(cfg.long_pause_s if long else cfg.pause_s)) * p.tempo)

@@ -5,7 +5,9 @@ segment's dominant emotion shows in its WORDS (emotion words whose vectors clust
 centroid, among many neutral words), in its PROSODY (per emotion: pitch level and range, loudness, tempo,
 jitter) and in the two TOGETHER: the emotion word is spoken with the emotion's prosody (stressed) while the
 rest of the sentence stays near neutral. Some segments carry one cue only, or an emotion word of another
-(distractor) emotion spoken flatly, so neither modality alone is perfect but both together are informative.
+(distractor) emotion spoken flatly, so neither modality alone is perfect but both together are informative;
+in some, two words are stressed alike with two emotions' prosodies and only the words say which one is the
+emotion word (the ``two_stressed`` mode, docs/data.md).
 
 Written under ``root`` (the names the reader in :mod:`mosei_attn.data.corpora.mosei_layout` names)::
 
@@ -45,7 +47,7 @@ from mosei_attn.synthetic.corpus_files import GENERATOR_NAME, generate
 
 STAMP_FILE = "SYNTHETIC.json"
 #: Bump when the generator's output changes for the same parameters: a stamped folder then mismatches.
-CORPUS_FORMAT_VERSION = 2  # 2: SYNTHETIC_TRUTH.json (cue modes, stressed-word spans)
+CORPUS_FORMAT_VERSION = 3  # 2: SYNTHETIC_TRUTH.json; 3: two_stressed mode, vectors from vocabulary_seed
 
 
 def read_stamp(root: str | os.PathLike) -> dict[str, Any] | None:
