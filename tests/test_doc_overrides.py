@@ -77,7 +77,7 @@ PLACEHOLDERS = {
 EMO4 = ["neutral", "happy", "sad", "angry"]
 EXPECTED = {
     "data.batch_size=4": ("data", lambda dm: dm.batch_size, 4),
-    "data.root=/data/elsewhere": ("data", lambda dm: dm.make_corpus.keywords["root"], "/data/elsewhere"),
+    "data.root=/data/elsewhere": ("data", lambda dm: dm.root["root"], "/data/elsewhere"),
     "data.verify=content": ("data", lambda dm: dm.verify, "content"),
     "data.corpus.emotions=[neutral,happy,sad,angry]": (
         "data",
