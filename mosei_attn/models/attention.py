@@ -71,7 +71,7 @@ class AttentionNet(nn.Module):
     docs/choices.md). ``mask_padding`` (ours) makes the batch's padding invisible to every CNN block
     (:class:`SpeechCNN`) and lets the softmax cover only whole real time positions
     (:func:`attended_lengths`) and real word columns; off, eq. 1 runs over every position and column, as
-    the paper wrote it, and the classifier averages over every position. ``text_path`` (beyond the paper) also feeds the text CNN's features to the dense
+    the paper wrote it, and the mean head averages over every position. ``text_path`` (beyond the paper) also feeds the text CNN's features to the dense
     head.
     """
 
