@@ -185,9 +185,9 @@ def run_curves(
 
 
 def metric_title(metric: str) -> str:
-    """``val/wa`` -> ``val WA``."""
+    """``val/wa`` -> ``val WA``, ``test/shuffled/ua`` -> ``test shuffled UA``."""
     split, _, name = metric.rpartition("/")
-    return f"{split} {SHORT_NAMES.get(name, name)}".strip()
+    return f"{split.replace('/', ' ')} {SHORT_NAMES.get(name, name)}".strip()
 
 
 def paper_position(metrics: Sequence[str]) -> int:
