@@ -228,7 +228,7 @@ class EmotionModule(L.LightningModule):
             res_shuffled = shuffled.compute()
             names |= {f"{PREFIX}{k}": res_shuffled[k] for k in ("ua", "wa")}
         shuffled.reset()
-        guidance_values = guidance.compute()
+        guidance_values = guidance.compute() if guidance.update_count else {}
         guidance.reset()
         names |= {k: torch.tensor(v) for k, v in guidance_values.items()}
         for name, value in names.items():
