@@ -42,8 +42,19 @@ from mosei_attn.reporting.sweep_plots import (
 )
 
 #: Figures tabulated by default (keys of metrics.json, fractions in [0, 1]): the best checkpoint's validation
-#: figures (the paper's split) and test figures.
-DEFAULT_METRICS = ("val/wa", "val/ua", "val/f1_macro", "test/wa", "test/ua", "test/f1_macro")
+#: figures (the paper's split) and test figures, then the test UA with each segment given another segment's
+#: words and how far those words move alpha (mosei_attn.models.text_guidance; "—" for a model without
+#: attention).
+DEFAULT_METRICS = (
+    "val/wa",
+    "val/ua",
+    "val/f1_macro",
+    "test/wa",
+    "test/ua",
+    "test/f1_macro",
+    "test/shuffled/ua",
+    "test/text_guidance",
+)
 #: Override keys (or key prefixes) that do not define a configuration: the seed is what runs are averaged over;
 #: the others choose where files go, what is logged, or how fast features are built.
 IGNORED = (

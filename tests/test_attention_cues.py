@@ -329,17 +329,23 @@ def test_cache_arrays_use_the_centred_frames_of_the_spectrogram(corpus: Path) ->
     assert begin <= centre < begin + 0.02  # the first frame whose centre is inside the word
 
 
+@pytest.mark.parametrize("alpha_scale", ["none", "mean_one"])
 @pytest.mark.parametrize("spec_len", [64, 43, 40, 5])  # whole windows, a partial last one, shorter than one
-def test_the_frame_weights_extend_alpha_over_each_positions_frames(spec_len):
+def test_the_frame_weights_extend_alpha_over_each_positions_frames(spec_len, alpha_scale):
     """The result's per-frame weights (what the figure draws) are alpha repeated over each attended
-    position's frames; the frames past the last attended position take its weight."""
-    net = AttentionNet(SPEC, TEXT, 6, **SIZES).eval()
+    position's frames; the frames past the last attended position take its weight. Alpha is eq. 2's sum over
+    the words (the paper's), or with ``alpha_scale="mean_one"`` rescaled to mean 1 where attended."""
+    net = AttentionNet(SPEC, TEXT, 6, alpha_scale=alpha_scale, **SIZES).eval()
     with torch.no_grad():
         out = net(*_inputs(spec_len, word_len=5))
     stride, n = net.time_stride, int(out.attended[0])
     assert n == max(1, min(spec_len // stride, net.time_p))  # whole real windows only, at least one
     alpha = out.alpha[0].numpy()
-    assert alpha[:n].mean() == pytest.approx(1.0) and not alpha[n:].any()  # mean 1 where attended, 0 past
+    assert not alpha[n:].any()  # 0 past the attended positions
+    if alpha_scale == "mean_one":
+        assert alpha[:n].mean() == pytest.approx(1.0)
+    else:  # each of the ceil(5 / 2) = 3 real word columns sums to 1 over time
+        assert alpha.sum() == pytest.approx(3.0)
     per_frame = np.repeat(alpha[:n], stride)
     expected = np.concatenate([per_frame, np.full(SPEC[1] - len(per_frame), alpha[n - 1])])
     np.testing.assert_allclose(out.weights[0].numpy(), expected, rtol=1e-6)

@@ -54,16 +54,20 @@ def _segment(content_at: int, stride: int, seed: int = 0) -> tuple[torch.Tensor,
 
 @pytest.mark.parametrize("gate", [None, 0.5])
 def test_the_classifier_cannot_read_where_in_the_segment_the_speech_is(gate) -> None:
-    """The same speech two pooled positions later (silence around it) gives the same logits: the head sees
-    the classifier CNN's mean over time, so no absolute position can carry information (with a flattened,
-    position-by-position head this fails)."""
+    """The same speech two pooled positions later (silence around it) gives the same logits: the mean head
+    sees the classifier CNN's mean over time, so no absolute position can carry information. The paper's
+    flattened head reads every position on its own: there the logits move, alpha does not."""
     torch.manual_seed(0)
-    net = AttentionNet(SPEC, TEXT, 6, speech_gate=gate, **SIZES).eval()
+    net = AttentionNet(SPEC, TEXT, 6, speech_gate=gate, head="mean", **SIZES).eval()
+    flat = AttentionNet(SPEC, TEXT, 6, speech_gate=gate, head="flatten", **SIZES).eval()
     stride = net.time_stride
     with torch.no_grad():
         early, late = net(*_segment(2, stride)), net(*_segment(4, stride))
+        flat_early, flat_late = flat(*_segment(2, stride)), flat(*_segment(4, stride))
     torch.testing.assert_close(early.logits, late.logits, rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(early.alpha[0, 2:5], late.alpha[0, 4:7], rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(flat_early.alpha[0, 2:5], flat_late.alpha[0, 4:7], rtol=1e-4, atol=1e-6)
+    assert not torch.allclose(flat_early.logits, flat_late.logits, rtol=1e-4, atol=1e-5)
 
 
 def test_with_the_gate_silence_takes_no_weight_and_eq1_covers_only_speech() -> None:

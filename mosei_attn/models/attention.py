@@ -23,6 +23,11 @@ from mosei_attn.models.blocks import (
 )
 from mosei_attn.models.output import NetOutput
 
+#: ``model.head``: what the dense head reads from the classifier CNN (the paper's first).
+HEADS = ("flatten", "mean")
+#: ``model.alpha_scale``: eq. 2's alpha as it is, or rescaled to average 1 (the paper's first).
+ALPHA_SCALES = ("none", "mean_one")
+
 
 def speech_positions(
     spec: torch.Tensor, n_time: torch.Tensor, size: int, stride: int, gate: float
@@ -48,10 +53,17 @@ class AttentionNet(nn.Module):
     m = T' = T / pool^P time positions (rows) and n = L' = L / pool^text_blocks word positions (columns).
     Each real column is a softmax over the attended time positions (eq. 1); padded columns are 0.
 
-    The classifier CNN's output is averaged over its real time positions before the dense head: the
+    ``head`` chooses what the dense head reads from the classifier CNN's output (B, K, F', T'):
+    ``"flatten"`` (the paper's figure 1) all of it, K * F' * T' features, so the head reads each time
+    position on its own; ``"mean"`` (ours) its mean over the real time positions, K * F' features: the
     paper's "the last CNN layer computes the weighted sum of all the information extracted from the
-    attention input" (section 2), read as a sum over time. The head then cannot read a time position
-    apart from the others, so alpha can only help it by weighing the frames that carry the emotion.
+    attention input" (section 2) read as a sum over time. The mean head cannot read a time position apart
+    from the others, so alpha can only help it by weighing the frames that carry the emotion.
+    ``alpha_scale`` chooses alpha's scale: ``"none"`` (the paper's eq. 2) the sum of the attention over the
+    words, so alpha sums to the number of word columns; ``"mean_one"`` (ours) rescaled to average 1 over
+    the positions eq. 1 covers, so the attended spectrogram keeps the plain one's level whatever the
+    number of words. Either way a segment with no word column (only with ``mask_padding``) gets 1 on
+    every real position: the plain spectrogram.
     ``speech_gate`` (ours, None in the paper) lets eq. 1's softmax cover only the time positions that hold
     speech (:func:`speech_positions`): a word is spoken where there is speech, not in the silence around
     it, and silent positions take weight 0.
@@ -60,7 +72,7 @@ class AttentionNet(nn.Module):
     docs/choices.md). ``mask_padding`` (ours) makes the batch's padding invisible to every CNN block
     (:class:`SpeechCNN`) and lets the softmax cover only whole real time positions
     (:func:`attended_lengths`) and real word columns; off, eq. 1 runs over every position and column, as
-    the paper wrote it, and the classifier averages over every position. ``text_path`` (beyond the paper) also feeds the text CNN's features to the dense
+    the paper wrote it, and the mean head averages over every position. ``text_path`` (beyond the paper) also feeds the text CNN's features to the dense
     head.
     """
 
@@ -80,8 +92,17 @@ class AttentionNet(nn.Module):
         mask_padding: bool = False,
         text_path: bool = False,
         speech_gate: float | None = None,
+        head: str = "flatten",
+        alpha_scale: str = "none",
     ) -> None:
         super().__init__()
+        if head not in HEADS:
+            raise ValueError(f"model.head must be one of {', '.join(HEADS)}, got {head!r}")
+        if alpha_scale not in ALPHA_SCALES:
+            raise ValueError(
+                f"model.alpha_scale must be one of {', '.join(ALPHA_SCALES)}, got {alpha_scale!r}"
+            )
+        self.head_kind, self.alpha_scale = head, alpha_scale
         if speech_gate is not None and not 0.0 <= speech_gate <= 1.0:
             raise ValueError(f"model.speech_gate must be null or in [0, 1], got {speech_gate!r}")
         self.mask_padding, self.speech_gate = mask_padding, speech_gate
@@ -98,7 +119,8 @@ class AttentionNet(nn.Module):
         self.proj_text = nn.Conv1d(kernels, attn_dim, 1)
         self.classifier = SpeechCNN(1, kernels, kernel_size, pool_blocks, pool)
         self.text_path = text_path
-        head_in = kernels * self.freq_p + (kernels * self.words_p if text_path else 0)
+        speech_in = kernels * self.freq_p * (self.time_p if head == "flatten" else 1)  # K*F'*T' or K*F'
+        head_in = speech_in + (kernels * self.words_p if text_path else 0)
         self.head = DenseHead(head_in, dense, num_classes, dropout)
 
     @property
@@ -131,10 +153,10 @@ class AttentionNet(nn.Module):
         scores = scores.masked_fill(~time_mask[:, :, None], float("-inf"))
         attn = scores.softmax(dim=1) * word_mask[:, None, :].to(scores.dtype)  # eq. 1, (B, m, n)
         alpha = attn.sum(dim=2)  # eq. 2: one weight per time position, (B, m); sums to n_word
-        # Scale to average 1 over the positions eq. 1 covers; with no words, 1 on every real position (the
-        # plain spectrogram).
-        scaled = alpha * (time_mask.sum(dim=1) / n_word.clamp(min=1)).to(alpha.dtype)[:, None]
-        alpha = torch.where((n_word > 0)[:, None], scaled, real.to(alpha.dtype))  # (B, m)
+        if self.alpha_scale == "mean_one":  # average 1 over the positions eq. 1 covers
+            alpha = alpha * (time_mask.sum(dim=1) / n_word.clamp(min=1)).to(alpha.dtype)[:, None]
+        # with no words, 1 on every real position (the plain spectrogram)
+        alpha = torch.where((n_word > 0)[:, None], alpha, real.to(alpha.dtype))  # (B, m)
         # "Extend": each pooled weight covers pool^P frames; the frames past the last attended position
         # (a partly real window, or past T' * pool^P) reuse its weight.
         frame = torch.arange(spec.shape[-1], device=spec.device)
@@ -154,9 +176,12 @@ class AttentionNet(nn.Module):
         attended = spec * weights[:, None, None, :]  # broadcast over frequency, (B, 1, F, T)
         lengths = spec_len if self.mask_padding else None
         feats = self.classifier(attended, lengths)  # (B, K, F', T')
-        feats = self.time_mean(feats, lengths).flatten(1)  # "the weighted sum" over time, (B, K*F')
+        if self.head_kind == "mean":  # "the weighted sum" over time, (B, K*F')
+            feats = self.time_mean(feats, lengths).flatten(1)
+        else:  # the paper's figure 1: every time position, (B, K*F'*T')
+            feats = feats.flatten(1)
         if self.text_path:  # beyond the paper: the shallow model's text features beside the attended speech
-            feats = torch.cat([feats, text.flatten(1)], dim=1)  # (B, K*F' + K*L')
+            feats = torch.cat([feats, text.flatten(1)], dim=1)  # (B, speech features + K*L')
         return NetOutput(
             self.head(feats), attn, alpha, n_time, weights, covered
         )  # (B, C), (B, m, n), (B, m), (B,), (B, T), (B, m)

@@ -18,6 +18,7 @@ from mosei_attn.models.blocks import he_init, keras_init
 from mosei_attn.models.metrics import EmotionMetrics, to_numpy
 from mosei_attn.models.output import NetOutput
 from mosei_attn.models.schedule import extend_cosine
+from mosei_attn.models.text_guidance import PREFIX, TextGuidance, swap_words
 
 #: Scheduler config keys that are Lightning's (how to step it), not the scheduler constructor's.
 LIGHTNING_SCHEDULER_KEYS = ("monitor", "interval", "frequency")
@@ -115,6 +116,9 @@ class EmotionModule(L.LightningModule):
         num, multi = self.meta.num_classes, self.meta.multilabel
         self.val_metrics, self.test_metrics = EmotionMetrics(num, multi), EmotionMetrics(num, multi)
         self.val_attention, self.test_attention = AttentionStats(), AttentionStats()  # peak, onset, ...
+        # the same batches with another segment's words (mosei_attn.models.text_guidance)
+        self.val_shuffled, self.test_shuffled = EmotionMetrics(num, multi), EmotionMetrics(num, multi)
+        self.val_guidance, self.test_guidance = TextGuidance(), TextGuidance()
         self.val_ua_best = MaxMetric()
         self._ua_best_restored: float | None = None  # from the checkpoint a run resumes
         self.loaded_epoch: int | None = None  # the (0-based) epoch of the checkpoint loaded last
@@ -181,6 +185,7 @@ class EmotionModule(L.LightningModule):
         getattr(self, f"{split}_attention").update(
             out
         )  # where alpha looks (mosei_attn.models.attention_stats)
+        out.shuffled = self._shuffled_step(batch, out, split)
         self.log(
             f"{split}/loss",
             loss,
@@ -191,6 +196,16 @@ class EmotionModule(L.LightningModule):
             batch_size=batch["target"].shape[0],
         )
         return out
+
+    def _shuffled_step(self, batch: dict[str, torch.Tensor], out: NetOutput, split: str) -> NetOutput | None:
+        """The batch again with each segment given another's words (:func:`swap_words`): updates the split's
+        ``shuffled/`` metrics and text guidance, returns that result (None for a batch of one segment, which
+        is counted as unpaired)."""
+        shuffled = self(swap_words(batch)) if batch["target"].shape[0] > 1 else None
+        if shuffled is not None:
+            getattr(self, f"{split}_shuffled").update(shuffled.logits, batch["target"])
+        getattr(self, f"{split}_guidance").update(out, shuffled)
+        return shuffled
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> NetOutput:
         return self._eval_step(batch, "val")
@@ -208,10 +223,19 @@ class EmotionModule(L.LightningModule):
         attention_values = stats.compute()
         stats.reset()
         names |= {k: torch.tensor(v) for k, v in attention_values.items()}
+        shuffled, guidance = getattr(self, f"{split}_shuffled"), getattr(self, f"{split}_guidance")
+        if any(m.update_count for m in shuffled.values()):  # some batch had two segments or more
+            res_shuffled = shuffled.compute()
+            names |= {f"{PREFIX}{k}": res_shuffled[k] for k in ("ua", "wa")}
+        shuffled.reset()
+        guidance_values = guidance.compute() if guidance.update_count else {}
+        guidance.reset()
+        names |= {k: torch.tensor(v) for k, v in guidance_values.items()}
         for name, value in names.items():
             # Already equal on every rank; sync_dist only averages equal values (and silences Lightning).
             self.log(f"{split}/{name}", value.float(), prog_bar=name in ("wa", "ua"), sync_dist=True)
-        return to_numpy(res) | attention_values
+        shuffled_values = {k: v.item() for k, v in names.items() if k.startswith(PREFIX)}
+        return to_numpy(res) | attention_values | shuffled_values | guidance_values
 
     def on_validation_epoch_end(self) -> None:
         self.val_results = self._log_results("val")

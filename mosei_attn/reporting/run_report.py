@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from mosei_attn.files import write_json
+from mosei_attn.models.text_guidance import PREFIX as SHUFFLED
 from mosei_attn.reporting import plots
 from mosei_attn.reporting.paper import PAPER_RESULTS, PAPER_SPLIT, paper_comparison
 
@@ -57,7 +58,8 @@ ATTENTION_FIGURES = {
 def extra_line(results: dict[str, Any]) -> str:
     """The figures beyond the paper's table, as one line ('' if none): accuracy per group of segments
     (``acc_<group>``, added by a callback such as the synthetic corpus's cue metrics), ``pointing`` and
-    ``pointing_<group>``, and where the attention looks (:data:`ATTENTION_FIGURES`)."""
+    ``pointing_<group>``, where the attention looks (:data:`ATTENTION_FIGURES`), and the figures with each
+    segment given another segment's words (:func:`shuffled_part`)."""
     groups = [f"{k[4:]} {100 * float(v):.1f}%" for k, v in results.items() if k.startswith("acc_")]
     pointing = [
         f"{k.replace('_', ' ')} {float(v):.2f}" for k, v in results.items() if k.startswith("pointing")
@@ -71,8 +73,37 @@ def extra_line(results: dict[str, Any]) -> str:
         ("accuracy by group: " + ", ".join(groups)) if groups else "",
         ", ".join(pointing),
         "; ".join(attn),
+        shuffled_part(results),
     ]
     return " | ".join(p for p in parts if p)
+
+
+def shuffled_part(results: dict[str, Any]) -> str:
+    """'' or "other segments' words: UA .., WA .., text guidance .., accuracy by group .., pointing ..":
+    the ``shuffled/`` figures and ``text_guidance`` (:mod:`mosei_attn.models.text_guidance`)."""
+    parts = [
+        f"{label} {100 * float(results[key]):.1f}%"
+        for key, label in ((f"{SHUFFLED}ua", "UA"), (f"{SHUFFLED}wa", "WA"))
+        if key in results
+    ]
+    if "text_guidance" in results:
+        parts.append(f"text guidance {float(results['text_guidance']):.3f}")
+    groups = [
+        f"{k[len(SHUFFLED) + 4 :]} {100 * float(v):.1f}%"
+        for k, v in results.items()
+        if k.startswith(f"{SHUFFLED}acc_")
+    ]
+    if groups:
+        parts.append("accuracy by group " + ", ".join(groups))
+    parts += [
+        f"{k[len(SHUFFLED) :].replace('_', ' ')} {float(v):.2f}"
+        for k, v in results.items()
+        if k.startswith(f"{SHUFFLED}pointing")
+    ]
+    if f"{SHUFFLED}unpaired" in results:
+        n = int(results[f"{SHUFFLED}unpaired"])
+        parts.append(f"{n} segment(s) left out: alone in their batch, no other words to take")
+    return ("other segments' words: " + ", ".join(parts)) if parts else ""
 
 
 def confusion_title(

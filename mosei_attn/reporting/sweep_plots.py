@@ -37,7 +37,7 @@ EPOCH_METRICS = (*LOSS_METRICS, *CURVE_METRICS)
 #: The metric whose highest value picks the best epoch (the checkpoint callback's monitor).
 BEST_BY = "val/ua"
 #: Column titles of the usual metrics (others are shown by their metrics.json key).
-SHORT_NAMES = {"wa": "WA", "ua": "UA", "f1_macro": "macro F1"}
+SHORT_NAMES = {"wa": "WA", "ua": "UA", "f1_macro": "macro F1", "text_guidance": "text guidance"}
 
 
 @dataclass(frozen=True)
@@ -185,9 +185,9 @@ def run_curves(
 
 
 def metric_title(metric: str) -> str:
-    """``val/wa`` -> ``val WA``."""
+    """``val/wa`` -> ``val WA``, ``test/shuffled/ua`` -> ``test shuffled UA``."""
     split, _, name = metric.rpartition("/")
-    return f"{split} {SHORT_NAMES.get(name, name)}".strip()
+    return f"{split.replace('/', ' ')} {SHORT_NAMES.get(name, name)}".strip()
 
 
 def paper_position(metrics: Sequence[str]) -> int:

@@ -11,7 +11,11 @@ generic extra fields (``mode`` (B,), -1 where unknown, and ``stress`` (B, T), Tr
 - ``pointing_floor`` (and ``pointing_floor_<mode>``): the pointing of an alpha spread evenly over the
   positions eq. 1 covers. It is 1.0 where the attention covers every position; with the attention model's
   speech gate it is what leaving out the silence scores alone. The attention's own work is pointing over
-  this floor.
+  this floor;
+- ``shuffled/acc_<mode>``, ``shuffled/pointing`` and ``shuffled/pointing_<mode>``: the same with each segment
+  given another segment's words (the module's second pass, :mod:`mosei_attn.models.text_guidance`), scored
+  against the segment's own truth: pointing that holds with the wrong words is acoustic saliency, not
+  text guidance.
 
 They are logged as ``val/...`` every validation epoch and ``test/...`` at test, and join the module's
 results (so metrics.json and the printed report hold them). The truth-free attention figures (peak, onset)
@@ -32,6 +36,7 @@ from mosei_attn.data.dataset import extra_fields
 from mosei_attn.models.attention_stats import distribution
 from mosei_attn.models.blocks import length_mask
 from mosei_attn.models.output import NetOutput
+from mosei_attn.models.text_guidance import PREFIX
 
 
 def pointing(alpha: torch.Tensor, n_time: torch.Tensor, stress: torch.Tensor, stride: int) -> torch.Tensor:
@@ -51,8 +56,13 @@ def pointing(alpha: torch.Tensor, n_time: torch.Tensor, stress: torch.Tensor, st
     return torch.where(valid, score, torch.full_like(score, math.nan))
 
 
+#: States of the figures with another segment's words.
+SHUFFLED = ("shuffled_correct", "shuffled_count", "shuffled_pointing_sum", "shuffled_pointing_n")
+
+
 class CueMetrics(Metric):
-    """``acc_<mode>``, ``pointing`` and ``pointing_<mode>``, summed over batches and DDP ranks.
+    """``acc_<mode>``, ``pointing`` and ``pointing_<mode>`` (and with another segment's words, the same under
+    ``shuffled/``), summed over batches and DDP ranks.
 
     Args:
         modes: the cue-mode names, in the order of the batch's ``mode`` indices.
@@ -65,7 +75,7 @@ class CueMetrics(Metric):
         super().__init__()
         self.modes, self.stride = tuple(modes), stride
         zeros = torch.zeros(len(self.modes), dtype=torch.float64)
-        for name in ("correct", "count", "pointing_sum", "floor_sum", "pointing_n"):  # per mode
+        for name in ("correct", "count", "pointing_sum", "floor_sum", "pointing_n", *SHUFFLED):  # per mode
             self.add_state(name, zeros.clone(), dist_reduce_fx="sum")
 
     def update(
@@ -77,12 +87,17 @@ class CueMetrics(Metric):
         stress: torch.Tensor | None = None,
     ) -> None:
         """``preds`` / ``target`` (B,) class indices; ``mode`` (B,) cue-mode index or -1; ``out`` the model's
-        result (its alpha (B, m) and attended positions (B,)); ``stress`` (B, T) stressed frames."""
+        result (its alpha (B, m) and attended positions (B,)); ``stress`` (B, T) stressed frames. With
+        ``out.shuffled`` (the result with another segment's words) the ``shuffled/`` figures too."""
         mode = mode.long()
         known = mode >= 0
-        hit = (preds == target) & known
-        self.correct += torch.bincount(mode[known], hit[known].double(), len(self.modes))
-        self.count += torch.bincount(mode[known], minlength=len(self.modes)).double()
+        correct, count = self._hits(preds, target, mode)
+        self.correct += correct
+        self.count += count
+        if out is not None and out.shuffled is not None:
+            correct, count = self._hits(out.shuffled.logits.argmax(dim=1), target, mode)
+            self.shuffled_correct += correct
+            self.shuffled_count += count
         if out is None or out.alpha is None or stress is None:
             return
         alpha, covered = distribution(out)
@@ -94,19 +109,43 @@ class CueMetrics(Metric):
         self.pointing_sum += torch.bincount(mode[ok], score[ok].double(), len(self.modes))
         self.floor_sum += torch.bincount(mode[ok], floor[ok].double(), len(self.modes))
         self.pointing_n += torch.bincount(mode[ok], minlength=len(self.modes)).double()
+        if out.shuffled is not None:  # the other words' alpha against this segment's stressed frames
+            other = pointing(distribution(out.shuffled)[0], out.attended, stress.bool(), self.stride)
+            ok = known & ~other.isnan()
+            self.shuffled_pointing_sum += torch.bincount(mode[ok], other[ok].double(), len(self.modes))
+            self.shuffled_pointing_n += torch.bincount(mode[ok], minlength=len(self.modes)).double()
+
+    def _hits(
+        self, preds: torch.Tensor, target: torch.Tensor, mode: torch.Tensor
+    ) -> tuple[torch.Tensor, ...]:
+        """Per mode: the segments ``preds`` gets right, and the segments, (modes,) each."""
+        known = mode >= 0
+        hit = (preds == target) & known
+        n = len(self.modes)
+        return torch.bincount(mode[known], hit[known].double(), n), torch.bincount(
+            mode[known], minlength=n
+        ).double()
 
     def compute(self) -> dict[str, float]:
         """Only what was measured: modes never seen and the pointing of a model without attention are left out."""
         out = {}
-        for i, name in enumerate(self.modes):
-            if self.count[i] > 0:
-                out[f"acc_{name}"] = (self.correct[i] / self.count[i]).item()
-        for key, total in (("pointing", self.pointing_sum), ("pointing_floor", self.floor_sum)):
-            if self.pointing_n.sum() > 0:
-                out[key] = (total.sum() / self.pointing_n.sum()).item()
+        for prefix, correct, count in (
+            ("", self.correct, self.count),
+            (PREFIX, self.shuffled_correct, self.shuffled_count),
+        ):
             for i, name in enumerate(self.modes):
-                if self.pointing_n[i] > 0:
-                    out[f"{key}_{name}"] = (total[i] / self.pointing_n[i]).item()
+                if count[i] > 0:
+                    out[f"{prefix}acc_{name}"] = (correct[i] / count[i]).item()
+        for key, total, n in (
+            ("pointing", self.pointing_sum, self.pointing_n),
+            ("pointing_floor", self.floor_sum, self.pointing_n),
+            (f"{PREFIX}pointing", self.shuffled_pointing_sum, self.shuffled_pointing_n),
+        ):
+            if n.sum() > 0:
+                out[key] = (total.sum() / n.sum()).item()
+            for i, name in enumerate(self.modes):
+                if n[i] > 0:
+                    out[f"{key}_{name}"] = (total[i] / n[i]).item()
         return out
 
 
