@@ -84,8 +84,8 @@ def test_a_segment_padded_in_a_batch_gives_the_logits_it_gives_alone() -> None:
     """The classifier's mean over time counts a segment's real positions only: the same 24 frames padded to
     a 64-frame batch and given alone as a 24-frame input (the same weights) give the same logits."""
     torch.manual_seed(0)
-    batch_net = AttentionNet(SPEC, TEXT, 6, **SIZES).eval()
-    alone_net = AttentionNet((SPEC[0], 24), TEXT, 6, **SIZES).eval()
+    batch_net = AttentionNet(SPEC, TEXT, 6, head="mean", **SIZES).eval()
+    alone_net = AttentionNet((SPEC[0], 24), TEXT, 6, head="mean", **SIZES).eval()
     alone_net.load_state_dict(batch_net.state_dict())  # no weight depends on the number of frames
     spec, spec_len, words, word_len = _inputs(24, 5)
     with torch.no_grad():

@@ -120,8 +120,12 @@ def test_mean_head_a_segment_padded_in_a_batch_is_the_segment_alone() -> None:
     """Under ``head="mean"`` with ``mask_padding``, a 24-frame segment in a 64-frame batch beside a longer
     one gives the logits it gives alone at its own length (a network for 24 frames, the same weights)."""
     torch.manual_seed(0)
-    batch_net = AttentionNet((32, 64), (8, 300), 6, head="mean", kernels=4, dense=[16, 8]).eval()
-    alone_net = AttentionNet((32, 24), (8, 300), 6, head="mean", kernels=4, dense=[16, 8]).eval()
+    batch_net = AttentionNet(
+        (32, 64), (8, 300), 6, head="mean", mask_padding=True, kernels=4, dense=[16, 8]
+    ).eval()
+    alone_net = AttentionNet(
+        (32, 24), (8, 300), 6, head="mean", mask_padding=True, kernels=4, dense=[16, 8]
+    ).eval()
     alone_net.load_state_dict(batch_net.state_dict())  # the same parameters: the mean head ignores T
     spec, spec_len, words, word_len = _pair()
     with torch.no_grad():
@@ -153,7 +157,7 @@ def test_alpha_unscaled_is_eq2s_sum_over_the_words() -> None:
     torch.manual_seed(0)
     spec, spec_len, words, word_len = _pair()
     nets = {
-        s: AttentionNet((32, 64), (8, 300), 6, alpha_scale=s, kernels=4, dense=[16, 8])
+        s: AttentionNet((32, 64), (8, 300), 6, alpha_scale=s, mask_padding=True, kernels=4, dense=[16, 8])
         for s in ("none", "mean_one")
     }
     nets["mean_one"].load_state_dict(nets["none"].state_dict())
