@@ -31,10 +31,10 @@ def test_paper_experiment_is_the_papers_recipe(tmp_path, experiment: str) -> Non
     assert model.hparams.init == "keras" and model.hparams.class_weights is False
     assert model.class_weight is None and model.net.mask_padding is False
     if experiment == "paper_attention":  # eq. 1 over every position, silence included; the default gates
-        assert model.net.speech_gate is None
+        assert model.net.speech_gate is False
         default = build_model(compose_config("train", [], tmp_path / "default"), META)
         gate = OmegaConf.load(Path(CONFIG_DIR) / "model" / "attention.yaml").speech_gate
-        assert gate is not None and default.net.speech_gate == gate  # the default covers speech only
+        assert gate is True and default.net.speech_gate is True  # the default covers speech only
     optimizer = model.configure_optimizers()
     optimizer = optimizer["optimizer"] if isinstance(optimizer, dict) else optimizer
     assert type(optimizer) is torch.optim.SGD
