@@ -124,7 +124,7 @@ class EmotionModule(L.LightningModule):
     def forward(self, batch: Mapping[str, torch.Tensor]) -> NetOutput:
         """The network's result (logits (B, C), and for the attention model the attention matrix, alpha and
         the frame weights: :class:`NetOutput`) for a batch dict with ``spec`` (B, 1, F, T), ``spec_len`` (B,), ``words`` (B, L, D) and ``word_len`` (B,),
-        and ``speech`` (B, T) bool for a network whose ``uses_speech`` is true (the attention model's speech gate).
+        and ``speech`` (B, T) bool for a network whose ``uses_speech`` is true (the attention model's gate).
         Spec and words may come as the cache stores them (float16, from the loader): they are cast here,
         on the model's device, to the dtype of its parameters."""
         spec, words = (batch[k].to(self.dtype) for k in ("spec", "words"))

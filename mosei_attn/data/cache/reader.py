@@ -196,8 +196,8 @@ class FeatureCache:
 
     def batch(self, rows: Iterable[int]) -> dict[str, np.ndarray]:
         """Segments ``rows`` (in that order) at once: spec (B, F, T) and words (B, L, D) float16 as
-        stored, spec_len, word_len (B,) int32, speech (B, T) bool, labels (B, 7) float32. Rows are read in file order, one
-        chunk each, straight into the output (h5py's list indexing is ~50x slower for this)."""
+        stored, spec_len, word_len (B,) int32, speech (B, T) bool, labels (B, 7) float32. Rows are read in
+        file order, one chunk each, straight into the output (h5py's list indexing is ~50x slower for this)."""
         rows = np.asarray(rows, dtype=np.int64).reshape(-1)
         n = len(self)
         if rows.size and (rows.min() < 0 or rows.max() >= n):
