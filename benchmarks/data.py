@@ -4,7 +4,8 @@ option: slow) peak memory of a training run on a MOSEI-sized cache.
     python benchmarks/data.py [--videos 140] [--batch 32] [--workdir DIR] [--big-cache [--big-videos 3000]]
                               [--against COMMIT]
 
-Extraction: whole cache builds with 1 process and with every core (seconds of audio per second). Spectrogram
+Extraction: whole cache builds with 1 process and with every core, and with every core without the voice
+activity detector (seconds of audio per second). Spectrogram
 alone, one process, on audio in memory: this project's, the previous one's and librosa's (skipped with a
 message when librosa, not a dependency, is not installed). Loader: the training split of a warm cache at the paper's shapes, shuffled, ``--batch`` per
 step, with 0 and 2 loader workers, and the previous per-item read (one HDF5 read per segment, float32 on
@@ -14,7 +15,8 @@ videos (3000: 23,936 segments, 41 h of audio, ~ MOSEI's size; reused when presen
 workers), beside the same run on the small corpus; each sampled for its process tree's resident memory.
 
 The last line is one JSON object with every figure (ratios against the previous path of this run):
-``extract_x_realtime`` (whole build, every core), ``librosa_x_realtime`` (null without librosa),
+``extract_x_realtime`` (whole build, every core), ``extract_x_realtime_no_vad`` (the same without the voice
+activity detector), ``vad_x_realtime_cpu`` (the detector alone, per CPU second), ``librosa_x_realtime`` (null without librosa),
 ``loader_samples_per_s`` (batch ``--batch``, the faster of 0 and 2 loader workers: ``loader_workers``),
 ``loader_batch_ms`` (CPU milliseconds of each part of a batch: :func:`batch_costs`), ``peak_rss_gb`` (the larger peak of the big corpus's prepare and training run, as the process tree's PSS;
 null without ``--big-cache``), and more. ``--against COMMIT`` runs this script as it was at COMMIT afterwards
@@ -45,6 +47,7 @@ from against import against  # noqa: E402  (benchmarks/against.py, beside this s
 from mosei_attn.data.cache.build import build_cache
 from mosei_attn.data.corpora.mosei import MoseiCorpus
 from mosei_attn.data.datamodule import MoseiDataModule
+from mosei_attn.data.features import extractors
 from mosei_attn.data.features.audio import read_audio  # noqa: E402
 from mosei_attn.data.features.extractors import AudioFeatures, TextFeatures
 from mosei_attn.synthetic.corpus_files import FOLDS_FILE
@@ -103,7 +106,28 @@ def spectrogram_rates(segments) -> dict:
     for name in outputs:
         diff = max(float(np.abs(a - b).max()) for a, b in zip(outputs["this"], outputs[name], strict=True))
         print(f"  {name:>9}: {rates[name]:8.0f} x real time, max |difference| to this project's {diff:.1e}")
+    rates |= speech_mask_cost(audio, seconds)
     return rates
+
+
+def speech_mask_cost(audio: list, seconds: float, rounds: int = 3) -> dict:
+    """CPU seconds (this process) of the spectrogram alone and of the spectrogram with its speech mask
+    (``AudioFeatures.extract``, what the cache build runs), alternated ``rounds`` times: CPU time, so other
+    processes on a shared machine slow neither side more than the other."""
+    cpu = {"spectrogram": 0.0, "with speech mask": 0.0}
+    fns = {"spectrogram": PAPER.compute, "with speech mask": PAPER.extract}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            t0 = time.process_time()
+            for x, sr in audio:
+                fn(x, sr)
+            cpu[name] += time.process_time() - t0
+    vad = seconds * rounds / (cpu["with speech mask"] - cpu["spectrogram"])
+    print(
+        f"  with the speech mask: {seconds * rounds / cpu['with speech mask']:8.0f} x real time per CPU second "
+        f"(spectrogram alone {seconds * rounds / cpu['spectrogram']:.0f}); the detector alone {vad:.0f}"
+    )
+    return {"with_speech_mask_cpu": seconds * rounds / cpu["with speech mask"], "vad_cpu": vad}
 
 
 class PerItemDataset(Dataset):
@@ -275,19 +299,37 @@ def big_cache(work: Path, videos: int, small_videos: int) -> dict:
     return figures
 
 
+def extraction_without_vad(segments, fingerprint: str, cache_dir: Path, workers: int) -> tuple[float, Path]:
+    """:func:`extraction` with the voice activity detector left out: ``speech_frames`` answers all False
+    in this process and in the workers it forks."""
+    original = extractors.speech_frames
+    extractors.speech_frames = lambda x, sample_rate, hop, n_frames, *_: np.zeros(n_frames, dtype=bool)
+    try:
+        return extraction(segments, fingerprint, cache_dir, workers)
+    finally:
+        extractors.speech_frames = original
+
+
 def extraction_rates(segments, fingerprint: str, work: Path, seconds: float) -> dict:
-    """Whole cache builds with 1 process and with every core: seconds of audio per second of each."""
+    """Whole cache builds with 1 process and with every core, and with every core without the voice activity
+    detector: seconds of audio per second of each."""
     cores = os.cpu_count() or 1
     builds = {w: extraction(segments, fingerprint, work / f"cache{w}", w) for w in sorted({1, cores})}
-    print("\nfeature extraction, whole cache build (200 x 400 spectrograms + 40 x 300 words)")
-    for workers, (dt, _) in builds.items():
+    no_vad = extraction_without_vad(segments, fingerprint, work / "cache_no_vad", cores)
+    shutil.rmtree(work / "cache_no_vad", ignore_errors=True)
+    print("\nfeature extraction, whole cache build (200 x 400 spectrograms + speech mask + 40 x 300 words)")
+    for workers, (dt, _) in [*builds.items(), (f"{cores}, no VAD", no_vad)]:
         rate = seconds / dt
         print(
             f"  {workers} process(es): {dt:6.1f} s, {len(segments) / dt:6.1f} segments/s, {rate:6.0f} x real time"
         )
+    print(f"  the voice activity detector costs {100 * (1 - no_vad[0] / builds[cores][0]):.0f}% of the build")
     size = builds[cores][1].stat().st_size
     print(f"  cache: {size / len(segments) / 1024:.1f} KiB per segment")
-    return {"all": seconds / builds[cores][0], "one": seconds / builds[1][0], "cache": work / f"cache{cores}"}
+    return {
+        "all": seconds / builds[cores][0], "one": seconds / builds[1][0], "no_vad": seconds / no_vad[0],
+        "cache": work / f"cache{cores}",
+    }  # fmt: skip
 
 
 def main() -> None:
@@ -328,6 +370,9 @@ def main() -> None:
     result = {
         "extract_x_realtime": extract["all"],
         "extract_x_realtime_1proc": extract["one"],
+        "extract_x_realtime_no_vad": extract["no_vad"],
+        "extract_with_speech_mask_x_realtime_cpu": spec["with_speech_mask_cpu"],
+        "vad_x_realtime_cpu": spec["vad_cpu"],
         "spectrogram_x_realtime_1proc": spec["this"],
         "spectrogram_vs_previous": spec["this"] / spec["previous"],
         "librosa_x_realtime": spec.get("librosa"),

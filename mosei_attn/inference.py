@@ -34,21 +34,24 @@ def segment_features(
     text: TextFeatures,
     source: str | None = None,
 ) -> dict[str, np.ndarray]:
-    """One segment's model inputs as the feature cache holds them: ``spec`` (F, T), ``spec_len``, ``words``
-    (L, D), ``word_len``, from ``wav`` (samples[, channels]) at ``sr`` Hz and word ``vectors`` (n, D)."""
-    spec, spec_len = audio.compute(wav, sr, source=source)
+    """One segment's model inputs as the feature cache holds them: ``spec`` (F, T), ``spec_len``, ``speech``
+    (T,) bool, ``words`` (L, D), ``word_len``, from ``wav`` (samples[, channels]) at ``sr`` Hz and word
+    ``vectors`` (n, D): the cache builder's :meth:`AudioFeatures.extract`."""
+    spec, spec_len, speech = audio.extract(wav, sr, source=source)
     words, word_len = text.compute(vectors, source=source)
     return {
-        "spec": spec.astype(FEATURE_DTYPE), "spec_len": np.asarray(spec_len),
+        "spec": spec.astype(FEATURE_DTYPE), "spec_len": np.asarray(spec_len), "speech": speech,
         "words": words.astype(FEATURE_DTYPE), "word_len": np.asarray(word_len),
     }  # fmt: skip
 
 
 def to_batch(item: dict[str, np.ndarray], device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
-    """A batch of one, shaped as the DataModule's: spec (1, 1, F, T), words (1, L, D), lengths (1,)."""
+    """A batch of one, shaped as the DataModule's: spec (1, 1, F, T), speech (1, T), words (1, L, D), lengths
+    (1,)."""
     return {
         "spec": torch.from_numpy(item["spec"].astype(np.float32))[None, None].to(device),
         "spec_len": torch.tensor([int(item["spec_len"])], device=device),
+        "speech": torch.from_numpy(np.asarray(item["speech"], dtype=bool))[None].to(device),
         "words": torch.from_numpy(item["words"].astype(np.float32))[None].to(device),
         "word_len": torch.tensor([int(item["word_len"])], device=device),
     }

@@ -66,6 +66,27 @@ def write_sine_wav(path: Path, seconds: float = WAV_SECONDS, freq: float = 440.0
     sf.write(path, (0.1 * np.sin(2 * np.pi * freq * t)).astype(np.float32), SAMPLE_RATE)
 
 
+def spoken(n_words: int, db: float, seed: int = 0) -> np.ndarray:
+    """``n_words`` words as the synthetic corpus speaks them (neutral prosody, short pauses between them) at
+    ``SAMPLE_RATE``, ``db`` below an RMS of 0.1: float32."""
+    from mosei_attn.synthetic.config import SyntheticConfig
+    from mosei_attn.synthetic.content import PROSODY
+    from mosei_attn.synthetic.speech import _Speaker, _word_audio
+
+    cfg, rng, level = (
+        SyntheticConfig(sample_rate=SAMPLE_RATE),
+        np.random.default_rng(seed),
+        0.1 * 10 ** (db / 20),
+    )
+    parts = []
+    for i in range(n_words):
+        parts.append(
+            _word_audio(rng, f"word{i}", PROSODY["neutral"], 120.0, level, _Speaker(120.0, 1.0, 0.0), cfg)
+        )
+        parts.append(np.zeros(int(rng.uniform(0.03, 0.15) * SAMPLE_RATE)))
+    return np.concatenate(parts).astype(np.float32)
+
+
 def build_corpus(
     root: Path,
     videos: dict[str, dict] = VIDEOS,

@@ -27,6 +27,7 @@ from mosei_attn.data.corpora.segment import Segment
 from mosei_attn.data.features.audio import read_audio
 from mosei_attn.data.features.extractors import AudioFeatures, TextFeatures, feature_settings
 from mosei_attn.data.skip_report import SKIP_REASONS, SkipReport
+from tests.corpus_helpers import spoken
 
 AUDIO = AudioFeatures(max_frames=120)
 TEXT = TextFeatures(max_words=5, dim=4)
@@ -83,6 +84,7 @@ def test_build_writes_datasets_and_attributes(tmp_path):
         )
         assert f["words"].shape == (n, lw, d) and f["words"].chunks == (1, lw, d)
         assert f["labels"].dtype == np.float32 and f["spec_len"].dtype == np.int32
+        assert f["speech"].shape == (n, t) and f["speech"].dtype == bool
         assert all(f[k].fletcher32 for k in f) and f["spec"].compression is None  # every dataset checked
         np.testing.assert_array_equal(f["labels"][()], np.stack([s.labels for s in segs]))
         assert list(f["segment_id"].asstr()[()]) == [s.segment_id for s in segs]
@@ -91,9 +93,10 @@ def test_build_writes_datasets_and_attributes(tmp_path):
         np.testing.assert_allclose(f["end"][()], [s.end for s in segs])
         # Rows hold each segment's own features, in segment order.
         for i in (0, n - 1):
-            spec, length = AUDIO.compute(*read_audio(segs[i].audio_path, segs[i].start, segs[i].end))
+            spec, length, speech = AUDIO.extract(*read_audio(segs[i].audio_path, segs[i].start, segs[i].end))
             assert f["spec_len"][i] == length == AUDIO.n_frames_for(segs[i].duration)
             np.testing.assert_allclose(f["spec"][i], spec, atol=1e-3)
+            np.testing.assert_array_equal(f["speech"][i], speech)
             words, word_len = TEXT.compute(segs[i].word_vectors)
             assert f["word_len"][i] == word_len == min(len(segs[i].words), TEXT.max_words)
             np.testing.assert_allclose(f["words"][i], words, atol=1e-2)
@@ -106,6 +109,39 @@ def test_build_writes_datasets_and_attributes(tmp_path):
         and attrs["format_version"] == cache_reader.FEATURE_CACHE_VERSION
     )
     assert attrs["skipped_examples"] == {"no audio file": ["v[0]", "v[1]"]}
+
+
+def test_the_speech_mask_round_trips_through_the_cache(tmp_path):
+    """Silence, words, silence, words 30 dB quieter, silence: the cache's speech row (and the reader's batch)
+    is the extractor's mask, speech in both stretches of words, False in the silences and past the frames."""
+    gap, loud, quiet = np.zeros(SR, np.float32), spoken(4, 0, seed=1), spoken(3, -30, seed=2)
+    sf.write(tmp_path / "voice.wav", np.concatenate([gap, loud, gap, quiet, gap]), SR)
+    t = np.cumsum([0.0, *(len(p) / SR for p in (gap, loud, gap, quiet, gap))])  # the stretches' bounds (s)
+    seg = dataclasses.replace(make_segments(tmp_path, n=1)[0], audio_path=tmp_path / "voice.wav", end=t[-1])
+    audio = AudioFeatures(hop_length=320, max_frames=200)
+    path = build(tmp_path, [seg, dataclasses.replace(seg, index=1, start=t[2])], audio=audio)
+    with FeatureCache(path) as fc:
+        got = fc.batch([1, 0])
+    _, length, speech = audio.extract(*read_audio(seg.audio_path, seg.start, seg.end))
+    np.testing.assert_array_equal(got["speech"][1], speech)
+    hop = audio.hop_length / audio.sample_rate
+    middles = [round((a + b) / 2 / hop) for a, b in zip(t[:-1], t[1:], strict=True)]
+    assert speech[middles].tolist() == [False, True, False, True, False] and not speech[length:].any()
+    assert got["speech"].dtype == bool and got["speech"][0].sum() < speech.sum()  # the later cut's own mask
+
+
+def test_a_cache_without_the_speech_mask_is_refused(tmp_path):
+    """A cache of format 3 (no speech column) is not read: asked for by name it is refused naming the
+    format version; build_cache builds its own beside it (test below: the old file is named)."""
+    segs = make_segments(tmp_path, n=2)
+    path = build(tmp_path, segs)
+    with h5py.File(path, "r+") as f:
+        del f["speech"]
+        f.attrs["format_version"] = 3
+    with pytest.raises(
+        CacheMismatchError, match=r"'format_version' is 3 but 4 was expected.*delete the file"
+    ):
+        validate_cache(path, AUDIO, TEXT, "fp1", EMOTIONS)
 
 
 def test_reuse_without_recomputing_and_new_file_for_new_inputs(tmp_path, monkeypatch):

@@ -71,6 +71,7 @@ def check_model(model, cfg) -> None:
         "spec_len": torch.tensor([t, t // 2]),
         "words": torch.zeros(2, words, dim),
         "word_len": torch.tensor([words, 1]),
+        "speech": (torch.arange(t) < t // 2).expand(2, t),  # the first half heard as speech
     }
     model.eval()
     with torch.no_grad():

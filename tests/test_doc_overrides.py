@@ -105,8 +105,8 @@ EXPECTED = {
     "model.init=keras": ("model", lambda m: set(_model_biases(m)), {0.0}),
     "model.mask_padding=false": ("model", lambda m: m.net.mask_padding, False),
     "model.pool_blocks=2": ("model", lambda m: m.net.pool_blocks, 2),
-    "model.speech_gate=0.5": ("model", lambda m: m.net.speech_gate, 0.5),
-    "model.speech_gate=null": ("model", lambda m: m.net.speech_gate, None),
+    "model.speech_gate=false": ("model", lambda m: m.net.speech_gate, False),
+    "model.speech_gate=true": ("model", lambda m: m.net.speech_gate, True),
     "model.text_blocks=2": ("model", lambda m: len(m.net.text.convs), 2),
     "optimizer.weight_decay=0": (
         "model",

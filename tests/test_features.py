@@ -9,6 +9,7 @@ from scipy import signal
 
 from mosei_attn.data.features.audio import AudioReadError, read_audio, resample
 from mosei_attn.data.features.extractors import AudioFeatures, TextFeatures
+from tests.corpus_helpers import spoken
 from tests.reference_features import previous_compute
 
 RNG = np.random.default_rng(0)
@@ -95,6 +96,21 @@ def test_audio_settings_validation_and_round_trip():
         AudioFeatures.from_dict({"hop": 10})
     with pytest.raises(ValueError, match="4000 Hz.*8000 Hz"):
         AudioFeatures().compute(tones(4000, 1.0), 4000)
+    with pytest.raises(ValueError, match=r"vad_mode must be one of \(0, 1, 2, 3\), got 4"):
+        AudioFeatures(vad_mode=4)
+    with pytest.raises(ValueError, match="vad_frame_ms must be one of"):
+        AudioFeatures(vad_frame_ms=25)
+
+
+def test_the_speech_mask_at_a_rate_the_detector_does_not_take():
+    """Features at 11,025 Hz: the detector hears a resampled copy, and the mask still has the spectrogram's
+    frames (speech in the middle second, none in the silences around it)."""
+    fa = AudioFeatures(sample_rate=11_025, n_fft=800, win_length=800, hop_length=441, max_frames=100)
+    x = np.concatenate([np.zeros(16_000), spoken(5, 0), np.zeros(16_000)]).astype(np.float32)
+    _, length, speech = fa.extract(x, 16_000)
+    hop = fa.hop_length / fa.sample_rate
+    assert speech.shape == (100,) and not speech[length:].any()
+    assert not speech[: int(0.9 / hop)].any() and speech[int(1.2 / hop) : int(1.6 / hop)].all()
 
 
 def test_text_features_truncate_pad_and_check_dim():

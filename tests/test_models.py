@@ -40,6 +40,7 @@ def make_batch(meta: DataMeta, spec_len: list[int], word_len: list[int], seed: i
         "spec_len": torch.tensor(spec_len),
         "words": torch.randn(b, n_words, dim, generator=gen),
         "word_len": torch.tensor(word_len),
+        "speech": torch.rand(b, n_time, generator=gen) < 0.7,  # the voice activity a cache row holds
         "target": target,
         "index": torch.arange(b),
     }

@@ -32,10 +32,10 @@ def test_paper_experiment_is_the_papers_recipe(tmp_path, experiment: str) -> Non
     assert model.hparams.init == "keras" and model.hparams.class_weights is False
     assert model.class_weight is None and model.net.mask_padding is False
     if experiment == "paper_attention":  # eq. 1 over every position, silence included; the default gates
-        assert model.net.speech_gate is None
+        assert model.net.speech_gate is False
         default = build_model(compose_config("train", [], tmp_path / "default"), META)
         gate = OmegaConf.load(Path(CONFIG_DIR) / "model" / "ours" / "attention.yaml").speech_gate
-        assert gate is not None and default.net.speech_gate == gate  # the default covers speech only
+        assert gate is True and default.net.speech_gate is True  # the default covers speech only
         # figure 1's head on the flattened K x F' x T' features, eq. 2's alpha as it is; ours: mean, mean 1
         assert (model.net.head_kind, model.net.alpha_scale) == ("flatten", "none")
         assert (default.net.head_kind, default.net.alpha_scale) == ("mean", "mean_one")

@@ -61,9 +61,12 @@ def test_the_corpus_cut_gives_exactly_the_datamodule_input(trained, predictor):
     seg = segment(trained)
     pred = predictor(seg["wav"], seg["text"], seg["start"], seg["end"])
     assert pred.unknown == [] and pred.words == seg["text"].split()
-    for key in ("spec", "words"):
+    for key in ("spec", "words", "speech"):  # speech: the voice activity the gate uses, computed the same way
         torch.testing.assert_close(pred.batch[key][0], seg["item"][key], rtol=0, atol=0)
     assert int(pred.batch["spec_len"][0]) == int(seg["item"]["spec_len"])
+    speech = seg["item"]["speech"][: int(seg["item"]["spec_len"])]
+    assert speech.any() and not speech.all()  # speech and silence both: the mask has work to do
+    assert predictor.model.net.speech_gate  # the default model gates eq. 1 by it
     np.testing.assert_allclose(pred.probs, reference(predictor, seg["item"]), atol=1e-6)
 
 

@@ -1,58 +1,63 @@
-"""Where the attention model may look: eq. 1 over the positions that hold speech, a classifier
-that averages over time, and the figures that say where alpha looks against what the gate does alone."""
+"""Where the attention model may look: eq. 1 over the positions the voice activity detector hears as speech
+(quiet speech included), a classifier that averages over time, and the figures that say where alpha looks
+against what the gate does alone."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
+from mosei_attn.data.features.extractors import AudioFeatures, TextFeatures
+from mosei_attn.inference import segment_features, to_batch
 from mosei_attn.models.attention import AttentionNet, speech_positions
 from mosei_attn.models.attention_stats import AttentionStats, edges
 from mosei_attn.models.output import NetOutput
 from mosei_attn.synthetic.config import MODES
 from mosei_attn.synthetic.cue_metrics import CueMetrics
+from tests.corpus_helpers import SAMPLE_RATE, spoken
 
 SPEC, TEXT = (16, 64), (8, 12)
 SIZES = {"kernels": 4, "dense": [16, 8], "attn_dim": 8, "mask_padding": True}  # the default run's
 
 
-def _levels(levels: list[float], stride: int = 2, n_freq: int = 3) -> torch.Tensor:
-    """A (1, 1, n_freq, len(levels) * stride) spectrogram whose time position t has level ``levels[t]``."""
-    row = torch.tensor(levels).repeat_interleave(stride)
-    return row.expand(1, 1, n_freq, -1).clone()
+def _speech(pattern: str, stride: int = 2) -> torch.Tensor:
+    """(1, len(pattern) * stride) speech frames: a "1" position holds one speech frame (its last), "0" none."""
+    frames = torch.zeros(1, len(pattern) * stride, dtype=torch.bool)
+    for t, c in enumerate(pattern):
+        frames[0, (t + 1) * stride - 1] = c == "1"
+    return frames
 
 
 def test_speech_positions_by_hand() -> None:
-    spec = _levels([0.1, 0.9, 0.4, 0.6, 0.2, 0.95])
-    n = torch.tensor([5])  # the last position (0.95) lies past the segment: never covered, never counted
-    # quietest 0.1, loudest 0.9 of the first 5: the midpoint is 0.5
-    assert speech_positions(spec, n, 6, 2, 0.5)[0].tolist() == [False, True, False, True, False, False]
-    assert speech_positions(spec, n, 6, 2, 0.0)[0].tolist() == [True] * 5 + [False]  # 0 keeps all real ones
-    assert speech_positions(spec, n, 6, 2, 1.0)[0].tolist() == [False, True, False, False, False, False]
-    high = _levels([0.6, 0.8, 0.75, 0.65])  # quietest 0.6, loudest 0.8: the midpoint is 0.7, not 0.6 + 0.4
-    assert speech_positions(high, torch.tensor([4]), 4, 2, 0.5)[0].tolist() == [False, True, True, False]
-    flat = _levels([0.3] * 6)
-    assert speech_positions(flat, torch.tensor([6]), 6, 2, 0.5).all()  # one level: every position stays
+    speech = _speech("010110")
+    n = torch.tensor([5])  # the last position lies past the segment: never covered
+    assert speech_positions(speech, n, 6, 2)[0].tolist() == [False, True, False, True, True, False]
+    assert speech_positions(_speech("000001"), n, 6, 2)[0].tolist() == [True] * 5 + [False]  # none heard
+    short = _speech("0100")  # fewer frames than positions x stride: the missing ones hold no speech
+    assert speech_positions(short, torch.tensor([6]), 6, 2)[0].tolist() == [False, True] + [False] * 4
 
 
-def test_the_gate_follows_the_level_of_each_segment_not_an_absolute_one() -> None:
-    quiet = _levels([0.01, 0.09, 0.04, 0.06])
-    assert speech_positions(quiet, torch.tensor([4]), 4, 2, 0.5)[0].tolist() == [False, True, False, True]
-    loud = 0.5 + quiet  # the same contour, 50 points louder
-    assert speech_positions(loud, torch.tensor([4]), 4, 2, 0.5)[0].tolist() == [False, True, False, True]
+def test_a_segment_with_no_speech_keeps_all_its_real_positions() -> None:
+    speech = torch.zeros(2, 16, dtype=torch.bool)
+    speech[1, 5] = True
+    got = speech_positions(speech, torch.tensor([3, 4]), 4, 4)
+    assert got.tolist() == [[True, True, True, False], [False, True, False, False]]
 
 
 def _segment(content_at: int, stride: int, seed: int = 0) -> tuple[torch.Tensor, ...]:
-    """A segment of silence (0) with the same block of "speech" starting at pooled position ``content_at``."""
+    """A segment of silence (0) with the same block of "speech" starting at pooled position ``content_at``,
+    and its speech mask: the block's frames."""
     gen = torch.Generator().manual_seed(seed)
     spec = torch.zeros(1, 1, SPEC[0], SPEC[1])
     block = torch.rand(SPEC[0], 3 * stride, generator=gen) + 0.2
     spec[0, 0, :, content_at * stride : (content_at + 3) * stride] = block
     words = torch.randn(1, TEXT[0], TEXT[1], generator=gen)
-    return spec, torch.tensor([SPEC[1]]), words, torch.tensor([5])
+    speech = spec[0, 0].amax(dim=0, keepdim=True) > 0  # (1, T)
+    return spec, torch.tensor([SPEC[1]]), words, torch.tensor([5]), speech
 
 
-@pytest.mark.parametrize("gate", [None, 0.5])
+@pytest.mark.parametrize("gate", [False, True])
 def test_the_classifier_cannot_read_where_in_the_segment_the_speech_is(gate) -> None:
     """The same speech two pooled positions later (silence around it) gives the same logits: the mean head
     sees the classifier CNN's mean over time, so no absolute position can carry information. The paper's
@@ -72,7 +77,7 @@ def test_the_classifier_cannot_read_where_in_the_segment_the_speech_is(gate) -> 
 
 def test_with_the_gate_silence_takes_no_weight_and_eq1_covers_only_speech() -> None:
     torch.manual_seed(0)
-    net = AttentionNet(SPEC, TEXT, 6, speech_gate=0.5, **SIZES).eval()
+    net = AttentionNet(SPEC, TEXT, 6, speech_gate=True, **SIZES).eval()
     stride = net.time_stride
     with torch.no_grad():
         out = net(*_segment(2, stride))
@@ -86,19 +91,21 @@ def test_with_the_gate_silence_takes_no_weight_and_eq1_covers_only_speech() -> N
     plain = AttentionNet(SPEC, TEXT, 6, **SIZES).eval()
     with torch.no_grad():
         assert plain(*_segment(2, stride)).covered[0].all()  # without the gate: every attended position
+    with pytest.raises(ValueError, match="speech mask"):
+        net(*_segment(2, stride)[:4])  # the gate without the mask
 
 
 def test_a_segment_without_words_is_the_plain_spectrogram_with_or_without_the_gate() -> None:
-    net = AttentionNet(SPEC, TEXT, 6, speech_gate=0.5, **SIZES).eval()
-    spec, spec_len, words, _ = _segment(2, net.time_stride)
+    net = AttentionNet(SPEC, TEXT, 6, speech_gate=True, **SIZES).eval()
+    spec, spec_len, words, _, speech = _segment(2, net.time_stride)
     with torch.no_grad():
-        out = net(spec, spec_len, words, torch.tensor([0]))
+        out = net(spec, spec_len, words, torch.tensor([0]), speech)
     assert out.weights.eq(1.0).all()
 
 
 def test_bad_gate_is_refused() -> None:
-    with pytest.raises(ValueError, match="speech_gate"):
-        AttentionNet(SPEC, TEXT, 6, speech_gate=1.5, **SIZES)
+    with pytest.raises(ValueError, match="speech_gate must be true .* or false"):
+        AttentionNet(SPEC, TEXT, 6, speech_gate=0.5, **SIZES)
 
 
 def test_onset_counts_the_first_covered_position_and_chance_its_number() -> None:
@@ -132,3 +139,37 @@ def test_pointing_floor_is_what_an_even_spread_over_the_covered_positions_scores
     got = metric.compute()
     assert got["pointing"] == pytest.approx(8.0) and got["pointing_floor"] == pytest.approx(2.0)
     assert got["pointing_floor_prosody_only"] == pytest.approx(2.0) and "pointing_floor_both" not in got
+
+
+def test_quiet_speech_between_silences_is_covered_by_the_gate() -> None:
+    """Loud words, a second of silence, words 30 dB quieter, a second of silence, through the feature
+    extractor and the gate as training and ``predict`` run them: every position inside the quiet words,
+    whose level lies below the midpoint between the segment's quietest and loudest positions (what the
+    loudness rule kept), is covered; the positions inside the silences are not."""
+    sr, audio = SAMPLE_RATE, AudioFeatures(hop_length=320, freq_bins=100, max_frames=200)  # the demo's frames
+    loud, quiet, gap = spoken(6, 0, seed=1), spoken(3, -30, seed=2), np.zeros(sr, np.float32)
+    x = np.concatenate([gap[: sr // 2], loud, gap, quiet, gap])
+    item = segment_features(x, sr, np.ones((3, TEXT[1]), np.float32), audio, TextFeatures(TEXT[0], TEXT[1]))
+    torch.manual_seed(0)
+    net = AttentionNet((100, 200), TEXT, 6, speech_gate=True, **SIZES).eval()
+    batch = to_batch(item)
+    with torch.no_grad():
+        out = net(batch["spec"], batch["spec_len"], batch["words"], batch["word_len"], batch["speech"])
+    span = net.time_stride * audio.hop_length / audio.sample_rate  # seconds per position
+
+    def inside(a: float, b: float) -> list[int]:  # the positions whose frames all lie in [a, b) s
+        return list(range(int(np.ceil(a / span)), int(b / span)))
+
+    t_loud, t_gap, t_quiet = len(gap) / sr / 2, len(loud) / sr, len(quiet) / sr
+    quiet_at = inside(t_loud + t_gap + 1.0, t_loud + t_gap + 1.0 + t_quiet)
+    silent_at = inside(t_loud + t_gap, t_loud + t_gap + 1.0) + inside(
+        t_loud + t_gap + 1.0 + t_quiet, len(x) / sr
+    )
+    assert len(quiet_at) >= 2 and len(silent_at) >= 4
+    n = int(out.attended[0])
+    level = batch["spec"][0, 0, :, : n * net.time_stride].mean(dim=0).view(n, -1).mean(dim=1)
+    midpoint = (level.min() + level.max()) / 2
+    assert all(level[p] < midpoint for p in quiet_at)  # left out by the loudness rule
+    covered = out.covered[0]
+    assert all(covered[p] for p in quiet_at) and not any(covered[p] for p in silent_at if p < n)
+    assert all(covered[p] for p in inside(t_loud, t_loud + t_gap))  # the loud words too

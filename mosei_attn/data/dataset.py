@@ -49,7 +49,8 @@ class CacheDataset(Dataset):
         }
 
     def __getitems__(self, indices: list[int]) -> dict[str, torch.Tensor]:
-        """The batch of dataset positions ``indices``: spec (B, 1, F, T) and words (B, L, D) float16."""
+        """The batch of dataset positions ``indices``: spec (B, 1, F, T) and words (B, L, D) float16, speech
+        (B, T) bool."""
         indices = np.asarray(indices, dtype=np.int64)
         rows = self.rows[indices]
         b = self.cache.batch(rows)
@@ -58,6 +59,7 @@ class CacheDataset(Dataset):
             "spec_len": torch.from_numpy(b["spec_len"].astype(np.int64)),
             "words": torch.from_numpy(b["words"]),
             "word_len": torch.from_numpy(b["word_len"].astype(np.int64)),
+            "speech": torch.from_numpy(b["speech"]),
             "target": torch.from_numpy(self.targets[indices]),
             "index": torch.from_numpy(rows),
         } | self.extra_items(indices)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import torch
@@ -29,20 +28,19 @@ HEADS = ("flatten", "mean")
 ALPHA_SCALES = ("none", "mean_one")
 
 
-def speech_positions(
-    spec: torch.Tensor, n_time: torch.Tensor, size: int, stride: int, gate: float
-) -> torch.Tensor:
-    """(B, size) bool: the first ``n_time`` (B,) time positions of ``spec`` (B, 1, F, T) whose level (the mean
-    of their ``stride`` frames over frequency) is at least ``lo + gate * (hi - lo)``, where ``lo`` and ``hi``
-    are the quietest and the loudest of those positions. The loudest one always qualifies; a segment of
-    one level keeps all its positions. ``gate`` 0 keeps every position; 0.5, the midpoint, keeps speech and
-    leaves out the silence before, between and after the words, whatever the recording's level."""
-    b = spec.shape[0]
-    level = spec[..., : size * stride].mean(dim=(1, 2)).view(b, size, stride).mean(dim=2)  # (B, size)
+def speech_positions(speech: torch.Tensor, n_time: torch.Tensor, size: int, stride: int) -> torch.Tensor:
+    """(B, size) bool: the first ``n_time`` (B,) time positions, of ``stride`` frames each, that hold at least
+    one frame the voice activity detector marks as speech in ``speech`` (B, T) bool. Any one frame, not a
+    share of them: a word that begins or ends in a position makes it a place the word is spoken. A segment
+    with no speech frame in its first ``n_time`` positions keeps all of them (never an empty softmax)."""
+    b, t = speech.shape
+    frames = speech[:, : size * stride]
+    if t < size * stride:  # positions past the spectrogram's frames hold no speech
+        frames = torch.nn.functional.pad(frames, (0, size * stride - t))
+    heard = frames.reshape(b, size, stride).any(dim=2)  # (B, size)
     real = length_mask(n_time, size)
-    lo = level.masked_fill(~real, math.inf).amin(dim=1, keepdim=True)
-    hi = level.masked_fill(~real, -math.inf).amax(dim=1, keepdim=True)
-    return real & (level >= lo + gate * (hi - lo))
+    gated = real & heard
+    return torch.where(gated.any(dim=1, keepdim=True), gated, real)
 
 
 class AttentionNet(nn.Module):
@@ -64,9 +62,9 @@ class AttentionNet(nn.Module):
     the positions eq. 1 covers, so the attended spectrogram keeps the plain one's level whatever the
     number of words. Either way a segment with no word column (only with ``mask_padding``) gets 1 on
     every real position: the plain spectrogram.
-    ``speech_gate`` (ours, None in the paper) lets eq. 1's softmax cover only the time positions that hold
-    speech (:func:`speech_positions`): a word is spoken where there is speech, not in the silence around
-    it, and silent positions take weight 0.
+    ``speech_gate`` (ours, off in the paper) lets eq. 1's softmax cover only the time positions that hold
+    speech by the voice activity detector's mask ``speech`` (B, T) (:func:`speech_positions`): a word is
+    spoken where there is speech, not in the silence around it, and silent positions take weight 0.
 
     The scores are unscaled, as the paper's eq. 1 (a 1 / sqrt(d) scale was measured and removed:
     docs/choices.md). ``mask_padding`` (ours) makes the batch's padding invisible to every CNN block
@@ -91,7 +89,7 @@ class AttentionNet(nn.Module):
         dropout: float = 0.1,
         mask_padding: bool = False,
         text_path: bool = False,
-        speech_gate: float | None = None,
+        speech_gate: bool = False,
         head: str = "flatten",
         alpha_scale: str = "none",
     ) -> None:
@@ -103,9 +101,13 @@ class AttentionNet(nn.Module):
                 f"model.alpha_scale must be one of {', '.join(ALPHA_SCALES)}, got {alpha_scale!r}"
             )
         self.head_kind, self.alpha_scale = head, alpha_scale
-        if speech_gate is not None and not 0.0 <= speech_gate <= 1.0:
-            raise ValueError(f"model.speech_gate must be null or in [0, 1], got {speech_gate!r}")
+        if not isinstance(speech_gate, bool):
+            raise ValueError(
+                f"model.speech_gate must be true (eq. 1 covers the positions the voice activity detector "
+                f"hears as speech) or false (every position), got {speech_gate!r}"
+            )
         self.mask_padding, self.speech_gate = mask_padding, speech_gate
+        self.uses_speech = speech_gate  # EmotionModule passes the batch's speech mask
         n_freq, n_time = spec_shape
         n_words, embed_dim = text_shape
         self.pool_blocks, self.text_blocks, self.pool = pool_blocks, text_blocks, pool
@@ -129,11 +131,16 @@ class AttentionNet(nn.Module):
         return self.pool**self.pool_blocks
 
     def attend(
-        self, spec: torch.Tensor, spec_len: torch.Tensor, words: torch.Tensor, word_len: torch.Tensor
+        self,
+        spec: torch.Tensor,
+        spec_len: torch.Tensor,
+        words: torch.Tensor,
+        word_len: torch.Tensor,
+        speech: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, ...]:
         """For already masked inputs: the attention matrix (B, m, n), alpha (B, m), the real attended positions
         (B,), the positions eq. 1 covers (B, m), the per-frame weights (B, T) and the text CNN's features
-        (B, K, L')."""
+        (B, K, L'). ``speech`` (B, T) bool: the frames with speech, needed by the speech gate."""
         spec_lens, word_lens = (spec_len, word_len) if self.mask_padding else (None, None)
         feats = self.speech(spec, spec_lens)  # (B, K, F', T')
         f = self.proj_speech(feats.flatten(1, 2))  # (B, d, T')
@@ -147,8 +154,10 @@ class AttentionNet(nn.Module):
             n_time, n_word = (torch.full_like(spec_len, n) for n in (self.time_p, self.words_p))
         real = length_mask(n_time, self.time_p)  # (B, m)
         time_mask = real  # the positions eq. 1's softmax covers
-        if self.speech_gate is not None:
-            time_mask = speech_positions(spec, n_time, self.time_p, self.time_stride, self.speech_gate)
+        if self.speech_gate:
+            if speech is None:
+                raise ValueError("model.speech_gate needs the batch's speech mask `speech` (B, T) bool")
+            time_mask = speech_positions(speech, n_time, self.time_p, self.time_stride)
         word_mask = length_mask(n_word, self.words_p)  # (B, n)
         scores = scores.masked_fill(~time_mask[:, :, None], float("-inf"))
         attn = scores.softmax(dim=1) * word_mask[:, None, :].to(scores.dtype)  # eq. 1, (B, m, n)
@@ -166,13 +175,19 @@ class AttentionNet(nn.Module):
         return attn, alpha, n_time, time_mask, weights, text
 
     def forward(
-        self, spec: torch.Tensor, spec_len: torch.Tensor, words: torch.Tensor, word_len: torch.Tensor
+        self,
+        spec: torch.Tensor,
+        spec_len: torch.Tensor,
+        words: torch.Tensor,
+        word_len: torch.Tensor,
+        speech: torch.Tensor | None = None,
     ) -> NetOutput:
-        """Class logits (B, C) with the attention matrix (B, m, n), alpha (B, m) and frame weights (B, T)."""
+        """Class logits (B, C) with the attention matrix (B, m, n), alpha (B, m) and frame weights (B, T);
+        ``speech`` (B, T) bool, the frames with speech, for the speech gate."""
         if not torch.compiler.is_compiling():  # a ctypes call: not for a compiled graph
             keep_freed_memory()  # the fast path in any caller's process, once, unless opted out (malloc.py)
         spec, words = mask_inputs(spec, spec_len, words, word_len)
-        attn, alpha, n_time, covered, weights, text = self.attend(spec, spec_len, words, word_len)
+        attn, alpha, n_time, covered, weights, text = self.attend(spec, spec_len, words, word_len, speech)
         attended = spec * weights[:, None, None, :]  # broadcast over frequency, (B, 1, F, T)
         lengths = spec_len if self.mask_padding else None
         feats = self.classifier(attended, lengths)  # (B, K, F', T')

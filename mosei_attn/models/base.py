@@ -127,11 +127,13 @@ class EmotionModule(L.LightningModule):
 
     def forward(self, batch: Mapping[str, torch.Tensor]) -> NetOutput:
         """The network's result (logits (B, C), and for the attention model the attention matrix, alpha and
-        the frame weights: :class:`NetOutput`) for a batch dict with ``spec`` (B, 1, F, T), ``spec_len`` (B,), ``words`` (B, L, D) and ``word_len`` (B,).
+        the frame weights: :class:`NetOutput`) for a batch dict with ``spec`` (B, 1, F, T), ``spec_len`` (B,), ``words`` (B, L, D) and ``word_len`` (B,),
+        and ``speech`` (B, T) bool for a network whose ``uses_speech`` is true (the attention model's gate).
         Spec and words may come as the cache stores them (float16, from the loader): they are cast here,
         on the model's device, to the dtype of its parameters."""
         spec, words = (batch[k].to(self.dtype) for k in ("spec", "words"))
-        return self.net(spec, batch["spec_len"], words, batch["word_len"])
+        speech = {"speech": batch["speech"]} if getattr(self.net, "uses_speech", False) else {}
+        return self.net(spec, batch["spec_len"], words, batch["word_len"], **speech)
 
     def loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Cross entropy on class indices, or BCE-with-logits on 0/1 targets (multilabel); class-weighted

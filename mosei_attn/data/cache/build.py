@@ -4,6 +4,7 @@ File ``<cache_dir>/<name>-<key>.h5``, ``key`` = 12 hex digits of sha256(settings
 version). Datasets, one row per segment in corpus order::
 
     spec (N, F, T) float16, spec_len (N,) int32      words (N, L, D) float16, word_len (N,) int32
+    speech (N, T) bool: the frames the voice activity detector hears as speech (False past spec_len)
     labels (N, 7) float32 raw columns                fold, segment_id, video_id, text (N,) utf-8, fixed length
     start, end (N,) float64 seconds
 
@@ -77,8 +78,9 @@ def cache_path(
 
 
 def _extract_one(seg: Segment, audio: AudioFeatures, text: TextFeatures, strict: bool = False) -> tuple:
-    """Features of one segment: ("ok", spec float16 (F, T), spec_len, words float16 (L, D), word_len, notes),
-    or ("skip", reason, message) when its audio cannot be read (``strict``: FeatureExtractionError)."""
+    """Features of one segment: ("ok", spec float16 (F, T), spec_len, speech bool (T,), words float16 (L, D),
+    word_len, notes), or ("skip", reason, message) when its audio cannot be read (``strict``:
+    FeatureExtractionError)."""
     try:
         span = read_span(
             seg.audio_path,
@@ -87,7 +89,7 @@ def _extract_one(seg: Segment, audio: AudioFeatures, text: TextFeatures, strict:
             min_sample_rate=audio.sample_rate,
             max_seconds=audio.seconds_seen,
         )
-        spec, spec_len = audio.compute(span.samples, span.sample_rate, source=str(seg.audio_path))
+        spec, spec_len, speech = audio.extract(span.samples, span.sample_rate, source=str(seg.audio_path))
         words, word_len = text.compute(seg.word_vectors, source=f"segment {seg.segment_id}")
     except Exception as e:
         where = f"segment {seg.segment_id} (WAV file {seg.audio_path}, [{seg.start:.3f}, {seg.end:.3f}) s)"
@@ -102,7 +104,7 @@ def _extract_one(seg: Segment, audio: AudioFeatures, text: TextFeatures, strict:
         notes.append(tally.NOTE_CANCEL)
     if not spec.any():
         notes.append(tally.NOTE_SILENT)
-    return "ok", spec.astype(np.float16), spec_len, words.astype(np.float16), word_len, notes
+    return "ok", spec.astype(np.float16), spec_len, speech, words.astype(np.float16), word_len, notes
 
 
 @contextlib.contextmanager
@@ -174,6 +176,9 @@ def _create_datasets(f: h5py.File, n: int, audio: AudioFeatures, text: TextFeatu
     for key in ("spec_len", "word_len"):
         chunks = (max(1, min(n, 4096)),)
         f.create_dataset(key, (n,), dtype="i4", maxshape=(None,), chunks=chunks, fletcher32=True)
+    # read whole (FeatureCache.column), so chunks of many rows
+    rows = max(1, min(n, 1024))
+    f.create_dataset("speech", (n, t), dtype=bool, maxshape=(None, t), chunks=(rows, t), fletcher32=True)
 
 
 def _write_features(
@@ -189,14 +194,16 @@ def _write_features(
     skipped, remarks = reports
     kept: list[int] = []
     lengths: dict[str, list[int]] = {"spec_len": [], "word_len": []}
+    speech: list[np.ndarray] = []
     write_spec, write_words = _row_writer(f["spec"]), _row_writer(f["words"])
     task = bar.add_task(f"features -> {path.name}", total=len(segments))
     for i, result in enumerate(results):
         if result[0] == "skip":
             skipped.add(result[1], [result[2]])
         else:
-            _, spec, spec_len, words, word_len, notes = result
+            _, spec, spec_len, speech_row, words, word_len, notes = result
             write_spec(len(kept), spec)
+            speech.append(speech_row)
             write_words(len(kept), words)
             lengths["spec_len"].append(spec_len)
             lengths["word_len"].append(word_len)
@@ -209,10 +216,11 @@ def _write_features(
             f"{path}: the audio of none of the {len(segments)} segment(s) could be read: "
             f"{dict(skipped)}; e.g. {next(iter(skipped.example_dict.values()), [])}"
         )
-    for key in ("spec", "words", "spec_len", "word_len"):
+    for key in ("spec", "words", "spec_len", "word_len", "speech"):
         f[key].resize(len(kept), axis=0)
     for key, values in lengths.items():
         f[key][...] = np.asarray(values, dtype=np.int32)
+    f["speech"][...] = np.stack(speech)
     return kept
 
 
@@ -266,9 +274,9 @@ def build_cache(
         _warn_old_formats(path, name)
         remove_stale_temps(path)
         worker = functools.partial(_extract_one, audio=audio, text=text, strict=strict)
-        needed = (
-            len(segments) * (audio.freq_bins * audio.max_frames + text.max_words * text.dim) * 2
-        )  # float16
+        needed = len(segments) * (
+            (audio.freq_bins * audio.max_frames + text.max_words * text.dim) * 2 + audio.max_frames
+        )  # float16, and the speech mask's bytes
         what, elsewhere = (
             f"the feature cache {path.name}",
             "set data.cache_dir (or MOSEI_ATTN_DATA) to another disk",

@@ -24,7 +24,8 @@ from mosei_attn.files import to_json
 #: 2: audio read up to AudioFeatures.seconds_seen; bad segments skipped and counted.
 #: 3: Fletcher-32 checksums on every dataset, fixed-length strings, spec and words uncompressed.
 #: 4: each segment's audio file (a run's figure 3 reads its segment from there).
-FEATURE_CACHE_VERSION = 4
+#: 5: the speech column (each frame's voice activity).
+FEATURE_CACHE_VERSION = 5
 #: Attributes stored as plain strings; every other string attribute holds JSON.
 PLAIN_ATTRS = ("fingerprint",)
 REBUILD_HINT = (
@@ -183,7 +184,8 @@ class FeatureCache:
         return len(self.spec_len)
 
     def item(self, i: int) -> dict[str, np.ndarray]:
-        """Segment ``i``: spec (F, T) and words (L, D) float32, spec_len, word_len, labels (7,) float32."""
+        """Segment ``i``: spec (F, T) and words (L, D) float32, spec_len, word_len, speech (T,) bool, labels
+        (7,) float32."""
         n = len(self)
         if not -n <= i < n:
             raise IndexError(f"{self.path}: segment index {i} out of range for {n} segments")
@@ -196,8 +198,8 @@ class FeatureCache:
 
     def batch(self, rows: Iterable[int]) -> dict[str, np.ndarray]:
         """Segments ``rows`` (in that order) at once: spec (B, F, T) and words (B, L, D) float16 as
-        stored, spec_len, word_len (B,) int32, labels (B, 7) float32. Rows are read in file order, one
-        chunk each, straight into the output (h5py's list indexing is ~50x slower for this)."""
+        stored, spec_len, word_len (B,) int32, speech (B, T) bool, labels (B, 7) float32. Rows are read in
+        file order, one chunk each, straight into the output (h5py's list indexing is ~50x slower for this)."""
         rows = np.asarray(rows, dtype=np.int64).reshape(-1)
         n = len(self)
         if rows.size and (rows.min() < 0 or rows.max() >= n):
@@ -207,6 +209,7 @@ class FeatureCache:
             **out,
             "spec_len": self.spec_len[rows],
             "word_len": self.word_len[rows],
+            "speech": self.speech[rows],
             "labels": self.labels[rows],
         }
 
@@ -252,6 +255,7 @@ class FeatureCache:
     audio = property(lambda self: self.column("audio"), doc="(N,) the audio file each segment is cut from")
     spec_len = property(lambda self: self.column("spec_len"), doc="(N,) real spectrogram frames")
     word_len = property(lambda self: self.column("word_len"), doc="(N,) real words")
+    speech = property(lambda self: self.column("speech"), doc="(N, T) frames the detector hears as speech")
 
     @property
     def attrs(self) -> dict[str, Any]:

@@ -3,8 +3,9 @@
 docs/choices.md, "Features": mono, 8 kHz, STFT with a periodic Hamming window of 800 samples, hop 160 (20 ms),
 centred frames; the 401 bins (0-4 kHz) lose the Nyquist bin and neighbouring pairs are averaged into 200
 rows; power in dB relative to the segment's own maximum, clipped to the top 80 dB and scaled so 0 is
-silence and 1 the loudest bin; 400 frames (8 s), shorter audio zero-padded and its length kept.
-Independent of torch and Lightning: the cache builder and ``predict`` both call it.
+silence and 1 the loudest bin; 400 frames (8 s), shorter audio zero-padded and its length kept. Beside it,
+each frame's speech flag from a voice activity detector (:mod:`mosei_attn.data.features.vad`).
+Independent of torch and Lightning: the cache builder and ``predict`` both call it (:meth:`AudioFeatures.extract`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 import scipy.fft
 
 from mosei_attn.data.features.audio import resample
+from mosei_attn.data.features.vad import check_vad_settings, speech_frames
 
 #: Power at or below this (linear, audio in [-1, 1]) counts as digital silence: its dB is clipped to it
 #: and it scales to 0, so all-zero audio gives an all-zero spectrogram instead of NaN or a flat 1.
@@ -65,7 +67,8 @@ class _SettingsMixin:
 
 @dataclass(frozen=True)
 class AudioFeatures(_SettingsMixin):
-    """Spectrogram settings. Rates in Hz, lengths in samples at ``sample_rate``, ``top_db`` in dB."""
+    """Spectrogram settings. Rates in Hz, lengths in samples at ``sample_rate``, ``top_db`` in dB;
+    ``vad_mode`` and ``vad_frame_ms``: the voice activity detector's aggressiveness (0-3) and frame (ms)."""
 
     sample_rate: int = 8000
     n_fft: int = 800
@@ -75,6 +78,8 @@ class AudioFeatures(_SettingsMixin):
     top_db: float = 80.0
     freq_bins: int = 200
     max_frames: int = 400
+    vad_mode: int = 1
+    vad_frame_ms: int = 30
 
     def __post_init__(self) -> None:
         for name in ("sample_rate", "n_fft", "win_length", "hop_length", "freq_bins", "max_frames"):
@@ -90,6 +95,7 @@ class AudioFeatures(_SettingsMixin):
         if self.top_db <= 0:
             raise ValueError(f"AudioFeatures.top_db must be positive, got {self.top_db}")
         _periodic_window(self.window, 1)  # fail early on an unknown window name
+        check_vad_settings(self.vad_mode, self.vad_frame_ms)
 
     @property
     def bin_group(self) -> int:
@@ -141,6 +147,23 @@ class AudioFeatures(_SettingsMixin):
         builder, predict) pass at most ``seconds_seen`` seconds, so it is the loudest bin of the part the
         model sees.
         """
+        return self._spectrogram(self._signal(audio, sr, source))
+
+    def extract(
+        self, audio: np.ndarray, sr: int, source: str | None = None
+    ) -> tuple[np.ndarray, int, np.ndarray]:
+        """What the feature cache stores and ``predict`` computes for one cut: :meth:`compute`'s spectrogram
+        and length, and its frames' speech mask (max_frames,) bool (False past the length)."""
+        x = self._signal(audio, sr, source)
+        spec, length = self._spectrogram(x)
+        speech = np.zeros(self.max_frames, dtype=bool)
+        speech[:length] = speech_frames(
+            x, self.sample_rate, self.hop_length, length, self.vad_mode, self.vad_frame_ms
+        )
+        return spec, length, speech
+
+    def _signal(self, audio: np.ndarray, sr: int, source: str | None) -> np.ndarray:
+        """``audio`` (samples[, channels]) at ``sr`` Hz as checked mono float32 at ``sample_rate``."""
         where = f"{source}: " if source else ""
         x = np.asarray(audio, dtype=np.float32)
         if x.ndim == 2:
@@ -154,7 +177,10 @@ class AudioFeatures(_SettingsMixin):
                 f"{where}sample rate {sr} Hz is below the feature rate {self.sample_rate} Hz "
                 f"(it cannot represent 0-{self.sample_rate // 2} Hz)"
             )
-        x = resample(x, sr, self.sample_rate)
+        return resample(x, sr, self.sample_rate)
+
+    def _spectrogram(self, x: np.ndarray) -> tuple[np.ndarray, int]:
+        """:meth:`compute` of mono ``x`` already at ``sample_rate``."""
         power = self._grouped_power(x)  # (frames, F)
         # The reference is the whole segment's maximum; dB only for the frames kept (log is monotonic).
         db_max = 10.0 * np.log10(max(float(power.max()), POWER_FLOOR))
