@@ -72,9 +72,14 @@ def librosa_spectrogram(librosa, fa: AudioFeatures, x: np.ndarray, sr: int) -> n
     """The same spectrogram with librosa: its resampler (soxr_hq), STFT, power_to_db(ref=max, top_db)."""
     x = librosa.resample(x, orig_sr=sr, target_sr=fa.sample_rate, res_type="soxr_hq")
     stft = librosa.stft(
-        x, n_fft=fa.n_fft, hop_length=fa.hop_length, win_length=fa.win_length, window=fa.window,
-        center=True, pad_mode="constant",
-    )  # fmt: skip
+        x,
+        n_fft=fa.n_fft,
+        hop_length=fa.hop_length,
+        win_length=fa.win_length,
+        window=fa.window,
+        center=True,
+        pad_mode="constant",
+    )
     power = (np.abs(stft[:-1]) ** 2).reshape(fa.freq_bins, fa.bin_group, -1).mean(axis=1)  # (F, frames)
     db = librosa.power_to_db(power, ref=np.max, amin=1e-10, top_db=fa.top_db)
     out = np.zeros((fa.freq_bins, fa.max_frames), dtype=np.float32)
@@ -262,9 +267,13 @@ def run_sampled(cmd: list[str], log: Path) -> dict[str, float]:
 def data_overrides(work: Path, root: Path, videos: int, tag: str) -> list[str]:
     """Overrides for a synthetic corpus of ``videos`` videos (seed 1) at ``root``, paper shapes, under work."""
     return [
-        f"data.root={root}", f"data.write_corpus.n_videos={videos}", "data.write_corpus.seed=1", "data/audio=paper",
-        f"paths.cache_dir={work / f'{tag}_cache'}", f"paths.log_dir={work / f'{tag}_logs'}",
-    ]  # fmt: skip
+        f"data.root={root}",
+        f"data.write_corpus.n_videos={videos}",
+        "data.write_corpus.seed=1",
+        "data/audio=paper",
+        f"paths.cache_dir={work / f'{tag}_cache'}",
+        f"paths.log_dir={work / f'{tag}_logs'}",
+    ]
 
 
 def big_cache(work: Path, videos: int, small_videos: int) -> dict:
@@ -274,10 +283,18 @@ def big_cache(work: Path, videos: int, small_videos: int) -> dict:
     write_synthetic_corpus(root, n_videos=videos, seed=1)
     print(f"big corpus: {videos} videos ready in {time.perf_counter() - t0:.0f} s (reused when present)")
     train = [
-        sys.executable, "-m", "mosei_attn.train", "experiment=paper_attention", "data.num_workers=2", "logger=csv",
-        "callbacks.progress_bar=null", "trainer.max_epochs=1", "++trainer.limit_train_batches=12",
-        "++trainer.limit_val_batches=4", "++trainer.limit_test_batches=4",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "mosei_attn.train",
+        "experiment=paper_attention",
+        "data.num_workers=2",
+        "logger=csv",
+        "callbacks.progress_bar=null",
+        "trainer.max_epochs=1",
+        "++trainer.limit_train_batches=12",
+        "++trainer.limit_val_batches=4",
+        "++trainer.limit_test_batches=4",
+    ]
     runs = {
         "prepare": [sys.executable, "-m", "mosei_attn.prepare", *data_overrides(work, root, videos, "big")],
         "train": [*train, *data_overrides(work, root, videos, "big")],
@@ -327,9 +344,11 @@ def extraction_rates(segments, fingerprint: str, work: Path, seconds: float) -> 
     size = builds[cores][1].stat().st_size
     print(f"  cache: {size / len(segments) / 1024:.1f} KiB per segment")
     return {
-        "all": seconds / builds[cores][0], "one": seconds / builds[1][0], "no_vad": seconds / no_vad[0],
+        "all": seconds / builds[cores][0],
+        "one": seconds / builds[1][0],
+        "no_vad": seconds / no_vad[0],
         "cache": work / f"cache{cores}",
-    }  # fmt: skip
+    }
 
 
 def main() -> None:

@@ -97,9 +97,14 @@ def datamodule(work: Path, videos: int, tiny: bool, cuda: bool) -> tuple[MoseiDa
     write_synthetic_corpus(root, n_videos=videos, seed=1, workers=workers)
     corpus = functools.partial(MoseiCorpus, root, folds=root / FOLDS_FILE, word_dim=text["dim"])
     dm = MoseiDataModule(
-        corpus, name="gpu_bench", cache_dir=str(work / "cache"), feature_workers=workers, audio=audio,
-        text=text, pin_memory=cuda,
-    )  # fmt: skip
+        corpus,
+        name="gpu_bench",
+        cache_dir=str(work / "cache"),
+        feature_workers=workers,
+        audio=audio,
+        text=text,
+        pin_memory=cuda,
+    )
     dm.prepare_data()
     dm.setup()
     return dm, model
@@ -147,9 +152,15 @@ def measure(model, opt, dm: MoseiDataModule, batch: int, args, device: torch.dev
     data = dm.dataset("train")
     sampler = RandomSampler(data, num_samples=batch * (args.warmup + args.steps + 1))  # shuffles, repeated
     loader = DataLoader(
-        data, batch_size=batch, sampler=sampler, num_workers=args.workers, collate_fn=collate_batch,
-        pin_memory=cuda, persistent_workers=args.workers > 0, drop_last=True,
-    )  # fmt: skip
+        data,
+        batch_size=batch,
+        sampler=sampler,
+        num_workers=args.workers,
+        collate_fn=collate_batch,
+        pin_memory=cuda,
+        persistent_workers=args.workers > 0,
+        drop_last=True,
+    )
     batches = iter(loader)
     try:
         if cuda:

@@ -188,8 +188,13 @@ def study(args: argparse.Namespace, argv: list[str]) -> None:
     print(
         f"{len(dm.dataset('train'))} training segments in {args.workdir} ({time.perf_counter() - t0:.0f} s)"
     )
-    work = dict(models=args.models, seeds=args.seeds, epochs=args.epochs, train=args.train_segments,
-                 val=args.val_segments)  # fmt: skip
+    work = dict(
+        models=args.models,
+        seeds=args.seeds,
+        epochs=args.epochs,
+        train=args.train_segments,
+        val=args.val_segments,
+    )
     results = []
     print(f"{'jobs':>4} {'job':>4} {'samples/s':>10} {'step ms':>8} {'wait %':>7} {'MFU %':>6} {'GiB':>6}")
     for n in args.jobs:
@@ -197,19 +202,37 @@ def study(args: argparse.Namespace, argv: list[str]) -> None:
         for j in r["per_job"]:
             mfu = f"{100 * j['mfu']:6.1f}" if j["mfu"] is not None else "     -"
             gib = f"{j['peak_gib']:6.1f}" if j["peak_gib"] is not None else "     -"
-            print(f"{n:>4} {j['job']:>4} {j['samples_per_s']:10.0f} {j['step_ms']:8.1f} "
-                  f"{100 * j['data_wait']:7.1f} {mfu} {gib}")  # fmt: skip
-        print(f"{n:>4}  all {r['aggregate_samples_per_s']:10.0f}   study projected "
-              f"{r['projected_study_s'] / 60:.1f} min", flush=True)  # fmt: skip
+            print(
+                f"{n:>4} {j['job']:>4} {j['samples_per_s']:10.0f} {j['step_ms']:8.1f} "
+                f"{100 * j['data_wait']:7.1f} {mfu} {gib}"
+            )
+        print(
+            f"{n:>4}  all {r['aggregate_samples_per_s']:10.0f}   study projected "
+            f"{r['projected_study_s'] / 60:.1f} min",
+            flush=True,
+        )
         results.append(r)
     best = max(results, key=lambda r: r["aggregate_samples_per_s"])
-    print(json.dumps({
-        "device": results[0]["per_job"][0]["device"], "batch": args.batch, "steps": args.steps,
-        "precision": args.precision, "compile": args.compile, "compile_mode": args.compile_mode,
-        "tiny": args.tiny, "videos": args.videos, "train_segments_cached": len(dm.dataset("train")),
-        "study": work, "val_cost": VAL_COST, "results": results,
-        "best_n_jobs": best["n_jobs"], "best_projected_study_s": best["projected_study_s"],
-    }))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "device": results[0]["per_job"][0]["device"],
+                "batch": args.batch,
+                "steps": args.steps,
+                "precision": args.precision,
+                "compile": args.compile,
+                "compile_mode": args.compile_mode,
+                "tiny": args.tiny,
+                "videos": args.videos,
+                "train_segments_cached": len(dm.dataset("train")),
+                "study": work,
+                "val_cost": VAL_COST,
+                "results": results,
+                "best_n_jobs": best["n_jobs"],
+                "best_projected_study_s": best["projected_study_s"],
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -165,9 +165,13 @@ def main() -> None:
             speech = flags[idx]
             cls = EMOTIONS[int(np.argmax(seg.labels[1:]))]
             for key, m in (
-                ("word", tr["word"]), ("pause", tr["pause"]), ("margin", tr["margin"]),
-                ("stress", tr["stress"]), (f"stress {cls}", tr["stress"]), (f"stress {mode}", tr["stress"]),
-            ):  # fmt: skip
+                ("word", tr["word"]),
+                ("pause", tr["pause"]),
+                ("margin", tr["margin"]),
+                ("stress", tr["stress"]),
+                (f"stress {cls}", tr["stress"]),
+                (f"stress {mode}", tr["stress"]),
+            ):
                 hits[key][0] += int(speech[m].sum())
                 hits[key][1] += int(m.sum())
         row = {k: 100 * s / max(t, 1) for k, (s, t) in hits.items()}

@@ -40,9 +40,12 @@ def segment_features(
     spec, spec_len, speech = audio.extract(wav, sr, source=source)
     words, word_len = text.compute(vectors, source=source)
     return {
-        "spec": spec.astype(FEATURE_DTYPE), "spec_len": np.asarray(spec_len), "speech": speech,
-        "words": words.astype(FEATURE_DTYPE), "word_len": np.asarray(word_len),
-    }  # fmt: skip
+        "spec": spec.astype(FEATURE_DTYPE),
+        "spec_len": np.asarray(spec_len),
+        "speech": speech,
+        "words": words.astype(FEATURE_DTYPE),
+        "word_len": np.asarray(word_len),
+    }
 
 
 def to_batch(item: dict[str, np.ndarray], device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:

@@ -21,11 +21,22 @@ def drawn(monkeypatch, tmp_path):
     highlight = np.zeros(200, dtype=bool)
     highlight[40:72] = True
     plots.plot_prediction(
-        rng.random((100, 200)), tmp_path / "a.png", attention=attention,
-        words="one two three four five six seven eight nine ten".split(), probs=[0.1, 0.5, 0.1, 0.1, 0.1, 0.1],
-        names=NAMES, spec_len=180, n_words=5, hop_seconds=0.04, max_hz=4000, title="seg[0]",
-        highlight=highlight, highlight_label="stressed words", weights=np.ones(200), true=(2,),
-    )  # fmt: skip
+        rng.random((100, 200)),
+        tmp_path / "a.png",
+        attention=attention,
+        words="one two three four five six seven eight nine ten".split(),
+        probs=[0.1, 0.5, 0.1, 0.1, 0.1, 0.1],
+        names=NAMES,
+        spec_len=180,
+        n_words=5,
+        hop_seconds=0.04,
+        max_hz=4000,
+        title="seg[0]",
+        highlight=highlight,
+        highlight_label="stressed words",
+        weights=np.ones(200),
+        true=(2,),
+    )
     return figures[0]
 
 
@@ -45,8 +56,12 @@ def test_columns_are_named_as_pooled_word_pairs(drawn) -> None:
     matrix_ax = next(ax for ax in drawn.axes if "after the text CNN" in ax.get_xlabel())
     assert "pooled word pairs (2 words each)" in matrix_ax.get_xlabel()
     assert [t.get_text() for t in matrix_ax.get_xticklabels()] == [
-        "one two", "three four", "five six", "seven eight", "nine ten"
-    ]  # fmt: skip
+        "one two",
+        "three four",
+        "five six",
+        "seven eight",
+        "nine ten",
+    ]
 
 
 def test_highlighted_span_and_its_outline_have_legends(drawn) -> None:

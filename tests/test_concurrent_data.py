@@ -67,11 +67,22 @@ def test_two_processes_on_an_empty_data_folder_build_once_and_both_succeed(tmp_p
     args = [a.replace("debug=", "+debug=") for a in TINY if a.startswith(("debug=", "data."))]
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", RACER, str(marks), *args, f"paths.data_dir={data}", f"paths.log_dir={tmp_path}/logs{i}"],
-            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                "-c",
+                RACER,
+                str(marks),
+                *args,
+                f"paths.data_dir={data}",
+                f"paths.log_dir={tmp_path}/logs{i}",
+            ],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for i in range(2)
-    ]  # fmt: skip
+    ]
     outs = [p.communicate(timeout=TIMEOUT_S) for p in procs]
     for p, (out, err) in zip(procs, outs, strict=True):
         assert p.returncode == 0, out[-2000:] + err[-4000:]

@@ -39,9 +39,13 @@ runpy.run_module(module, run_name="__main__")
 def start(code: str, *args: str) -> subprocess.Popen:
     env = {"WANDB_MODE": "disabled", "MPLBACKEND": "Agg", "HYDRA_FULL_ERROR": "1"}
     return subprocess.Popen(
-        [sys.executable, "-c", code, *args], cwd=REPO, env={**os.environ, **env},
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [sys.executable, "-c", code, *args],
+        cwd=REPO,
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def finish(procs: list[subprocess.Popen]) -> None:
@@ -131,9 +135,17 @@ def test_a_dead_or_requeued_owner_is_taken_over_and_another_hosts_is_not(tmp_pat
 def test_parallel_launcher_runs_two_jobs_each_in_its_own_folder(data_dir, tmp_path):
     logs = tmp_path / "logs"
     proc = run_module(
-        "mosei_attn.train", "-m", "model=shallow", "seed=1,2", "hydra/launcher=parallel",
-        "hydra.launcher.n_jobs=2", *TINY, *FAST, f"paths.data_dir={data_dir}", f"paths.log_dir={logs}",
-    )  # fmt: skip
+        "mosei_attn.train",
+        "-m",
+        "model=shallow",
+        "seed=1,2",
+        "hydra/launcher=parallel",
+        "hydra.launcher.n_jobs=2",
+        *TINY,
+        *FAST,
+        f"paths.data_dir={data_dir}",
+        f"paths.log_dir={logs}",
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
     (sweep,) = (logs / "multirun").iterdir()
     jobs = sorted(p for p in sweep.iterdir() if p.is_dir() and not p.name.startswith("."))

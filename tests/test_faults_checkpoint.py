@@ -40,8 +40,11 @@ def cli_run(data_dir, tmp_path_factory):
     args = [*TINY, f"paths.data_dir={data_dir}", "test=false", f"trainer.max_epochs={EPOCHS}"]
     proc = subprocess.run(
         [sys.executable, "-m", "mosei_attn.train", *args, f"hydra.run.dir='{folder}'"],
-        env=cli_env(), capture_output=True, text=True, timeout=TIMEOUT_S,
-    )  # fmt: skip
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return folder
 

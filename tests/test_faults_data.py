@@ -60,9 +60,14 @@ def corpus_with(tmp_path, faults: dict[str, object], good: int = 4):
 def datamodule(root, folds, tmp_path, strict: bool = False) -> MoseiDataModule:
     corpus = functools.partial(MoseiCorpus, root, folds=folds, word_dim=WORD_DIM, strict=strict)
     return MoseiDataModule(
-        corpus, name="faults", cache_dir=str(tmp_path / "cache"), audio=AUDIO,
-        text={"max_words": 4, "dim": WORD_DIM}, feature_workers=1, strict=strict,
-    )  # fmt: skip
+        corpus,
+        name="faults",
+        cache_dir=str(tmp_path / "cache"),
+        audio=AUDIO,
+        text={"max_words": 4, "dim": WORD_DIM},
+        feature_workers=1,
+        strict=strict,
+    )
 
 
 def truncated(path):
@@ -172,11 +177,20 @@ def write_sdk_labels(path, data: dict, dimension_names) -> None:
     """A labels csd written the way the SDK's deploy writes it: gzip level 9, and every metadata value
     stored as ``str(value)`` in a (1,) variable-length string (Python's repr: single quotes)."""
     metadata = {
-        "root name": "All Labels", "computational sequence description": "Labels", "dimension names":
-        dimension_names, "computational sequence version": 1.0, "alignment compatible": True,
-        "dataset name": "CMU-MOSEI", "dataset version": 1.0, "creator": "x", "contact": "x",
-        "featureset bib citation": "x", "dataset bib citation": "x", "uuid": "8f7c", "md5": None,
-    }  # fmt: skip
+        "root name": "All Labels",
+        "computational sequence description": "Labels",
+        "dimension names": dimension_names,
+        "computational sequence version": 1.0,
+        "alignment compatible": True,
+        "dataset name": "CMU-MOSEI",
+        "dataset version": 1.0,
+        "creator": "x",
+        "contact": "x",
+        "featureset bib citation": "x",
+        "dataset bib citation": "x",
+        "uuid": "8f7c",
+        "md5": None,
+    }
     if dimension_names is None:
         del metadata["dimension names"]
     with h5py.File(path, "w") as f:
@@ -242,10 +256,21 @@ def test_prepare_prints_what_was_skipped(tmp_path, capsys):
         tmp_path, {"corrupt": WAV_FAULTS["corrupt"], "partial": lambda p: sf.write(p, tone(1.0), SR)}
     )
     shapes = [f"data.audio.{k}={v}" for k, v in AUDIO.items()]
-    cfg = compose_config("prepare", [
-        "data=mosei", f"data.root={root}", f"data.corpus.folds={folds}", "data.name=faults", f"data.text.dim={WORD_DIM}",
-        "data.text.max_words=4", "data.feature_workers=1", f"paths.data_dir={tmp_path}", *shapes,
-    ], tmp_path / "out")  # fmt: skip
+    cfg = compose_config(
+        "prepare",
+        [
+            "data=mosei",
+            f"data.root={root}",
+            f"data.corpus.folds={folds}",
+            "data.name=faults",
+            f"data.text.dim={WORD_DIM}",
+            "data.text.max_words=4",
+            "data.feature_workers=1",
+            f"paths.data_dir={tmp_path}",
+            *shapes,
+        ],
+        tmp_path / "out",
+    )
     for _ in range(2):  # built, then reused: the report comes from the cache
         prepare_cache(cfg)
         out = capsys.readouterr().out

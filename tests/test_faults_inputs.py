@@ -201,8 +201,12 @@ def test_a_manifest_explains_relative_paths_and_flags_audio_shared_by_splits(fol
     with pytest.raises(ValueError, match=r"relative to the manifest's folder"):
         ManifestCorpus(sub / "m.csv", vectors, min_examples=1).scan()
     shutil.copy(folder / "wav" / "a16k.wav", folder / "wav" / "copy.wav")
-    rows = [["wav/a16k.wav", "hello", "happy", "train"], ["wav/copy.wav", "hello", "happy", "test"],
-            ["wav/b44k.wav", "hello", "sad", "train"], ["wav/b44k.wav", "hello", "sad", "valid"]]  # fmt: skip
+    rows = [
+        ["wav/a16k.wav", "hello", "happy", "train"],
+        ["wav/copy.wav", "hello", "happy", "test"],
+        ["wav/b44k.wav", "hello", "sad", "train"],
+        ["wav/b44k.wav", "hello", "sad", "valid"],
+    ]
     write_csv(folder / "m.csv", header, rows)
     with caplog.at_level(logging.WARNING):
         ManifestCorpus(folder / "m.csv", vectors, min_examples=1).scan()

@@ -42,8 +42,15 @@ ZERO = [1.0, 0, 0, 0, 0, 0, 0]
 
 @pytest.mark.parametrize("rule", ["argmax", "plurality", "majority", "multilabel"])
 def test_nan_and_negative_intensities_never_become_targets(rule):
-    labels = np.array([[0, NAN, NAN, NAN, NAN, NAN, NAN], [0, 1, NAN, 0, 0, 0, 0], [0, -1, 0, 0, 0, 0, 0],
-                       [-2.5, 0, 0, 1, 0, 0, 0]], np.float32)  # fmt: skip
+    labels = np.array(
+        [
+            [0, NAN, NAN, NAN, NAN, NAN, NAN],
+            [0, 1, NAN, 0, 0, 0, 0],
+            [0, -1, 0, 0, 0, 0, 0],
+            [-2.5, 0, 0, 1, 0, 0, 0],
+        ],
+        np.float32,
+    )
     targets, keep = derive_targets(labels, rule)
     assert keep.tolist() == [False, False, False, True]  # a negative sentiment is fine
     assert len(targets) == 1 and (targets[0] == 2 if rule != "multilabel" else targets[0][2] == 1)
@@ -93,11 +100,25 @@ def test_all_zero_rows_under_argmax_are_counted_per_split(tmp_path, caplog):
 
 
 def tiny_train_cfg(root, folds, tmp_path, *extra):
-    return compose_config("train", [
-        "data=mosei", f"data.root={root}", f"data.corpus.folds={folds}", "data.name=faults", f"data.text.dim={WORD_DIM}",
-        "debug=tiny_shapes", "data.feature_workers=1", "data.batch_size=2", "logger=csv", "callbacks.progress_bar=null",
-        "trainer.accelerator=cpu", f"paths.data_dir={tmp_path}", *extra,
-    ], tmp_path / "run")  # fmt: skip
+    return compose_config(
+        "train",
+        [
+            "data=mosei",
+            f"data.root={root}",
+            f"data.corpus.folds={folds}",
+            "data.name=faults",
+            f"data.text.dim={WORD_DIM}",
+            "debug=tiny_shapes",
+            "data.feature_workers=1",
+            "data.batch_size=2",
+            "logger=csv",
+            "callbacks.progress_bar=null",
+            "trainer.accelerator=cpu",
+            f"paths.data_dir={tmp_path}",
+            *extra,
+        ],
+        tmp_path / "run",
+    )
 
 
 @pytest.mark.parametrize("empty", ["val", "test"])

@@ -73,8 +73,9 @@ def test_val_ua_best_survives_a_resume(stalled, data_dir, tmp_path):
     last = run / "checkpoints" / "last.ckpt"
     ckpt = torch.load(last, weights_only=False)
     ua = ckpt[UA_BEST_KEY]
-    assert ua == pytest.approx(float(ckpt["callbacks"][next(k for k in ckpt["callbacks"] if "val/ua" in k)]
-                                     ["best_model_score"]))  # fmt: skip
+    assert ua == pytest.approx(
+        float(ckpt["callbacks"][next(k for k in ckpt["callbacks"] if "val/ua" in k)]["best_model_score"])
+    )
     ckpt[UA_BEST_KEY] = 0.999  # as if an earlier epoch had done better than any to come
     torch.save(ckpt, last)
     metrics, _ = train(

@@ -53,20 +53,24 @@ def write_csv(path, header: list[str], rows: list[list]) -> None:
 
 def test_csv_named_emotions_good_and_bad_rows(folder, vectors, caplog):
     header = ["audio", "start", "end", "text", "emotion", "split"]
-    write_csv(folder / "m.csv", header, [
-        ["wav/a16k.wav", "0.1", "0.6", "Hello, world! xyzzy", "happy", "train"],   # row 2: good
-        ["wav/b44k.wav", "", "", "so sad", "sad", "VAL"],                          # row 3: good, whole file
-        ["wav/missing.wav", "", "", "hello", "happy", "test"],                     # row 4
-        ["wav/broken.wav", "", "", "hello", "happy", "test"],                      # row 5
-        ["wav/a16k.wav", "", "", "  ?! ", "happy", "test"],                        # row 6
-        ["wav/a16k.wav", "", "", "qqq zzz", "happy", "test"],                      # row 7
-        ["wav/a16k.wav", "", "", "hello", "bored", "test"],                        # row 8
-        ["wav/a16k.wav", "", "", "hello", "happy", "holdout"],                     # row 9
-        ["wav/a16k.wav", "0.5", "0.5", "hello", "happy", "test"],                  # row 10
-        ["wav/a16k.wav", "2.0", "", "hello", "happy", "test"],                     # row 11: past the end
-        ["wav/a16k.wav", "x", "", "hello", "happy", "test"],                       # row 12
-        ["wav/a16k.wav", "hello"],                                                 # row 13
-    ])  # fmt: skip
+    write_csv(
+        folder / "m.csv",
+        header,
+        [
+            ["wav/a16k.wav", "0.1", "0.6", "Hello, world! xyzzy", "happy", "train"],  # row 2: good
+            ["wav/b44k.wav", "", "", "so sad", "sad", "VAL"],  # row 3: good, whole file
+            ["wav/missing.wav", "", "", "hello", "happy", "test"],  # row 4
+            ["wav/broken.wav", "", "", "hello", "happy", "test"],  # row 5
+            ["wav/a16k.wav", "", "", "  ?! ", "happy", "test"],  # row 6
+            ["wav/a16k.wav", "", "", "qqq zzz", "happy", "test"],  # row 7
+            ["wav/a16k.wav", "", "", "hello", "bored", "test"],  # row 8
+            ["wav/a16k.wav", "", "", "hello", "happy", "holdout"],  # row 9
+            ["wav/a16k.wav", "0.5", "0.5", "hello", "happy", "test"],  # row 10
+            ["wav/a16k.wav", "2.0", "", "hello", "happy", "test"],  # row 11: past the end
+            ["wav/a16k.wav", "x", "", "hello", "happy", "test"],  # row 12
+            ["wav/a16k.wav", "hello"],  # row 13
+        ],
+    )
     corpus = ManifestCorpus(folder / "m.csv", vectors, emotions=["happy", "sad", "neutral"])
     with caplog.at_level(logging.INFO):
         segments, report = corpus.scan()
@@ -81,10 +85,17 @@ def test_csv_named_emotions_good_and_bad_rows(folder, vectors, caplog):
     np.testing.assert_allclose(b.labels, [0, 0, 1, 0])
     assert b.start == 0.0 and b.end == pytest.approx(1.0)  # the 44.1 kHz file's own length
     assert [(row, reason) for row, reason, _ in skipped_rows(report)] == [
-        (4, "missing audio file"), (5, "unreadable audio file"), (6, "empty transcript"),
-        (7, "no known word"), (8, "unknown label"), (9, "bad split"), (10, "start >= end"),
-        (11, "start >= end"), (12, "bad times"), (13, "malformed row"),
-    ]  # fmt: skip
+        (4, "missing audio file"),
+        (5, "unreadable audio file"),
+        (6, "empty transcript"),
+        (7, "no known word"),
+        (8, "unknown label"),
+        (9, "bad split"),
+        (10, "start >= end"),
+        (11, "start >= end"),
+        (12, "bad times"),
+        (13, "malformed row"),
+    ]
     assert report["start >= end"] == 2 and corpus.skipped is report
     assert "missing.wav" in skipped_rows(report)[0][2] and "'bored'" in skipped_rows(report)[4][2]
     assert "skipped 1 row(s): bad split (e.g. row 9" in caplog.text
@@ -92,10 +103,15 @@ def test_csv_named_emotions_good_and_bad_rows(folder, vectors, caplog):
 
 
 def test_emotions_default_to_the_sorted_names_found(folder, vectors):
-    write_csv(folder / "m.csv", ["audio", "text", "emotion", "split"], [
-        ["wav/a16k.wav", "hello", "sad", "train"], ["wav/a16k.wav", "good day", "angry", "test"],
-        ["wav/a16k.wav", "so", "", "test"],
-    ])  # fmt: skip
+    write_csv(
+        folder / "m.csv",
+        ["audio", "text", "emotion", "split"],
+        [
+            ["wav/a16k.wav", "hello", "sad", "train"],
+            ["wav/a16k.wav", "good day", "angry", "test"],
+            ["wav/a16k.wav", "so", "", "test"],
+        ],
+    )
     corpus = ManifestCorpus(folder / "m.csv", vectors, min_examples=1)
     assert corpus.emotion_names == ("angry", "sad")
     assert corpus.label_columns == ("sentiment", "angry", "sad")
@@ -106,10 +122,15 @@ def test_emotions_default_to_the_sorted_names_found(folder, vectors):
 
 def test_iemocap_style_four_classes_keep_the_given_order(folder, vectors):
     emotions = ("neutral", "happy", "sad", "angry")
-    write_csv(folder / "m.csv", ["audio", "text", "emotion", "split"], [
-        ["wav/a16k.wav", "hello", "angry", "train"], ["wav/b44k.wav", "good day", "neutral", "valid"],
-        ["wav/a16k.wav", "so", "excited", "test"],
-    ])  # fmt: skip
+    write_csv(
+        folder / "m.csv",
+        ["audio", "text", "emotion", "split"],
+        [
+            ["wav/a16k.wav", "hello", "angry", "train"],
+            ["wav/b44k.wav", "good day", "neutral", "valid"],
+            ["wav/a16k.wav", "so", "excited", "test"],
+        ],
+    )
     corpus = ManifestCorpus(folder / "m.csv", vectors, emotions=emotions)
     assert corpus.emotion_names == emotions
     segments, report = corpus.scan()
@@ -119,14 +140,24 @@ def test_iemocap_style_four_classes_keep_the_given_order(folder, vectors):
 
 def test_jsonl_intensity_columns(folder, vectors):
     rows = [
-        {"audio": "wav/a16k.wav", "start": 0, "end": 0.5, "text": "good day", "happy": 2.0, "sad": 0,
-         "anger": 1 / 3, "sentiment": 1.5, "split": "validation", "speaker": "s1"},
+        {
+            "audio": "wav/a16k.wav",
+            "start": 0,
+            "end": 0.5,
+            "text": "good day",
+            "happy": 2.0,
+            "sad": 0,
+            "anger": 1 / 3,
+            "sentiment": 1.5,
+            "split": "validation",
+            "speaker": "s1",
+        },
         None,  # a blank line: skipped, but it still counts for the row numbers
         {"audio": "wav/b44k.wav", "text": "hello", "happy": -1, "sad": 0, "anger": 0, "split": "test"},
         "{not json",
         {"audio": "wav/b44k.wav", "text": "hello", "happy": 0, "sad": "", "anger": 0, "split": "test"},
         {"audio": "wav/b44k.wav", "text": "hello", "happy": 0, "sad": 0, "anger": 0, "split": "train"},
-    ]  # fmt: skip
+    ]
     lines = ["" if r is None else r if isinstance(r, str) else json.dumps(r) for r in rows]
     (folder / "m.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
     corpus = ManifestCorpus(folder / "m.jsonl", vectors)
@@ -145,9 +176,14 @@ def test_jsonl_intensity_columns(folder, vectors):
 
 def test_audio_root_and_absolute_paths(folder, vectors, tmp_path_factory):
     elsewhere = tmp_path_factory.mktemp("manifests")
-    write_csv(elsewhere / "m.csv", ["audio", "text", "happy", "split"], [
-        ["a16k.wav", "hello", "1", "train"], [str(folder / "wav" / "b44k.wav"), "day", "0", "test"],
-    ])  # fmt: skip
+    write_csv(
+        elsewhere / "m.csv",
+        ["audio", "text", "happy", "split"],
+        [
+            ["a16k.wav", "hello", "1", "train"],
+            [str(folder / "wav" / "b44k.wav"), "day", "0", "test"],
+        ],
+    )
     corpus = ManifestCorpus(elsewhere / "m.csv", vectors, audio_root=folder / "wav")
     segments, _ = corpus.scan()
     assert [s.audio_path for s in segments] == [folder / "wav" / "a16k.wav", folder / "wav" / "b44k.wav"]
@@ -160,9 +196,14 @@ def test_audio_root_and_absolute_paths(folder, vectors, tmp_path_factory):
 
 
 def test_a_manifest_without_usable_rows_is_an_error(folder, vectors):
-    write_csv(folder / "bad.csv", ["audio", "text", "emotion", "split"], [
-        ["wav/missing.wav", "hello", "happy", "train"], ["wav/a16k.wav", "", "happy", "train"],
-    ])  # fmt: skip
+    write_csv(
+        folder / "bad.csv",
+        ["audio", "text", "emotion", "split"],
+        [
+            ["wav/missing.wav", "hello", "happy", "train"],
+            ["wav/a16k.wav", "", "happy", "train"],
+        ],
+    )
     with pytest.raises(ValueError, match=r"bad\.csv: no usable row.*row 2: missing audio file.*row 3: empty"):
         ManifestCorpus(folder / "bad.csv", vectors, min_examples=1).scan()
 

@@ -62,10 +62,19 @@ def write_folder(root: Path) -> tuple[Path, Path, dict[int, str]]:
 def test_manifest_with_good_and_bad_rows_trains_on_four_emotions(data_dir, tmp_path, caplog, capsys):
     manifest, glove, bad_rows = write_folder(tmp_path)
     tiny = [o for o in TINY if not o.startswith("data.write_corpus.")]  # a manifest has no corpus to write
-    cfg = compose_config("train", [
-        *tiny, f"paths.data_dir={data_dir}", "data=manifest", f"data.corpus.manifest={manifest}",
-        f"data.word_vectors.path={glove}", f"data.text.dim={DIM}", f"data.corpus.emotions=[{','.join(EMOTIONS)}]",
-    ], tmp_path / "run")  # fmt: skip
+    cfg = compose_config(
+        "train",
+        [
+            *tiny,
+            f"paths.data_dir={data_dir}",
+            "data=manifest",
+            f"data.corpus.manifest={manifest}",
+            f"data.word_vectors.path={glove}",
+            f"data.text.dim={DIM}",
+            f"data.corpus.emotions=[{','.join(EMOTIONS)}]",
+        ],
+        tmp_path / "run",
+    )
     with caplog.at_level(logging.INFO):
         metrics, objects = train(cfg)
     warnings = "\n".join(r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING)

@@ -47,9 +47,12 @@ def segment(trained, i: int = 0) -> dict:
     item = ds[i]
     row, cache = int(item["index"]), ds.cache
     return {
-        "wav": dm.corpus().root / AUDIO_DIR / f"{cache.video_id[row]}.wav", "start": float(cache.column("start")[row]),
-        "end": float(cache.column("end")[row]), "text": str(cache.text[row]), "item": item,
-    }  # fmt: skip
+        "wav": dm.corpus().root / AUDIO_DIR / f"{cache.video_id[row]}.wav",
+        "start": float(cache.column("start")[row]),
+        "end": float(cache.column("end")[row]),
+        "text": str(cache.text[row]),
+        "item": item,
+    }
 
 
 def reference(predictor, item) -> np.ndarray:
@@ -94,10 +97,19 @@ def test_other_rates_and_stereo_match_the_datamodule_path(trained, predictor, tm
 
 def test_predict_cli_writes_json_and_figure_and_reports_unknown_words(trained, predictor, tmp_path):
     seg = segment(trained, 1)
-    cfg = compose_config("predict", [
-        f"ckpt_path={trained['ckpt']}", f"audio={seg['wav']}", f"start={seg['start']}", f"end={seg['end']}",
-        f"embeddings_cache={trained['wv']}", "device=cpu", *quote_free_text([f"text={seg['text']}, Qwzx!"]),
-    ], tmp_path / "out")  # fmt: skip
+    cfg = compose_config(
+        "predict",
+        [
+            f"ckpt_path={trained['ckpt']}",
+            f"audio={seg['wav']}",
+            f"start={seg['start']}",
+            f"end={seg['end']}",
+            f"embeddings_cache={trained['wv']}",
+            "device=cpu",
+            *quote_free_text([f"text={seg['text']}, Qwzx!"]),
+        ],
+        tmp_path / "out",
+    )
     payload = predict(cfg)
     saved = json.loads((tmp_path / "out" / "prediction.json").read_text())
     assert saved["unknown_words"] == ["Qwzx"] and saved["words_used"] == int(seg["item"]["word_len"])
@@ -165,8 +177,16 @@ def test_free_text_survives_hydra_override_parsing():
 
 
 def test_multilabel_prediction_lists_every_present_emotion():
-    pred = Prediction(np.array([0.9, 0.2, 0.6]), ("a", "b", "c"), True, ["w"], [], {
-        "spec_len": torch.tensor([3]), "word_len": torch.tensor([1])}, None, 1.0)  # fmt: skip
+    pred = Prediction(
+        np.array([0.9, 0.2, 0.6]),
+        ("a", "b", "c"),
+        True,
+        ["w"],
+        [],
+        {"spec_len": torch.tensor([3]), "word_len": torch.tensor([1])},
+        None,
+        1.0,
+    )
     d = pred.to_dict()
     assert d["present"] == ["a", "c"] and d["predicted"] == "a"
     assert "predicted: a" in pred.describe("clip.wav")

@@ -76,9 +76,17 @@ class ToyCorpus:
         for i, path in enumerate(self.input_files()):
             labels = np.array([0.0, 1.0 - i % 2, float(i % 2)], dtype=np.float32)
             yield Segment(
-                video_id=path.stem, index=0, start=0.0, end=1.0, words=("a", "b"), word_vectors=self.vectors[i],
-                labels=labels, fold=FOLDS[i % len(FOLDS)], audio_path=path, text="a b",
-            )  # fmt: skip
+                video_id=path.stem,
+                index=0,
+                start=0.0,
+                end=1.0,
+                words=("a", "b"),
+                word_vectors=self.vectors[i],
+                labels=labels,
+                fold=FOLDS[i % len(FOLDS)],
+                audio_path=path,
+                text="a b",
+            )
 
     def scan(self) -> tuple[list[Segment], SkipReport]:
         return list(self.iter_segments()), SkipReport("toy reader")

@@ -149,10 +149,19 @@ class MoseiDataModule(L.LightningDataModule):
             return path
         segments, skipped = corpus.scan()
         return build_cache(
-            segments, self.audio, self.text, cache_dir=self.cache_dir, name=self.name, fingerprint=fingerprint,
-            extra_attrs={"corpus_root": str(corpus.root)}, skipped=skipped, workers=self.feature_workers,
-            strict=self.strict, emotion_names=corpus.emotion_names, label_columns=corpus.label_columns,
-        )  # fmt: skip
+            segments,
+            self.audio,
+            self.text,
+            cache_dir=self.cache_dir,
+            name=self.name,
+            fingerprint=fingerprint,
+            extra_attrs={"corpus_root": str(corpus.root)},
+            skipped=skipped,
+            workers=self.feature_workers,
+            strict=self.strict,
+            emotion_names=corpus.emotion_names,
+            label_columns=corpus.label_columns,
+        )
 
     def setup(self, stage: str | None = None) -> None:
         if self._splits:
@@ -209,8 +218,12 @@ class MoseiDataModule(L.LightningDataModule):
                     first = self.corpus_emotions[0] if self.corpus_emotions else "the first emotion"
                     log.warning(
                         "%s: %d %s segment(s) have no emotion (all intensities 0): label rule 'argmax' makes "
-                        "them %r", name, n, split, first,
-                    )  # fmt: skip
+                        "them %r",
+                        name,
+                        n,
+                        split,
+                        first,
+                    )
                 elif n:
                     log.warning("%s: %d %s segment(s) dropped: %s", name, n, split, why)
         return report
@@ -227,8 +240,15 @@ class MoseiDataModule(L.LightningDataModule):
                 if split == "train"
                 else "their recall is not measured (UA averages the rest)"
             )
-            log.warning("%s: no %s example of %s: %s (%s counts %s)", name, split, absent, why, split,
-                        dict(zip(names, counts.tolist(), strict=True)))  # fmt: skip
+            log.warning(
+                "%s: no %s example of %s: %s (%s counts %s)",
+                name,
+                split,
+                absent,
+                why,
+                split,
+                dict(zip(names, counts.tolist(), strict=True)),
+            )
 
     def callbacks(self) -> list[L.Callback]:
         """The callbacks the data's extras need (after :meth:`setup`): e.g. the cue metrics of a corpus

@@ -58,5 +58,8 @@ def warn_shared_audio(segments: Iterable[Segment], source: str | Path) -> None:
     log.warning(
         "%s: the same audio in more than one split (%d recording(s)): %s%s. Segments of one recording in the "
         "training and the test split make the test figures look better than they are",
-        source, len(shared), named, "; ..." if len(shared) > MAX_NAMED else "",
-    )  # fmt: skip
+        source,
+        len(shared),
+        named,
+        "; ..." if len(shared) > MAX_NAMED else "",
+    )

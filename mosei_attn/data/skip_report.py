@@ -17,11 +17,20 @@ NONFINITE_AUDIO = "NaN or infinite audio samples"
 #: Why a segment is left out. The reader finds the first group; the feature cache builder, which reads the
 #: audio, the second. "malformed transcript line" counts lines (their segments keep their words, not a text).
 SKIP_REASONS: tuple[str, ...] = (
-    "no audio file", "no words", "zero length", "not in a fold", "unreadable csd entry",
-    "label not a number", "negative emotion intensity", "malformed transcript line",
-    "unreadable audio file", "audio sample rate too low", "starts past the end of its audio", "empty audio cut",
+    "no audio file",
+    "no words",
+    "zero length",
+    "not in a fold",
+    "unreadable csd entry",
+    "label not a number",
+    "negative emotion intensity",
+    "malformed transcript line",
+    "unreadable audio file",
+    "audio sample rate too low",
+    "starts past the end of its audio",
+    "empty audio cut",
     NONFINITE_AUDIO,
-)  # fmt: skip
+)
 #: Examples kept per reason.
 MAX_EXAMPLES = 3
 

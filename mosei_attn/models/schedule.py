@@ -41,5 +41,9 @@ def extend_cosine(trainer: Any, planned_epochs: int | None) -> None:
         lrs = ", ".join(f"{lr:.3g}" for lr in s._last_lr)
         log.info(
             "the run's cosine schedule was planned for %d epochs, now %d: it goes on at lr %s (epoch %d of %d)",
-            old, planned_epochs, lrs, s.last_epoch, planned_epochs,
-        )  # fmt: skip
+            old,
+            planned_epochs,
+            lrs,
+            s.last_epoch,
+            planned_epochs,
+        )

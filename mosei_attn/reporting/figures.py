@@ -82,14 +82,26 @@ def attention_examples(
             f"{cache.segment_id[row]}{tag}: true {_target_name(item['target'], names)}, "
             f"predicted {names[int(probs.argmax())]} ({probs.max():.2f})"
         )
-        paths.append(plots.plot_prediction(
-            item["spec"][0].numpy(), out_dir / f"attention_{k}.png", attention=attention,
-            words=str(cache.text[row]).split(), probs=probs, names=names, spec_len=int(item["spec_len"]),
-            n_words=word_columns(int(item["word_len"]), item["words"].shape[0], attention.shape[1]),
-            hop_seconds=hop_seconds, max_hz=max_hz, multilabel=model.meta.multilabel, title=title,
-            highlight=highlight, highlight_label=highlight_label, weights=weights,
-            true=true_classes(item["target"]),
-        ))  # fmt: skip
+        paths.append(
+            plots.plot_prediction(
+                item["spec"][0].numpy(),
+                out_dir / f"attention_{k}.png",
+                attention=attention,
+                words=str(cache.text[row]).split(),
+                probs=probs,
+                names=names,
+                spec_len=int(item["spec_len"]),
+                n_words=word_columns(int(item["word_len"]), item["words"].shape[0], attention.shape[1]),
+                hop_seconds=hop_seconds,
+                max_hz=max_hz,
+                multilabel=model.meta.multilabel,
+                title=title,
+                highlight=highlight,
+                highlight_label=highlight_label,
+                weights=weights,
+                true=true_classes(item["target"]),
+            )
+        )
     return paths
 
 

@@ -62,9 +62,14 @@ def _write_video(job: tuple) -> dict[str, Any]:
     txt.parent.mkdir(parents=True, exist_ok=True)
     txt.write_text("\n".join(v.transcript) + "\n", encoding="utf-8")
     return {
-        "labels": v.labels, "label_iv": v.label_iv, "words": v.words, "word_iv": v.word_iv,
-        "truth": v.truth, "classes": v.classes, "seconds": v.audio.size / cfg.sample_rate,
-    }  # fmt: skip
+        "labels": v.labels,
+        "label_iv": v.label_iv,
+        "words": v.words,
+        "word_iv": v.word_iv,
+        "truth": v.truth,
+        "classes": v.classes,
+        "seconds": v.audio.size / cfg.sample_rate,
+    }
 
 
 def _metadata(description: str, dims: list[str] | None) -> dict[str, Any]:

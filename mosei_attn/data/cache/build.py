@@ -148,8 +148,11 @@ def _warn_old_formats(path: Path, name: str) -> None:
             log.warning(
                 "%s: feature cache of format version %d, this code reads version %d: building %s instead "
                 "(the old file is not used; delete it to free the space)",
-                other, version, FEATURE_CACHE_VERSION, path.name,
-            )  # fmt: skip
+                other,
+                version,
+                FEATURE_CACHE_VERSION,
+                path.name,
+            )
 
 
 def _row_writer(ds: h5py.Dataset):

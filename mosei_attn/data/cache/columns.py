@@ -14,9 +14,16 @@ from mosei_attn.files import to_json
 
 #: Attributes build_cache writes itself; extra_attrs may not override them.
 RESERVED_ATTRS = (
-    "emotion_names", "label_columns", "features", "fingerprint", "counts", "format_version", "audio_notes",
-    "skipped", "skipped_examples",  # the build's own skip report (tally.extraction_attrs)
-)  # fmt: skip
+    "emotion_names",
+    "label_columns",
+    "features",
+    "fingerprint",
+    "counts",
+    "format_version",
+    "audio_notes",
+    "skipped",
+    "skipped_examples",  # the build's own skip report (tally.extraction_attrs)
+)
 
 
 def write_segment_columns(f: h5py.File, segments: list[Segment], labels: np.ndarray) -> None:

@@ -41,7 +41,10 @@ def stored_reports(cache_name: str, attrs: dict[str, Any]) -> tuple[SkipReport, 
         cache_name, reasons=SKIP_REASONS, counts=attrs.get("skipped"), examples=attrs.get("skipped_examples")
     )
     kept = SkipReport(
-        cache_name, reasons=NOTE_REASONS, kept=True, counts=notes.get("counts"),
+        cache_name,
+        reasons=NOTE_REASONS,
+        kept=True,
+        counts=notes.get("counts"),
         examples=notes.get("examples"),
-    )  # fmt: skip
+    )
     return skipped, kept

@@ -43,9 +43,15 @@ log = logging.getLogger(__name__)
 RESERVED_COLUMNS: tuple[str, ...] = ("audio", "start", "end", "text", "emotion", "sentiment", "id", "speaker")
 #: Accepted split spellings (lowercased) -> fold.
 SPLIT_NAMES: dict[str, str] = {
-    "train": "train", "training": "train", "valid": "valid", "val": "valid", "validation": "valid",
-    "dev": "valid", "test": "test", "testing": "test",
-}  # fmt: skip
+    "train": "train",
+    "training": "train",
+    "valid": "valid",
+    "val": "valid",
+    "validation": "valid",
+    "dev": "valid",
+    "test": "test",
+    "testing": "test",
+}
 #: Fewest rows an emotion found in a manifest must have (when the user does not list the emotions).
 MIN_EXAMPLES = 5
 #: Two emotion names this similar (difflib ratio) look like one name and a typo of it ("hapy", "happy").
@@ -225,9 +231,17 @@ class ManifestCorpus:
         if not words:
             return "no known word", " ".join(unknown[:MAX_REASONS_IN_ERROR])
         return Segment(
-            video_id=path.stem, index=rowno, start=start, end=end, words=tuple(words), word_vectors=vectors,
-            labels=labels, fold=fold, audio_path=path, text=str(text),
-        )  # fmt: skip
+            video_id=path.stem,
+            index=rowno,
+            start=start,
+            end=end,
+            words=tuple(words),
+            word_vectors=vectors,
+            labels=labels,
+            fold=fold,
+            audio_path=path,
+            text=str(text),
+        )
 
     def iter_segments(self) -> Iterator[Segment]:
         """Yield the usable rows' segments in file order; ``self.skipped`` holds the report afterwards."""
