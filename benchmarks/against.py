@@ -1,4 +1,5 @@
-"""``--against <commit>``: the same benchmark at an earlier commit, in its own process, and each figure's ratio.
+"""``--against <commit>``: the same benchmark at an earlier commit, in its own process, and each figure's
+ratio.
 
 A benchmark that takes ``--against`` runs, after its own measurement, its own script as it was at
 ``<commit>``: the commit's files are exported (``git archive``) into a temporary folder, and that copy of the

@@ -7,20 +7,23 @@ option: slow) peak memory of a training run on a MOSEI-sized cache.
 Extraction: whole cache builds with 1 process and with every core, and with every core without the voice
 activity detector (seconds of audio per second). Spectrogram
 alone, one process, on audio in memory: this project's, the previous one's and librosa's (skipped with a
-message when librosa, not a dependency, is not installed). Loader: the training split of a warm cache at the paper's shapes, shuffled, ``--batch`` per
-step, with 0 and 2 loader workers, and the previous per-item read (one HDF5 read per segment, float32 on
-the CPU, torch's default collate) on the same file. ``--big-cache``: a synthetic corpus of ``--big-videos``
-videos (3000: 23,936 segments, 41 h of audio, ~ MOSEI's size; reused when present), its cache built by
+message when librosa, not a dependency, is not installed). Loader: the training split of a warm cache at the
+paper's shapes, shuffled, ``--batch`` per step, with 0 and 2 loader workers, and the previous per-item read
+(one HDF5 read per segment, float32 on the CPU, torch's default collate) on the same file. ``--big-cache``: a
+synthetic corpus of ``--big-videos`` videos (3000: 23,936 segments, 41 h of audio, ~ MOSEI's size; reused when
+present), its cache built by
 ``mosei_attn.prepare`` (~4.4 GB), and a short training run on it (attention, paper's settings, 2 loader
 workers), beside the same run on the small corpus; each sampled for its process tree's resident memory.
 
 The last line is one JSON object with every figure (ratios against the previous path of this run):
 ``extract_x_realtime`` (whole build, every core), ``extract_x_realtime_no_vad`` (the same without the voice
-activity detector), ``vad_x_realtime_cpu`` (the detector alone, per CPU second), ``librosa_x_realtime`` (null without librosa),
+activity detector), ``vad_x_realtime_cpu`` (the detector alone, per CPU second), ``librosa_x_realtime`` (null
+without librosa),
 ``loader_samples_per_s`` (batch ``--batch``, the faster of 0 and 2 loader workers: ``loader_workers``),
-``loader_batch_ms`` (CPU milliseconds of each part of a batch: :func:`batch_costs`), ``peak_rss_gb`` (the larger peak of the big corpus's prepare and training run, as the process tree's PSS;
-null without ``--big-cache``), and more. ``--against COMMIT`` runs this script as it was at COMMIT afterwards
-and prints every figure of both with its ratio (``benchmarks/against.py``); they join the JSON as ``against``.
+``loader_batch_ms`` (CPU milliseconds of each part of a batch: :func:`batch_costs`), ``peak_rss_gb`` (the
+larger peak of the big corpus's prepare and training run, as the process tree's PSS; null without
+``--big-cache``), and more. ``--against COMMIT`` runs this script as it was at COMMIT afterwards and prints
+every figure of both with its ratio (``benchmarks/against.py``); they join the JSON as ``against``.
 """
 
 from __future__ import annotations
@@ -129,7 +132,8 @@ def speech_mask_cost(audio: list, seconds: float, rounds: int = 3) -> dict:
             cpu[name] += time.process_time() - t0
     vad = seconds * rounds / (cpu["with speech mask"] - cpu["spectrogram"])
     print(
-        f"  with the speech mask: {seconds * rounds / cpu['with speech mask']:8.0f} x real time per CPU second "
+        f"  with the speech mask: {seconds * rounds / cpu['with speech mask']:8.0f} x real time per CPU "
+        "second "
         f"(spectrogram alone {seconds * rounds / cpu['spectrogram']:.0f}); the detector alone {vad:.0f}"
     )
     return {"with_speech_mask_cpu": seconds * rounds / cpu["with speech mask"], "vad_cpu": vad}
@@ -181,10 +185,10 @@ def loader_rates(root: Path, cache_dir: Path, batch: int) -> dict:
 
 
 def batch_costs(dm: MoseiDataModule, batch: int, n_batches: int = 60) -> dict[str, float]:
-    """CPU milliseconds of each part of one training batch (warm cache, no worker), over ``n_batches`` shuffled
-    batches: the HDF5 reads of spec and words (one per row, Fletcher-32 checked), the NaN check of a row's
-    first read, the rest of ``FeatureCache.batch`` (lengths, labels), the dataset's tensors and targets, and
-    the DataLoader's own work (sampler, fetch), each measured alone and in total."""
+    """CPU milliseconds of each part of one training batch (warm cache, no worker), over ``n_batches``
+    shuffled batches: the HDF5 reads of spec and words (one per row, Fletcher-32 checked), the NaN check of a
+    row's first read, the rest of ``FeatureCache.batch`` (lengths, labels), the dataset's tensors and targets,
+    and the DataLoader's own work (sampler, fetch), each measured alone and in total."""
     ds = dm.dataset("train")
     cache, rng = ds.cache, np.random.default_rng(0)
     batches = [rng.permutation(len(ds))[:batch] for _ in range(n_batches)]
@@ -265,7 +269,8 @@ def run_sampled(cmd: list[str], log: Path) -> dict[str, float]:
 
 
 def data_overrides(work: Path, root: Path, videos: int, tag: str) -> list[str]:
-    """Overrides for a synthetic corpus of ``videos`` videos (seed 1) at ``root``, paper shapes, under work."""
+    """Overrides for a synthetic corpus of ``videos`` videos (seed 1) at ``root``, paper shapes, under
+    work."""
     return [
         f"data.root={root}",
         f"data.write_corpus.n_videos={videos}",
@@ -338,7 +343,8 @@ def extraction_rates(segments, fingerprint: str, work: Path, seconds: float) -> 
     for workers, (dt, _) in [*builds.items(), (f"{cores}, no VAD", no_vad)]:
         rate = seconds / dt
         print(
-            f"  {workers} process(es): {dt:6.1f} s, {len(segments) / dt:6.1f} segments/s, {rate:6.0f} x real time"
+            f"  {workers} process(es): {dt:6.1f} s, {len(segments) / dt:6.1f} segments/s, {rate:6.0f} x real "
+            "time"
         )
     print(f"  the voice activity detector costs {100 * (1 - no_vad[0] / builds[cores][0]):.0f}% of the build")
     size = builds[cores][1].stat().st_size
@@ -379,10 +385,12 @@ def main() -> None:
         print(f"  {key:>9}: {load[key]:8.0f} samples/s")
     costs = load["costs"]
     print(
-        f"  CPU ms of one batch's parts (one process): {json.dumps({k: round(v, 2) for k, v in costs.items()})}"
+        "  CPU ms of one batch's parts (one process): "
+        f"{json.dumps({k: round(v, 2) for k, v in costs.items()})}"
     )
     print(
-        f"  one process reads {load['workers0_cpu']:.0f} samples per CPU second: a GPU fed by W loader workers "
+        f"  one process reads {load['workers0_cpu']:.0f} samples per CPU second: a GPU fed by W loader "
+        "workers "
         "on free cores gets about W x that (each worker reads whole batches on its own)"
     )
     big = big_cache(work, args.big_videos, args.videos) if args.big_cache else None

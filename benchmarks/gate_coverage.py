@@ -7,10 +7,11 @@ No training: the feature cache's speech mask through the attention model's gate
 (:func:`mosei_attn.models.attention.speech_positions`, the pooling of ``conf/model/attention.yaml``), against
 the generator's cue truth (the stressed words' frames). A segment misses when no frame of its stressed word
 lies in a covered time position (segments whose stressed word lies past the attended positions are not
-counted). Beside it, the same mask asked for half of a position's frames, and the loudness rule the voice activity detector replaced: a position is covered when its
-level (mean of its frames over frequency) is at least the midpoint between the segment's quietest and
-loudest positions. ``--cache`` defaults to the newest cache of the current format under ``data/cache``.
-The last line is one JSON object with every figure (percent of segments).
+counted). Beside it, the same mask asked for half of a position's frames, and the loudness rule the voice
+activity detector replaced: a position is covered when its level (mean of its frames over frequency) is at
+least the midpoint between the segment's quietest and loudest positions. ``--cache`` defaults to the newest
+cache of the current format under ``data/cache``. The last line is one JSON object with every figure (percent
+of segments).
 """
 
 from __future__ import annotations
@@ -61,7 +62,8 @@ def newest_cache(folder: Path) -> Path:
     ]
     if not found:
         raise SystemExit(
-            f"no feature cache of format {FEATURE_CACHE_VERSION} in {folder}: run python -m mosei_attn.prepare"
+            f"no feature cache of format {FEATURE_CACHE_VERSION} in {folder}: run python -m "
+            "mosei_attn.prepare"
         )
     return max(found, key=lambda p: p.stat().st_mtime)
 
@@ -97,7 +99,8 @@ def main() -> None:
     counted = on_word.any(dim=1)
     classes = [cache.attrs["emotion_names"][int(i)] for i in batch["labels"][:, 1:].argmax(axis=1)]
     print(
-        f"{path.name}: {int(counted.sum())} of {len(rows)} {args.fold} segments with their stressed word attended"
+        f"{path.name}: {int(counted.sum())} of {len(rows)} {args.fold} segments with their stressed word "
+        "attended"
     )
     results = {}
     for name, covered in gates.items():

@@ -133,7 +133,8 @@ def peak_tflops(name: str) -> float | None:
 
 
 def train_step(model, opt, batch: dict, device: torch.device, bf16: bool, update: bool = True) -> None:
-    """Copy ``batch`` to the device, forward (autocast), loss, backward and (``update``) the optimizer step."""
+    """Copy ``batch`` to the device, forward (autocast), loss, backward and (``update``) the optimizer
+    step."""
     batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
     torch.compiler.cudagraph_mark_step_begin()  # a new step for CUDA graphs (--compile-mode reduce-overhead)
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):

@@ -2,7 +2,8 @@
 
     python benchmarks/learning.py                      # attention, shallow, attention_text; seeds 1-5
     python benchmarks/learning.py --seeds 1 2 3 --jobs 2 --models attention shallow
-    python benchmarks/learning.py --models attention --seeds 1 trainer.max_epochs=1 data.write_corpus.n_videos=60
+    python benchmarks/learning.py --models attention --seeds 1 \\
+        trainer.max_epochs=1 data.write_corpus.n_videos=60
 
 The protocol:
 

@@ -1,4 +1,5 @@
-"""The paper's whole study on one device: N batch-32 training jobs at once, and the study's projected wall time.
+"""The paper's whole study on one device: N batch-32 training jobs at once, and the study's projected wall
+time.
 
     python benchmarks/study.py --jobs 1 2 4 8                  # H100 / H200: paper shapes, bf16
     python benchmarks/study.py --jobs 4 --compile-mode reduce-overhead --mosei-size
@@ -14,9 +15,10 @@ time, loader wait share, MFU (its FLOP count, over ``--peak-tflops`` or the devi
 GPU memory (per process: the CUDA context each process holds on top is not counted).
 
 Per N: the per-job figures and the aggregate samples/s (their sum: the jobs' timed steps overlap, all starting
-after one barrier) and MFU (the sum: one device), and the projected wall time of the paper's study (``--models``
-x ``--seeds`` runs of ``--epochs`` epochs over ``--train-segments`` training and ``--val-segments`` validation
-segments, MOSEI's split by default) at that aggregate rate: a validation sample costs a forward pass, counted as
+after one barrier) and MFU (the sum: one device), and the projected wall time of the paper's study
+(``--models`` x ``--seeds`` runs of ``--epochs`` epochs over ``--train-segments`` training and
+``--val-segments`` validation segments, MOSEI's split by default) at that aggregate rate: a validation sample
+costs a forward pass, counted as
 ``VAL_COST`` of a training sample (forward + backward is about 3 forwards). The last line printed is JSON.
 """
 

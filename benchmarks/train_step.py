@@ -144,7 +144,8 @@ def main() -> None:
     load = os.getloadavg()[0]
     print(f"batch {args.batch} | median of {args.steps} steps after {args.warmup} warmup | load {load:.1f}")
     print(
-        f"{'model':<9} {'side':<21} {'mode':<5} {'step s':>7} {'ratio':>6} {'user s':>7} {'sys s':>6} {'faults':>8}"
+        f"{'model':<9} {'side':<21} {'mode':<5} {'step s':>7} {'ratio':>6} {'user s':>7} {'sys s':>6} "
+        f"{'faults':>8}"
     )
     figures: dict[str, float] = {}
     for model in args.models.split(","):

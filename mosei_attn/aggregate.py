@@ -1,14 +1,15 @@
 """One table from a sweep: ``python -m mosei_attn.aggregate <multirun folder> [more folders] [--out DIR]``.
 
 Every job folder of a Hydra multirun holds ``.hydra/overrides.yaml`` (its command-line overrides) and, when
-it finished, ``metrics.json``. Jobs whose overrides are equal once the seed (and the keys in ``IGNORED``, which
-move files but not figures) are left out form one configuration; for each, WA, UA and macro F1 are given as
-mean +- sample standard deviation (ddof 1) over its finished seeds, with n, on the validation split (beside
+it finished, ``metrics.json``. Jobs whose overrides are equal once the seed (and the keys in ``IGNORED``,
+which move files but not figures) are left out form one configuration; for each, WA, UA and macro F1 are given
+as mean +- sample standard deviation (ddof 1) over its finished seeds, with n, on the validation split (beside
 the paper's figures, which are validation figures) and on the test split.
 Jobs without a readable metrics.json are counted and listed as missing, never dropped silently.
 Writes ``aggregate.md``, ``aggregate.csv``, ``aggregate.png`` (bars with +-1 std error bars) and
 ``aggregate_curves.png`` (per-epoch losses, val/wa and val/ua of each configuration, mean and band over
-seeds, best epoch and majority-class WA marked: :mod:`mosei_attn.reporting.sweep_plots`) into the first folder, or ``--out``, and prints the table.
+seeds, best epoch and majority-class WA marked: :mod:`mosei_attn.reporting.sweep_plots`) into the first
+folder, or ``--out``, and prints the table.
 """
 
 from __future__ import annotations
@@ -55,7 +56,8 @@ DEFAULT_METRICS = (
     "test/shuffled/ua",
     "test/text_guidance",
 )
-#: Override keys (or key prefixes) that do not define a configuration: the seed is what runs are averaged over;
+#: Override keys (or key prefixes) that do not define a configuration: the seed is what runs are averaged
+#: over;
 #: the others choose where files go, what is logged, or how fast features are built.
 IGNORED = (
     "seed",
@@ -220,7 +222,8 @@ def to_markdown(
     lines += ["| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |" for cells in body]
     notes = [
         "",
-        "Mean ± sample std (ddof 1) over seeds of the best checkpoint's figures; n = finished runs. Paper: real"
+        "Mean ± sample std (ddof 1) over seeds of the best checkpoint's figures; n = finished runs. Paper: "
+        "real"
         " MOSEI validation (Tables 1-2): compare it with the val columns.",
     ]
     if shared:

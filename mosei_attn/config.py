@@ -42,8 +42,8 @@ def resume_dir(ckpt_path: str | None, default: str) -> str:
 
 
 def record_dir(ckpt_path: str | None) -> str | None:
-    """Where Hydra records a run's config in its folder: ``.hydra``; None (nothing written) when resuming, so the
-    run folder keeps the record of how the run started (the config a resumed run goes on with is in its
+    """Where Hydra records a run's config in its folder: ``.hydra``; None (nothing written) when resuming, so
+    the run folder keeps the record of how the run started (the config a resumed run goes on with is in its
     checkpoints, ``mosei_attn.checkpoints.resume``)."""
     return ".hydra" if ckpt_path in (None, "", "None", "null") else None
 
@@ -63,8 +63,8 @@ def run_name(*parts: str) -> str:
 
 
 def parallel_jobs() -> int:
-    """How many jobs of this launch run at once: a parallel launcher's ``n_jobs`` (``hydra/launcher=parallel``,
-    joblib's; -1 = one per core), else 1."""
+    """How many jobs of this launch run at once: a parallel launcher's ``n_jobs``
+    (``hydra/launcher=parallel``, joblib's; -1 = one per core), else 1."""
     from hydra.core.hydra_config import HydraConfig
 
     n_jobs = OmegaConf.select(HydraConfig.get(), "launcher.n_jobs") if HydraConfig.initialized() else None
@@ -118,9 +118,9 @@ def hydra_value(key: str, value: str) -> str:
 
 
 def quote_args(argv: list[str], keys: tuple[str, ...], keep: tuple[str, ...] = ()) -> list[str]:
-    """``argv`` with the values of ``key=value`` arguments of ``keys`` quoted for Hydra where it would not read
-    them back as the same string (:func:`hydra_value`), except values already quoted and those in ``keep``
-    (``null``, ``false``: meant as Hydra reads them)."""
+    """``argv`` with the values of ``key=value`` arguments of ``keys`` quoted for Hydra where it would not
+    read them back as the same string (:func:`hydra_value`), except values already quoted and those in
+    ``keep`` (``null``, ``false``: meant as Hydra reads them)."""
     out = []
     for arg in argv:
         key, eq, value = arg.partition("=")

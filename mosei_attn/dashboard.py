@@ -1,4 +1,5 @@
-"""W&B dashboards as code: ``python -m mosei_attn.dashboard entity=<entity> project=mosei_attn group=<sweep>``.
+"""W&B dashboards as code:
+``python -m mosei_attn.dashboard entity=<entity> project=mosei_attn group=<sweep>``.
 
 Builds (and saves, ``save=true``) a W&B workspace that sets WA against UA for the models of one sweep. The
 runs are those of W&B group ``group`` (our loggers set it to ``sweep_name``, or the multirun folder's name)

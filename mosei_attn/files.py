@@ -37,7 +37,8 @@ def write_text(path: str | os.PathLike, text: str) -> Path:
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> Path:
-    """Write ``obj`` as indented JSON atomically; numpy arrays and scalars, tensors and paths are converted."""
+    """Write ``obj`` as indented JSON atomically; numpy arrays and scalars, tensors and paths are
+    converted."""
     return write_text(path, json.dumps(obj, indent=2, default=to_json) + "\n")
 
 

@@ -120,7 +120,8 @@ def _wait(fd: int, lock: Path, what: str) -> None:
             others = " ".join(str(p) for p in processes_holding(lock) if p != os.getpid())
             stop = f"stop them (kill {others})" if others else "stop the processes it left behind"
             raise StaleLockError(
-                f"{lock}: {describe(holder)} took this lock to build {what} and is gone, but the lock is still "
+                f"{lock}: {describe(holder)} took this lock to build {what} and is gone, but the lock is "
+                "still "
                 f"held: {stop} and run again"
             )
         gone_before = gone
@@ -129,10 +130,10 @@ def _wait(fd: int, lock: Path, what: str) -> None:
 @contextmanager
 def exclusive_lock(path: str | os.PathLike, what: str = "") -> Iterator[Path]:
     """Hold an exclusive ``flock`` on ``path``'s lock file (see :func:`lock_path`) for the block; waits while
-    another process holds it. The holder deletes the lock file when the block ends (a process killed holding it
-    leaves the file, unlocked, which the next one takes); a waiter that locked a file deleted meanwhile tries
-    again on the new one, so two processes never both hold the lock. Processes forked inside the block do not
-    hold the lock (module docstring)."""
+    another process holds it. The holder deletes the lock file when the block ends (a process killed holding
+    it leaves the file, unlocked, which the next one takes); a waiter that locked a file deleted meanwhile
+    tries again on the new one, so two processes never both hold the lock. Processes forked inside the block
+    do not hold the lock (module docstring)."""
     lock = lock_path(path)
     what = what or str(path)
     while True:

@@ -25,7 +25,8 @@ import platform
 
 #: Environment variable: ``0`` (or ``false`` / ``no`` / ``off``) leaves glibc's malloc at its defaults.
 OPT_OUT_VAR = "MOSEI_ATTN_MALLOC"
-#: glibc's own settings: when any is in the environment, the user chose, and :func:`keep_freed_memory` keeps out.
+#: glibc's own settings: when any is in the environment, the user chose, and :func:`keep_freed_memory` keeps
+#: out.
 GLIBC_VARS = ("GLIBC_TUNABLES", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_")
 
 # mallopt parameter numbers from glibc's <malloc.h>.

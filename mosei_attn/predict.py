@@ -4,9 +4,9 @@ Features are computed with exactly the settings the model was trained with (the 
 from audio at any sample rate at or above the feature rate, mono or stereo, of any length: the model sees
 the first ``max_frames`` frames (8 s by default), so ``start=``/``end=`` (seconds) pick the part to judge.
 Only that part is read and analysed (a long recording is not loaded whole), so the spectrogram's dB
-reference is the loudest bin of that part, as for a training segment. Words are embedded with the vectors the model was trained with: the GloVe text file the checkpoint
-records, or ``embeddings=``; words without a vector are dropped and reported. ``manifest=clips.csv``
-predicts one CSV row per clip. Options: conf/predict.yaml.
+reference is the loudest bin of that part, as for a training segment. Words are embedded with the vectors the
+model was trained with: the GloVe text file the checkpoint records, or ``embeddings=``; words without a vector
+are dropped and reported. ``manifest=clips.csv`` predicts one CSV row per clip. Options: conf/predict.yaml.
 """
 
 from __future__ import annotations
@@ -36,7 +36,8 @@ PATH_ARGS = ("ckpt_path", "audio", "manifest", "audio_root", "text_file", "embed
 
 
 def check_input_args(argv: list[str], keys: tuple[str, ...]) -> None:
-    """Exit, naming it, when a ``key=path`` argument of ``keys`` names no file: before Hydra creates a folder."""
+    """Exit, naming it, when a ``key=path`` argument of ``keys`` names no file: before Hydra creates a
+    folder."""
     for arg in argv[1:]:
         key, eq, value = arg.lstrip("+").partition("=")
         value = value.strip("'\"")
@@ -120,9 +121,9 @@ def _transcript(cfg: DictConfig) -> str:
 
 
 def check_request(cfg: DictConfig) -> None:
-    """ConfigError, before the checkpoint is read, for what ``predict`` cannot be asked: no clip or both a clip
-    and a manifest, a clip without its transcript, ``start``/``end`` that are not numbers, a device there is
-    not (``device=cuda`` without CUDA, ``device=gpu``)."""
+    """ConfigError, before the checkpoint is read, for what ``predict`` cannot be asked: no clip or both a
+    clip and a manifest, a clip without its transcript, ``start``/``end`` that are not numbers, a device there
+    is not (``device=cuda`` without CUDA, ``device=gpu``)."""
     if (cfg.get("audio") is None) == (cfg.get("manifest") is None):
         raise ConfigError(
             "give audio=clip.wav text=... for one clip, or manifest=clips.csv for many (not both)"

@@ -74,7 +74,8 @@ def named_targets(config_dir: str | Path) -> list[str]:
 
 
 def register_signatures(config_dir: str | Path | None = None) -> None:
-    """Store the signature node of every class the config files name (see the module docstring); idempotent."""
+    """Store the signature node of every class the config files name (see the module docstring);
+    idempotent."""
     from hydra.core.config_store import ConfigStore
 
     from mosei_attn.config import CONFIG_DIR

@@ -44,8 +44,8 @@ log = logging.getLogger(__name__)
 
 
 def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Fit, then evaluate the best checkpoint on the validation and test splits; returns (metrics, objects) and
-    writes the run folder."""
+    """Fit, then evaluate the best checkpoint on the validation and test splits; returns (metrics, objects)
+    and writes the run folder."""
     if cfg.get("ckpt_path"):  # the run's recorded settings, before anything is written
         cfg = resumed_config(cfg)
     check_optimizer(cfg)  # optimizer.lr=abc stops here, not after the data is prepared

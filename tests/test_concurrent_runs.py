@@ -19,7 +19,8 @@ from mosei_attn.training.run_owner import OWNER_FILE, live_owner, owned_run_dir,
 from tests.conftest import TINY
 from tests.test_sweeps import FAST, REPO, TIMEOUT_S, run_module
 
-#: ``python -m mosei_attn.<argv[1]>`` with the run folders' clock stopped: every run starts in the same second.
+#: ``python -m mosei_attn.<argv[1]>`` with the run folders' clock stopped: every run starts in the same
+#: second.
 SAME_SECOND = r"""
 import datetime, runpy, sys
 import mosei_attn.config

@@ -96,7 +96,9 @@ def check_optimizer(model, option: str) -> None:
         assert isinstance(sched["scheduler"], torch.optim.lr_scheduler.ReduceLROnPlateau)
         assert sched["monitor"] == "val/ua" and sched["scheduler"].mode == "max"
         assert sched["scheduler"].factor == pytest.approx(0.5)
-    else:  # the default cosine schedule ends with the run: 1 epoch with tiny shapes, 30 to overfit, else the default's
+    # the default cosine schedule ends with the run: 1 epoch with tiny shapes, 30 to overfit, else the
+    # default's
+    else:
         sched = built["lr_scheduler"]["scheduler"]
         assert isinstance(sched, torch.optim.lr_scheduler.CosineAnnealingLR)
         assert sched.T_max == {"fdr": DEFAULT_EPOCHS, "overfit": 30}.get(option, 1)
@@ -176,7 +178,8 @@ def test_option_composes_and_instantiates(group, option, tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("experiment", ["paper_attention", "paper_shallow"])
 def test_paper_experiments_pin_no_scheduler_whatever_the_default(experiment, tmp_path):
-    """Even if the default config chose a scheduler, the paper's experiments train with a set learning rate."""
+    """Even if the default config chose a scheduler, the paper's experiments train with a set learning
+    rate."""
     import shutil
 
     from hydra import compose, initialize_config_dir
@@ -271,9 +274,9 @@ def test_no_yaml_value_restates_its_python_default():
 
 
 def test_a_signature_node_holds_every_argument_a_config_may_set():
-    """``/signature@...: <class>``: required arguments are Hydra's ``???``, a model's ``**net`` is its network's
-    arguments, what the code supplies (shapes, metadata, ``root``) and defaults a config cannot hold are left
-    out; the values are the Python defaults, so a changed default reaches every config."""
+    """``/signature@...: <class>``: required arguments are Hydra's ``???``, a model's ``**net`` is its
+    network's arguments, what the code supplies (shapes, metadata, ``root``) and defaults a config cannot hold
+    are left out; the values are the Python defaults, so a changed default reaches every config."""
     from mosei_attn.data.corpora.mosei import MoseiCorpus
     from mosei_attn.models import AttentionModule
     from mosei_attn.models.attention import AttentionNet
@@ -292,7 +295,8 @@ def test_a_signature_node_holds_every_argument_a_config_may_set():
     assert signature_defaults(WithObject) == {"a": "???", "c": [1, 2]}
 
 
-#: The paper's values (section 4.2, "Hyperparameters"; section 3.2 for the spectrogram), written from its text.
+#: The paper's values (section 4.2, "Hyperparameters"; section 3.2 for the spectrogram), written from its
+#: text.
 PAPER_VALUES = {
     "optimizer._target_": "torch.optim.SGD",  # stochastic gradient descent ...
     "optimizer.lr": 1e-3,

@@ -1,4 +1,5 @@
-"""Dashboards: the W&B workspace built as objects (no network), and the offline per-epoch curves of a sweep."""
+"""Dashboards: the W&B workspace built as objects (no network), and the offline per-epoch curves of a
+sweep."""
 
 from __future__ import annotations
 

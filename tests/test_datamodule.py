@@ -83,8 +83,8 @@ BY_HAND = {
 
 @pytest.fixture(scope="module")
 def built_rows_corpus(tmp_path_factory):
-    """A MOSEI-layout corpus whose labels file holds exactly BUILT_ROWS (the training fold), with one happy video
-    in each of the other folds."""
+    """A MOSEI-layout corpus whose labels file holds exactly BUILT_ROWS (the training fold), with one happy
+    video in each of the other folds."""
     from tests.test_faults_labels import HAPPY, labelled_corpus
 
     tmp = tmp_path_factory.mktemp("built_rows")

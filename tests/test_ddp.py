@@ -1,5 +1,5 @@
-"""DDP: the trainer configs, the command line Lightning's child processes get, and (slow) a two-seed sweep with
-`trainer=ddp_cpu` whose test figures equal a one-process evaluation of the same checkpoint.
+"""DDP: the trainer configs, the command line Lightning's child processes get, and (slow) a two-seed sweep
+with `trainer=ddp_cpu` whose test figures equal a one-process evaluation of the same checkpoint.
 
 What is comparable: training under DDP is not the one-process run (each rank draws its own shard with its own
 shuffle and the gradient averages two per-process batches), so the figures of two trainings differ. The
@@ -35,7 +35,8 @@ TIMEOUT_S = 300
 def test_ddp_child_runs_rank0_job_in_rank0_folder(tmp_path):
     run_dir = "/runs/multirun/x/0_attention_seed1,odd=name"  # a comma would read as a sweep, unquoted
     env = {"LOCAL_RANK": "1", RUN_DIR_ENV: run_dir, OVERRIDES_ENV: json.dumps(["seed=1", "trainer=ddp_cpu"])}
-    # What Lightning runs for rank 1 of a sweep's job: the sweep's own command line plus its hydra.* additions.
+    # What Lightning runs for rank 1 of a sweep's job: the sweep's own command line plus its hydra.*
+    # additions.
     lightning_cmd = ["mosei_attn.train", "-m", "seed=1,2", "trainer=ddp_cpu", 'hydra.run.dir="x"']
     argv = launch_argv(lightning_cmd, environ=env)
     assert argv[:3] == ["mosei_attn.train", "seed=1", "trainer=ddp_cpu"]  # the job, not the sweep

@@ -28,7 +28,8 @@ def documented_overrides() -> list[str]:
     return sorted(set(found))
 
 
-#: The data choices a prose override may belong to (`data.corpus.emotions`: the manifest's); tiny shapes, so models build fast.
+#: The data choices a prose override may belong to (`data.corpus.emotions`: the manifest's); tiny shapes, so
+#: models build fast.
 DATA_CONTEXTS = (
     ["debug=tiny_shapes"],
     ["debug=tiny_shapes", "data=manifest", "data.corpus.manifest=m.csv", "data.word_vectors.path=v.txt"],

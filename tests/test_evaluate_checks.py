@@ -1,4 +1,5 @@
-"""`evaluate` refuses a checkpoint whose model was trained for other data: one clear error naming the field."""
+"""`evaluate` refuses a checkpoint whose model was trained for other data: one clear error naming the
+field."""
 
 from __future__ import annotations
 

@@ -169,7 +169,8 @@ def test_user_mistakes_on_the_command_line_are_one_line(cli_run, tmp_path):
 
 def test_a_checkpoint_of_an_older_network_is_refused_by_name(cli_run, tmp_path):
     """A checkpoint whose dense head was built for flattened features (an attention model whose head read
-    each time position apart) gets one error naming the file, the layer and what to do, not a page of load_state_dict output."""
+    each time position apart) gets one error naming the file, the layer and what to do, not a page of
+    load_state_dict output."""
     ckpt = torch.load(cli_run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
     key = "net.head.hidden.0.weight"
     out_f, in_f = ckpt["state_dict"][key].shape

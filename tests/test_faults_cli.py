@@ -1,6 +1,6 @@
-"""Fault injection on the command line: a resumed run keeps the settings its checkpoint records (an older run's
-too, whatever today's defaults) and refuses overrides that would change them, a bad ckpt_path fails before
-anything is written, and a mistyped config group gets Hydra's short message with the options."""
+"""Fault injection on the command line: a resumed run keeps the settings its checkpoint records (an older
+run's too, whatever today's defaults) and refuses overrides that would change them, a bad ckpt_path fails
+before anything is written, and a mistyped config group gets Hydra's short message with the options."""
 
 from __future__ import annotations
 
@@ -161,8 +161,8 @@ for module, args in json.loads(sys.argv[1]):
 
 @pytest.fixture(scope="module")
 def refused(cli_run, tmp_path_factory) -> dict:
-    """Commands that must fail on their arguments, run in an empty working folder; their stderr and exit codes,
-    and the files of the working folder and of the run folder before and after."""
+    """Commands that must fail on their arguments, run in an empty working folder; their stderr and exit
+    codes, and the files of the working folder and of the run folder before and after."""
     import json
 
     cwd = tmp_path_factory.mktemp("cwd")

@@ -1,6 +1,6 @@
-"""Fault injection, bad files: one bad WAV, csd entry or transcript line is skipped and counted (the rest of the
-corpus is built), or stops the build under data.strict; silent or cancelling audio is reported; the SDK's own
-metadata encoding is read, and a labels file whose column order cannot be established is refused."""
+"""Fault injection, bad files: one bad WAV, csd entry or transcript line is skipped and counted (the rest of
+the corpus is built), or stops the build under data.strict; silent or cancelling audio is reported; the SDK's
+own metadata encoding is read, and a labels file whose column order cannot be established is refused."""
 
 from __future__ import annotations
 
@@ -143,12 +143,14 @@ def test_silence_and_cancelling_channels_are_reported(tmp_path, caplog):
     with FeatureCache(dm.cache_path) as cache:
         rows = {v: i for i, v in enumerate(cache.video_id)}
         assert not cache.item(rows["silent"])["spec"].any()
-        # the cancelling channels are read as one channel: the tone is there, as in a sound video's spectrogram
+        # the cancelling channels are read as one channel: the tone is there, as in a sound video's
+        # spectrogram
         np.testing.assert_allclose(cache.item(rows["cancel"])["spec"], cache.item(rows["good0"])["spec"])
 
 
 def damage_entry(path, video: str) -> None:
-    """Overwrite the start of the (gzip) chunk holding ``video``'s features: garbage inside, not a truncation."""
+    """Overwrite the start of the (gzip) chunk holding ``video``'s features: garbage inside, not a
+    truncation."""
     with h5py.File(path, "r") as f:
         ds = f[f"{next(iter(f))}/data/{video}/features"]
         offset = ds.id.get_chunk_info(0).byte_offset if ds.chunks else ds.id.get_offset()
@@ -172,7 +174,7 @@ def test_garbage_in_a_csd_names_file_and_video_and_skips_the_video(tmp_path, cap
         MoseiCorpus(root, folds=folds, word_dim=WORD_DIM, strict=True).scan()
 
 
-# The CMU-MultimodalSDK's deploy -------------------------------------------------------------------------------
+# The CMU-MultimodalSDK's deploy -----------------------------------------------------------------------------
 def write_sdk_labels(path, data: dict, dimension_names) -> None:
     """A labels csd written the way the SDK's deploy writes it: gzip level 9, and every metadata value
     stored as ``str(value)`` in a (1,) variable-length string (Python's repr: single quotes)."""

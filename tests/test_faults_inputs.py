@@ -1,5 +1,6 @@
-"""Fault injection, inputs and the cache: NaN audio is skipped in a corpus build, a NaN in the cache or damaged
-HDF5 metadata is an error naming the file, Ctrl-C stops a cache build promptly and leaves no temporary file,
+"""Fault injection, inputs and the cache: NaN audio is skipped in a corpus build, a NaN in the cache or
+damaged HDF5 metadata is an error naming the file, Ctrl-C stops a cache build promptly and leaves no temporary
+file,
 ``data.verify=content`` sees a WAV replaced in place, a manifest's relative paths and shared audio are
 explained, evaluate follows the data folder, fresh runs do not warn about deleting logs, and a W&B run that
 cannot reach its server says how to run offline."""
@@ -43,7 +44,8 @@ def test_nan_audio_is_skipped_and_counted_in_a_corpus_build_and_its_reuse(tmp_pa
     attrs = FeatureCache(dm.cache_path).attrs
     assert attrs["skipped"] == {"NaN or infinite audio samples": 1} and attrs["counts"]["total"] == 4
     assert "nan.wav" in attrs["skipped_examples"]["NaN or infinite audio samples"][0]
-    # the next run reuses the cache without reading the corpus (a real MOSEI csd is GBs), and says what it skipped
+    # the next run reuses the cache without reading the corpus (a real MOSEI csd is GBs), and says what it
+    # skipped
     monkeypatch.setattr(type(dm.corpus()), "scan", lambda self: pytest.fail("the corpus was read again"))
     again = datamodule(root, folds, tmp_path)
     with caplog.at_level(logging.INFO):
@@ -105,11 +107,24 @@ from mosei_attn.data.cache.build import build_cache
 from mosei_attn.data.features.extractors import AudioFeatures, TextFeatures
 from mosei_attn.data.corpora.segment import Segment
 out = Path(sys.argv[1])
-sf.write(out / "long.wav", (0.1 * np.random.default_rng(0).standard_normal(16000 * 10)).astype(np.float32), 16000)
-segs = [Segment(video_id="v", index=i, start=0.0, end=8.0, words=("a",), word_vectors=np.ones((1, 4), np.float32),
-                labels=np.zeros(7, np.float32), fold="train", audio_path=out / "long.wav") for i in range(20000)]
-build_cache(segs, AudioFeatures(), TextFeatures(max_words=4, dim=4), out / "cache", "sigint", "fp", workers=2,
-            progress=False)
+noise = 0.1 * np.random.default_rng(0).standard_normal(16000 * 10)
+sf.write(out / "long.wav", noise.astype(np.float32), 16000)
+segs = [
+    Segment(
+        video_id="v",
+        index=i,
+        start=0.0,
+        end=8.0,
+        words=("a",),
+        word_vectors=np.ones((1, 4), np.float32),
+        labels=np.zeros(7, np.float32),
+        fold="train",
+        audio_path=out / "long.wav",
+    )
+    for i in range(20000)
+]
+text = TextFeatures(max_words=4, dim=4)
+build_cache(segs, AudioFeatures(), text, out / "cache", "sigint", "fp", workers=2, progress=False)
 """
 
 

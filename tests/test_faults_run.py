@@ -136,7 +136,7 @@ def test_mosei_without_root_says_to_set_it(tmp_path):
         train(cfg)
 
 
-# predict -------------------------------------------------------------------------------------------------------
+# predict ----------------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def predictor(stalled, tmp_path_factory):
     cache = tmp_path_factory.mktemp("wv")

@@ -1,5 +1,5 @@
-"""Fault injection on a running training: SIGTERM (``timeout``, ``kill``, a scheduler's preemption) ends the run
-with a non-zero status and one line naming the command that resumes it from the checkpoint it left."""
+"""Fault injection on a running training: SIGTERM (``timeout``, ``kill``, a scheduler's preemption) ends the
+run with a non-zero status and one line naming the command that resumes it from the checkpoint it left."""
 
 from __future__ import annotations
 

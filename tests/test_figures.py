@@ -195,7 +195,8 @@ def test_confusion_figure_draws_the_runs_matrix_and_names_it(tmp_path):
 
 
 def _lightning_csv(path: Path, val: list[tuple[float, float, float]]) -> None:
-    """A metrics.csv as Lightning's CSV logger writes it: a train row and a val row per epoch, and a test row."""
+    """A metrics.csv as Lightning's CSV logger writes it: a train row and a val row per epoch, and a test
+    row."""
     cols = ["epoch", "step", "lr-Adam", "train/loss", "val/loss", "val/wa", "val/ua", "test/ua"]
     with open(path, "w", newline="") as f:
         w = csv.DictWriter(f, cols)

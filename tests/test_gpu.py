@@ -26,7 +26,8 @@ CUDA = torch.device("cuda")
 
 @pytest.fixture
 def no_tf32() -> Iterator[None]:
-    """fp32 means fp32 on the device (no TensorFloat-32 products) for the test; the settings restored after."""
+    """fp32 means fp32 on the device (no TensorFloat-32 products) for the test; the settings restored
+    after."""
     before = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
     torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
     yield
@@ -71,8 +72,8 @@ def test_cuda_gives_the_cpu_outputs(cls: type, no_tf32: None) -> None:
 
 
 def test_main_job_trains_in_bf16_on_the_gpu_and_evaluates_back(data_dir, tmp_path) -> None:
-    """``trainer=gpu`` (bf16-mixed) on the tiny corpus: finite figures, a best checkpoint, and evaluate on that
-    checkpoint (on the device) gives the run's test table again."""
+    """``trainer=gpu`` (bf16-mixed) on the tiny corpus: finite figures, a best checkpoint, and evaluate on
+    that checkpoint (on the device) gives the run's test table again."""
     overrides = [o for o in TINY if not o.startswith("trainer.")] + [
         "trainer=gpu",
         "trainer.max_epochs=2",

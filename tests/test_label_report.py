@@ -1,5 +1,5 @@
-"""Label rules side by side: ``argmax_2018`` on hand-made rows, the report's counts, and ``prepare`` printing it
-for the training fold of the synthetic corpus."""
+"""Label rules side by side: ``argmax_2018`` on hand-made rows, the report's counts, and ``prepare`` printing
+it for the training fold of the synthetic corpus."""
 
 from __future__ import annotations
 

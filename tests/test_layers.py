@@ -1,4 +1,5 @@
-"""The import direction of docs/architecture.md: entry points -> training/ -> checkpoints/, reporting/, models/
+"""The import direction of docs/architecture.md: entry points -> training/ -> checkpoints/, reporting/,
+models/
 -> data/ -> base modules; no module imports a layer above its own, and predict and inference read checkpoints
 without training/."""
 

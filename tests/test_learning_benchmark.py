@@ -1,4 +1,5 @@
-"""benchmarks/learning.py's summary: validation beside the held-out test, shuffled-words figures when logged."""
+"""benchmarks/learning.py's summary: validation beside the held-out test, shuffled-words figures when
+logged."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""A non-editable install (``pip install .``, a wheel, ``pip install git+<url>``) gets the whole package: every
-module, every Hydra config of the top-level ``conf/`` (as ``mosei_attn/conf``), the resources, the LICENSE and
-the console scripts; and the package finds its configs when they lie inside it."""
+"""A non-editable install (``pip install .``, a wheel, ``pip install git+<url>``) gets the whole package:
+every module, every Hydra config of the top-level ``conf/`` (as ``mosei_attn/conf``), the resources, the
+LICENSE and the console scripts; and the package finds its configs when they lie inside it."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""experiment=paper_*: the paper's own recipe (initialisation, no masks, no class weights, the flattened head, eq. 2's alpha
-as it is); what remains of ours where the paper is silent is in docs/choices.md."""
+"""experiment=paper_*: the paper's own recipe (initialisation, no masks, no class weights, the flattened head,
+eq. 2's alpha as it is); what remains of ours where the paper is silent is in docs/choices.md."""
 
 from __future__ import annotations
 

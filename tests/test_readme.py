@@ -1,7 +1,7 @@
-"""Every ``python -m mosei_attn.<cmd> ...`` command that README.md, docs/*.md and sweeps/README.md show composes
-with Hydra, with its placeholders (``<run>``, ``...``) replaced by real files, and each of its overrides lands,
-with its type, at its key: a documented command can never fail to compose or be silently ignored. (The
-other commands they show: tests/test_doc_commands.py.)"""
+"""Every ``python -m mosei_attn.<cmd> ...`` command that README.md, docs/*.md and sweeps/README.md show
+composes with Hydra, with its placeholders (``<run>``, ``...``) replaced by real files, and each of its
+overrides lands, with its type, at its key: a documented command can never fail to compose or be silently
+ignored. (The other commands they show: tests/test_doc_commands.py.)"""
 
 from __future__ import annotations
 

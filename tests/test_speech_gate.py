@@ -22,7 +22,8 @@ SIZES = {"kernels": 4, "dense": [16, 8], "attn_dim": 8, "mask_padding": True}  #
 
 
 def _speech(pattern: str, stride: int = 2) -> torch.Tensor:
-    """(1, len(pattern) * stride) speech frames: a "1" position holds one speech frame (its last), "0" none."""
+    """(1, len(pattern) * stride) speech frames: a "1" position holds one speech frame (its last), "0"
+    none."""
     frames = torch.zeros(1, len(pattern) * stride, dtype=torch.bool)
     for t, c in enumerate(pattern):
         frames[0, (t + 1) * stride - 1] = c == "1"

@@ -1,4 +1,5 @@
-"""The synthetic corpus: real MOSEI layout, valid labels, speech-like audio, emotion cues, determinism, idempotence."""
+"""The synthetic corpus: real MOSEI layout, valid labels, speech-like audio, emotion cues, determinism,
+idempotence."""
 
 from __future__ import annotations
 

@@ -146,7 +146,8 @@ def test_checkpoint_rebuilds_without_the_dataset(train_cfg, tmp_path, monkeypatc
     model, run_cfg = load_checkpoint(checkpoints / "last.ckpt")
     assert model.meta.emotion_names == objects["datamodule"].meta.emotion_names
     assert run_cfg.model._target_.endswith("ShallowModule")
-    # one epoch: last.ckpt and the best checkpoint (which test loaded into the run's model) hold one set of weights
+    # one epoch: last.ckpt and the best checkpoint (which test loaded into the run's model) hold one set of
+    # weights
     trained = objects["model"].state_dict()
     loaded = model.state_dict()
     assert loaded.keys() == trained.keys()

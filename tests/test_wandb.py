@@ -1,5 +1,5 @@
-"""W&B without a server: W&B's own settings decide online or offline, a run that cannot start online falls back
-to offline with one warning, and an offline training run's history, summaries and images read back."""
+"""W&B without a server: W&B's own settings decide online or offline, a run that cannot start online falls
+back to offline with one warning, and an offline training run's history, summaries and images read back."""
 
 from __future__ import annotations
 

@@ -23,7 +23,8 @@ class CheckpointError(UserFault, ValueError):
 
 
 def checkpoint_fault(path: str | os.PathLike) -> str | None:
-    """Why ``path`` cannot be a checkpoint (no such file, a folder, another kind of file), or None. Reads 4 bytes."""
+    """Why ``path`` cannot be a checkpoint (no such file, a folder, another kind of file), or None. Reads 4
+    bytes."""
     p = Path(path)
     if not p.exists():
         return "no such file"
@@ -64,7 +65,8 @@ def verify_archive(path: str | os.PathLike) -> None:
         raise CheckpointError(f"{path}: damaged checkpoint: not a readable zip archive ({e})") from e
     if bad is not None:
         raise CheckpointError(
-            f"{path}: damaged checkpoint: the bytes of {bad} fail their CRC check (a bad disk, a truncated or "
+            f"{path}: damaged checkpoint: the bytes of {bad} fail their CRC check (a bad disk, a truncated "
+            "or "
             "altered copy); use another checkpoint of the run, or train again"
         )
 

@@ -2,10 +2,10 @@
 where and how it runs (``resumable()``: trainer, loggers, paths, where the data is, ...), never what it trains
 (model, optimizer, scheduler, data and features, seed, the weight average): those would silently mix two runs.
 
-``resumed_config(cfg)`` (called first thing by ``train(cfg)``) takes the recorded config, puts in the resumable
-settings the command line gives, and refuses, in one line, a command line that sets anything else to another
-value than the run had. A setting the command line does not give keeps the run's value, whatever today's
-default is: a run recorded before a default changed resumes as it was trained, with no override.
+``resumed_config(cfg)`` (called first thing by ``train(cfg)``) takes the recorded config, puts in the
+resumable settings the command line gives, and refuses, in one line, a command line that sets anything else to
+another value than the run had. A setting the command line does not give keeps the run's value, whatever
+today's default is: a run recorded before a default changed resumes as it was trained, with no override.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from mosei_attn.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-#: Config keys (and groups) a resumed run may set differently from the run it continues: where and how it runs.
+#: Config keys (and groups) a resumed run may set differently from the run it continues: where and how it
+#: runs.
 #: ``resumable()`` adds where each data config's corpus finds its files (``Corpus.LOCATIONS``).
 RUN_SETTINGS: tuple[str, ...] = (
     "ckpt_path",
@@ -48,7 +49,8 @@ FOLLOWS = re.compile(r"\$\{([\w.]+)\}")
 
 def data_locations(data: dict[str, Any]) -> list[str]:
     """The keys of an unresolved data config that say where its corpus's files are, beside ``data.root``: the
-    corpus's ``LOCATIONS`` arguments (its class from ``corpus._target_`` or its ``/signature@corpus`` entry)."""
+    corpus's ``LOCATIONS`` arguments (its class from ``corpus._target_`` or its ``/signature@corpus``
+    entry)."""
     from hydra.utils import get_class
 
     corpus = data.get("corpus") or {}
@@ -120,8 +122,8 @@ def drop(d: dict[str, Any], key: str) -> None:
 
 
 def followers(cfg: Any, prefix: str = "") -> dict[str, str]:
-    """``{dotted key: the key it follows}`` for each value of a config that is one interpolation of a resumable
-    key (the cosine schedule's ``scheduler.T_max: ${trainer.max_epochs}``)."""
+    """``{dotted key: the key it follows}`` for each value of a config that is one interpolation of a
+    resumable key (the cosine schedule's ``scheduler.T_max: ${trainer.max_epochs}``)."""
     from omegaconf import OmegaConf
 
     raw = OmegaConf.to_container(cfg, resolve=False) if OmegaConf.is_config(cfg) else cfg
@@ -205,7 +207,8 @@ def resumed_config(cfg: Any) -> Any:
         raise ConfigError(
             f"ckpt_path={cfg.ckpt_path}: the run was trained with other settings than given now: "
             f"{'; '.join(conflicts)}. Nothing was written. A resumed run keeps what it trains: drop these "
-            f"overrides, or start a new run without ckpt_path. On resume you may change: {', '.join(resumable())}"
+            "overrides, or start a new run without ckpt_path. On resume you may change: "
+            f"{', '.join(resumable())}"
         )
     for key in ("ckpt_path", "paths.output_dir"):
         put(merged, key, OmegaConf.select(cfg, key))

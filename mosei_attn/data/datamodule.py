@@ -34,13 +34,16 @@ SPLIT_FOLDS: dict[str, str] = {"train": "train", "val": "valid", "test": "test"}
 class MoseiDataModule(L.LightningDataModule):
     """MOSEI-format corpus -> cached features -> batches.
 
-    ``corpus`` makes the corpus reader (a Hydra ``_partial_`` of :class:`~mosei_attn.data.corpora.mosei.MoseiCorpus`
-    or :class:`~mosei_attn.data.corpora.manifest.ManifestCorpus`: built when needed, not when configured);
+    ``corpus`` makes the corpus reader (a Hydra ``_partial_`` of
+    :class:`~mosei_attn.data.corpora.mosei.MoseiCorpus` or
+    :class:`~mosei_attn.data.corpora.manifest.ManifestCorpus`: built when needed, not when configured);
     ``write_corpus``, when given, writes the corpus first (the synthetic generator; idempotent). ``root``, the
-    corpus folder (``data.root``), is given to the ``corpus``, ``write_corpus`` and ``extras`` factories as their
+    corpus folder (``data.root``), is given to the ``corpus``, ``write_corpus`` and ``extras`` factories as
+    their
     ``root``; a relative ``word_vectors["path"]`` is a file in it.
-    ``prepare_data`` (one process) writes the corpus and builds the feature cache if needed. ``setup`` opens nothing heavy: the HDF5 cache is opened lazily in
-    each DataLoader worker. Batches hold ``spec`` (B, 1, F, T), ``spec_len``, ``words`` (B, L, D),
+    ``prepare_data`` (one process) writes the corpus and builds the feature cache if needed. ``setup`` opens
+    nothing heavy: the HDF5 cache is opened lazily in each DataLoader worker. Batches hold ``spec`` (B, 1, F,
+    T), ``spec_len``, ``words`` (B, L, D),
     ``word_len``, ``target`` (class index, or (B, E) 0/1 for ``multilabel``) and ``index`` (cache row).
     ``extras``, when given, makes an extras provider (a Hydra ``_partial_``, e.g. the synthetic corpus's
     truth): ``arrays(cache, audio)`` gives per-row arrays that join the batches as
@@ -132,8 +135,8 @@ class MoseiDataModule(L.LightningDataModule):
 
     def build_cache(self) -> Path:
         """Build (or reuse) this corpus's feature cache and return its path. A cache of the corpus as it is
-        (its fingerprint) is reused without reading the corpus again; what its build skipped is logged from the
-        cache's attributes."""
+        (its fingerprint) is reused without reading the corpus again; what its build skipped is logged from
+        the cache's attributes."""
         from mosei_attn.data.cache.build import build_cache
         from mosei_attn.data.cache.reader import validate_cache
         from mosei_attn.data.cache.tally import stored_reports

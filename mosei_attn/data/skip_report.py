@@ -42,7 +42,8 @@ class SkipReport(Counter):
     ``source``: who reports (``corpus reader``, ``manifest reader``, a cache file's name), the start of each
     log line. ``unit``: what is counted (``segment``, ``row``). ``reasons``: the reasons allowed, in the order
     they are logged (None: any, in the order first seen). ``kept``: the items were kept with a remark (the
-    reason), not left out. ``counts`` and ``examples`` start the report from a stored one (a cache's attributes).
+    reason), not left out. ``counts`` and ``examples`` start the report from a stored one (a cache's
+    attributes).
     """
 
     def __init__(

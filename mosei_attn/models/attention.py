@@ -70,8 +70,8 @@ class AttentionNet(nn.Module):
     docs/choices.md). ``mask_padding`` (ours) makes the batch's padding invisible to every CNN block
     (:class:`SpeechCNN`) and lets the softmax cover only whole real time positions
     (:func:`attended_lengths`) and real word columns; off, eq. 1 runs over every position and column, as
-    the paper wrote it, and the mean head averages over every position. ``text_path`` (beyond the paper) also feeds the text CNN's features to the dense
-    head.
+    the paper wrote it, and the mean head averages over every position. ``text_path`` (beyond the paper) also
+    feeds the text CNN's features to the dense head.
     """
 
     def __init__(
@@ -138,9 +138,9 @@ class AttentionNet(nn.Module):
         word_len: torch.Tensor,
         speech: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, ...]:
-        """For already masked inputs: the attention matrix (B, m, n), alpha (B, m), the real attended positions
-        (B,), the positions eq. 1 covers (B, m), the per-frame weights (B, T) and the text CNN's features
-        (B, K, L'). ``speech`` (B, T) bool: the frames with speech, needed by the speech gate."""
+        """For already masked inputs: the attention matrix (B, m, n), alpha (B, m), the real attended
+        positions (B,), the positions eq. 1 covers (B, m), the per-frame weights (B, T) and the text CNN's
+        features (B, K, L'). ``speech`` (B, T) bool: the frames with speech, needed by the speech gate."""
         spec_lens, word_lens = (spec_len, word_len) if self.mask_padding else (None, None)
         feats = self.speech(spec, spec_lens)  # (B, K, F', T')
         f = self.proj_speech(feats.flatten(1, 2))  # (B, d, T')

@@ -22,7 +22,8 @@ from mosei_attn.models.text_guidance import PREFIX, TextGuidance, swap_words
 
 #: Scheduler config keys that are Lightning's (how to step it), not the scheduler constructor's.
 LIGHTNING_SCHEDULER_KEYS = ("monitor", "interval", "frequency")
-#: Checkpoint entry holding the best val/ua so far, so that val/ua_best (a sweeper's objective) survives a resume.
+#: Checkpoint entry holding the best val/ua so far, so that val/ua_best (a sweeper's objective) survives a
+#: resume.
 UA_BEST_KEY = "val_ua_best"
 INITS = {
     "default": None,
@@ -127,10 +128,11 @@ class EmotionModule(L.LightningModule):
 
     def forward(self, batch: Mapping[str, torch.Tensor]) -> NetOutput:
         """The network's result (logits (B, C), and for the attention model the attention matrix, alpha and
-        the frame weights: :class:`NetOutput`) for a batch dict with ``spec`` (B, 1, F, T), ``spec_len`` (B,), ``words`` (B, L, D) and ``word_len`` (B,),
-        and ``speech`` (B, T) bool for a network whose ``uses_speech`` is true (the attention model's gate).
-        Spec and words may come as the cache stores them (float16, from the loader): they are cast here,
-        on the model's device, to the dtype of its parameters."""
+        the frame weights: :class:`NetOutput`) for a batch dict with ``spec`` (B, 1, F, T), ``spec_len`` (B,),
+        ``words`` (B, L, D) and ``word_len`` (B,), and ``speech`` (B, T) bool for a network whose
+        ``uses_speech`` is true (the attention model's gate). Spec and words may come as the cache stores them
+        (float16, from the loader): they are cast here, on the model's device, to the dtype of its
+        parameters."""
         spec, words = (batch[k].to(self.dtype) for k in ("spec", "words"))
         speech = {"speech": batch["speech"]} if getattr(self.net, "uses_speech", False) else {}
         return self.net(spec, batch["spec_len"], words, batch["word_len"], **speech)

@@ -1,4 +1,5 @@
-"""Extending a run: a run resumed with a larger ``trainer.max_epochs`` than its cosine schedule was planned for.
+"""Extending a run: a run resumed with a larger ``trainer.max_epochs`` than its cosine schedule was planned
+for.
 
 The cosine schedule's length is ``scheduler.T_max: ${trainer.max_epochs}``, and a finished run ends at
 ``eta_min`` (0): going on from there would train no more. Resumed with more epochs, the schedule is
@@ -40,7 +41,8 @@ def extend_cosine(trainer: Any, planned_epochs: int | None) -> None:
         s._last_lr = [group["lr"] for group in s.optimizer.param_groups]
         lrs = ", ".join(f"{lr:.3g}" for lr in s._last_lr)
         log.info(
-            "the run's cosine schedule was planned for %d epochs, now %d: it goes on at lr %s (epoch %d of %d)",
+            "the run's cosine schedule was planned for %d epochs, now %d: it goes on at lr %s (epoch %d of "
+            "%d)",
             old,
             planned_epochs,
             lrs,

@@ -1,4 +1,5 @@
-"""Class counts of a corpus under every label rule, beside the paper's, so a user sees which rule comes closest.
+"""Class counts of a corpus under every label rule, beside the paper's, so a user sees which rule comes
+closest.
 
 The paper (section 3.1) gives its class counts but not how it turned MOSEI's six intensities into one class:
 happy 10,028, anger 6,794, sad 2,843, disgust 1,845, fear 817, surprise 349 (22,676 segments). Counts depend

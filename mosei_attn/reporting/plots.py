@@ -173,7 +173,8 @@ def _attention_panels(
 ) -> plt.Axes:
     """The attention matrix (m, n) below the spectrogram panel ``ax0`` (returned), cropped to the ``frames``
     real frames (of ``T``) and the ``n_words`` real word columns, and on ``ax0`` the weight the model
-    applies to each frame, ``weights`` (T,) (the model's own, :class:`~mosei_attn.models.output.NetOutput`)."""
+    applies to each frame, ``weights`` (T,) (the model's own,
+    :class:`~mosei_attn.models.output.NetOutput`)."""
     m, n = attention.shape
     per_row = max(1, T // m)  # frames per attention time position
     real_t = min(m, max(1, int(np.ceil(frames / per_row))))

@@ -197,7 +197,8 @@ def paper_position(metrics: Sequence[str]) -> int:
 
 
 def plot_bars(rows: list[dict[str, Any]], metrics: Sequence[str], path: Path) -> Path:
-    """Grouped bars (percent) per configuration with +-1 std error bars; the paper's WA / UA as black ticks."""
+    """Grouped bars (percent) per configuration with +-1 std error bars; the paper's WA / UA as black
+    ticks."""
     from mosei_attn.reporting.plots import plt, save_figure  # the plotting module sets the headless backend
 
     width = 0.8 / len(metrics)

@@ -127,7 +127,8 @@ class CueMetrics(Metric):
         ).double()
 
     def compute(self) -> dict[str, float]:
-        """Only what was measured: modes never seen and the pointing of a model without attention are left out."""
+        """Only what was measured: modes never seen and the pointing of a model without attention are left
+        out."""
         out = {}
         for prefix, correct, count in (
             ("", self.correct, self.count),

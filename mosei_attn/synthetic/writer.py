@@ -103,12 +103,14 @@ def _check_replaceable(root: Path, old: dict[str, Any] | None, cfg: SyntheticCon
         new = cfg.to_json()
         diff = {k: (v, new.get(k)) for k, v in old.get("config", {}).items() if new.get(k) != v}
         same = " ".join(f"data.write_corpus.{k}={_override(v)}" for k, (v, _) in diff.items())
+        differences = ", ".join(f"{k}: {a} there, {b} asked" for k, (a, b) in diff.items())
         raise CorpusParametersError(
             f"{root}: holds a synthetic corpus written with other parameters "
-            f"({', '.join(f'{k}: {a} there, {b} asked' for k, (a, b) in diff.items()) or 'another format version'}),"
+            f"({differences or 'another format version'}),"
             f" which this command does not replace: ask for the corpus that is there"
-            f"{f' ({same})' if same else ''}, give another data folder (paths.data_dir=...), or replace it where "
-            "that is meant (overwrite=True: train's default; --overwrite for python -m mosei_attn.synthetic)"
+            f"{f' ({same})' if same else ''}, give another data folder (paths.data_dir=...), or replace it "
+            "where that is meant (overwrite=True: train's default; --overwrite for "
+            "python -m mosei_attn.synthetic)"
         )
 
 
@@ -220,7 +222,8 @@ def main(argv: list[str] | None = None) -> None:
     summary = stamp.get("summary", {})
     print(
         f"{root}: synthetic MOSEI-layout corpus ({time.perf_counter() - t0:.1f} s this call, "
-        f"{stamp.get('generation_seconds')} s to generate, {summary.get('audio_seconds', 0) / 60:.1f} min of audio)"
+        f"{stamp.get('generation_seconds')} s to generate, {summary.get('audio_seconds', 0) / 60:.1f} min of "
+        "audio)"
     )
     print(f"{'fold':<6} {'videos':>6} {'segs':>5}  " + " ".join(f"{e:>8}" for e in EMOTIONS))
     for fold, by_class in summary.get("classes", {}).items():

@@ -1,5 +1,5 @@
-"""What the entry points (train, evaluate, prepare) share: the data module and the model from a config, and the
-corpus preparation that global rank 0 does while the other ranks wait."""
+"""What the entry points (train, evaluate, prepare) share: the data module and the model from a config, and
+the corpus preparation that global rank 0 does while the other ranks wait."""
 
 from __future__ import annotations
 
@@ -35,7 +35,8 @@ def build_datamodule(data_cfg: DictConfig | dict[str, Any]) -> L.LightningDataMo
         keys = ", ".join(f"data.{k}" for k in missing)
         raise ConfigError(
             f"{keys} not set: give it on the command line, e.g. data.root=/path/to/CMU_MOSEI (the folder "
-            "holding CMU_MOSEI_Labels.csd and Raw/) for data=mosei, data.corpus.manifest=clips.csv for data=manifest"
+            "holding CMU_MOSEI_Labels.csd and Raw/) for data=mosei, data.corpus.manifest=clips.csv for "
+            "data=manifest"
         )
     return instantiate(OmegaConf.create(to_container(data_cfg)), _convert_="all")
 
@@ -51,8 +52,8 @@ def _unset(d: Any, prefix: str = "") -> list[str]:
 
 
 def check_optimizer(cfg: DictConfig) -> None:
-    """Build ``cfg.optimizer`` and ``cfg.scheduler`` on one dummy parameter, before anything else runs: a value
-    they refuse (``optimizer.lr=abc``) is a ConfigError naming the settings given as text."""
+    """Build ``cfg.optimizer`` and ``cfg.scheduler`` on one dummy parameter, before anything else runs: a
+    value they refuse (``optimizer.lr=abc``) is a ConfigError naming the settings given as text."""
     import torch
 
     from mosei_attn.models.base import LIGHTNING_SCHEDULER_KEYS, build_optimizers
@@ -71,7 +72,8 @@ def check_optimizer(cfg: DictConfig) -> None:
             if isinstance(v, str) and not k.startswith("_") and k not in LIGHTNING_SCHEDULER_KEYS
         ]
         raise ConfigError(
-            f"{', '.join(text) or 'optimizer'}: the optimizer or its schedule cannot be built with these settings "
+            f"{', '.join(text) or 'optimizer'}: the optimizer or its schedule cannot be built with these "
+            "settings "
             f"({e}); give numbers, e.g. optimizer.lr=1e-3"
         ) from e
 

@@ -22,7 +22,8 @@ class ConfigInCheckpoint(L.Callback):
 
 
 class WeightAverage(EMAWeightAveraging):
-    """An exponential moving average of the weights (ours, not the paper's; ``weight_average`` in conf/train.yaml).
+    """An exponential moving average of the weights (ours, not the paper's; ``weight_average`` in
+    conf/train.yaml).
 
     Training steps the weights as usual; after each step the average moves ``1 - decay`` of the way towards
     them. Validation, every checkpoint's ``state_dict`` (so the best checkpoint, the test, ``evaluate`` and

@@ -25,8 +25,9 @@ SUMMARIES = {"val/ua": "max", "val/ua_best": "max", "val/loss": "min"}
 
 
 def build_loggers(cfg: DictConfig) -> list[Any]:
-    """The loggers of ``cfg.logger``. A W&B run is grouped by sweep (``sweep_name``, else the multirun folder's
-    name, else ``task_name``), typed by model, tagged with model and seed, and records the job's overrides."""
+    """The loggers of ``cfg.logger``. A W&B run is grouped by sweep (``sweep_name``, else the multirun
+    folder's name, else ``task_name``), typed by model, tagged with model and seed, and records the job's
+    overrides."""
     loggers = []
     for name, lg_cfg in (cfg.get("logger") or {}).items():
         if not lg_cfg or "_target_" not in lg_cfg:
@@ -115,9 +116,9 @@ def define_summaries(run: Any) -> None:
 
 
 def wandb_run_id(run_dir: Path) -> str:
-    """The run folder's W&B run id. Resuming, a requeued SLURM job and every DDP rank continue one W&B run: its
-    id lives in the run folder, chosen by global rank 0 (other ranks log nothing to W&B); a W&B sweep agent
-    gives its own. Empty on ranks > 0 before rank 0 wrote it."""
+    """The run folder's W&B run id. Resuming, a requeued SLURM job and every DDP rank continue one W&B run:
+    its id lives in the run folder, chosen by global rank 0 (other ranks log nothing to W&B); a W&B sweep
+    agent gives its own. Empty on ranks > 0 before rank 0 wrote it."""
     from mosei_attn.training.build import is_rank_zero
 
     id_file = run_dir / "wandb_run_id"

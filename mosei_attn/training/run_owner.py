@@ -1,11 +1,12 @@
 """Who writes a run folder: one live run at a time.
 
 A run folder's name is unique (``run_name`` in :mod:`mosei_attn.config`: a time stamp, the model where there
-is one, and a tag of the process; see conf/hydra/default.yaml), and rank 0 of a run records itself in ``<run>/run.owner`` (pid, host, SLURM job)
-while it trains; the file is removed when the run ends. A second run that would write into the folder (a
-resume, a fixed ``hydra.run.dir``) is refused while the owner lives. An owner that is gone (a dead pid on this
-host, or the same SLURM job requeued) is taken over; an owner on another host cannot be checked from here, so
-the message says which file to delete when that run is known to be over.
+is one, and a tag of the process; see conf/hydra/default.yaml), and rank 0 of a run records itself in
+``<run>/run.owner`` (pid, host, SLURM job) while it trains; the file is removed when the run ends. A second
+run that would write into the folder (a resume, a fixed ``hydra.run.dir``) is refused while the owner lives.
+An owner that is gone (a dead pid on this host, or the same SLURM job requeued) is taken over; an owner on
+another host cannot be checked from here, so the message says which file to delete when that run is known to
+be over.
 """
 
 from __future__ import annotations
@@ -60,7 +61,8 @@ def refuse_if_owned(run_dir: str | os.PathLike, environ: Mapping[str, str] = os.
     if owner is not None:
         raise SystemExit(
             f"{run_dir}: another run writes into this run folder (pid {owner.get('pid')} on host "
-            f"{owner.get('host')}, recorded in {Path(run_dir) / OWNER_FILE}); this run stops. Wait for that one "
+            f"{owner.get('host')}, recorded in {Path(run_dir) / OWNER_FILE}); this run stops. Wait for that "
+            "one "
             f"to end, or, if it is known to be over (a killed job on another host), delete {OWNER_FILE}"
         )
 

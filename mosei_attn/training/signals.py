@@ -1,11 +1,13 @@
-"""A run ended by SIGTERM (``timeout``, ``kill``, a scheduler's preemption) exits non-zero, saying how to resume.
+"""A run ended by SIGTERM (``timeout``, ``kill``, a scheduler's preemption) exits non-zero, saying how to
+resume.
 
-Lightning's signal connector turns SIGTERM into :class:`~lightning.pytorch.utilities.exceptions.SIGTERMException`
-at the next batch: a ``SystemExit`` without a status, which would end the process with status 0, as if the run
-had finished. :func:`sigterm_exits_nonzero` around a run turns it into :data:`SIGTERM_STATUS` and one line on
-stderr that names the resume command (``checkpoints/last.ckpt``: the state after the last validation). Under
-SLURM, requeueing stays Lightning's (``SLURMEnvironment(auto_requeue=True)``: SIGUSR1 saves ``hpc_ckpt_<n>.ckpt``
-and requeues the job, which then resumes from it by itself); the line then says so.
+Lightning's signal connector turns SIGTERM into
+:class:`~lightning.pytorch.utilities.exceptions.SIGTERMException` at the next batch: a ``SystemExit`` without
+a status, which would end the process with status 0, as if the run had finished. :func:`sigterm_exits_nonzero`
+around a run turns it into :data:`SIGTERM_STATUS` and one line on stderr that names the resume command
+(``checkpoints/last.ckpt``: the state after the last validation). Under SLURM, requeueing stays Lightning's
+(``SLURMEnvironment(auto_requeue=True)``: SIGUSR1 saves
+``hpc_ckpt_<n>.ckpt`` and requeues the job, which then resumes from it by itself); the line then says so.
 """
 
 from __future__ import annotations
@@ -35,7 +37,10 @@ def resume_line(run_dir: str | Path) -> str:
         )
     last = run_dir / LAST
     if not last.is_file():
-        return f"error: stopped by SIGTERM before the first validation saved {last}: nothing to resume, start again"
+        return (
+            f"error: stopped by SIGTERM before the first validation saved {last}: nothing to resume, "
+            "start again"
+        )
     command = shlex.join(["python", "-m", "mosei_attn.train", f"ckpt_path={last}"])
     return (
         f"error: stopped by SIGTERM; {last} holds the state after the last validation: resume with {command}"

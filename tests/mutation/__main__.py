@@ -132,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.list:
             for m in chosen:
                 print(
-                    f"{m.name:40s} {'equivalent' if m.equivalent else 'applies' if applies(tree, m) else 'DOES NOT APPLY'}"
+                    f"{m.name:40s} "
+                    f"{'equivalent' if m.equivalent else 'applies' if applies(tree, m) else 'DOES NOT APPLY'}"
                 )
             return 0
         selected = tuple(

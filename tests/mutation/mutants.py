@@ -50,7 +50,8 @@ MUTANTS: tuple[Mutant, ...] = (
         ATTN,
         "alpha = attn.sum(dim=2)  # eq. 2",
         "alpha = attn.mean(dim=2)  # eq. 2",
-        "alpha averages the columns over every word position (padding included) instead of summing the real ones",
+        "alpha averages the columns over every word position (padding included) instead of summing the real "
+        "ones",
         (
             f"{T_GATE}::test_with_the_gate_silence_takes_no_weight_and_eq1_covers_only_speech",
             f"{T_CUES}::test_the_frame_weights_extend_alpha_over_each_positions_frames",

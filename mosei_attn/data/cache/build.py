@@ -193,7 +193,8 @@ def _write_features(
     bar,
 ) -> list[int]:
     """Write each extracted segment's features to the next row; return the indices of the kept segments
-    (at least one, else ValueError: the cache ``path`` would be empty). ``reports``: skipped, kept with a note."""
+    (at least one, else ValueError: the cache ``path`` would be empty). ``reports``: skipped, kept with a
+    note."""
     skipped, remarks = reports
     kept: list[int] = []
     lengths: dict[str, list[int]] = {"spec_len": [], "word_len": []}
@@ -250,8 +251,8 @@ def build_cache(
     returned without recomputing anything. Safe with several processes: one builds (holding ``<cache>.lock``),
     the others wait and adopt its file, never replaced once complete. ``workers`` processes extract features
     (default: every core; 1 runs in-process; ``start_method``: the multiprocessing one, default fork where it
-    exists); rows are written in segment order. A segment whose audio cannot be read is left out and counted by
-    reason in the ``skipped`` attribute, which continues the reader's report ``skipped``; ``strict`` raises
+    exists); rows are written in segment order. A segment whose audio cannot be read is left out and counted
+    by reason in the ``skipped`` attribute, which continues the reader's report ``skipped``; ``strict`` raises
     FeatureExtractionError instead. ``extra_attrs`` are stored as JSON attributes. ``compression``: the h5py
     filter of spec and words (default none: lzf halves the file and the loader's speed). ``emotion_names`` and
     ``label_columns`` are the corpus's (MOSEI's by default): every ``labels`` row follows ``label_columns``.

@@ -28,7 +28,8 @@ RESERVED_ATTRS = (
 
 def write_segment_columns(f: h5py.File, segments: list[Segment], labels: np.ndarray) -> None:
     """The per-segment columns besides the features: ids, fold, text, the audio file, the raw labels
-    (N, 1 + E), times in the audio file (s). Checksummed like the features; strings are fixed-length UTF-8 (variable-length data takes no filter)."""
+    (N, 1 + E), times in the audio file (s). Checksummed like the features; strings are fixed-length UTF-8
+    (variable-length data takes no filter)."""
     strings = {
         "fold": [s.fold for s in segments],
         "segment_id": [s.segment_id for s in segments],

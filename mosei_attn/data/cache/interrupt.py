@@ -37,5 +37,6 @@ def until_ctrl_c(results: Iterator, hit: list) -> Iterator:
 
 
 def ignore_sigint() -> None:
-    """In a pool worker: Ctrl-C is the parent's to handle (it stops the pool); a worker dying of it can hang it."""
+    """In a pool worker: Ctrl-C is the parent's to handle (it stops the pool); a worker dying of it can hang
+    it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -99,7 +99,8 @@ def check_attrs(path: str | os.PathLike, expect: Mapping[str, Any]) -> dict[str,
         if diff:
             why = " (the corpus changed since the cache was built)" if key == "fingerprint" else ""
             raise CacheMismatchError(
-                f"{path}: attribute {diff[0]!r} is {diff[2]!r} but {diff[1]!r} was expected{why}; {REBUILD_HINT}"
+                f"{path}: attribute {diff[0]!r} is {diff[2]!r} but {diff[1]!r} was expected{why}; "
+                f"{REBUILD_HINT}"
             )
     return attrs
 
@@ -199,7 +200,8 @@ class FeatureCache:
     def batch(self, rows: Iterable[int]) -> dict[str, np.ndarray]:
         """Segments ``rows`` (in that order) at once: spec (B, F, T) and words (B, L, D) float16 as
         stored, spec_len, word_len (B,) int32, speech (B, T) bool, labels (B, 7) float32. Rows are read in
-        file order, one chunk each, straight into the output (h5py's list indexing is ~50x slower for this)."""
+        file order, one chunk each, straight into the output (h5py's list indexing is ~50x slower for
+        this)."""
         rows = np.asarray(rows, dtype=np.int64).reshape(-1)
         n = len(self)
         if rows.size and (rows.min() < 0 or rows.max() >= n):

@@ -59,7 +59,8 @@ MAX_LITERAL_CHARS = 100_000
 
 
 def _decode(value: Any) -> Any:
-    """A metadata value as the SDK wrote it: JSON, else a Python literal (``str(value)``), else the raw string."""
+    """A metadata value as the SDK wrote it: JSON, else a Python literal (``str(value)``), else the raw
+    string."""
     if isinstance(value, np.ndarray):
         value = value.reshape(-1)[0] if value.size else ""
     if isinstance(value, bytes):

@@ -1,4 +1,5 @@
-"""A corpus from a user's own data: a manifest (CSV, TSV or JSONL) of audio files, transcripts, labels, splits.
+"""A corpus from a user's own data: a manifest (CSV, TSV or JSONL) of audio files, transcripts, labels,
+splits.
 
 One row per segment. Columns: ``audio`` (a path, relative to the manifest's folder unless absolute or
 ``audio_root`` is given), optional ``start``/``end`` (seconds; absent: the whole file), ``text`` (the
@@ -146,8 +147,10 @@ class ManifestCorpus:
                 faults.append(f"{name!r} has {n} row(s), fewer than {self.min_examples}")
         if faults:
             raise ValueError(
-                f"{self.manifest}: emotion names {dict(sorted(found.items()))} (rows each): {'; '.join(faults)}. "
-                "Fix those rows, or list the emotions to train on (data.corpus.emotions=[...]): rows with any other "
+                f"{self.manifest}: emotion names {dict(sorted(found.items()))} (rows each): "
+                f"{'; '.join(faults)}. "
+                "Fix those rows, or list the emotions to train on (data.corpus.emotions=[...]): rows with "
+                "any other "
                 "name are then skipped and reported"
             )
 
@@ -260,7 +263,8 @@ class ManifestCorpus:
         self.skipped = report
         if not kept:
             raise ValueError(
-                f"{self.manifest}: no usable row among {len(self._rows)}; {report.describe(MAX_REASONS_IN_ERROR)}"
+                f"{self.manifest}: no usable row among {len(self._rows)}; "
+                f"{report.describe(MAX_REASONS_IN_ERROR)}"
             )
 
     def scan(self) -> tuple[list[Segment], SkipReport]:

@@ -1,8 +1,8 @@
 """The MOSEI corpus reader: labelled segments from the csd files, ``Raw/`` WAVs and transcripts.
 
-Reads a folder in the real CMU-MOSEI layout (docs/data.md; its names: :mod:`mosei_attn.data.corpora.mosei_layout`), real or
-synthetic, one video at a time: each csd is opened once and one entry per video is read. Audio is never read
-here, only checked to exist.
+Reads a folder in the real CMU-MOSEI layout (docs/data.md; its names:
+:mod:`mosei_attn.data.corpora.mosei_layout`), real or synthetic, one video at a time: each csd is opened once
+and one entry per video is read. Audio is never read here, only checked to exist.
 """
 
 from __future__ import annotations
@@ -65,7 +65,8 @@ class MoseiCorpus:
     """Every labelled segment of a MOSEI-layout folder, listed lazily one video at a time.
 
     ``root`` holds the three csds named above and ``Raw/``; ``folds`` is a folds JSON file, in ``root`` or
-    absolute (None: the shipped standard folds); ``word_dim`` the word vector width checked in every entry (None: unchecked);
+    absolute (None: the shipped standard folds); ``word_dim`` the word vector width checked in every entry
+    (None: unchecked);
     ``words_rule`` one of ``WORD_RULES``; ``time_tolerance`` (seconds) how close a transcript line's
     times must be to a label row's, and the word csds' intervals to each other's. A bad item (a damaged csd
     entry, a label that is not a number or is negative, a malformed transcript line) is skipped and counted
@@ -140,7 +141,8 @@ class MoseiCorpus:
         if [str(n).strip().lower()[:3] for n in names] != [c[:3] for c in LABEL_COLUMNS]:
             labels.close()
             raise ValueError(
-                f"{self.labels_path}: label columns are {list(names)}, expected {list(LABEL_COLUMNS)}; refusing "
+                f"{self.labels_path}: label columns are {list(names)}, expected {list(LABEL_COLUMNS)}; "
+                "refusing "
                 "a different order (the 2018 releases used alphabetical order)"
             )
         return labels
@@ -258,7 +260,8 @@ class MoseiCorpus:
         return files
 
     def fingerprint(self) -> str:
-        """sha256 hex of (relative path, size, mtime_ns) of ``input_files()``, the folds and the reader settings.
+        """sha256 hex of (relative path, size, mtime_ns) of ``input_files()``, the folds and the reader
+        settings.
 
         Cheap: files are only stat-ed (the labels csd is opened for its video ids; audio is never read).
         The folds enter by content, so reinstalling the package (a new mtime of the shipped folds file)

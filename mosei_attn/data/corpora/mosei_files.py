@@ -20,7 +20,8 @@ def standard_folds_path() -> Path:
 
 
 def load_folds(path: str | os.PathLike | None = None) -> dict[str, str]:
-    """Video id -> ``"train"``/``"valid"``/``"test"`` from a folds JSON file (None: the shipped standard folds)."""
+    """Video id -> ``"train"``/``"valid"``/``"test"`` from a folds JSON file (None: the shipped standard
+    folds)."""
     path = Path(path) if path is not None else standard_folds_path()
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))

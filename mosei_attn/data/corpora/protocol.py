@@ -38,7 +38,8 @@ class Corpus(Protocol):
         ...
 
     def video_ids(self) -> list[str]:
-        """The recordings the corpus lists (MOSEI: video ids; a manifest: its audio files' stems), in order."""
+        """The recordings the corpus lists (MOSEI: video ids; a manifest: its audio files' stems), in
+        order."""
         ...
 
     def input_files(self) -> list[Path]:

@@ -5,7 +5,8 @@ centred frames; the 401 bins (0-4 kHz) lose the Nyquist bin and neighbouring pai
 rows; power in dB relative to the segment's own maximum, clipped to the top 80 dB and scaled so 0 is
 silence and 1 the loudest bin; 400 frames (8 s), shorter audio zero-padded and its length kept. Beside it,
 each frame's speech flag from a voice activity detector (:mod:`mosei_attn.data.features.vad`).
-Independent of torch and Lightning: the cache builder and ``predict`` both call it (:meth:`AudioFeatures.extract`).
+Independent of torch and Lightning: the cache builder and ``predict`` both call it
+(:meth:`AudioFeatures.extract`).
 """
 
 from __future__ import annotations
