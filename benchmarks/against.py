@@ -43,7 +43,9 @@ def known_arguments(script: Path, argv: list[str], cwd: Path, env: dict[str, str
         [sys.executable, str(script), "--help"], cwd=cwd, env=env, capture_output=True, text=True
     ).stdout
     known = set(re.findall(r"--[\w-]+", helptext))
-    kept, dropped, skipping = [], [], False
+    kept = []
+    dropped = []
+    skipping = False
     for arg in argv:
         if arg.startswith("--"):
             name = arg.split("=", 1)[0]

@@ -143,7 +143,9 @@ class PerItemDataset(Dataset):
     """The previous loader path: one high-level HDF5 read per segment, float32 on the CPU."""
 
     def __init__(self, path: Path, rows: np.ndarray):
-        self.path, self.rows, self.f = path, rows, None
+        self.path = path
+        self.rows = rows
+        self.f = None
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -160,7 +162,9 @@ class PerItemDataset(Dataset):
 
 def samples_per_s(loader, min_samples: int) -> tuple[float, float]:
     """(samples per wall second, per CPU second of this process) over whole epochs of ``loader``."""
-    n, t0, c0 = 0, time.perf_counter(), time.process_time()
+    n = 0
+    t0 = time.perf_counter()
+    c0 = time.process_time()
     while n < min_samples:
         for b in loader:
             n += len(b["spec"])
@@ -217,7 +221,9 @@ def batch_costs(dm: MoseiDataModule, batch: int, n_batches: int = 60) -> dict[st
         costs[f"isfinite_{key}_every_batch"] = ms(lambda b, out=out: np.isfinite(out[: len(b)]).all())
     costs["cache_batch"] = ms(lambda b: cache.batch(ds.rows[b]))
     costs["dataset_batch"] = ms(lambda b: ds.__getitems__(list(b)))
-    loader, c0, k = dm.train_dataloader(), time.process_time(), 0
+    loader = dm.train_dataloader()
+    c0 = time.process_time()
+    k = 0
     for _ in loader:
         k += 1
     costs["loader_batch"] = (time.process_time() - c0) / k * 1e3

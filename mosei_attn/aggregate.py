@@ -127,7 +127,9 @@ def find_runs(*sweep_dirs: str | os.PathLike) -> list[Run]:
             if not isinstance(items, list):
                 raise ValueError(f"{path}: expected a list of overrides, got {type(items).__name__}")
             overrides = tuple((k.lstrip("+~"), v) for k, _, v in (str(o).partition("=") for o in items))
-            folder, metrics, problem = path.parent.parent, None, ""
+            folder = path.parent.parent
+            metrics = None
+            problem = ""
             try:
                 metrics = json.loads((folder / "metrics.json").read_text())
                 if not isinstance(metrics, dict):

@@ -137,13 +137,16 @@ class Predictor:
     """A trained model with its feature settings and word vectors: ``predictor(audio_path, text)``."""
 
     def __init__(self, model: Any, vectors: WordVectors, device: str = "cpu"):
-        self.model, self.vectors, self.device = model.eval().to(device), vectors, device
+        self.model = model.eval().to(device)
+        self.vectors = vectors
+        self.device = device
         meta = model.meta
         if "audio" not in meta.features or "text" not in meta.features:
             raise ValueError("the model's metadata holds no feature settings: it cannot compute its input")
         self.audio = AudioFeatures.from_dict(dict(meta.features["audio"]))
         self.text = TextFeatures.from_dict(dict(meta.features["text"]))
-        self.names, self.multilabel = tuple(meta.emotion_names), meta.multilabel
+        self.names = tuple(meta.emotion_names)
+        self.multilabel = meta.multilabel
         #: The longest audio the model sees (seconds); longer clips are cropped, as in training.
         self.max_seconds = self.audio.max_frames * self.audio.hop_length / self.audio.sample_rate
 

@@ -73,11 +73,9 @@ def spoken(n_words: int, db: float, seed: int = 0) -> np.ndarray:
     from mosei_attn.synthetic.content import PROSODY
     from mosei_attn.synthetic.speech import _Speaker, _word_audio
 
-    cfg, rng, level = (
-        SyntheticConfig(sample_rate=SAMPLE_RATE),
-        np.random.default_rng(seed),
-        0.1 * 10 ** (db / 20),
-    )
+    cfg = SyntheticConfig(sample_rate=SAMPLE_RATE)
+    rng = np.random.default_rng(seed)
+    level = 0.1 * 10 ** (db / 20)
     parts = []
     for i in range(n_words):
         parts.append(
@@ -94,7 +92,9 @@ def build_corpus(
     dimension_names: list[str] | None = None,
 ) -> Path:
     """Write a corpus folder under ``root``; returns the folds JSON path (written beside it)."""
-    labels, words, vectors = {}, {}, {}
+    labels = {}
+    words = {}
+    vectors = {}
     for v_no, (video, spec) in enumerate(videos.items()):
         seg_iv = np.array(spec["segments"], dtype=np.float64)
         labels[video] = (np.array([label_row(v_no, s) for s in range(len(seg_iv))], np.float32), seg_iv)

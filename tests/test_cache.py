@@ -114,7 +114,9 @@ def test_build_writes_datasets_and_attributes(tmp_path):
 def test_the_speech_mask_round_trips_through_the_cache(tmp_path):
     """Silence, words, silence, words 30 dB quieter, silence: the cache's speech row (and the reader's batch)
     is the extractor's mask, speech in both stretches of words, False in the silences and past the frames."""
-    gap, loud, quiet = np.zeros(SR, np.float32), spoken(4, 0, seed=1), spoken(3, -30, seed=2)
+    gap = np.zeros(SR, np.float32)
+    loud = spoken(4, 0, seed=1)
+    quiet = spoken(3, -30, seed=2)
     sf.write(tmp_path / "voice.wav", np.concatenate([gap, loud, gap, quiet, gap]), SR)
     t = np.cumsum([0.0, *(len(p) / SR for p in (gap, loud, gap, quiet, gap))])  # the stretches' bounds (s)
     seg = dataclasses.replace(make_segments(tmp_path, n=1)[0], audio_path=tmp_path / "voice.wav", end=t[-1])

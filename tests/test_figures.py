@@ -49,7 +49,8 @@ def test_a_training_run_saves_and_logs_its_figures(train_cfg, tmp_path, monkeypa
 
     class TensorBoardLogger:  # records what figures.log_figures sends (named like Lightning's)
         def __init__(self):
-            self.experiment, self.images = self, {}
+            self.experiment = self
+            self.images = {}
 
         def add_image(self, tag, img, dataformats):
             self.images[tag] = (img.shape, dataformats)

@@ -39,7 +39,9 @@ def test_single_label_hand_computed() -> None:
 
 def test_batches_and_rank_merge_equal_one_update() -> None:
     """Counts add up over batches, and over ranks (merge_state applies the DDP reduction)."""
-    whole, first, second = EmotionMetrics(3), EmotionMetrics(3), EmotionMetrics(3)
+    whole = EmotionMetrics(3)
+    first = EmotionMetrics(3)
+    second = EmotionMetrics(3)
     whole.update(one_hot_logits(PRED, 3), torch.tensor(TARGET))
     first.update(one_hot_logits(PRED[:3], 3), torch.tensor(TARGET[:3]))
     second.update(one_hot_logits(PRED[3:], 3), torch.tensor(TARGET[3:]))

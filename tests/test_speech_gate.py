@@ -148,7 +148,9 @@ def test_quiet_speech_between_silences_is_covered_by_the_gate() -> None:
     whose level lies below the midpoint between the segment's quietest and loudest positions (what the
     loudness rule kept), is covered; the positions inside the silences are not."""
     sr, audio = SAMPLE_RATE, AudioFeatures(hop_length=320, freq_bins=100, max_frames=200)  # the demo's frames
-    loud, quiet, gap = spoken(6, 0, seed=1), spoken(3, -30, seed=2), np.zeros(sr, np.float32)
+    loud = spoken(6, 0, seed=1)
+    quiet = spoken(3, -30, seed=2)
+    gap = np.zeros(sr, np.float32)
     x = np.concatenate([gap[: sr // 2], loud, gap, quiet, gap])
     item = segment_features(x, sr, np.ones((3, TEXT[1]), np.float32), audio, TextFeatures(TEXT[0], TEXT[1]))
     torch.manual_seed(0)
@@ -161,7 +163,9 @@ def test_quiet_speech_between_silences_is_covered_by_the_gate() -> None:
     def inside(a: float, b: float) -> list[int]:  # the positions whose frames all lie in [a, b) s
         return list(range(int(np.ceil(a / span)), int(b / span)))
 
-    t_loud, t_gap, t_quiet = len(gap) / sr / 2, len(loud) / sr, len(quiet) / sr
+    t_loud = len(gap) / sr / 2
+    t_gap = len(loud) / sr
+    t_quiet = len(quiet) / sr
     quiet_at = inside(t_loud + t_gap + 1.0, t_loud + t_gap + 1.0 + t_quiet)
     silent_at = inside(t_loud + t_gap, t_loud + t_gap + 1.0) + inside(
         t_loud + t_gap + 1.0 + t_quiet, len(x) / sr

@@ -55,7 +55,9 @@ class ToyCorpus:
     LOCATIONS = ("root",)
 
     def __init__(self, root: str | Path, word_dim: int, n_clips: int = 16):
-        self.root, self.word_dim, self.n_clips = Path(root), word_dim, n_clips
+        self.root = Path(root)
+        self.word_dim = word_dim
+        self.n_clips = n_clips
         rng = np.random.default_rng(0)
         self.root.mkdir(parents=True, exist_ok=True)
         for i, path in enumerate(self.input_files()):

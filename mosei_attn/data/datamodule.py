@@ -79,11 +79,18 @@ class MoseiDataModule(L.LightningDataModule):
         self.verify = verify
         self._content_hashes: dict[str, str] = {}  # the stat fingerprint -> its content hash (hashed once)
         self.root = {} if root is None else {"root": root}  # what the factories are called with
-        self.make_corpus, self.write_corpus, self.name = corpus, write_corpus, name
-        self.make_extras, self.extras_provider = extras, None
+        self.make_corpus = corpus
+        self.write_corpus = write_corpus
+        self.name = name
+        self.make_extras = extras
+        self.extras_provider = None
         self.cache_dir = Path(cache_dir)
-        self.label_rule, self.batch_size, self.num_workers = label_rule, batch_size, num_workers
-        self.feature_workers, self.pin_memory, self.strict = feature_workers, pin_memory, strict
+        self.label_rule = label_rule
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.feature_workers = feature_workers
+        self.pin_memory = pin_memory
+        self.strict = strict
         self.audio = audio if isinstance(audio, AudioFeatures) else AudioFeatures.from_dict(dict(audio or {}))
         self.text = text if isinstance(text, TextFeatures) else TextFeatures.from_dict(dict(text or {}))
         self.word_vectors = dict(word_vectors or {})
@@ -180,7 +187,8 @@ class MoseiDataModule(L.LightningDataModule):
         names = tuple(corpus.emotion_names)
         self.corpus_emotions = names
         validate_cache(path, self.audio, self.text, fingerprint, names, corpus.label_columns)
-        self.cache_path, self._cache = path, FeatureCache(path)
+        self.cache_path = path
+        self._cache = FeatureCache(path)
         labels, folds = self._cache.labels, self._cache.fold
         targets, keep = derive_targets(labels, self.label_rule, names)
         full_targets = np.zeros((len(labels),) + targets.shape[1:], dtype=targets.dtype)

@@ -34,7 +34,10 @@ class CacheDataset(Dataset):
     def __init__(
         self, cache: Any, rows: np.ndarray, targets: np.ndarray, extra: dict[str, np.ndarray] | None = None
     ):
-        self.cache, self.rows, self.targets, self.extra = cache, rows, targets, extra or {}
+        self.cache = cache
+        self.rows = rows
+        self.targets = targets
+        self.extra = extra or {}
 
     def extra_items(self, positions: Any) -> dict[str, torch.Tensor]:
         """The extra fields of dataset ``positions`` (an int or an index array), under their batch keys."""

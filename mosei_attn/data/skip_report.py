@@ -57,7 +57,10 @@ class SkipReport(Counter):
         max_examples: int = MAX_EXAMPLES,
     ):
         super().__init__(counts or {})
-        self.source, self.unit, self.kept, self.max_examples = source, unit, kept, max_examples
+        self.source = source
+        self.unit = unit
+        self.kept = kept
+        self.max_examples = max_examples
         self.reasons = tuple(reasons) if reasons is not None else None
         self.examples: dict[str, list[str]] = {k: list(v) for k, v in (examples or {}).items()}
         self.entries: list[tuple[str, str, str]] = []  # not `items`: Counter's own methods call self.items()

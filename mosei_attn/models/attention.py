@@ -100,17 +100,21 @@ class AttentionNet(nn.Module):
             raise ValueError(
                 f"model.alpha_scale must be one of {', '.join(ALPHA_SCALES)}, got {alpha_scale!r}"
             )
-        self.head_kind, self.alpha_scale = head, alpha_scale
+        self.head_kind = head
+        self.alpha_scale = alpha_scale
         if not isinstance(speech_gate, bool):
             raise ValueError(
                 f"model.speech_gate must be true (eq. 1 covers the positions the voice activity detector "
                 f"hears as speech) or false (every position), got {speech_gate!r}"
             )
-        self.mask_padding, self.speech_gate = mask_padding, speech_gate
+        self.mask_padding = mask_padding
+        self.speech_gate = speech_gate
         self.uses_speech = speech_gate  # EmotionModule passes the batch's speech mask
         n_freq, n_time = spec_shape
         n_words, embed_dim = text_shape
-        self.pool_blocks, self.text_blocks, self.pool = pool_blocks, text_blocks, pool
+        self.pool_blocks = pool_blocks
+        self.text_blocks = text_blocks
+        self.pool = pool
         self.freq_p = pooled_size(n_freq, pool_blocks, pool)  # F'
         self.time_p = pooled_size(n_time, pool_blocks, pool)  # T' = m
         self.words_p = pooled_size(n_words, text_blocks, pool)  # L' = n

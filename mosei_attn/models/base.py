@@ -115,11 +115,16 @@ class EmotionModule(L.LightningModule):
         weight = inverse_frequency_weights(self.meta.class_counts) if class_weights else None
         self.register_buffer("class_weight", weight, persistent=False)
         num, multi = self.meta.num_classes, self.meta.multilabel
-        self.val_metrics, self.test_metrics = EmotionMetrics(num, multi), EmotionMetrics(num, multi)
-        self.val_attention, self.test_attention = AttentionStats(), AttentionStats()  # peak, onset, ...
+        self.val_metrics = EmotionMetrics(num, multi)
+        self.test_metrics = EmotionMetrics(num, multi)
+        # peak, onset, ...
+        self.val_attention = AttentionStats()
+        self.test_attention = AttentionStats()
         # the same batches with another segment's words (mosei_attn.models.text_guidance)
-        self.val_shuffled, self.test_shuffled = EmotionMetrics(num, multi), EmotionMetrics(num, multi)
-        self.val_guidance, self.test_guidance = TextGuidance(), TextGuidance()
+        self.val_shuffled = EmotionMetrics(num, multi)
+        self.test_shuffled = EmotionMetrics(num, multi)
+        self.val_guidance = TextGuidance()
+        self.test_guidance = TextGuidance()
         self.val_ua_best = MaxMetric()
         self._ua_best_restored: float | None = None  # from the checkpoint a run resumes
         self.loaded_epoch: int | None = None  # the (0-based) epoch of the checkpoint loaded last

@@ -84,7 +84,9 @@ class EmotionMetrics(MetricCollection):
         # Separate states (no compute groups): the metrics are few and small, and merge_state stays exact.
         metrics = _multilabel(num_classes, threshold) if multilabel else _single_label(num_classes)
         super().__init__(metrics, compute_groups=False)
-        self.num_classes, self.multilabel, self.threshold = num_classes, multilabel, threshold
+        self.num_classes = num_classes
+        self.multilabel = multilabel
+        self.threshold = threshold
 
     def update(self, logits: torch.Tensor, target: torch.Tensor) -> None:  # type: ignore[override]
         """``logits`` (B, C); ``target`` (B,) class indices, or (B, C) 0/1 for multilabel."""

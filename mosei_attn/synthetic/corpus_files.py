@@ -105,7 +105,11 @@ def generate(out: Path, cfg: SyntheticConfig, workers: int | None = None) -> dic
     zipf /= zipf.sum()
     fold_of = {v: f for f, vs in folds.items() for v in vs}
     counts = {f: dict.fromkeys(EMOTIONS, 0) for f in (*FOLD_NAMES, "none")}
-    labels, words, vectors, truth, seconds = {}, {}, {}, {}, 0.0
+    labels = {}
+    words = {}
+    vectors = {}
+    truth = {}
+    seconds = 0.0
     zero = np.zeros(cfg.vector_dim, np.float32)
     jobs = [(out, cfg, zipf, streams[2 + i], vid, tuple(i in f for f in flags)) for i, vid in enumerate(ids)]
     with _pool(workers, len(jobs)) as pool:

@@ -73,7 +73,8 @@ class CueMetrics(Metric):
 
     def __init__(self, modes: Sequence[str], stride: int) -> None:
         super().__init__()
-        self.modes, self.stride = tuple(modes), stride
+        self.modes = tuple(modes)
+        self.stride = stride
         zeros = torch.zeros(len(self.modes), dtype=torch.float64)
         for name in ("correct", "count", "pointing_sum", "floor_sum", "pointing_n", *SHUFFLED):  # per mode
             self.add_state(name, zeros.clone(), dist_reduce_fx="sum")

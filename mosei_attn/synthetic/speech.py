@@ -127,7 +127,8 @@ class _Track:
     """A video's audio pieces and word rows (word, start sample, end sample), appended in time order."""
 
     def __init__(self, cfg: SyntheticConfig):
-        self.cfg, self.sr = cfg, cfg.sample_rate
+        self.cfg = cfg
+        self.sr = cfg.sample_rate
         self.pieces: list[np.ndarray] = []
         self.rows: list[tuple[str, int, int]] = []
         self.cursor = 0
@@ -204,7 +205,11 @@ def render_video(
         rng.uniform(0.0, cfg.negative_margin_s[0] / 2) if negative_start else rng.uniform(*cfg.lead_in_s)
     )
     n_seg = int(rng.integers(cfg.segments_per_video[0], cfg.segments_per_video[1] + 1))
-    labels, intervals, texts, classes, truth = [], [], [], [], []
+    labels = []
+    intervals = []
+    texts = []
+    classes = []
+    truth = []
     for s in range(n_seg):
         row, interval, words, emo, cues = _speak_segment(
             rng, cfg, track, spk, zipf, negative_start and s == 0

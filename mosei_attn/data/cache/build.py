@@ -159,7 +159,9 @@ def _row_writer(ds: h5py.Dataset):
     """``write(i, row)``: row ``i`` of ``ds`` (one chunk) through HDF5 directly (h5py's ``ds[i] = row``
     spends more time building its selection than HDF5 spends writing)."""
     shape = ds.shape[1:]
-    file_space, row_space, zeros = ds.id.get_space(), h5s.create_simple((1, *shape)), (0,) * len(shape)
+    file_space = ds.id.get_space()
+    row_space = h5s.create_simple((1, *shape))
+    zeros = (0,) * len(shape)
 
     def write(i: int, row: np.ndarray) -> None:
         file_space.select_hyperslab((i, *zeros), (1, *shape))
@@ -172,7 +174,10 @@ def _create_datasets(f: h5py.File, n: int, audio: AudioFeatures, text: TextFeatu
     """The feature datasets and their lengths, checksummed (Fletcher-32), filled in as segments are extracted.
     One segment per chunk: the loader reads random rows. Resizable: segments whose audio cannot be read are
     left out, and the datasets shrink to the kept rows."""
-    fb, t, lw, d = audio.freq_bins, audio.max_frames, text.max_words, text.dim
+    fb = audio.freq_bins
+    t = audio.max_frames
+    lw = text.max_words
+    d = text.dim
     kw = {"dtype": "f2", "compression": compression, "fletcher32": True}
     f.create_dataset("spec", (n, fb, t), maxshape=(None, fb, t), chunks=(1, fb, t), **kw)
     f.create_dataset("words", (n, lw, d), maxshape=(None, lw, d), chunks=(1, lw, d), **kw)

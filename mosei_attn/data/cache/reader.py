@@ -154,7 +154,8 @@ class FeatureCache:
     def h5(self) -> h5py.File:
         if self._h5 is None or self._pid != os.getpid():
             try:
-                self._h5, self._pid = h5py.File(self.path, "r"), os.getpid()
+                self._h5 = h5py.File(self.path, "r")
+                self._pid = os.getpid()
             except OSError as e:
                 raise _corrupt(self.path, "/", "the file's header", e) from e
         return self._h5
@@ -280,9 +281,12 @@ class _RowReader:
     """
 
     def __init__(self, ds: h5py.Dataset, pid: int):
-        self.ds, self.pid = ds, pid
-        self.shape, self.dtype = ds.shape[1:], ds.dtype
-        self.file_space, self.row_space = ds.id.get_space(), h5s.create_simple((1, *self.shape))
+        self.ds = ds
+        self.pid = pid
+        self.shape = ds.shape[1:]
+        self.dtype = ds.dtype
+        self.file_space = ds.id.get_space()
+        self.row_space = h5s.create_simple((1, *self.shape))
         self.zeros = (0,) * len(self.shape)
         info = np.finfo(self.dtype)
         self.bits = np.dtype(f"u{self.dtype.itemsize}")

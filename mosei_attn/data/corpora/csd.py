@@ -51,7 +51,10 @@ class CsdFormatError(UserFault, ValueError):
         todo = ": replace it with a complete copy (a failed download is often a web page)"
         todo = "" if entry is not None else todo
         super().__init__(f"{where}: {fault}{todo}")
-        self.path, self.entry, self.fault, self.damaged = str(path), entry, fault, damaged
+        self.path = str(path)
+        self.entry = entry
+        self.fault = fault
+        self.damaged = damaged
 
 
 #: Longest metadata string parsed as a Python literal (a label file's values are a few hundred characters).

@@ -85,7 +85,8 @@ class ManifestCorpus:
         vectors_cache_dir: str | os.PathLike | None = None,
         min_examples: int = MIN_EXAMPLES,
     ):
-        self.manifest, self.min_examples = Path(manifest), min_examples
+        self.manifest = Path(manifest)
+        self.min_examples = min_examples
         if not self.manifest.is_file():
             raise FileNotFoundError(f"{self.manifest}: manifest file not found")
         self.root = self.manifest.parent
@@ -248,7 +249,9 @@ class ManifestCorpus:
 
     def iter_segments(self) -> Iterator[Segment]:
         """Yield the usable rows' segments in file order; ``self.skipped`` holds the report afterwards."""
-        report, kept, audio_info = SkipReport("manifest reader", unit="row"), [], {}
+        report = SkipReport("manifest reader", unit="row")
+        kept = []
+        audio_info = {}
         for rowno, row in self._rows:
             seg = self._segment(rowno, row, audio_info) if isinstance(row, dict) else ("malformed row", row)
             if isinstance(seg, Segment):

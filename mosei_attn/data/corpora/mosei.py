@@ -99,7 +99,9 @@ class MoseiCorpus:
             raise ValueError(f"unknown words_rule {words_rule!r}; choose one of {WORD_RULES}")
         self.folds_path = self.root / Path(folds).expanduser() if folds is not None else standard_folds_path()
         self.folds = load_folds(self.folds_path)
-        self.word_dim, self.words_rule, self.time_tolerance = word_dim, words_rule, time_tolerance
+        self.word_dim = word_dim
+        self.words_rule = words_rule
+        self.time_tolerance = time_tolerance
         self.strict = strict
         self.skipped: SkipReport | None = None  # the report of the last complete iteration
         if not (self.root / AUDIO_DIR).is_dir():

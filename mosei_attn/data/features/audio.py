@@ -33,7 +33,9 @@ class AudioReadError(UserFault, ValueError):
 
     def __init__(self, path: str | os.PathLike, fault: str, reason: str = "unreadable audio file"):
         super().__init__(f"{path}: {fault}")
-        self.path, self.fault, self.reason = str(path), fault, reason
+        self.path = str(path)
+        self.fault = fault
+        self.reason = reason
 
     def __reduce__(self):  # keep it picklable across multiprocessing workers
         return (type(self), (self.path, self.fault, self.reason))

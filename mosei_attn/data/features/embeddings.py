@@ -51,7 +51,8 @@ class WordVectors:
     def __init__(self, words: Sequence[str], vectors: np.ndarray, path: str | os.PathLike | None = None):
         if vectors.ndim != 2 or len(words) != vectors.shape[0]:
             raise ValueError(f"{len(words)} words but vectors of shape {vectors.shape}")
-        self.words, self.vectors = list(words), vectors
+        self.words = list(words)
+        self.vectors = vectors
         self.path = Path(path) if path is not None else None
         self._index: dict[str, int] | None = None  # built on first lookup: load stays fast
         self.unknown: Counter[str] = Counter()  # unknown words met since log_unknown()
@@ -111,7 +112,9 @@ class WordVectors:
 
     def lookup(self, words: Iterable[str]) -> tuple[list[str], np.ndarray, list[str]]:
         """(known words, their vectors (n, D) float32, unknown words), both lists in input order."""
-        known, rows, unknown = [], [], []
+        known = []
+        rows = []
+        unknown = []
         for w in words:
             i = self.index(w)
             if i is None:
@@ -141,7 +144,8 @@ class WordVectors:
             examples = ", ".join(f"{w!r} x{c}" for w, c in self.unknown.most_common(max_examples))
             msg = "%s: %d of %d words (%d distinct) have no vector, e.g. %s"
             logger.info(msg, source, n, self.n_looked_up, len(self.unknown), examples)
-        self.unknown, self.n_looked_up = Counter(), 0
+        self.unknown = Counter()
+        self.n_looked_up = 0
 
     def info(self) -> dict[str, Any]:
         """Where the vectors came from, for the model's metadata."""
@@ -183,7 +187,9 @@ def parse_text(path: str | os.PathLike, dim: int | None = None) -> tuple[list[st
         words: list[str] = []
         lineno -= len(pending)  # the first word line is parsed again below
         while lines := pending or f.readlines(CHUNK_BYTES):
-            pending, texts, linenos = [], [], []
+            pending = []
+            texts = []
+            linenos = []
             for line in lines:
                 lineno += 1
                 parts = _split_line(line, file_dim, path, lineno)

@@ -44,7 +44,9 @@ def speech_frames(
     k = len(pcm) // n
     if k == 0:  # shorter than one detector frame: pad it with silence to one
         pcm, k = np.pad(pcm, (0, n - len(pcm))), 1
-    raw, vad, size = pcm[: k * n].tobytes(), webrtcvad.Vad(mode), 2 * n
+    raw = pcm[: k * n].tobytes()
+    vad = webrtcvad.Vad(mode)
+    size = 2 * n
     flags = np.fromiter((vad.is_speech(raw[i * size : (i + 1) * size], vad_rate) for i in range(k)), bool, k)
     centres = np.arange(n_frames) * hop_length / sample_rate  # seconds
     idx = np.minimum((centres * 1000 // frame_ms).astype(np.int64), k - 1)
