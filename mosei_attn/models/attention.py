@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import torch
 from torch import nn
@@ -26,6 +27,17 @@ from mosei_attn.models.output import NetOutput
 HEADS = ("flatten", "mean")
 #: ``model.alpha_scale``: eq. 2's alpha as it is, or rescaled to average 1 (the paper's first).
 ALPHA_SCALES = ("none", "mean_one")
+
+
+class Attention(NamedTuple):
+    """What :meth:`AttentionNet.attend` computes for a batch of B segments (as in :class:`NetOutput`)."""
+
+    matrix: torch.Tensor  # the attention matrix (B, m, n): eq. 1
+    alpha: torch.Tensor  # one weight per time position (B, m): eq. 2
+    attended: torch.Tensor  # the real attended positions (B,)
+    covered: torch.Tensor  # the positions eq. 1's softmax covers (B, m) bool
+    weights: torch.Tensor  # alpha extended to the spectrogram frames (B, T)
+    text: torch.Tensor  # the text CNN's features (B, K, L')
 
 
 def speech_positions(speech: torch.Tensor, n_time: torch.Tensor, size: int, stride: int) -> torch.Tensor:
@@ -141,10 +153,11 @@ class AttentionNet(nn.Module):
         words: torch.Tensor,
         word_len: torch.Tensor,
         speech: torch.Tensor | None = None,
-    ) -> tuple[torch.Tensor, ...]:
+    ) -> Attention:
         """For already masked inputs: the attention matrix (B, m, n), alpha (B, m), the real attended
         positions (B,), the positions eq. 1 covers (B, m), the per-frame weights (B, T) and the text CNN's
-        features (B, K, L'). ``speech`` (B, T) bool: the frames with speech, needed by the speech gate."""
+        features (B, K, L') (:class:`Attention`). ``speech`` (B, T) bool: the frames with speech, needed by
+        the speech gate."""
         spec_lens, word_lens = (spec_len, word_len) if self.mask_padding else (None, None)
         feats = self.speech(spec, spec_lens)  # (B, K, F', T')
         f = self.proj_speech(feats.flatten(1, 2))  # (B, d, T')
@@ -176,7 +189,9 @@ class AttentionNet(nn.Module):
         idx = torch.div(frame, self.time_stride, rounding_mode="floor")[None, :]  # (1, T)
         idx = torch.minimum(idx, (n_time - 1)[:, None])  # (B, T)
         weights = alpha.gather(1, idx)  # (B, T)
-        return attn, alpha, n_time, time_mask, weights, text
+        return Attention(
+            matrix=attn, alpha=alpha, attended=n_time, covered=time_mask, weights=weights, text=text
+        )
 
     def forward(
         self,
@@ -191,8 +206,8 @@ class AttentionNet(nn.Module):
         if not torch.compiler.is_compiling():  # a ctypes call: not for a compiled graph
             keep_freed_memory()  # the fast path in any caller's process, once, unless opted out (malloc.py)
         spec, words = mask_inputs(spec, spec_len, words, word_len)
-        attn, alpha, n_time, covered, weights, text = self.attend(spec, spec_len, words, word_len, speech)
-        attended = spec * weights[:, None, None, :]  # broadcast over frequency, (B, 1, F, T)
+        att = self.attend(spec, spec_len, words, word_len, speech)
+        attended = spec * att.weights[:, None, None, :]  # broadcast over frequency, (B, 1, F, T)
         lengths = spec_len if self.mask_padding else None
         feats = self.classifier(attended, lengths)  # (B, K, F', T')
         if self.head_kind == "mean":  # "the weighted sum" over time, (B, K*F')
@@ -200,10 +215,15 @@ class AttentionNet(nn.Module):
         else:  # the paper's figure 1: every time position, (B, K*F'*T')
             feats = feats.flatten(1)
         if self.text_path:  # beyond the paper: the shallow model's text features beside the attended speech
-            feats = torch.cat([feats, text.flatten(1)], dim=1)  # (B, speech features + K*L')
+            feats = torch.cat([feats, att.text.flatten(1)], dim=1)  # (B, speech features + K*L')
         return NetOutput(
-            self.head(feats), attn, alpha, n_time, weights, covered
-        )  # (B, C), (B, m, n), (B, m), (B,), (B, T), (B, m)
+            logits=self.head(feats),  # (B, C)
+            attention=att.matrix,
+            alpha=att.alpha,
+            attended=att.attended,
+            weights=att.weights,
+            covered=att.covered,
+        )
 
     def time_mean(self, feats: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
         """(B, K, F', T') -> (B, K, F'): the mean over the real time positions (all of them without

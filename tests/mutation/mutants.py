@@ -76,8 +76,8 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "inputs-not-masked",
         ATTN,
-        "        spec, words = mask_inputs(spec, spec_len, words, word_len)\n        attn, alpha",
-        "        attn, alpha",
+        "        spec, words = mask_inputs(spec, spec_len, words, word_len)\n        att = self.attend(",
+        "        att = self.attend(",
         "the attention model reads the frames and words past each segment's length",
         (f"{T_CUES}::test_logits_do_not_depend_on_what_lies_past_the_length",),
     ),
@@ -93,8 +93,8 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "text-path-zeroed",
         ATTN,
-        "feats = torch.cat([feats, text.flatten(1)], dim=1)",
-        "feats = torch.cat([feats, torch.zeros_like(text.flatten(1))], dim=1)",
+        "feats = torch.cat([feats, att.text.flatten(1)], dim=1)",
+        "feats = torch.cat([feats, torch.zeros_like(att.text.flatten(1))], dim=1)",
         "model.text_path gives the head zeros instead of the text features",
         (f"{T_CUES}::test_text_path_feeds_the_words_to_the_head",),
     ),
