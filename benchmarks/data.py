@@ -5,25 +5,24 @@ option: slow) peak memory of a training run on a MOSEI-sized cache.
                               [--against COMMIT]
 
 Extraction: whole cache builds with 1 process and with every core, and with every core without the voice
-activity detector (seconds of audio per second). Spectrogram
-alone, one process, on audio in memory: this project's, the previous one's and librosa's (skipped with a
-message when librosa, not a dependency, is not installed). Loader: the training split of a warm cache at the
-paper's shapes, shuffled, ``--batch`` per step, with 0 and 2 loader workers, and the previous per-item read
-(one HDF5 read per segment, float32 on the CPU, torch's default collate) on the same file. ``--big-cache``: a
-synthetic corpus of ``--big-videos`` videos (3000: 23,936 segments, 41 h of audio, ~ MOSEI's size; reused when
-present), its cache built by
+activity detector (seconds of audio per second). Spectrogram alone, one process, on audio in memory: this
+project's, the previous one's and librosa's (skipped with a message when librosa, not a dependency, is not
+installed). Loader: the training split of a warm cache at the paper's shapes, shuffled, ``--batch`` per step,
+with 0 and 2 loader workers, and the previous per-item read (one HDF5 read per segment, float32 on the CPU,
+torch's default collate) on the same file. ``--big-cache``: a synthetic corpus of ``--big-videos`` videos
+(3000: 23,936 segments, 41 h of audio, ~ MOSEI's size; reused when present), its cache built by
 ``mosei_attn.prepare`` (~4.4 GB), and a short training run on it (attention, paper's settings, 2 loader
-workers), beside the same run on the small corpus; each sampled for its process tree's resident memory.
+workers), beside the same run on the small corpus; each sampled for its process tree's resident memory
+(``benchmarks/data_memory.py``).
 
 The last line is one JSON object with every figure (ratios against the previous path of this run):
 ``extract_x_realtime`` (whole build, every core), ``extract_x_realtime_no_vad`` (the same without the voice
 activity detector), ``vad_x_realtime_cpu`` (the detector alone, per CPU second), ``librosa_x_realtime`` (null
-without librosa),
-``loader_samples_per_s`` (batch ``--batch``, the faster of 0 and 2 loader workers: ``loader_workers``),
-``loader_batch_ms`` (CPU milliseconds of each part of a batch: :func:`batch_costs`), ``peak_rss_gb`` (the
-larger peak of the big corpus's prepare and training run, as the process tree's PSS; null without
-``--big-cache``), and more. ``--against COMMIT`` runs this script as it was at COMMIT afterwards and prints
-every figure of both with its ratio (``benchmarks/against.py``); they join the JSON as ``against``.
+without librosa), ``loader_samples_per_s`` (batch ``--batch``, the faster of 0 and 2 loader workers:
+``loader_workers``), ``loader_batch_ms`` (CPU milliseconds of each part of a batch: :func:`batch_costs`),
+``peak_rss_gb`` (the larger peak of the big corpus's prepare and training run, as the process tree's PSS; null
+without ``--big-cache``), and more. ``--against COMMIT`` runs this script as it was at COMMIT afterwards and
+prints every figure of both with its ratio (``benchmarks/against.py``); they join the JSON as ``against``.
 """
 
 from __future__ import annotations
@@ -33,7 +32,6 @@ import functools
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -46,6 +44,7 @@ from torch.utils.data import DataLoader, Dataset
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: its tests' reference code
 from against import against  # noqa: E402  (benchmarks/against.py, beside this script)
+from data_memory import big_cache  # noqa: E402  (benchmarks/data_memory.py)
 
 from mosei_attn.data.cache.build import build_cache
 from mosei_attn.data.corpora.mosei import MoseiCorpus
@@ -228,103 +227,6 @@ def batch_costs(dm: MoseiDataModule, batch: int, n_batches: int = 60) -> dict[st
         k += 1
     costs["loader_batch"] = (time.process_time() - c0) / k * 1e3
     return costs
-
-
-def tree_memory(pid: int) -> dict[str, int]:
-    """Bytes resident now: ``pss`` (proportional set size: a page shared by k processes counts 1/k, so the
-    tree's sum is its real footprint), ``rss`` (summed RSS: shared pages once per process, an over-count)
-    of process ``pid`` and its descendants, and ``main`` (RSS of ``pid`` alone)."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-        except (OSError, ValueError, IndexError):
-            continue
-    total = {"pss": 0, "rss": 0, "main": 0}
-    todo = [pid]
-    while todo:
-        p = todo.pop()
-        todo += children.get(p, [])
-        try:
-            for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
-                key, _, value = line.partition(":")
-                if key in ("Rss", "Pss"):
-                    kb = int(value.split()[0]) * 1024
-                    total[key.lower()] += kb
-                    total["main"] += kb if (p == pid and key == "Rss") else 0
-        except (OSError, ValueError):
-            continue  # gone meanwhile
-    return total
-
-
-def run_sampled(cmd: list[str], log: Path) -> dict[str, float]:
-    """Run ``cmd``; its wall seconds and the peaks (GB) of :func:`tree_memory`, sampled every 0.2 s."""
-    t0, peak = time.perf_counter(), {"pss": 0, "rss": 0, "main": 0}
-    with open(log, "w") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
-        while proc.poll() is None:
-            peak = {
-                k: max(v, now)
-                for (k, v), now in zip(peak.items(), tree_memory(proc.pid).values(), strict=True)
-            }
-            time.sleep(0.2)
-    if proc.returncode:
-        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}); see {log}")
-    return {"seconds": time.perf_counter() - t0, **{f"peak_{k}_gb": v / 1e9 for k, v in peak.items()}}
-
-
-def data_overrides(work: Path, root: Path, videos: int, tag: str) -> list[str]:
-    """Overrides for a synthetic corpus of ``videos`` videos (seed 1) at ``root``, paper shapes, under
-    work."""
-    return [
-        f"data.root={root}",
-        f"data.write_corpus.n_videos={videos}",
-        "data.write_corpus.seed=1",
-        "data/audio=paper",
-        f"paths.cache_dir={work / f'{tag}_cache'}",
-        f"paths.log_dir={work / f'{tag}_logs'}",
-    ]
-
-
-def big_cache(work: Path, videos: int, small_videos: int) -> dict:
-    """Peak memory of prepare (cache build) and of a short training run on a ``videos``-video corpus, and of
-    the same training run on the ``small_videos`` corpus (what the model itself takes)."""
-    root, t0 = work / "big", time.perf_counter()
-    write_synthetic_corpus(root, n_videos=videos, seed=1)
-    print(f"big corpus: {videos} videos ready in {time.perf_counter() - t0:.0f} s (reused when present)")
-    train = [
-        sys.executable,
-        "-m",
-        "mosei_attn.train",
-        "experiment=paper_attention",
-        "data.num_workers=2",
-        "logger=csv",
-        "callbacks.progress_bar=null",
-        "trainer.max_epochs=1",
-        "++trainer.limit_train_batches=12",
-        "++trainer.limit_val_batches=4",
-        "++trainer.limit_test_batches=4",
-    ]
-    runs = {
-        "prepare": [sys.executable, "-m", "mosei_attn.prepare", *data_overrides(work, root, videos, "big")],
-        "train": [*train, *data_overrides(work, root, videos, "big")],
-        "train_small": [*train, *data_overrides(work, work / "corpus", small_videos, "small")],
-    }
-    figures = {}
-    print(
-        "peak resident memory of the process tree (PSS: shared pages split; RSS summed: counted per process)"
-    )
-    for name, cmd in runs.items():
-        f = figures[name] = run_sampled(cmd, work / f"big_{name}.log")
-        print(
-            f"  {name:>11}: {f['seconds']:6.0f} s, PSS {f['peak_pss_gb']:.2f} GB, summed RSS "
-            f"{f['peak_rss_gb']:.2f} GB, main process {f['peak_main_gb']:.2f} GB"
-        )
-    cache = next((work / "big_cache").glob("synthetic-*.h5"))
-    figures["cache_gb"] = cache.stat().st_size / 1e9
-    print(f"  big cache {figures['cache_gb']:.2f} GB on disk")
-    return figures
 
 
 def extraction_without_vad(segments, fingerprint: str, cache_dir: Path, workers: int) -> tuple[float, Path]:
