@@ -298,8 +298,7 @@ def main() -> None:
     )
     print(
         f"  one process reads {load['workers0_cpu']:.0f} samples per CPU second: a GPU fed by W loader "
-        "workers "
-        "on free cores gets about W x that (each worker reads whole batches on its own)"
+        "workers on free cores gets about W x that (each worker reads whole batches on its own)"
     )
     big = big_cache(work, args.big_videos, args.videos) if args.big_cache else None
     result = {

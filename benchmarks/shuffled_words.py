@@ -99,8 +99,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     }
     print(
         f"training epoch {train_s:.1f} s ({train_batches} batches); validation epoch {val_without:.2f} s "
-        "without the pass, "
-        f"{val_with:.2f} s with it ({figures['val_ratio']:.2f}x); the pass adds "
+        f"without the pass, {val_with:.2f} s with it ({figures['val_ratio']:.2f}x); the pass adds "
         f"{100 * figures['added_share_of_epoch']:.1f}% to an epoch"
     )
     print(json.dumps(figures))

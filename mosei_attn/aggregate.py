@@ -57,8 +57,7 @@ DEFAULT_METRICS = (
     "test/text_guidance",
 )
 #: Override keys (or key prefixes) that do not define a configuration: the seed is what runs are averaged
-#: over;
-#: the others choose where files go, what is logged, or how fast features are built.
+#: over; the others choose where files go, what is logged, or how fast features are built.
 IGNORED = (
     "seed",
     "paths.",
@@ -225,8 +224,7 @@ def to_markdown(
     notes = [
         "",
         "Mean ± sample std (ddof 1) over seeds of the best checkpoint's figures; n = finished runs. Paper: "
-        "real"
-        " MOSEI validation (Tables 1-2): compare it with the val columns.",
+        "real MOSEI validation (Tables 1-2): compare it with the val columns.",
     ]
     if shared:
         notes.append(f"Shared by every run: `{' '.join(shared)}`.")

@@ -121,8 +121,7 @@ def _wait(fd: int, lock: Path, what: str) -> None:
             stop = f"stop them (kill {others})" if others else "stop the processes it left behind"
             raise StaleLockError(
                 f"{lock}: {describe(holder)} took this lock to build {what} and is gone, but the lock is "
-                "still "
-                f"held: {stop} and run again"
+                f"still held: {stop} and run again"
             )
         gone_before = gone
 

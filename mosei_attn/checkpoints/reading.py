@@ -66,8 +66,7 @@ def verify_archive(path: str | os.PathLike) -> None:
     if bad is not None:
         raise CheckpointError(
             f"{path}: damaged checkpoint: the bytes of {bad} fail their CRC check (a bad disk, a truncated "
-            "or "
-            "altered copy); use another checkpoint of the run, or train again"
+            "or altered copy); use another checkpoint of the run, or train again"
         )
 
 

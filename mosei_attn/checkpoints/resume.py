@@ -23,8 +23,7 @@ from mosei_attn.errors import ConfigError
 log = logging.getLogger(__name__)
 
 #: Config keys (and groups) a resumed run may set differently from the run it continues: where and how it
-#: runs.
-#: ``resumable()`` adds where each data config's corpus finds its files (``Corpus.LOCATIONS``).
+#: runs. ``resumable()`` adds where each data config's corpus finds its files (``Corpus.LOCATIONS``).
 RUN_SETTINGS: tuple[str, ...] = (
     "ckpt_path",
     "trainer",

@@ -73,8 +73,7 @@ def check_optimizer(cfg: DictConfig) -> None:
         ]
         raise ConfigError(
             f"{', '.join(text) or 'optimizer'}: the optimizer or its schedule cannot be built with these "
-            "settings "
-            f"({e}); give numbers, e.g. optimizer.lr=1e-3"
+            f"settings ({e}); give numbers, e.g. optimizer.lr=1e-3"
         ) from e
 
 

@@ -62,8 +62,7 @@ def refuse_if_owned(run_dir: str | os.PathLike, environ: Mapping[str, str] = os.
         raise SystemExit(
             f"{run_dir}: another run writes into this run folder (pid {owner.get('pid')} on host "
             f"{owner.get('host')}, recorded in {Path(run_dir) / OWNER_FILE}); this run stops. Wait for that "
-            "one "
-            f"to end, or, if it is known to be over (a killed job on another host), delete {OWNER_FILE}"
+            f"one to end, or, if it is known to be over (a killed job on another host), delete {OWNER_FILE}"
         )
 
 

@@ -149,10 +149,8 @@ class ManifestCorpus:
         if faults:
             raise ValueError(
                 f"{self.manifest}: emotion names {dict(sorted(found.items()))} (rows each): "
-                f"{'; '.join(faults)}. "
-                "Fix those rows, or list the emotions to train on (data.corpus.emotions=[...]): rows with "
-                "any other "
-                "name are then skipped and reported"
+                f"{'; '.join(faults)}. Fix those rows, or list the emotions to train on "
+                "(data.corpus.emotions=[...]): rows with any other name are then skipped and reported"
             )
 
     @property

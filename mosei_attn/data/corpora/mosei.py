@@ -144,8 +144,7 @@ class MoseiCorpus:
             labels.close()
             raise ValueError(
                 f"{self.labels_path}: label columns are {list(names)}, expected {list(LABEL_COLUMNS)}; "
-                "refusing "
-                "a different order (the 2018 releases used alphabetical order)"
+                "refusing a different order (the 2018 releases used alphabetical order)"
             )
         return labels
 
