@@ -12,7 +12,7 @@ from typing import Any
 
 import hydra
 import lightning as L
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from mosei_attn.checkpoints.reading import NO_VALUE, checked_ckpt_arg, load_checkpoint, rebase_paths
 from mosei_attn.config import CONFIG_DIR, quote_args, to_container
@@ -45,11 +45,11 @@ def checked_split_arg(argv: list[str]) -> None:
             raise SystemExit(f"error: {split_fault(value)}. Nothing was written")
 
 
-def read_only(data: DictConfig) -> DictConfig:
-    """``data`` with a synthetic corpus that may be written where none is, never replaced (another run may
-    read the one there)."""
+def read_only(data: DictConfig | dict[str, Any]) -> DictConfig:
+    """``data`` (a config, or the plain one a checkpoint records) with a synthetic corpus that may be written
+    where none is, never replaced (another run may read the one there)."""
+    data = OmegaConf.create(data) if isinstance(data, dict) else data.copy()
     if data.get("write_corpus"):
-        data = data.copy()
         with open_dict(data):
             data.write_corpus.overwrite = False
     return data

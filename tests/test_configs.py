@@ -173,7 +173,9 @@ def test_option_composes_and_instantiates(group, option, tmp_path, monkeypatch):
         assert cfg.data.batch_size == 32 and cfg.model.kernels == 32 and cfg.model.kernel_size == 3
         assert cfg.data.audio.freq_bins == 200  # the paper's 200 x 400
         assert (cfg.model.mask_padding, cfg.model.init, cfg.model.class_weights) == (False, "keras", False)
-        assert cfg.model.get("speech_gate") is False  # none of model/ours: the paper's model as written
+        assert (
+            cfg.model.get("speech_gate", False) is False
+        )  # none of model/ours: the paper's model as written
 
 
 @pytest.mark.parametrize("experiment", ["paper_attention", "paper_shallow"])
@@ -331,5 +333,7 @@ def test_paper_experiments_compose_the_papers_values_from_one_base(name, target,
     got = {k: OmegaConf.to_container(v) if OmegaConf.is_config(v) else v for k, v in got.items()}
     assert got == PAPER_VALUES
     assert cfg.model._target_ == target
-    assert cfg.model.speech_gate is False and cfg.model.mask_padding is False  # eq. 1 as written
+    assert (
+        cfg.model.get("speech_gate", False) is False and cfg.model.mask_padding is False
+    )  # eq. 1 as written
     assert cfg.model.class_weights is False and cfg.weight_average is None

@@ -35,6 +35,7 @@ def tiny_step_flops(batch: int, tmp_path: Path) -> int:
         "spec_len": torch.full((batch,), T),
         "words": torch.randn(batch, L, D, generator=gen),
         "word_len": torch.full((batch,), L),
+        "speech": torch.ones(batch, T, dtype=torch.bool),
     }
     with FlopCounterMode(display=False) as counter:
         model.loss(model(inputs).logits, torch.arange(batch) % 6).backward()

@@ -34,7 +34,9 @@ def swap_words(batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     segment before it (the first takes the last one's): for B >= 2 no segment keeps its own."""
     if batch["words"].shape[0] < 2:
         raise ValueError("swapping words needs a batch of at least 2 segments")
-    return {**batch, "words": batch["words"].roll(1, 0), "word_len": batch["word_len"].roll(1, 0)}
+    before = torch.arange(batch["words"].shape[0], device=batch["words"].device).roll(1)  # (B,): i -> i - 1
+    # indexing, not Tensor.roll on the words: CPU autocast (bf16-mixed) refuses roll on float16 inputs
+    return {**batch, "words": batch["words"][before], "word_len": batch["word_len"][before]}
 
 
 def over_real_positions(alpha: torch.Tensor, attended: torch.Tensor) -> torch.Tensor:
