@@ -52,7 +52,9 @@ def test_evaluate_of_a_two_emotion_checkpoint_on_a_six_emotion_corpus_touches_no
     tiny = [o for o in TINY if not o.startswith("data.write_corpus.")]
     manifest_data = ["data=manifest", f"data.corpus.manifest={manifest}", f"data.word_vectors.path={glove}"]
     overrides = [*tiny, f"paths.data_dir={data_dir}", *manifest_data, f"data.text.dim={DIM}"]
-    cfg = compose_config("train", [*overrides, "data.corpus.emotions=[happy,sad]", "test=false"], tmp_path / "run")
+    cfg = compose_config(
+        "train", [*overrides, "data.corpus.emotions=[happy,sad]", "test=false"], tmp_path / "run"
+    )
     train(cfg)
     ckpt = tmp_path / "run" / "checkpoints" / "last.ckpt"
     before = snapshot(corpus16)
