@@ -26,7 +26,8 @@ ATTN = "mosei_attn/models/attention.py"
 CUES = "mosei_attn/synthetic/cue_metrics.py"
 LABELS = "mosei_attn/data/corpora/labels.py"
 METRICS = "mosei_attn/models/metrics.py"
-RESUME = "mosei_attn/training/resume.py"
+RESUME = "mosei_attn/checkpoints/resume.py"
+READING = "mosei_attn/checkpoints/reading.py"
 T_CUES = "tests/test_attention_cues.py"
 T_GATE = "tests/test_speech_gate.py"
 T_MODELS = "tests/test_models.py"
@@ -58,18 +59,18 @@ MUTANTS: tuple[Mutant, ...] = (
         ),
     ),
     Mutant(
-        "gate-threshold-without-lo",
+        "gate-needs-every-frame",
         ATTN,
-        "level >= lo + gate * (hi - lo)",
-        "level >= lo + gate * hi",
-        "the gate's threshold is lo + gate * hi, not the point `gate` of the way from lo to hi",
+        "heard = frames.reshape(b, size, stride).any(dim=2)",
+        "heard = frames.reshape(b, size, stride).all(dim=2)",
+        "the gate covers a position only when every frame of it is speech, not any one",
         (f"{T_GATE}::test_speech_positions_by_hand",),
     ),
     Mutant(
         "gate-keeps-every-position",
         ATTN,
-        "return real & (level >= lo + gate * (hi - lo))",
-        "return real",
+        "    return torch.where(gated.any(dim=1, keepdim=True), gated, real)",
+        "    return real",
         "the speech gate keeps every real position (silence covered)",
         (f"{T_GATE}::test_with_the_gate_silence_takes_no_weight_and_eq1_covers_only_speech",),
     ),
@@ -178,8 +179,8 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "pointing-mean-of-modes",
         CUES,
-        "out[key] = (total.sum() / self.pointing_n.sum()).item()",
-        "out[key] = (total[self.pointing_n > 0] / self.pointing_n[self.pointing_n > 0]).mean().item()",
+        "out[key] = (total.sum() / n.sum()).item()",
+        "out[key] = (total[n > 0] / n[n > 0]).mean().item()",
         "overall pointing is the mean of the per-mode means, not the mean over segments",
         (f"{T_CUES}::test_pointing_pools_segments_not_modes",),
     ),
@@ -252,8 +253,8 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "resume-derived-keys-conflict",
         RESUME,
-        "if is_resumable(dotted) or dotted in derived:",
-        "if is_resumable(dotted):",
+        "        elif key in follows:  # it follows a resumable key",
+        "        elif False:  # it follows a resumable key",
         "a cosine schedule that follows max_epochs is refused when a resume extends the epochs",
         (f"{T_CKPT}::test_a_cosine_run_extends_with_the_schedule_of_its_new_length",),
     ),
@@ -268,7 +269,7 @@ MUTANTS: tuple[Mutant, ...] = (
     # --- checkpoint writing and CRC ------------------------------------------------------------------------
     Mutant(
         "crc-not-checked",
-        RESUME,
+        READING,
         "            bad = z.testzip()",
         "            bad = None",
         "a checkpoint whose bytes fail their CRC is loaded",
@@ -276,7 +277,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "verify-archive-no-op",
-        RESUME,
+        READING,
         '(reads the whole file)."""\n',
         '(reads the whole file)."""\n    return\n',
         "no checkpoint's archive is checked before it is loaded",
@@ -284,7 +285,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "run-without-atomic-checkpoints",
-        "mosei_attn/train.py",
+        "mosei_attn/training/trainer.py",
         "plugins = [AtomicCheckpointIO()]",
         "plugins = []",
         "a run writes its checkpoints with Lightning's writer (a failed copy truncates last.ckpt)",
