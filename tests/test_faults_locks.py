@@ -81,6 +81,22 @@ def kill_mid_build(cmd: list[str], started, tmp_path: Path) -> tuple[float, list
     return time.monotonic() - t0, workers
 
 
+def rerun_after_kill(
+    killed: list[str], rerun: list[str], started, tmp_path: Path, reap: list[int]
+) -> subprocess.CompletedProcess:
+    """SIGKILL ``killed`` mid-build (:func:`kill_mid_build`), check that its workers existed and exit with it,
+    then run ``rerun`` to its end (bounded by the killed run's own pace) and return it, status checked."""
+    ran_s, workers = kill_mid_build(killed, started, tmp_path)
+    reap += workers
+    assert workers and started()
+    poll(lambda: not any(map(alive, workers)), 30, f"workers {workers} of the killed build exit")
+    again = subprocess.run(
+        rerun, cwd=REPO, env=env(), capture_output=True, text=True, timeout=max(MAX_S, 20 * ran_s)
+    )
+    assert again.returncode == 0, again.stderr[-2000:]
+    return again
+
+
 @pytest.fixture
 def reap():
     pids: list[int] = []
@@ -95,14 +111,7 @@ def test_a_corpus_build_killed_with_sigkill_does_not_block_the_next(tmp_path, re
     cmd = [sys.executable, "-m", "mosei_attn.synthetic", str(root), "--videos", "40"]
     temps = lambda: list(tmp_path.glob(".corpus.tmp-*"))  # noqa: E731
     wrote = lambda: any(t.rglob("*.wav") for t in temps())  # noqa: E731
-    ran_s, workers = kill_mid_build(cmd, wrote, tmp_path)
-    reap += workers
-    assert workers and temps()
-    poll(lambda: not any(map(alive, workers)), 30, f"workers {workers} of the killed build exit")
-    again = subprocess.run(
-        cmd, cwd=REPO, env=env(), capture_output=True, text=True, timeout=max(MAX_S, 20 * ran_s)
-    )
-    assert again.returncode == 0, again.stderr[-2000:]
+    again = rerun_after_kill(cmd, cmd, lambda: wrote() and temps(), tmp_path, reap)
     assert "waiting" not in again.stderr
     assert (root / "SYNTHETIC.json").is_file()
     assert not temps() and not lock_path(tmp_path / ".corpus").exists()
@@ -140,14 +149,7 @@ def test_a_cache_build_killed_with_sigkill_does_not_block_the_next(tmp_path, rea
     for built in cache.glob("*.h5"):
         built.unlink()
     temps = lambda: list(cache.glob("*.h5.tmp-*"))  # noqa: E731
-    ran_s, workers = kill_mid_build([sys.executable, "-c", SLOW_PREPARE, *args], temps, tmp_path)
-    reap += workers
-    assert workers and temps()
-    poll(lambda: not any(map(alive, workers)), 30, f"workers {workers} of the killed build exit")
-    again = subprocess.run(
-        prepare, cwd=REPO, env=env(), capture_output=True, text=True, timeout=max(MAX_S, 20 * ran_s)
-    )
-    assert again.returncode == 0, again.stderr[-2000:]
+    rerun_after_kill([sys.executable, "-c", SLOW_PREPARE, *args], prepare, temps, tmp_path, reap)
     assert not temps() and list(cache.glob("*.h5"))
 
 
