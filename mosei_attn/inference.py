@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 #: same way, so a clip gives exactly the input the model saw for it in training.
 FEATURE_DTYPE = np.float16
 GLOVE_URL = "https://nlp.stanford.edu/projects/glove/"
+#: How many distinct words without a vector the terminal summary names (the JSON lists them all).
+UNKNOWN_SHOWN = 10
 
 
 def segment_features(
@@ -63,8 +65,8 @@ def to_batch(item: dict[str, np.ndarray], device: str | torch.device = "cpu") ->
 @dataclass
 class Prediction:
     """One clip's emotion probabilities (C,) (softmax; per-emotion sigmoid when multilabel), the words used
-    and those without a vector, the model's input batch, its attention matrix (m, n) and the weight it put on
-    each frame (T,) (both None: shallow)."""
+    and those without a vector (each occurrence, in order), the model's input batch, its attention matrix
+    (m, n) and the weight it put on each frame (T,) (both None: shallow)."""
 
     probs: np.ndarray
     names: tuple[str, ...]
@@ -77,6 +79,11 @@ class Prediction:
     weights: np.ndarray | None = None
 
     @property
+    def unknown_unique(self) -> list[str]:
+        """The words without a vector, each once, in order of first appearance."""
+        return list(dict.fromkeys(self.unknown))
+
+    @property
     def predicted(self) -> str:
         return self.names[int(self.probs.argmax())]
 
@@ -86,7 +93,7 @@ class Prediction:
             "predicted": self.predicted,
             "multilabel": self.multilabel,
             "words": self.words,
-            "unknown_words": self.unknown,
+            "unknown_words": self.unknown_unique,
             "words_used": int(self.batch["word_len"][0]),
             "audio_seconds": self.seconds,
             "frames_used": int(self.batch["spec_len"][0]),
@@ -98,7 +105,10 @@ class Prediction:
     def describe(self, source: str = "", bar_width: int = 30) -> str:
         """The probabilities as a small text chart, for the terminal."""
         total = len(self.words) + len(self.unknown)
-        unk = f"; without a vector: {', '.join(map(repr, self.unknown))}" if self.unknown else ""
+        unique = self.unknown_unique
+        more = len(unique) - UNKNOWN_SHOWN
+        unk = f"; without a vector: {', '.join(map(repr, unique[:UNKNOWN_SHOWN]))}" if unique else ""
+        unk += f" and {more} more" if more > 0 else ""
         lines = [
             f"{source} ({self.seconds:.2f} s of audio; {len(self.words)} of {total} words have a vector{unk})"
         ]
@@ -190,27 +200,8 @@ class Predictor:
             span.samples, span.sample_rate, vectors, self.audio, self.text, str(audio_path)
         )
         seconds = _cut_seconds(audio_path, start, end)
-        if span.channels_cancel:
-            log.warning(
-                "%s: its channels cancel when averaged: the loudest channel alone was used", audio_path
-            )
-        if not item["spec"].any():
-            log.warning(
-                "%s: silent audio (an all-zero spectrogram): the prediction rests on the words", audio_path
-            )
-        if seconds > self.max_seconds:
-            log.warning(
-                "%s: %.1f s long; the model sees its first %.1f s: pick the part with start=/end=",
-                audio_path,
-                seconds,
-                self.max_seconds,
-            )
-        if len(words) > self.text.max_words:
-            log.warning(
-                "%s: %d words; the model reads the first %d", audio_path, len(words), self.text.max_words
-            )
-        if not words:
-            log.warning("%s: no word with a vector: the prediction rests on the audio alone", audio_path)
+        for remark in self._remarks(item, words, seconds, span.channels_cancel):
+            log.warning("%s: %s", audio_path, remark)
         batch = to_batch(item, self.device)
         out = self.model.predict_step(batch, 0)
         att, weights = out["attention"], out["weights"]
@@ -225,6 +216,39 @@ class Predictor:
             seconds,
             None if weights is None else weights[0].float().cpu().numpy(),
         )
+
+    def _remarks(
+        self, item: dict[str, np.ndarray], words: list[str], seconds: float, cancel: bool
+    ) -> list[str]:
+        """What a user should know about a clip's input before trusting its prediction, one line each."""
+        out = []
+        if cancel:
+            out.append("its channels cancel when averaged: the loudest channel alone was used")
+        window = self.audio.win_length / self.audio.sample_rate
+        silent = not item["spec"].any()
+        if silent and not words:
+            out.append(
+                "silent audio and no word with a vector: nothing to predict from, the probabilities show "
+                "only the model's bias"
+            )
+            return out
+        if seconds < window:
+            out.append(
+                f"{seconds * 1000:.0f} ms of audio, shorter than one {window * 1000:.0f} ms analysis window: "
+                "no full spectrogram frame; the prediction rests on the words"
+            )
+        elif silent:
+            out.append("silent audio (an all-zero spectrogram): the prediction rests on the words")
+        if seconds > self.max_seconds:
+            out.append(
+                f"{seconds:.1f} s long; the model sees its first {self.max_seconds:.1f} s: pick the part "
+                "with start=/end="
+            )
+        if len(words) > self.text.max_words:
+            out.append(f"{len(words)} words; the model reads the first {self.text.max_words}")
+        if not words:
+            out.append("no word with a vector: the prediction rests on the audio alone")
+        return out
 
     def figure(self, pred: Prediction, path: str | os.PathLike, title: str = "") -> Path:
         """Spectrogram, attention over time and against the words (figure 2), and the probabilities."""

@@ -88,7 +88,7 @@ def predict_manifest(
             path = Path(out["audio"]) if Path(out["audio"]).is_absolute() else root / out["audio"]
             pred = predictor(path, str(row.get("text") or ""), _seconds(row, "start"), _seconds(row, "end"))
             out |= {n: f"{p:.6f}" for n, p in zip(predictor.names, pred.probs, strict=True)}
-            out |= {"predicted": pred.predicted, "unknown_words": " ".join(pred.unknown)}
+            out |= {"predicted": pred.predicted, "unknown_words": " ".join(pred.unknown_unique)}
         except (OSError, ValueError) as e:  # AudioReadError is a ValueError; a missing file an OSError
             out["error"] = str(e)
             log.warning("%s, row %d: %s", manifest, rowno, e)

@@ -190,3 +190,52 @@ def test_multilabel_prediction_lists_every_present_emotion():
     d = pred.to_dict()
     assert d["present"] == ["a", "c"] and d["predicted"] == "a"
     assert "predicted: a" in pred.describe("clip.wav")
+
+
+def warnings_for(predictor, wav, text, caplog) -> list[str]:
+    """The warning lines ``predictor`` logs for one clip (without the clip's path)."""
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="mosei_attn.inference"):
+        predictor(wav, text)
+    return [r.getMessage().split(": ", 1)[1] for r in caplog.records]
+
+
+def test_too_short_and_empty_inputs_each_get_one_fitting_warning(trained, predictor, tmp_path, caplog):
+    rate = predictor.audio.sample_rate
+    rng = np.random.default_rng(0)
+    sf.write(tmp_path / "1ms.wav", 0.1 * rng.standard_normal(rate // 1000).astype(np.float32), rate)
+    seen = int(rate * predictor.max_seconds) // 2  # a clip the model sees whole
+    sf.write(tmp_path / "silent.wav", np.zeros(seen, np.float32), rate)
+    sf.write(tmp_path / "noise.wav", 0.1 * rng.standard_normal(seen).astype(np.float32), rate)
+    known = " ".join(segment(trained)["text"].split()[: predictor.text.max_words])
+    window_ms = 1000 * predictor.audio.win_length / rate  # tiny shapes' window: longer than 1 ms
+
+    (short,) = warnings_for(predictor, tmp_path / "1ms.wav", known, caplog)
+    assert short.startswith(f"1 ms of audio, shorter than one {window_ms:.0f} ms analysis window")
+    (nothing,) = warnings_for(predictor, tmp_path / "silent.wav", "", caplog)
+    assert "nothing to predict from" in nothing  # not "rests on the words" and "rests on the audio" at once
+    assert warnings_for(predictor, tmp_path / "silent.wav", known, caplog) == [
+        "silent audio (an all-zero spectrogram): the prediction rests on the words"
+    ]
+    assert warnings_for(predictor, tmp_path / "noise.wav", "Qwzx", caplog) == [
+        "no word with a vector: the prediction rests on the audio alone"
+    ]
+    assert warnings_for(predictor, tmp_path / "noise.wav", known, caplog) == []
+
+
+def test_unknown_words_are_listed_once_and_the_summary_shortened():
+    repeated = [f"w{i % 14}" for i in range(214)]  # 14 distinct words without a vector, 214 occurrences
+    pred = Prediction(
+        np.array([0.7, 0.3]),
+        ("a", "b"),
+        False,
+        ["known"],
+        repeated,
+        {"spec_len": torch.tensor([3]), "word_len": torch.tensor([1])},
+        None,
+        1.0,
+    )
+    assert pred.to_dict()["unknown_words"] == [f"w{i}" for i in range(14)]
+    head = pred.describe("clip.wav").splitlines()[0]
+    assert "1 of 215 words have a vector" in head
+    assert head.endswith("'w8', 'w9' and 4 more)") and head.count("'w0'") == 1
