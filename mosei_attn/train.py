@@ -36,7 +36,7 @@ from mosei_attn.training.checks import check_run_settings
 from mosei_attn.training.history import keep_csv_history, merge_csv_history
 from mosei_attn.training.launch import job_scope, launch_argv
 from mosei_attn.training.report import report_curves, test_best
-from mosei_attn.training.run_owner import owned_run_dir
+from mosei_attn.training.run_owner import discarded_on_user_fault, owned_run_dir
 from mosei_attn.training.signals import sigterm_exits_nonzero
 from mosei_attn.training.trainer import build_trainer
 
@@ -87,9 +87,11 @@ register_signatures()  # before Hydra composes: every argument's default (mosei_
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def main(cfg: DictConfig) -> float | None:
     process_setup()  # malloc and warning filters for this process (not at import)
-    owned = owned_run_dir(cfg.paths.output_dir) if is_rank_zero() else contextlib.nullcontext()
+    out_dir, rank_zero = cfg.paths.output_dir, is_rank_zero()
+    owned = owned_run_dir(out_dir) if rank_zero else contextlib.nullcontext()
+    discard = discarded_on_user_fault(out_dir) if rank_zero else contextlib.nullcontext()
     # a user's mistake is one line (errors.UserFault), a bug a traceback
-    with user_errors(), job_scope(cfg), owned, sigterm_exits_nonzero(cfg.paths.output_dir, is_rank_zero()):
+    with user_errors(), discard, job_scope(cfg), owned, sigterm_exits_nonzero(out_dir, rank_zero):
         metrics, _ = train(cfg)
     name = cfg.get("optimized_metric")
     return metrics.get(name) if name else None

@@ -81,6 +81,7 @@ def test_a_bad_setting_is_one_line_before_the_data_is_prepared(tmp_path, setting
     )
     assert expect in one_error_line(proc)
     assert not data.exists()
+    assert not (tmp_path / "run").exists()  # no run folder left holding only Hydra's record and log
 
 
 @pytest.fixture
