@@ -121,8 +121,10 @@ def test_resume_from_last_checkpoint_continues(train_cfg, tmp_path, monkeypatch)
     assert second["global_step"] == 2 * steps  # one more epoch, not two
     assert {float(s["step"]) for s in second["optimizer_states"][0]["state"].values()} == {2.0 * steps}
     with open(run / "metrics.csv") as f:
-        epochs = {row["epoch"] for row in csv.DictReader(f) if row.get("val/ua")}
+        rows = [tuple(row.items()) for row in csv.DictReader(f)]
+    epochs = {dict(row)["epoch"] for row in rows if dict(row).get("val/ua")}
     assert epochs == {"0", "1"}  # the epoch logged before the resume is kept
+    assert len(set(rows)) == len(rows)  # and no row twice (the learning rate at the step it resumed from)
     assert not list(run.glob("metrics.part*.csv"))
 
 
@@ -213,3 +215,31 @@ def test_evaluate_uses_the_runs_precision(train_cfg, data_dir, tmp_path):
     assert again["test/confusion"] == saved["test/confusion"]
     fp32 = evaluate_checkpoint(best, data_dir, tmp_path / "f", "precision=32-true")
     assert fp32["precision"] == "32-true"
+
+
+def test_joined_history_keeps_a_row_repeated_by_the_resume_once(tmp_path):
+    """A run resumed from the end of epoch 1 logs epoch 2's learning rate at the step it had logged it before
+    the interruption: the joined metrics.csv holds that row once, and every other row as it was."""
+    from mosei_attn.training.history import keep_csv_history, merge_csv_history
+
+    def write(rows):
+        with open(tmp_path / "metrics.csv", "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(dict.fromkeys(k for r in rows for k in r)))
+            writer.writeheader()
+            writer.writerows(rows)
+
+    lr = {"epoch": "2", "step": "20", "lr-AdamW": "0.0005"}
+    before = [{"epoch": "1", "step": "19", "lr-AdamW": "", "val/ua": "0.4"}, {**lr, "val/ua": ""}]
+    write(before)
+    keep_csv_history(tmp_path)
+    after = [lr, {"epoch": "2", "step": "29", "lr-AdamW": "", "val/ua": "0.5"}, lr | {"step": "30"}]
+    write(after)
+    merge_csv_history(tmp_path)
+    with open(tmp_path / "metrics.csv", newline="") as f:
+        joined = list(csv.DictReader(f))
+    assert [(r["step"], r["lr-AdamW"], r["val/ua"]) for r in joined] == [
+        ("19", "", "0.4"),
+        ("20", "0.0005", ""),
+        ("29", "", "0.5"),
+        ("30", "0.0005", ""),
+    ]

@@ -22,7 +22,8 @@ def keep_csv_history(run_dir: str | os.PathLike, name: str = "metrics.csv") -> P
 
 def merge_csv_history(run_dir: str | os.PathLike, name: str = "metrics.csv") -> Path | None:
     """Join the parts kept by :func:`keep_csv_history` and the resumed run's rows into one ``metrics.csv``
-    (columns: the union, in order of appearance)."""
+    (columns: the union, in order of appearance). A row that repeats an earlier one exactly is kept once: a
+    run resumed from the end of an epoch logs that epoch's starting learning rate again, at the same step."""
     import csv
 
     path = Path(run_dir) / name
@@ -35,10 +36,15 @@ def merge_csv_history(run_dir: str | os.PathLike, name: str = "metrics.csv") -> 
             with open(part, newline="") as f:
                 rows.extend(csv.DictReader(f))
     keys = list(dict.fromkeys(k for row in rows for k in row))
+    seen: set[tuple[str, ...]] = set()
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=keys)
         writer.writeheader()
-        writer.writerows(rows)
+        for row in rows:
+            values = tuple(row.get(k) or "" for k in keys)
+            if values not in seen:
+                seen.add(values)
+                writer.writerow(row)
     for part in parts:
         part.unlink()
     return path
