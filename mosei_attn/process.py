@@ -8,6 +8,7 @@ every DataLoader worker (a forked worker inherits it anyway; a spawned one would
 
 from __future__ import annotations
 
+import logging
 import os
 import warnings
 
@@ -16,12 +17,23 @@ from mosei_attn.malloc import keep_freed_memory
 #: The one deprecation that Lightning's own code (its pytree helper, not ours) triggers on every run with
 #: recent torch; nothing a user can act on. Only this message is silenced: every other warning still shows.
 LIGHTNING_LEAFSPEC_WARNING = r"`isinstance\(treespec, LeafSpec\)` is deprecated"
+#: Lightning's advertisement for its hosted logger, printed by every run that has another logger; the
+#: logger that prints it, and how the line begins.
+LIGHTNING_ADVERT_LOGGER, LIGHTNING_ADVERT = "lightning.pytorch.utilities.rank_zero", "💡 Tip:"
+
+
+def _not_an_advert(record: logging.LogRecord) -> bool:
+    """False for Lightning's advertisement line, which a run's log should not carry."""
+    return not str(record.msg).startswith(LIGHTNING_ADVERT)
 
 
 def process_setup() -> None:
-    """Silence Lightning's LeafSpec deprecation and keep freed memory in glibc's heap
-    (:mod:`mosei_attn.malloc`; opt out with ``MOSEI_ATTN_MALLOC=0``); idempotent."""
+    """Silence Lightning's LeafSpec deprecation and its hosted-logger advertisement, and keep freed memory
+    in glibc's heap (:mod:`mosei_attn.malloc`; opt out with ``MOSEI_ATTN_MALLOC=0``); idempotent."""
     warnings.filterwarnings("ignore", message=LIGHTNING_LEAFSPEC_WARNING, category=FutureWarning)
+    advert = logging.getLogger(LIGHTNING_ADVERT_LOGGER)
+    if _not_an_advert not in advert.filters:
+        advert.addFilter(_not_an_advert)
     keep_freed_memory()  # before any large allocation
 
 

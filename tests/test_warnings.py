@@ -1,10 +1,14 @@
-"""An entry point's process setup silences Lightning's LeafSpec deprecation, and only that warning."""
+"""An entry point's process setup silences Lightning's LeafSpec deprecation and its hosted-logger
+advertisement, and only those."""
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 from pathlib import Path
+
+from mosei_attn.process import LIGHTNING_ADVERT, LIGHTNING_ADVERT_LOGGER
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -38,3 +42,27 @@ def test_without_the_filter_lightning_does_warn():
         [sys.executable, "-W", "default", "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120
     )
     assert "`isinstance(treespec, LeafSpec)` is deprecated, use" in proc.stderr
+
+
+def trainer_info(tmp_path, caplog) -> list[str]:
+    """The info lines a Trainer with a CSV logger prints when it is built."""
+    import lightning as L
+    from lightning.pytorch.loggers import CSVLogger
+    from lightning.pytorch.utilities.rank_zero import rank_zero_info
+
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger=LIGHTNING_ADVERT_LOGGER):
+        L.Trainer(logger=CSVLogger(tmp_path), enable_progress_bar=False, accelerator="cpu")
+        rank_zero_info("another line of Lightning's")
+    return [r.getMessage() for r in caplog.records]
+
+
+def test_lightnings_hosted_logger_advert_is_dropped_and_only_it(tmp_path, caplog, monkeypatch):
+    from mosei_attn import process
+
+    process.process_setup()  # (the test session's conftest ran it already: idempotent)
+    lines = trainer_info(tmp_path, caplog)
+    assert "another line of Lightning's" in lines
+    assert not [s for s in lines if LIGHTNING_ADVERT in s]
+    monkeypatch.setattr(logging.getLogger(LIGHTNING_ADVERT_LOGGER), "filters", [])
+    assert [s for s in trainer_info(tmp_path, caplog) if s.startswith(LIGHTNING_ADVERT)]  # what it drops
