@@ -263,3 +263,25 @@ def test_he_init_scales_the_relu_layers(cls: type) -> None:
     assert all(torch.any(layer.bias != 0) for layer in [*default.speech.convs, *default.head.hidden])
     with pytest.raises(ValueError, match="model.init"):
         cls(tiny_meta(), SGD, init="xavier", **TINY)
+
+
+def test_model_summary_counts_the_networks_operations() -> None:
+    """Lightning's model summary runs the module's example input (one sample of the data's shapes) and counts
+    its operations: for the shallow net those of its convolutions and dense layers, 2 per multiply-add."""
+    from itertools import pairwise
+
+    from lightning.pytorch.utilities.model_summary import ModelSummary
+
+    meta = tiny_meta()
+    (n_freq, n_time), (n_words, dim), k = meta.spec_shape, meta.text_shape, 3
+    dense = (16, 8)
+    model = ShallowModule(meta=meta.to_dict(), optimizer=SGD, kernels=4, kernel_size=k, dense=dense)
+    speech = sum(  # three conv blocks, each on the previous block's pooled grid
+        2 * k * k * c_in * 4 * (n_freq // 2**b) * (n_time // 2**b) for b, c_in in enumerate((1, 4, 4))
+    )
+    text = 2 * k * dim * 4 * n_words
+    sizes = [4 * (n_freq // 8) * (n_time // 8) + 4 * (n_words // 2), *dense, meta.num_classes]
+    head = sum(2 * a * b for a, b in pairwise(sizes))
+    assert ModelSummary(model).total_flops == speech + text + head
+    compiled = ShallowModule(meta=meta.to_dict(), optimizer=SGD, compile=True)
+    assert compiled.example_input_array is None  # no batch-of-one forward for a network compiled to fit

@@ -131,6 +131,24 @@ class EmotionModule(L.LightningModule):
         self.val_results: dict[str, Any] = {}
         self.test_results: dict[str, Any] = {}
 
+    @property
+    def example_input_array(self) -> tuple[dict[str, torch.Tensor]] | None:
+        """One sample of the data's full shapes (zeros, every frame speech), on which Lightning's model
+        summary counts the forward's operations (its "FLOPs" column and total, for a batch of one); None for
+        a network compiled when fitting, which would compile once more for this batch size."""
+        if self.hparams.compile:
+            return None
+        (n_freq, n_time), (n_words, dim) = self.meta.spec_shape, self.meta.text_shape
+        return (
+            {
+                "spec": torch.zeros(1, 1, n_freq, n_time),
+                "spec_len": torch.tensor([n_time]),
+                "speech": torch.ones(1, n_time, dtype=torch.bool),
+                "words": torch.zeros(1, n_words, dim),
+                "word_len": torch.tensor([n_words]),
+            },
+        )
+
     def forward(self, batch: Mapping[str, torch.Tensor]) -> NetOutput:
         """The network's result (logits (B, C), and for the attention model the attention matrix, alpha and
         the frame weights: :class:`NetOutput`) for a batch dict with ``spec`` (B, 1, F, T), ``spec_len`` (B,),
