@@ -1,6 +1,8 @@
 """Fault injection on the command line: each mistake a user makes in what they give (a data file, a data
 folder, a setting, a split, predict's inputs, aggregate's folder) ends in one ``error:`` line naming it and
-saying what to do, a non-zero exit status and no traceback; nothing is written for it."""
+saying what to do, a non-zero exit status and no traceback; nothing is written for it. Each command runs
+in the test process (:mod:`tests.cli_here`); tests/test_faults_cli.py runs the same kind of mistake as a
+real subprocess."""
 
 from __future__ import annotations
 
@@ -15,11 +17,17 @@ import soundfile as sf
 
 from mosei_attn.data.corpora.csd import write_csd
 from mosei_attn.data.corpora.mosei_layout import LABELS_FILE, VECTORS_FILE, WORDS_FILE
+from tests.cli_here import run_here
 from tests.conftest import TINY
-from tests.test_faults_cli import run
 from tests.test_faults_readonly import one_error_line
 
 CSDS = (LABELS_FILE, VECTORS_FILE, WORDS_FILE)
+
+
+@pytest.fixture
+def run(monkeypatch, capfd):
+    """``run(module, *args)``: the command line run in this process, as a finished process."""
+    return lambda module, *args: run_here(module, *args, monkeypatch=monkeypatch, capfd=capfd)
 
 
 def mosei_folder(root: Path, fault: str) -> Path:
@@ -47,7 +55,7 @@ def mosei_folder(root: Path, fault: str) -> Path:
         ("unwritable", "cannot create the lock file"),
     ],
 )
-def test_a_bad_data_file_or_folder_is_one_line(tmp_path, fault, expect):
+def test_a_bad_data_file_or_folder_is_one_line(run, tmp_path, fault, expect):
     if fault == "no root":
         args = ["data=mosei"]
     elif fault == "no folder":
@@ -74,7 +82,7 @@ def test_a_bad_data_file_or_folder_is_one_line(tmp_path, fault, expect):
         ("trainer.max_epochs=0", "trainer.max_epochs=0: give a whole number of at least 1"),
     ],
 )
-def test_a_bad_setting_is_one_line_before_the_data_is_prepared(tmp_path, setting, expect):
+def test_a_bad_setting_is_one_line_before_the_data_is_prepared(run, tmp_path, setting, expect):
     data = tmp_path / "data"
     proc = run(
         "mosei_attn.train", *TINY, f"paths.data_dir={data}", f"hydra.run.dir={tmp_path / 'run'}", setting
@@ -94,7 +102,7 @@ def fake_ckpt(tmp_path) -> Path:
 
 
 @pytest.mark.parametrize("split, expect", [("valid", "split=val"), ("bogus", "split=train, val or test")])
-def test_evaluate_of_a_split_that_is_none_is_one_line_and_writes_nothing(fake_ckpt, split, expect):
+def test_evaluate_of_a_split_that_is_none_is_one_line_and_writes_nothing(run, fake_ckpt, split, expect):
     proc = run("mosei_attn.evaluate", f"ckpt_path={fake_ckpt}", f"split={split}")
     assert expect in one_error_line(proc)
     assert sorted(p.name for p in fake_ckpt.parent.parent.iterdir()) == ["checkpoints"]
@@ -110,7 +118,7 @@ def test_evaluate_of_a_split_that_is_none_is_one_line_and_writes_nothing(fake_ck
         (["AUDIO", "text=hi", "device=cuda"], "device=cuda: no CUDA device"),
     ],
 )
-def test_predict_asked_wrongly_is_one_line(fake_ckpt, tmp_path, args, expect):
+def test_predict_asked_wrongly_is_one_line(run, fake_ckpt, tmp_path, args, expect):
     import torch
 
     if "device=cuda" in args and torch.cuda.is_available():
@@ -123,7 +131,7 @@ def test_predict_asked_wrongly_is_one_line(fake_ckpt, tmp_path, args, expect):
 
 
 @pytest.mark.parametrize("folder", ["empty", "missing"])
-def test_aggregate_of_a_folder_without_jobs_is_one_line(tmp_path, folder):
+def test_aggregate_of_a_folder_without_jobs_is_one_line(run, tmp_path, folder):
     target = tmp_path / "sweep"
     if folder == "empty":
         target.mkdir()
@@ -139,7 +147,7 @@ def job(sweep: Path, n: int, metrics: str | None) -> None:
         (folder / "metrics.json").write_text(metrics)
 
 
-def test_aggregate_keeps_good_jobs_beside_wrong_shaped_or_nan_metrics(tmp_path):
+def test_aggregate_keeps_good_jobs_beside_wrong_shaped_or_nan_metrics(run, tmp_path):
     sweep = tmp_path / "sweep"
     job(sweep, 0, json.dumps({"val/wa": 0.5, "val/ua": 0.4}))
     job(sweep, 1, json.dumps({"val/wa": 0.7, "val/ua": 0.6}))
