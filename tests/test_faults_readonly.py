@@ -10,8 +10,8 @@ import pytest
 
 from mosei_attn.synthetic import write_synthetic_corpus
 from mosei_attn.train import train
+from tests.cli_here import run_here
 from tests.conftest import TINY, compose_config
-from tests.test_faults_cli import run
 from tests.test_manifest_train import DIM, write_folder
 
 #: debug=tiny_shapes's data settings, as evaluate takes them (it has no debug group).
@@ -46,7 +46,7 @@ def corpus16(tmp_path_factory) -> Path:
 
 
 def test_evaluate_of_a_two_emotion_checkpoint_on_a_six_emotion_corpus_touches_nothing(
-    data_dir, tmp_path, corpus16
+    data_dir, tmp_path, corpus16, monkeypatch, capfd
 ):
     manifest, glove, _ = write_folder(tmp_path)
     tiny = [o for o in TINY if not o.startswith("data.write_corpus.")]
@@ -60,20 +60,22 @@ def test_evaluate_of_a_two_emotion_checkpoint_on_a_six_emotion_corpus_touches_no
     before = snapshot(corpus16)
     # 12 videos asked (the default asks for 600, which the old code wrote over the 16: the same mechanism)
     args = ["data=synthetic", "data.write_corpus.n_videos=12", f"paths.data_dir={corpus16}"]
-    proc = run("mosei_attn.evaluate", f"ckpt_path={ckpt}", *args)
+    proc = run_here("mosei_attn.evaluate", f"ckpt_path={ckpt}", *args, monkeypatch=monkeypatch, capfd=capfd)
     line = one_error_line(proc)
     assert "emotion_names=('happy', 'sad')" in line and "leave out data=" in line
     assert snapshot(corpus16) == before
 
 
-def test_evaluate_does_not_replace_a_corpus_written_with_other_parameters(train_cfg, tmp_path, corpus16):
+def test_evaluate_does_not_replace_a_corpus_written_with_other_parameters(
+    train_cfg, tmp_path, corpus16, monkeypatch, capfd
+):
     cfg = train_cfg("test=false", "model=shallow")
     train(cfg)
     ckpt = Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt"
     before = snapshot(corpus16)
     # the data config evaluate is given asks for another corpus than the folder's (12 videos, not 16)
     args = ["data=synthetic", "data.write_corpus.n_videos=12", *TINY_DATA, f"paths.data_dir={corpus16}"]
-    proc = run("mosei_attn.evaluate", f"ckpt_path={ckpt}", *args)
+    proc = run_here("mosei_attn.evaluate", f"ckpt_path={ckpt}", *args, monkeypatch=monkeypatch, capfd=capfd)
     line = one_error_line(proc)
     assert "n_videos: 16 there, 12 asked" in line and "data.write_corpus.n_videos=16" in line
     assert snapshot(corpus16) == before
