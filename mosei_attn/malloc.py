@@ -69,3 +69,13 @@ def _mallopt() -> bool:
         # Some glibc versions cap the mmap threshold at 32 MiB; no mmap at all then has the same effect.
         done[M_MMAP_THRESHOLD] = mallopt(M_MMAP_MAX, 0) == 1
     return all(done.values())
+
+
+def on_forward() -> None:
+    """What each network's forward calls first: :func:`keep_freed_memory`, so a user's own loop gets the fast
+    path too (once per process, unless opted out); nothing inside a graph being compiled, where a ctypes call
+    cannot be traced."""
+    import torch
+
+    if not torch.compiler.is_compiling():
+        keep_freed_memory()

@@ -8,7 +8,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from mosei_attn.malloc import keep_freed_memory
+from mosei_attn.malloc import on_forward
 from mosei_attn.models.base import EmotionModule
 from mosei_attn.models.blocks import (
     POOL,
@@ -203,8 +203,7 @@ class AttentionNet(nn.Module):
     ) -> NetOutput:
         """Class logits (B, C) with the attention matrix (B, m, n), alpha (B, m) and frame weights (B, T);
         ``speech`` (B, T) bool, the frames with speech, for the speech gate."""
-        if not torch.compiler.is_compiling():  # a ctypes call: not for a compiled graph
-            keep_freed_memory()  # the fast path in any caller's process, once, unless opted out (malloc.py)
+        on_forward()  # malloc's fast path in any caller's process (mosei_attn.malloc)
         spec, words = mask_inputs(spec, spec_len, words, word_len)
         att = self.attend(spec, spec_len, words, word_len, speech)
         attended = spec * att.weights[:, None, None, :]  # broadcast over frequency, (B, 1, F, T)

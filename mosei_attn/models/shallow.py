@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from mosei_attn.malloc import keep_freed_memory
+from mosei_attn.malloc import on_forward
 from mosei_attn.models.base import EmotionModule
 from mosei_attn.models.blocks import POOL, DenseHead, SpeechCNN, TextCNN, mask_inputs, pooled_size
 from mosei_attn.models.output import NetOutput
@@ -48,8 +48,7 @@ class ShallowNet(nn.Module):
     def forward(
         self, spec: torch.Tensor, spec_len: torch.Tensor, words: torch.Tensor, word_len: torch.Tensor
     ) -> NetOutput:
-        if not torch.compiler.is_compiling():  # a ctypes call: not for a compiled graph
-            keep_freed_memory()  # the fast path in any caller's process, once, unless opted out (malloc.py)
+        on_forward()  # malloc's fast path in any caller's process (mosei_attn.malloc)
         spec, words = mask_inputs(spec, spec_len, words, word_len)
         spec_lens, word_lens = (spec_len, word_len) if self.mask_padding else (None, None)
         speech = self.speech(spec, spec_lens).flatten(1)  # (B, K * F' * T')
