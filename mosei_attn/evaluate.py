@@ -55,10 +55,25 @@ def read_only(data: DictConfig | dict[str, Any]) -> DictConfig:
     return data
 
 
+#: What a checkpoint records of its data and the data it is evaluated on must give alike.
+RECORDED = ("emotion_names", "label_rule", "spec_shape", "text_shape")
+
+
+def check_same(meta: DataMeta, given: dict[str, Any], ckpt_path: str) -> None:
+    """ConfigError naming the first of :data:`RECORDED` whose value in ``given`` (None: not known yet)
+    differs from what the checkpoint's ``meta`` records."""
+    for field in RECORDED:
+        had, value = getattr(meta, field), given.get(field)
+        if value is not None and (tuple(had) if isinstance(had, list | tuple) else had) != value:
+            raise ConfigError(
+                f"{ckpt_path}: the model was trained with {field}={had} but the data gives "
+                f"{field}={value}: {SAME_DATA}"
+            )
+
+
 def check_data_fits(meta: DataMeta, datamodule: Any, ckpt_path: str) -> None:
-    """ConfigError where what the checkpoint records (emotions, label rule, shapes) differs from what the data
-    config gives, found before any corpus or cache is built (a manifest's emotions, when the config leaves
-    them to the file, are compared once the data is read)."""
+    """:func:`check_same` on what the data config gives, before any corpus or cache is built (a manifest's
+    emotions, when the config leaves them to the file, are compared once the data is read)."""
     corpus = datamodule.make_corpus  # a partial of the corpus class: MOSEI's emotions are the class's
     names = getattr(getattr(corpus, "func", None), "emotion_names", None)
     names = tuple(getattr(corpus, "keywords", {}).get("emotions") or ()) or names
@@ -68,13 +83,7 @@ def check_data_fits(meta: DataMeta, datamodule: Any, ckpt_path: str) -> None:
         "spec_shape": (datamodule.audio.freq_bins, datamodule.audio.max_frames),
         "text_shape": (datamodule.text.max_words, datamodule.text.dim),
     }
-    for field, value in given.items():
-        had = getattr(meta, field)
-        if value is not None and (tuple(had) if isinstance(had, list | tuple) else had) != value:
-            raise ConfigError(
-                f"{ckpt_path}: the model was trained with {field}={getattr(meta, field)} but the data "
-                f"given is {field}={value}: {SAME_DATA}"
-            )
+    check_same(meta, given, ckpt_path)
 
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
@@ -94,13 +103,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     prepare_on_rank_zero(datamodule)
     datamodule.setup()
     datamodule.require_splits(cfg.split)
-    meta, want = model.meta, datamodule.meta
-    for field in ("emotion_names", "label_rule", "spec_shape", "text_shape"):
-        if getattr(meta, field) != getattr(want, field):
-            raise ConfigError(
-                f"{cfg.ckpt_path}: the model was trained with {field}={getattr(meta, field)} "
-                f"but the data gives {getattr(want, field)}: {SAME_DATA}"
-            )
+    meta = model.meta
+    check_same(meta, {f: getattr(datamodule.meta, f) for f in RECORDED}, cfg.ckpt_path)  # as read
     # the run's own precision unless told otherwise: a bf16-mixed run's test table is reproduced in bf16
     precision = cfg.get("precision") or run_cfg.get("trainer", {}).get("precision")  # None: Lightning's
     trainer = L.Trainer(

@@ -261,8 +261,8 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "evaluate-ignores-label-rule",
         "mosei_attn/evaluate.py",
-        'for field in ("emotion_names", "label_rule", "spec_shape", "text_shape"):',
-        'for field in ("emotion_names", "spec_shape", "text_shape"):',
+        'RECORDED = ("emotion_names", "label_rule", "spec_shape", "text_shape")',
+        'RECORDED = ("emotion_names", "spec_shape", "text_shape")',
         "evaluate accepts a checkpoint trained under another label rule",
         ("tests/test_evaluate_checks.py",),
     ),
