@@ -153,6 +153,20 @@ def summarise(runs: list[dict], split: str) -> dict[str, list[float]]:
     return table
 
 
+#: The held-out figures listed seed by seed under each model's table (the targets hold for every seed).
+BY_SEED = ("test/ua", "test/wa", "test/acc_two_stressed", "test/shuffled/acc_two_stressed")
+
+
+def by_seed(figures: dict[int, dict[str, float]]) -> str:
+    """Lines naming each seed's held-out figures (:data:`BY_SEED`), in percent; empty without runs."""
+    lines = []
+    for key in BY_SEED:
+        values = [f"{100 * f[key]:.1f} ({s})" for s, f in sorted(figures.items()) if key in f]
+        if values:
+            lines.append(f"- {key.removeprefix('test/')} by seed: {', '.join(values)}")
+    return "\n\n" + "\n".join(lines) if lines else ""
+
+
 def cell(col: str, stats: list[float] | None) -> str:
     """``mean ± std`` (the mean alone from one seed) in the column's unit; "-" where no run reports it."""
     if stats is None:
@@ -177,7 +191,7 @@ def markdown(model: str, val: dict, heldout: dict, heldout_name: str) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -190,7 +204,7 @@ def main() -> None:
         "--heldout-test-share", type=float, default=0.8, help="share of the held-out videos in its test fold"
     )
     parser.add_argument("overrides", nargs="*", help="Hydra overrides passed to every run")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     given = [o.split("=", 1)[1] for o in args.overrides if o.startswith("data.write_corpus.seed=")]
     train_seed = given[-1] if given and given[-1] != "null" else str(SyntheticConfig().seed)
     if train_seed == str(args.heldout_seed):
@@ -206,25 +220,40 @@ def main() -> None:
         prepare(data_overrides(args.overrides))
         prepare([*data_overrides(args.overrides), *heldout])
 
-    def job(model_seed: tuple[str, int]) -> tuple[dict, dict]:
+    def job(model_seed: tuple[str, int]) -> tuple[dict, dict] | None:
+        """One run and its held-out evaluation; None when either fails (the other runs go on)."""
         model, seed = model_seed
-        trained = train_one(model, seed, args.out, threads, args.overrides)
         run_dir = run_dir_of(model, seed, args.out)
-        return trained, evaluate_heldout(run_dir, trained, args.overrides, heldout, tag, threads)
+        try:
+            trained = train_one(model, seed, args.out, threads, args.overrides)
+            return trained, evaluate_heldout(run_dir, trained, args.overrides, heldout, tag, threads)
+        except subprocess.CalledProcessError as e:
+            why = f"stopped by signal {-e.returncode}" if e.returncode < 0 else f"exit status {e.returncode}"
+            line = f"{model} seed {seed}: failed ({why}; see {run_dir}.log and {run_dir}/); the others go on"
+            print(line, file=sys.stderr, flush=True)
+            return None
 
     jobs = [(m, s) for s in args.seeds for m in args.models]
     with ThreadPoolExecutor(args.jobs) as pool:
-        done = list(pool.map(job, jobs))
+        results = list(pool.map(job, jobs))
+    failed = [f"{m} seed {s}" for (m, s), r in zip(jobs, results, strict=True) if r is None]
+    done = {ms: r for ms, r in zip(jobs, results, strict=True) if r is not None}
     name = f"generator seed {args.heldout_seed}"
-    summary, tables = {}, []
+    summary, tables, per_seed = {}, [], {}
     for model in args.models:
-        runs = [d for (m, _), d in zip(jobs, done, strict=True) if m == model]
+        runs = {s: r for (m, s), r in done.items() if m == model}
         summary[model] = {
-            "val": summarise([trained for trained, _ in runs], "val"),
-            "heldout_test": summarise([h for _, h in runs], "test"),
+            "val": summarise([trained for trained, _ in runs.values()], "val"),
+            "heldout_test": summarise([h for _, h in runs.values()], "test"),
         }
-        tables.append(markdown(model, summary[model]["val"], summary[model]["heldout_test"], name))
-    confusion = next((np.asarray(h["test/confusion"]) for _, h in done if "test/confusion" in h), None)
+        per_seed[model] = {s: {k: h[k] for k in BY_SEED if k in h} for s, (_, h) in runs.items()}
+        tables.append(
+            markdown(model, summary[model]["val"], summary[model]["heldout_test"], name)
+            + by_seed(per_seed[model])
+        )
+    confusion = next(
+        (np.asarray(h["test/confusion"]) for _, h in done.values() if "test/confusion" in h), None
+    )
     majority = float(confusion.sum(axis=1).max() / confusion.sum()) if confusion is not None else None
     text = (
         f"{len(args.seeds)} seeds ({' '.join(map(str, args.seeds))}), mean ± std; % except pointing "
@@ -234,6 +263,7 @@ def main() -> None:
         + "\n\n"
         + "\n\n".join(tables)
         + "\n"
+        + (f"\nFailed, not in the figures above: {', '.join(failed)}.\n" if failed else "")
     )
     print(text)
     record = {
@@ -241,11 +271,15 @@ def main() -> None:
         "heldout_seed": args.heldout_seed,
         "heldout_majority_wa": majority,
         **summary,
+        "heldout_test_by_seed": per_seed,
+        "failed": failed,
     }
     args.out.mkdir(parents=True, exist_ok=True)
     write_text(args.out / "learning.md", text)
     write_json(args.out / "learning.json", record)
     print(json.dumps(record))
+    if failed:
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":

@@ -51,3 +51,33 @@ def test_the_heldout_corpus_is_another_seed_in_its_own_folder():
     assert "data.write_corpus.seed=7" in overrides
     assert "data.root=${paths.data_dir}/synthetic_seed7" in overrides
     assert "data.write_corpus.fold_fractions=[0.1,0.1,0.8]" in overrides
+
+
+def test_a_failed_run_is_named_and_the_others_are_summarised(tmp_path, monkeypatch, capsys):
+    """One run of three fails (a killed process): the table holds the two others, each seed's figures are
+    listed under it, the failure is named, and the exit status is 1."""
+    import json
+    import subprocess
+
+    def train_one(model, seed, out, threads, extra):
+        if seed == 2:
+            raise subprocess.CalledProcessError(-15, ["python", "-m", "mosei_attn.train"])
+        return {"val/ua": 0.5}
+
+    def evaluate_heldout(run_dir, trained, extra, heldout, tag, threads):
+        seed = int(run_dir.name.rsplit("seed", 1)[1])
+        return _run(0.5 + 0.1 * seed, shuffled=True)
+
+    monkeypatch.setattr(learning, "train_one", train_one)
+    monkeypatch.setattr(learning, "evaluate_heldout", evaluate_heldout)
+    with pytest.raises(SystemExit) as stop:
+        learning.main(["--models", "attention", "--seeds", "1", "2", "3", "--out", str(tmp_path)])
+    assert stop.value.code == 1
+    assert "attention seed 2: failed (stopped by signal 15" in capsys.readouterr().err
+    text = (tmp_path / "learning.md").read_text()
+    assert "| ua | 50.0 ± 0.0 | 70.0 ± 10.0 | 35.0 ± 5.0 |" in text  # seeds 1 and 3: 60 and 80
+    assert "- ua by seed: 60.0 (1), 80.0 (3)" in text
+    assert text.rstrip().endswith("Failed, not in the figures above: attention seed 2.")
+    record = json.loads((tmp_path / "learning.json").read_text())
+    assert record["failed"] == ["attention seed 2"]
+    assert set(record["heldout_test_by_seed"]["attention"]) == {"1", "3"}  # JSON's keys are text
