@@ -21,9 +21,9 @@ install: $(STAMP)
 train: $(STAMP)
 	$(BIN)/python -m mosei_attn.train model=attention $(ARGS)
 
-# One pytest worker per core (pytest-xdist), each test file on one worker: its module fixtures are built once.
+# One pytest worker per core (pytest-xdist); an idle worker takes tests queued for a busy one (worksteal).
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n auto --dist loadfile $(ARGS)
+	$(BIN)/python -m pytest -q -n auto --dist worksteal $(ARGS)
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow $(ARGS)
