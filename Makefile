@@ -21,9 +21,9 @@ install: $(STAMP)
 train: $(STAMP)
 	$(BIN)/python -m mosei_attn.train model=attention $(ARGS)
 
-# One pytest worker per core (pytest-xdist); an idle worker takes tests queued for a busy one (worksteal).
+# One pytest worker per core (pytest-xdist), each test file on one worker: its module fixtures are built once.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n auto --dist worksteal $(ARGS)
+	$(BIN)/python -m pytest -q -n auto --dist loadfile $(ARGS)
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow $(ARGS)
