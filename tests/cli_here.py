@@ -22,7 +22,8 @@ def run_here(
     and stderr as the interpreter would leave them (a ``SystemExit`` message printed on stderr, an uncaught
     exception as its traceback, status 1). Hydra's short error reports (no ``HYDRA_FULL_ERROR``); the
     logging handlers a Hydra job adds are closed and removed afterwards."""
-    entry = getattr(importlib.import_module(module), "cli", None) or importlib.import_module(module).main
+    program = importlib.import_module(module)
+    entry = getattr(program, "cli", None) or program.main
     monkeypatch.setattr(sys, "argv", [module, *args])
     monkeypatch.delenv("HYDRA_FULL_ERROR", raising=False)
     root = logging.getLogger()

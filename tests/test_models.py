@@ -274,13 +274,15 @@ def test_model_summary_counts_the_networks_operations() -> None:
 
     meta = tiny_meta()
     (n_freq, n_time), (n_words, dim), k = meta.spec_shape, meta.text_shape, 3
-    dense = (16, 8)
-    model = ShallowModule(meta=meta.to_dict(), optimizer=SGD, kernels=4, kernel_size=k, dense=dense)
-    speech = sum(  # three conv blocks, each on the previous block's pooled grid
-        2 * k * k * c_in * 4 * (n_freq // 2**b) * (n_time // 2**b) for b, c_in in enumerate((1, 4, 4))
+    kernels, dense = TINY["kernels"], TINY["dense"]
+    model = ShallowModule(meta=meta.to_dict(), optimizer=SGD, kernel_size=k, **TINY)
+    speech = sum(  # three conv blocks (pool 2), each on the previous block's pooled grid
+        2 * k * k * c_in * kernels * (n_freq // 2**b) * (n_time // 2**b)
+        for b, c_in in enumerate((1, kernels, kernels))
     )
-    text = 2 * k * dim * 4 * n_words
-    sizes = [4 * (n_freq // 8) * (n_time // 8) + 4 * (n_words // 2), *dense, meta.num_classes]
+    text = 2 * k * dim * kernels * n_words
+    flat = kernels * (n_freq // 8) * (n_time // 8) + kernels * (n_words // 2)  # after 3 and 1 pools of 2
+    sizes = [flat, *dense, meta.num_classes]
     head = sum(2 * a * b for a, b in pairwise(sizes))
     assert ModelSummary(model).total_flops == speech + text + head
     compiled = ShallowModule(meta=meta.to_dict(), optimizer=SGD, compile=True)

@@ -98,7 +98,7 @@ def discarded_on_user_fault(run_dir: str | os.PathLike) -> Iterator[None]:
         yield
     except Exception as e:
         run_dir = Path(run_dir)
-        if isinstance(e, UserFault) and read_owner(run_dir) is None:
+        if isinstance(e, UserFault) and run_dir.is_dir() and read_owner(run_dir) is None:
             if {p.name for p in run_dir.iterdir()} <= BEFORE_ANY_WORK:
                 shutil.rmtree(run_dir, ignore_errors=True)
         raise
