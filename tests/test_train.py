@@ -171,7 +171,7 @@ def test_wandb_offline_writes_a_syncable_run_folder(train_cfg, monkeypatch):
     _, objects = train(cfg)
     import wandb
 
-    from tests.test_wandb import read_when_complete
+    from tests.wandb_records import read_when_complete
 
     wandb.finish()  # what job_scope does when the Hydra job ends: the run file is complete
     runs = list((objects["output_dir"] / "wandb").glob("offline-run-*"))

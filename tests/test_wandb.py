@@ -7,7 +7,6 @@ import csv
 import functools
 import logging
 import socket
-import time
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ import wandb
 
 from mosei_attn.train import train
 from mosei_attn.training.loggers import SUMMARIES, start_wandb
-from tests.wandb_records import read_run
+from tests.wandb_records import read_when_complete
 
 WARNING = "set WANDB_MODE=offline"
 
@@ -104,21 +103,6 @@ def test_unreachable_server_falls_back_after_the_init_timeout(
     fallbacks = [line for line in _warnings(caplog) if line.startswith("W&B could not start online")]
     assert len(fallbacks) == 1, caplog.text
     assert "\n" not in fallbacks[0]
-
-
-def read_when_complete(run_file: Path, timeout_s: float = 60.0) -> dict:
-    """``read_run`` once W&B's writer process has flushed the file (it may still be writing the last records
-    on a loaded machine when ``wandb.finish`` returns): a torn last record is retried, never skipped."""
-    from google.protobuf.message import DecodeError
-
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            return read_run(run_file)
-        except DecodeError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(1.0)
 
 
 def test_offline_training_run_reads_back(fresh_wandb, train_cfg, monkeypatch):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import struct
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -73,3 +74,24 @@ def read_run(path: Path) -> dict[str, Any]:
         elif kind == "files":
             out["files"] += [f.path for f in record.files.files]
     return out
+
+
+def read_when_complete(run_file: Path, timeout_s: float = 60.0) -> dict[str, Any]:
+    """``read_run`` once the file holds the run's ``exit`` record. ``wandb.finish`` can return before W&B's
+    writer process has written the last records on a loaded machine: until then the file may be shorter
+    than its header, end in a torn record, or lack the ``run`` record itself. It is read again each second
+    until complete, never read half-written."""
+    from google.protobuf.message import DecodeError
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if run_file.stat().st_size >= FILE_HEADER and any(
+                r.WhichOneof("record_type") == "exit" for r in records(run_file)
+            ):
+                return read_run(run_file)
+        except DecodeError:
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{run_file}: no exit record after {timeout_s:.0f} s")
+        time.sleep(1.0)
