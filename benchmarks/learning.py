@@ -18,8 +18,9 @@ The protocol:
   test fold. Each best checkpoint is evaluated there by ``python -m mosei_attn.evaluate ckpt_path=<best>
   split=test`` with the held-out corpus as its data, into ``<run>/heldout_seed<S>/``.
 
-Runs and evaluations already finished under --out are reused, so an interrupted benchmark continues (delete
-a run's ``heldout_seed<S>/`` folder to evaluate its checkpoint again after a change to how a figure is
+Runs and evaluations already finished under --out are reused, and a run stopped part-way resumes from its
+``checkpoints/last.ckpt``, so an interrupted benchmark continues where it stopped (delete a run's
+``heldout_seed<S>/`` folder to evaluate its checkpoint again after a change to how a figure is
 measured). Prints one table per model (mean ± std over seeds: WA, UA, accuracy and pointing per cue mode,
 validation beside held-out test, and the figures with shuffled words where the runs log them), writes them to
 ``<out>/learning.md`` and every figure to ``<out>/learning.json``, and prints that JSON as its last line.
@@ -73,9 +74,12 @@ def train_one(model: str, seed: int, out: Path, threads: int, extra: list[str]) 
     metrics = run_dir / "metrics.json"
     if not metrics.is_file():
         args = [f"model={model}", f"seed={seed}", "logger=csv", f"hydra.run.dir={run_dir}"]
+        last = run_dir / "checkpoints" / "last.ckpt"
+        if last.is_file():  # a run stopped part-way continues from its last epoch (docs/usage.md, Resume)
+            args.append(f"ckpt_path={last}")
         t0 = time.perf_counter()
         run_dir.parent.mkdir(parents=True, exist_ok=True)
-        with open(run_dir.with_suffix(".log"), "w") as f:
+        with open(run_dir.with_suffix(".log"), "a" if last.is_file() else "w") as f:
             run_module("train", [*args, "callbacks.progress_bar=null", *extra], threads=threads, log=f)
         print(f"{model} seed {seed}: {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
     return json.loads(metrics.read_text())

@@ -81,3 +81,36 @@ def test_a_failed_run_is_named_and_the_others_are_summarised(tmp_path, monkeypat
     record = json.loads((tmp_path / "learning.json").read_text())
     assert record["failed"] == ["attention seed 2"]
     assert set(record["heldout_test_by_seed"]["attention"]) == {"1", "3"}  # JSON's keys are text
+
+
+def test_a_run_stopped_part_way_resumes_from_its_last_checkpoint(tmp_path, monkeypatch):
+    """A run folder with ``checkpoints/last.ckpt`` and no ``metrics.json`` (the benchmark was killed) is
+    continued from that checkpoint, its log appended to; a run with no checkpoint starts afresh; a finished
+    run is not started again."""
+    import json
+
+    calls = []
+
+    def run_module(module, args, threads=None, log=None):
+        calls.append(args)
+        log.write("second part\n")
+        run_dir = learning.run_dir_of("attention", int(args[1].split("=")[1]), tmp_path)
+        (run_dir / "metrics.json").write_text(json.dumps({"val/ua": 0.5}))
+
+    monkeypatch.setattr(learning, "run_module", run_module)
+    stopped = learning.run_dir_of("attention", 1, tmp_path)
+    (stopped / "checkpoints").mkdir(parents=True)
+    (stopped / "checkpoints" / "last.ckpt").write_bytes(b"")
+    stopped.with_suffix(".log").write_text("first part\n")
+    learning.run_dir_of("attention", 2, tmp_path).mkdir()
+
+    for seed in (1, 2, 1):
+        assert learning.train_one("attention", seed, tmp_path, 1, ["trainer.max_epochs=50"]) == {
+            "val/ua": 0.5
+        }
+    resumed, fresh = calls  # the third call found seed 1 finished
+    assert (
+        f"ckpt_path={stopped / 'checkpoints' / 'last.ckpt'}" in resumed and "trainer.max_epochs=50" in resumed
+    )
+    assert not any(a.startswith("ckpt_path=") for a in fresh)
+    assert stopped.with_suffix(".log").read_text() == "first part\nsecond part\n"
