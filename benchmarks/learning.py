@@ -52,14 +52,15 @@ COLUMNS = (
     *(f"pointing_{m}" for m in MODES),
     "pointing_floor",
     *(f"pointing_floor_{m}" for m in MODES),
+    "word_choice_two_stressed",
     "attn_onset",
     "attn_onset_chance",
     "text_guidance",
 )
 #: The same figure with each segment given another segment's words (logged as ``<split>/shuffled/<column>``).
 SHUFFLED = "shuffled/"
-#: Printed as ratios (1.0 = uniform attention) or distances, not percent.
-RATIOS = tuple(c for c in COLUMNS if c.startswith("pointing") or c == "text_guidance")
+#: Printed as ratios (1.0 = uniform attention), shares of alpha (word choice) or distances, not percent.
+RATIOS = tuple(c for c in COLUMNS if c.startswith(("pointing", "word_choice")) or c == "text_guidance")
 #: The config groups of the training run that the held-out evaluation takes over (its data and features).
 DATA_GROUPS = ("data", "data/audio")
 

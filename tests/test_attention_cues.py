@@ -13,6 +13,7 @@ from mosei_attn.models.attention import AttentionNet
 from mosei_attn.models.attention_stats import peakedness
 from mosei_attn.models.output import NetOutput
 from mosei_attn.models.shallow import ShallowNet
+from mosei_attn.reporting.run_report import extra_line
 from mosei_attn.synthetic import writer as syn
 from mosei_attn.synthetic.config import MODES
 from mosei_attn.synthetic.cue_metrics import CueMetrics, pointing
@@ -178,6 +179,38 @@ def test_two_stressed_is_reported_on_its_own() -> None:
     assert "acc_both" not in got
 
 
+def test_word_choice_between_the_emotion_word_and_its_rival_against_hand_worked_values() -> None:
+    """Three segments of 8 positions: a two_stressed one whose alpha puts 0.6 on its emotion word (position
+    2), 0.2 on its rival (5) and 0.2 elsewhere: word choice 0.6 / 0.8 = 0.75, and with another segment's
+    words (0.2 and 0.6 swapped) 0.25; a 'both' segment, which has no rival, and a two_stressed one whose
+    alpha touches neither word are left out. Position 5 is not stressed, so pointing stays 0.6 x 8."""
+    metric = CueMetrics(MODES, stride=4)
+    two = MODES.index("two_stressed")
+
+    def output(on_word: float, on_rival: float) -> NetOutput:
+        attention = torch.zeros(3, 8, 1)
+        attention[:2, [2, 5, 0], 0] = torch.tensor([on_word, on_rival, 0.2])
+        attention[2, 7, 0] = 1.0
+        return NetOutput(torch.zeros(3, 6), attention, attention.sum(dim=2) * 8, torch.full((3,), 8))
+
+    out = output(0.6, 0.2)
+    out.shuffled = output(0.2, 0.6)
+    stress, rival = torch.zeros(2, 3, 32, dtype=torch.bool)
+    stress[:, 8:12] = True  # time position 2: the emotion word (the stressed word of the 'both' segment)
+    rival[[0, 2], 20:24] = True  # time position 5: the rival word of the two_stressed segments
+    mode = torch.tensor([two, MODES.index("both"), two])
+    metric.update(
+        torch.zeros(3, dtype=torch.long), torch.zeros(3, dtype=torch.long), mode, out, stress, rival
+    )
+    got = metric.compute()
+    assert got["word_choice_two_stressed"] == pytest.approx(0.75)
+    assert got["shuffled/word_choice_two_stressed"] == pytest.approx(0.25)
+    assert "word_choice_both" not in got and "word_choice" not in got  # only a mode with rivals has one
+    assert got["pointing_two_stressed"] == pytest.approx((0.6 * 8 + 0.0) / 2)
+    own_part, shuffled_part = extra_line(got).split("other segments' words: ")
+    assert "word choice two stressed 0.75" in own_part and "word choice two stressed 0.25" in shuffled_part
+
+
 def test_pointing_per_mode_against_hand_worked_values() -> None:
     """Two modes, worked by hand: a 'both' segment whose alpha sits on its stressed position (8 positions,
     one stressed: pointing 8) and a 'prosody_only' one with uniform alpha (pointing 1); overall 4.5."""
@@ -270,8 +303,11 @@ def test_generator_writes_the_cue_truth_beside_the_mosei_files(corpus: Path) -> 
             assert all(0 <= a < b for a, b in e["stressed"])
             if e["mode"] in ("both", "prosody_only", "text_only"):
                 assert e["stressed"]  # these modes always stress a word
-            if e["mode"] == "two_stressed":
-                assert len(e["stressed"]) == 1  # the emotion word; its rival is stressed but not marked
+            if e["mode"] == "two_stressed":  # the emotion word, and its rival (stressed alike) apart
+                ((a, b),), ((c, d),) = e["stressed"], e["rival"]
+                assert 0 <= c < d and (b <= c or d <= a)
+            else:
+                assert "rival" not in e
 
 
 def test_truth_spans_fall_inside_their_segment_and_become_frames(corpus: Path) -> None:
@@ -281,17 +317,21 @@ def test_truth_spans_fall_inside_their_segment_and_become_frames(corpus: Path) -
     truth = read_cue_truth(corpus)
     ids = [s.segment_id for s in segments]
     starts = np.array([s.start for s in segments])
-    mode, stress = truth.arrays(ids, starts, hop_s=0.02, n_frames=400, center_s=0.05)
-    assert (mode >= 0).all()
-    for seg, row in zip(segments, stress, strict=True):
+    arrays = truth.arrays(ids, starts, hop_s=0.02, n_frames=400, center_s=0.05)
+    assert (arrays["mode"] >= 0).all()
+    assert arrays["rival"].any() and not (arrays["rival"] & arrays["stress"]).any()
+    for i, seg in enumerate(segments):
         entry = truth.videos[seg.video_id][seg.index]
-        for a, b in entry["stressed"]:
-            assert seg.start - 1e-6 <= a < b <= seg.end + 1e-6
-        if entry["stressed"] and seg.duration < 7.5:
-            frames = np.flatnonzero(row)
-            assert frames.size > 0
-            a = min(s[0] for s in entry["stressed"])
-            assert abs(seg.start + 0.05 + frames[0] * 0.02 - a) <= 0.02 + 1e-6
+        for key, spans in (("stress", entry["stressed"]), ("rival", entry.get("rival", []))):
+            for a, b in spans:
+                assert seg.start - 1e-6 <= a < b <= seg.end + 1e-6
+            frames = np.flatnonzero(arrays[key][i])
+            if not spans:
+                assert frames.size == 0
+            elif seg.duration < 7.5:
+                assert frames.size > 0
+                a = min(s[0] for s in spans)
+                assert abs(seg.start + 0.05 + frames[0] * 0.02 - a) <= 0.02 + 1e-6
 
 
 def test_missing_or_broken_truth(tmp_path: Path) -> None:

@@ -20,6 +20,8 @@ def _run(ua: float, shuffled: bool) -> dict:
             "test/shuffled/ua": ua / 2,
             "test/text_guidance": 0.25,
             "test/shuffled/pointing_two_stressed": ua,
+            "test/word_choice_two_stressed": ua,
+            "test/shuffled/word_choice_two_stressed": 0.5,
         }
     return run
 
@@ -42,6 +44,7 @@ def test_shuffled_words_beside_when_the_runs_log_them():
     assert "| ua | - | 60.0 ± 10.0 | 30.0 ± 5.0 |" in text
     assert "| text guidance | - | 0.250 ± 0.000 | - |" in text
     assert "| pointing two stressed | - | 1.20 ± 0.20 | 0.60 ± 0.10 |" in text
+    assert "| word choice two stressed | - | 0.60 ± 0.10 | 0.50 ± 0.00 |" in text  # a share, not percent
     one = learning.summarise([_run(0.5, True)], "test")  # one seed: the mean alone
     assert "| ua | - | 50.0 | 25.0 |" in learning.markdown("attention", {}, one, "s7")
 

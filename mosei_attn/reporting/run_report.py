@@ -57,12 +57,14 @@ ATTENTION_FIGURES = {
 
 def extra_line(results: dict[str, Any]) -> str:
     """The figures beyond the paper's table, as one line ('' if none): accuracy per group of segments
-    (``acc_<group>``, added by a callback such as the synthetic corpus's cue metrics), ``pointing`` and
-    ``pointing_<group>``, where the attention looks (:data:`ATTENTION_FIGURES`), and the figures with each
-    segment given another segment's words (:func:`shuffled_part`)."""
+    (``acc_<group>``, added by a callback such as the synthetic corpus's cue metrics), ``pointing``,
+    ``pointing_<group>`` and ``word_choice_<group>``, where the attention looks (:data:`ATTENTION_FIGURES`),
+    and the figures with each segment given another segment's words (:func:`shuffled_part`)."""
     groups = [f"{k[4:]} {100 * float(v):.1f}%" for k, v in results.items() if k.startswith("acc_")]
     pointing = [
-        f"{k.replace('_', ' ')} {float(v):.2f}" for k, v in results.items() if k.startswith("pointing")
+        f"{k.replace('_', ' ')} {float(v):.2f}"
+        for k, v in results.items()
+        if k.startswith(("pointing", "word_choice"))
     ]
     attn = [
         f"{label} {100 * float(results[k]):.1f}%" if percent else f"{label} {float(results[k]):.2f}"
@@ -98,7 +100,7 @@ def shuffled_part(results: dict[str, Any]) -> str:
     parts += [
         f"{k[len(SHUFFLED) :].replace('_', ' ')} {float(v):.2f}"
         for k, v in results.items()
-        if k.startswith(f"{SHUFFLED}pointing")
+        if k.startswith((f"{SHUFFLED}pointing", f"{SHUFFLED}word_choice"))
     ]
     if f"{SHUFFLED}unpaired" in results:
         n = int(results[f"{SHUFFLED}unpaired"])

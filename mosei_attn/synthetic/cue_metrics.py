@@ -2,8 +2,9 @@
 
 The synthetic corpus's generator knows, for every segment, how its emotion is carried (its cue mode) and the
 time span of each stressed word (:mod:`mosei_attn.synthetic.cue_truth`). That truth reaches the batches as
-generic extra fields (``mode`` (B,), -1 where unknown, and ``stress`` (B, T), True on stressed frames), and
-:class:`CueMetricsCallback`, attached by the DataModule when the corpus has truth, turns it into:
+generic extra fields (``mode`` (B,), -1 where unknown, ``stress`` (B, T), True on stressed frames, and
+``rival`` (B, T), True on a two_stressed segment's rival word), and :class:`CueMetricsCallback`, attached
+by the DataModule when the corpus has truth, turns it into:
 
 - ``acc_<mode>``: accuracy on the segments of each cue mode;
 - ``pointing``: alpha's mass on stressed frames over those frames' share of the real ones (1.0 = uniform
@@ -12,10 +13,13 @@ generic extra fields (``mode`` (B,), -1 where unknown, and ``stress`` (B, T), Tr
   positions eq. 1 covers. It is 1.0 where the attention covers every position; with the attention model's
   speech gate it is what leaving out the silence scores alone. The attention's own work is pointing over
   this floor;
-- ``shuffled/acc_<mode>``, ``shuffled/pointing`` and ``shuffled/pointing_<mode>``: the same with each segment
-  given another segment's words (the module's second pass, :mod:`mosei_attn.models.text_guidance`), scored
-  against the segment's own truth: pointing that holds with the wrong words is acoustic saliency, not
-  text guidance.
+- ``word_choice_<mode>``, on the segments with a rival word (two_stressed): alpha's mass on the emotion word
+  over its mass on the emotion word and the rival together. The two are stressed alike, so attention that
+  follows stress alone scores 0.5; only the words can say which one carries the emotion;
+- ``shuffled/acc_<mode>``, ``shuffled/pointing``, ``shuffled/pointing_<mode>`` and
+  ``shuffled/word_choice_<mode>``: the same with each segment given another segment's words (the module's
+  second pass, :mod:`mosei_attn.models.text_guidance`), scored against the segment's own truth: pointing
+  that holds with the wrong words is acoustic saliency, not text guidance.
 
 They are logged as ``val/...`` every validation epoch and ``test/...`` at test, and join the module's
 results (so metrics.json and the printed report hold them). The truth-free attention figures (peak, onset)
@@ -39,6 +43,14 @@ from mosei_attn.models.output import NetOutput
 from mosei_attn.models.text_guidance import PREFIX
 
 
+def position_share(frames: torch.Tensor, n_time: torch.Tensor, m: int, stride: int) -> torch.Tensor:
+    """Per segment and time position: the share of the position's ``stride`` frames marked in ``frames``
+    (B, T) bool, 0 past the segment's real positions ``n_time`` (B,), (B, m)."""
+    marked = frames[:, : m * stride].float()
+    marked = torch.nn.functional.pad(marked, (0, m * stride - marked.shape[1]))
+    return marked.view(-1, m, stride).mean(dim=2) * length_mask(n_time, m)
+
+
 def pointing(alpha: torch.Tensor, n_time: torch.Tensor, stress: torch.Tensor, stride: int) -> torch.Tensor:
     """Per segment: alpha's mass on stressed frames over those frames' share of the real ones, (B,).
 
@@ -46,18 +58,38 @@ def pointing(alpha: torch.Tensor, n_time: torch.Tensor, stress: torch.Tensor, st
     frames; each time position covers ``stride`` frames. 1.0 is what uniform attention scores, higher means
     the model looks at the stressed words. NaN where a segment has no stressed frame or no word.
     """
-    m = alpha.shape[1]
-    frames = stress[:, : m * stride].float()
-    frames = torch.nn.functional.pad(frames, (0, m * stride - frames.shape[1]))
-    share = frames.view(-1, m, stride).mean(dim=2) * length_mask(n_time, m)  # (B, m) stressed share
+    share = position_share(stress, n_time, alpha.shape[1], stride)  # (B, m) stressed share
     stressed = share.sum(dim=1) / n_time.clamp(min=1)  # (B,) share of the real time that is stressed
     score = (alpha * share).sum(dim=1) / stressed.clamp(min=1e-12)
     valid = (stressed > 0) & (alpha.sum(dim=1) > 0)
     return torch.where(valid, score, torch.full_like(score, math.nan))
 
 
+def word_choice(
+    alpha: torch.Tensor, n_time: torch.Tensor, stress: torch.Tensor, rival: torch.Tensor, stride: int
+) -> torch.Tensor:
+    """Per segment: alpha's mass on the stressed (emotion) word's frames ``stress`` over its mass on them
+    and on the rival word's frames ``rival`` (B, T) together, (B,). The two words are stressed alike and
+    last as long, so 0.5 is what any attention that only hears stress scores, and above 0.5 the attention
+    prefers the word the text says carries the emotion. NaN where a segment has no rival word, or alpha
+    puts no mass on either word."""
+    m = alpha.shape[1]
+    on_word = (alpha * position_share(stress, n_time, m, stride)).sum(dim=1)
+    on_rival = (alpha * position_share(rival, n_time, m, stride)).sum(dim=1)
+    both = on_word + on_rival
+    score = on_word / both.clamp(min=1e-12)
+    return torch.where(rival.any(dim=1) & (both > 0), score, torch.full_like(score, math.nan))
+
+
 #: States of the figures with another segment's words.
-SHUFFLED = ("shuffled_correct", "shuffled_count", "shuffled_pointing_sum", "shuffled_pointing_n")
+SHUFFLED = (
+    "shuffled_correct",
+    "shuffled_count",
+    "shuffled_pointing_sum",
+    "shuffled_pointing_n",
+    "shuffled_choice_sum",
+    "shuffled_choice_n",
+)
 
 
 class CueMetrics(Metric):
@@ -76,7 +108,8 @@ class CueMetrics(Metric):
         self.modes = tuple(modes)
         self.stride = stride
         zeros = torch.zeros(len(self.modes), dtype=torch.float64)
-        for name in ("correct", "count", "pointing_sum", "floor_sum", "pointing_n", *SHUFFLED):  # per mode
+        per_mode = ("correct", "count", "pointing_sum", "floor_sum", "pointing_n", "choice_sum", "choice_n")
+        for name in (*per_mode, *SHUFFLED):
             self.add_state(name, zeros.clone(), dist_reduce_fx="sum")
 
     def update(
@@ -86,10 +119,12 @@ class CueMetrics(Metric):
         mode: torch.Tensor,
         out: NetOutput | None = None,
         stress: torch.Tensor | None = None,
+        rival: torch.Tensor | None = None,
     ) -> None:
         """``preds`` / ``target`` (B,) class indices; ``mode`` (B,) cue-mode index or -1; ``out`` the model's
-        result (its alpha (B, m) and attended positions (B,)); ``stress`` (B, T) stressed frames. With
-        ``out.shuffled`` (the result with another segment's words) the ``shuffled/`` figures too."""
+        result (its alpha (B, m) and attended positions (B,)); ``stress`` (B, T) stressed frames; ``rival``
+        (B, T) the rival word's frames. With ``out.shuffled`` (the result with another segment's words) the
+        ``shuffled/`` figures too."""
         mode = mode.long()
         known = mode >= 0
         correct, count = self._hits(preds, target, mode)
@@ -104,17 +139,29 @@ class CueMetrics(Metric):
         alpha, covered = distribution(out)
         even = covered.to(alpha.dtype)  # spread evenly; segments without words drop out of `ok` below
         even = even / even.sum(dim=1, keepdim=True).clamp(min=1)
-        score = pointing(alpha, out.attended, stress.bool(), self.stride)
-        floor = pointing(even, out.attended, stress.bool(), self.stride)
-        ok = known & ~score.isnan()
-        self.pointing_sum += torch.bincount(mode[ok], score[ok].double(), len(self.modes))
-        self.floor_sum += torch.bincount(mode[ok], floor[ok].double(), len(self.modes))
-        self.pointing_n += torch.bincount(mode[ok], minlength=len(self.modes)).double()
-        if out.shuffled is not None:  # the other words' alpha against this segment's stressed frames
-            other = pointing(distribution(out.shuffled)[0], out.attended, stress.bool(), self.stride)
-            ok = known & ~other.isnan()
-            self.shuffled_pointing_sum += torch.bincount(mode[ok], other[ok].double(), len(self.modes))
-            self.shuffled_pointing_n += torch.bincount(mode[ok], minlength=len(self.modes)).double()
+        stress = stress.bool()
+        rival = torch.zeros_like(stress) if rival is None else rival.bool()
+        score = pointing(alpha, out.attended, stress, self.stride)
+        floor = pointing(even, out.attended, stress, self.stride)
+        ok = known & ~score.isnan()  # the floor counts on the segments the pointing counts on
+        self.pointing_sum += self._per_mode(mode, score, ok)
+        self.floor_sum += self._per_mode(mode, floor, ok)
+        self.pointing_n += self._per_mode(mode, torch.ones_like(score), ok)
+        choice = word_choice(alpha, out.attended, stress, rival, self.stride)
+        self.choice_sum += self._per_mode(mode, choice, known & ~choice.isnan())
+        self.choice_n += self._per_mode(mode, torch.ones_like(choice), known & ~choice.isnan())
+        if out.shuffled is not None:  # the other words' alpha against this segment's own truth
+            other = distribution(out.shuffled)[0]
+            score = pointing(other, out.attended, stress, self.stride)
+            self.shuffled_pointing_sum += self._per_mode(mode, score, known & ~score.isnan())
+            self.shuffled_pointing_n += self._per_mode(mode, torch.ones_like(score), known & ~score.isnan())
+            choice = word_choice(other, out.attended, stress, rival, self.stride)
+            self.shuffled_choice_sum += self._per_mode(mode, choice, known & ~choice.isnan())
+            self.shuffled_choice_n += self._per_mode(mode, torch.ones_like(choice), known & ~choice.isnan())
+
+    def _per_mode(self, mode: torch.Tensor, values: torch.Tensor, ok: torch.Tensor) -> torch.Tensor:
+        """The sum of ``values`` (B,) over the segments ``ok`` (B,) of each cue ``mode`` (B,), (modes,)."""
+        return torch.bincount(mode[ok], values[ok].double(), len(self.modes))
 
     def _hits(
         self, preds: torch.Tensor, target: torch.Tensor, mode: torch.Tensor
@@ -129,7 +176,7 @@ class CueMetrics(Metric):
 
     def compute(self) -> dict[str, float]:
         """Only what was measured: modes never seen and the pointing of a model without attention are left
-        out."""
+        out. The word choice is given per mode only: only a mode with a rival word (two_stressed) has one."""
         out = {}
         for prefix, correct, count in (
             ("", self.correct, self.count),
@@ -138,12 +185,14 @@ class CueMetrics(Metric):
             for i, name in enumerate(self.modes):
                 if count[i] > 0:
                     out[f"{prefix}acc_{name}"] = (correct[i] / count[i]).item()
-        for key, total, n in (
-            ("pointing", self.pointing_sum, self.pointing_n),
-            ("pointing_floor", self.floor_sum, self.pointing_n),
-            (f"{PREFIX}pointing", self.shuffled_pointing_sum, self.shuffled_pointing_n),
+        for key, total, n, pooled in (
+            ("pointing", self.pointing_sum, self.pointing_n, True),
+            ("pointing_floor", self.floor_sum, self.pointing_n, True),
+            (f"{PREFIX}pointing", self.shuffled_pointing_sum, self.shuffled_pointing_n, True),
+            ("word_choice", self.choice_sum, self.choice_n, False),
+            (f"{PREFIX}word_choice", self.shuffled_choice_sum, self.shuffled_choice_n, False),
         ):
-            if n.sum() > 0:
+            if pooled and n.sum() > 0:
                 out[key] = (total.sum() / n.sum()).item()
             for i, name in enumerate(self.modes):
                 if n[i] > 0:
@@ -173,7 +222,8 @@ class CueMetricsCallback(L.Callback):
         if pl_module.meta.multilabel or not isinstance(out, NetOutput) or "mode" not in extra:
             return
         metric = self.metrics[split].to(out.logits.device)
-        metric.update(out.logits.argmax(dim=1), batch["target"], extra["mode"], out, extra.get("stress"))
+        preds = out.logits.argmax(dim=1)
+        metric.update(preds, batch["target"], extra["mode"], out, extra.get("stress"), extra.get("rival"))
 
     def _log(self, split: str, pl_module: L.LightningModule) -> None:
         values = self.metrics[split].compute() if self.metrics[split].update_count else {}

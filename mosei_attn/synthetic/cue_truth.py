@@ -4,14 +4,17 @@ The generator writes it beside the corpus, in a file of its own (:data:`TRUTH_FI
 files stay exactly as real MOSEI has them::
 
     {"modes": ["both", "prosody_only", "text_only", "distractor", "two_stressed"],
-     "videos": {"<video id>": [{"mode": "both", "stressed": [[start, end], ...]}, ...]}}
+     "videos": {"<video id>": [{"mode": "both", "stressed": [[start, end], ...]},
+                               {"mode": "two_stressed", "stressed": [[start, end]], "rival": [[start, end]]},
+                               ...]}}
 
-one entry per row of the video's labels (the segment ``video[index]``), spans in seconds of the full video.
+one entry per row of the video's labels (the segment ``video[index]``), spans in seconds of the full video;
+``rival`` (two_stressed segments only) is the neutral word stressed alike with another emotion's prosody.
 Real MOSEI has no such file: the cue metrics are then left out, nothing else changes.
 
 :class:`CueTruthProvider` is how the data pipeline meets it (``data.extras`` in conf/data/synthetic.yaml):
-the DataModule asks it for per-row arrays (``mode``, ``stress``) that ride along in the batches as generic
-extras, for the callback that computes the cue metrics
+the DataModule asks it for per-row arrays (``mode``, ``stress``, ``rival``) that ride along in the batches
+as generic extras, for the callback that computes the cue metrics
 (:class:`~mosei_attn.synthetic.cue_metrics.CueMetricsCallback`) and for a figure's highlighted span.
 """
 
@@ -42,12 +45,13 @@ class CueTruth:
 
     def arrays(
         self, segment_ids: list[str], starts: np.ndarray, hop_s: float, n_frames: int, center_s: float = 0.0
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Per segment ``"video[index]"`` starting at ``starts`` (s): its cue-mode index (N,) int8, -1 where
-        the truth has no entry, and its stressed frames (N, n_frames) bool: frame k, centred at
-        ``start + center_s + k * hop_s``, is stressed when its centre lies inside a stressed word."""
+    ) -> dict[str, np.ndarray]:
+        """Per segment ``"video[index]"`` starting at ``starts`` (s): ``mode``, its cue-mode index (N,) int8,
+        -1 where the truth has no entry; ``stress``, its stressed frames (N, n_frames) bool: frame k, centred
+        at ``start + center_s + k * hop_s``, is stressed when its centre lies inside a stressed word; and
+        ``rival``, the frames of its rival word the same way (none outside two_stressed)."""
         mode = np.full(len(segment_ids), -1, dtype=np.int8)
-        stress = np.zeros((len(segment_ids), n_frames), dtype=bool)
+        frames = {key: np.zeros((len(segment_ids), n_frames), dtype=bool) for key in ("stressed", "rival")}
         for i, seg in enumerate(segment_ids):
             video, _, index = seg.rpartition("[")
             entries, index = self.videos.get(video, []), index.rstrip("]")
@@ -55,22 +59,22 @@ class CueTruth:
             if not 0 <= k < len(entries):
                 continue
             mode[i] = self.modes.index(entries[k]["mode"])
-            for begin, end in entries[k]["stressed"]:
-                first, last = (math.ceil((t - starts[i] - center_s) / hop_s) for t in (begin, end))
-                stress[i, max(first, 0) : max(min(last, n_frames), 0)] = True
-        return mode, stress
+            for key, marked in frames.items():
+                for begin, end in entries[k].get(key, ()):
+                    first, last = (math.ceil((t - starts[i] - center_s) / hop_s) for t in (begin, end))
+                    marked[i, max(first, 0) : max(min(last, n_frames), 0)] = True
+        return {"mode": mode, "stress": frames["stressed"], "rival": frames["rival"]}
 
     def cache_arrays(self, cache: Any, audio: Any) -> dict[str, np.ndarray]:
-        """``mode`` and ``stress`` of every row of a feature cache (:class:`FeatureCache`) built with the
-        spectrogram settings ``audio`` (:class:`AudioFeatures`), whose frames are centred: frame k is
-        centred on the segment's start + k hops."""
-        mode, stress = self.arrays(
+        """``mode``, ``stress`` and ``rival`` of every row of a feature cache (:class:`FeatureCache`) built
+        with the spectrogram settings ``audio`` (:class:`AudioFeatures`), whose frames are centred: frame k
+        is centred on the segment's start + k hops."""
+        return self.arrays(
             [str(s) for s in cache.segment_id],
             cache.column("start"),
             audio.hop_length / audio.sample_rate,
             audio.max_frames,
         )
-        return {"mode": mode, "stress": stress}
 
 
 def read_cue_truth(root: str | os.PathLike | None) -> CueTruth | None:
@@ -85,7 +89,8 @@ def read_cue_truth(root: str | os.PathLike | None) -> CueTruth | None:
         modes, videos = tuple(raw["modes"]), raw["videos"]
         for video, entries in videos.items():
             for entry in entries:
-                if entry["mode"] not in modes or any(len(span) != 2 for span in entry["stressed"]):
+                spans = [*entry["stressed"], *entry.get("rival", ())]
+                if entry["mode"] not in modes or any(len(span) != 2 for span in spans):
                     raise ValueError(f"video {video}: bad entry {entry}")
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise ValueError(f"{path}: unreadable cue truth ({e}); delete the corpus folder to rebuild it") from e
@@ -101,7 +106,7 @@ class CueTruthProvider:
         self.truth = read_cue_truth(root)
 
     def arrays(self, cache: Any, audio: Any) -> dict[str, np.ndarray]:
-        """``mode`` (N,) and ``stress`` (N, T) of every cache row; {} without truth."""
+        """``mode`` (N,), ``stress`` and ``rival`` (N, T) of every cache row; {} without truth."""
         return self.truth.cache_arrays(cache, audio) if self.truth else {}
 
     def callbacks(self) -> list[Any]:

@@ -120,7 +120,7 @@ class _Video:
     transcript: list[str]
     audio: np.ndarray  # (n,) int16
     classes: list[int]
-    truth: list[dict[str, Any]]  # per label row: cue mode and stressed-word spans (seconds in the video)
+    truth: list[dict[str, Any]]  # per label row: cue mode, stressed and rival word spans (s in the video)
 
 
 class _Track:
@@ -152,25 +152,28 @@ def _speak_segment(
     negative_margin: bool,
 ) -> tuple[np.ndarray, tuple[float, float], list[str], int, dict[str, Any]]:
     """Speak one segment onto ``track``: its (7,) label row, its (start, end) in seconds with margins, its
-    words, its dominant emotion's index and its cue truth (mode, stressed-word spans in seconds)."""
+    words, its dominant emotion's index and its cue truth (mode, stressed-word spans in seconds, and a
+    two_stressed segment's rival word's span)."""
     sr = cfg.sample_rate
     row, emo, second = segment_labels(rng, cfg)
     words, roles, mode, rival = segment_words(rng, cfg, emo, second, zipf)
     prosodies = word_prosodies(roles, mode, emo, float(row[1 + emo]), rival, cfg)
-    first, stressed = len(track.rows), []
+    first, stressed, rivals = len(track.rows), [], []
     for j, (word, role, p) in enumerate(zip(words, roles, prosodies, strict=True)):
         f0 = spk.f0_hz * 2 ** ((p.pitch_st - cfg.declination_st * j / len(words)) / 12)
         level = cfg.speech_rms * 10 ** ((p.gain_db + spk.level_db) / 20)
         track.emit(word, _word_audio(rng, word, p, f0, level, spk, cfg))
-        if role in STRESSED_ROLES:
+        if role in STRESSED_ROLES or role == "rival":
             # rounded as the words csd's intervals are: the span is the word's interval to the bit
-            stressed.append(np.round(np.array(track.rows[-1][1:]) / sr, 3).tolist())
+            span = np.round(np.array(track.rows[-1][1:]) / sr, 3).tolist()
+            (rivals if role == "rival" else stressed).append(span)
         if j < len(words) - 1:
             long = rng.random() < cfg.long_pause_prob
             track.pause(rng.uniform(*(cfg.long_pause_s if long else cfg.pause_s)) * p.tempo)
     margins = rng.uniform(*(cfg.negative_margin_s if negative_margin else cfg.margin_s), 2)
     start, end = track.rows[first][1] / sr - margins[0], track.rows[-1][2] / sr + margins[1]
-    return row, (round(start, 3), round(end, 3)), words, emo, {"mode": mode, "stressed": stressed}
+    cues = {"mode": mode, "stressed": stressed, **({"rival": rivals} if rivals else {})}
+    return row, (round(start, 3), round(end, 3)), words, emo, cues
 
 
 def _with_room_noise(

@@ -47,7 +47,7 @@ from mosei_attn.synthetic.corpus_files import GENERATOR_NAME, generate
 
 STAMP_FILE = "SYNTHETIC.json"
 #: Bump when the generator's output changes for the same parameters: a stamped folder then mismatches.
-CORPUS_FORMAT_VERSION = 3  # 2: SYNTHETIC_TRUTH.json; 3: two_stressed mode, vectors from vocabulary_seed
+CORPUS_FORMAT_VERSION = 4  # 2: SYNTHETIC_TRUTH.json; 3: two_stressed mode, vocabulary_seed; 4: rival spans
 
 
 def read_stamp(root: str | os.PathLike) -> dict[str, Any] | None:
