@@ -53,6 +53,7 @@ COLUMNS = (
     "pointing_floor",
     *(f"pointing_floor_{m}" for m in MODES),
     "word_choice_two_stressed",
+    *(f"follows_words_{m}" for m in MODES),  # logged with shuffled words only: the other words' label
     "attn_onset",
     "attn_onset_chance",
     "text_guidance",

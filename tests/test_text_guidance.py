@@ -13,7 +13,7 @@ from mosei_attn.data.meta import DataMeta
 from mosei_attn.models.attention import AttentionNet
 from mosei_attn.models.base import EmotionModule
 from mosei_attn.models.output import NetOutput
-from mosei_attn.models.text_guidance import TextGuidance, swap_words, total_variation
+from mosei_attn.models.text_guidance import TextGuidance, swap_words, total_variation, word_donors
 from mosei_attn.reporting.run_report import extra_line
 from mosei_attn.synthetic.cue_metrics import CueMetrics
 
@@ -196,3 +196,27 @@ def test_cue_metrics_score_the_shuffled_alpha_against_the_segments_own_truth() -
 def test_report_line_gives_the_shuffled_figures() -> None:
     line = extra_line({"shuffled/ua": 0.415, "shuffled/wa": 0.435, "text_guidance": 0.0123})
     assert line == "other segments' words: UA 41.5%, WA 43.5%, text guidance 0.012"
+
+
+def test_follows_words_scores_the_prediction_against_the_word_donors_label() -> None:
+    """Labels 0, 1, 2; with swapped words segment i has segment i-1's words (the first the last one's), so
+    the donors' labels are 2, 0, 1. Predictions 2, 0, 2 with the swapped words: the two 'both' segments follow
+    their words (1.0) and miss their own label (0.0); the two_stressed one keeps its own label (2) and does
+    not follow its words (0.0)."""
+    modes = ["both", "two_stressed"]
+    own = NetOutput(torch.eye(6)[[0, 1, 2]])
+    own.shuffled = NetOutput(torch.eye(6)[[2, 0, 2]])
+    metric = CueMetrics(modes, stride=1)
+    metric.update(own.logits.argmax(1), torch.tensor([0, 1, 2]), torch.tensor([0, 0, 1]), own)
+    res = metric.compute()
+    assert res["shuffled/follows_words_both"] == 1.0 and res["shuffled/acc_both"] == 0.0
+    assert res["shuffled/follows_words_two_stressed"] == 0.0 and res["shuffled/acc_two_stressed"] == 1.0
+    assert "the other words' label by group both 100.0%, two_stressed 0.0%" in extra_line(res)
+    assert word_donors(3).tolist() == [2, 0, 1]
+    batch = {"words": torch.arange(3.0)[:, None, None], "word_len": torch.tensor([1, 2, 3])}
+    swapped = swap_words(batch)  # the donors swap_words uses are those the metric scores against
+    assert swapped["words"].flatten().tolist() == [2.0, 0.0, 1.0] and swapped["word_len"].tolist() == [
+        3,
+        1,
+        2,
+    ]

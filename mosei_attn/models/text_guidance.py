@@ -29,12 +29,18 @@ from mosei_attn.models.output import NetOutput
 PREFIX = "shuffled/"
 
 
+def word_donors(n: int, device: torch.device | str = "cpu") -> torch.Tensor:
+    """(n,): the segment whose words segment i takes in :func:`swap_words`, the one before it (the first
+    takes the last one's)."""
+    return torch.arange(n, device=device).roll(1)
+
+
 def swap_words(batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """``batch`` with each segment's words (``words`` (B, L, D), ``word_len`` (B,)) replaced by those of the
-    segment before it (the first takes the last one's): for B >= 2 no segment keeps its own."""
+    segment before it (:func:`word_donors`): for B >= 2 no segment keeps its own."""
     if batch["words"].shape[0] < 2:
         raise ValueError("swapping words needs a batch of at least 2 segments")
-    before = torch.arange(batch["words"].shape[0], device=batch["words"].device).roll(1)  # (B,): i -> i - 1
+    before = word_donors(batch["words"].shape[0], batch["words"].device)
     # indexing, not Tensor.roll on the words: CPU autocast (bf16-mixed) refuses roll on float16 inputs
     return {**batch, "words": batch["words"][before], "word_len": batch["word_len"][before]}
 

@@ -81,7 +81,8 @@ def extra_line(results: dict[str, Any]) -> str:
 
 
 def shuffled_part(results: dict[str, Any]) -> str:
-    """'' or "other segments' words: UA .., WA .., text guidance .., accuracy by group .., pointing ..":
+    """'' or "other segments' words: UA .., WA .., text guidance .., accuracy by group .., the other words'
+    label by group .., pointing ..":
     the ``shuffled/`` figures and ``text_guidance`` (:mod:`mosei_attn.models.text_guidance`)."""
     parts = [
         f"{label} {100 * float(results[key]):.1f}%"
@@ -97,6 +98,12 @@ def shuffled_part(results: dict[str, Any]) -> str:
     ]
     if groups:
         parts.append("accuracy by group " + ", ".join(groups))
+    follows = f"{SHUFFLED}follows_words_"
+    groups = [
+        f"{k[len(follows) :]} {100 * float(v):.1f}%" for k, v in results.items() if k.startswith(follows)
+    ]
+    if groups:
+        parts.append("the other words' label by group " + ", ".join(groups))
     parts += [
         f"{k[len(SHUFFLED) :].replace('_', ' ')} {float(v):.2f}"
         for k, v in results.items()

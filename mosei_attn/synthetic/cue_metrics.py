@@ -19,7 +19,10 @@ by the DataModule when the corpus has truth, turns it into:
 - ``shuffled/acc_<mode>``, ``shuffled/pointing``, ``shuffled/pointing_<mode>`` and
   ``shuffled/word_choice_<mode>``: the same with each segment given another segment's words (the module's
   second pass, :mod:`mosei_attn.models.text_guidance`), scored against the segment's own truth: pointing
-  that holds with the wrong words is acoustic saliency, not text guidance.
+  that holds with the wrong words is acoustic saliency, not text guidance;
+- ``shuffled/follows_words_<mode>``: with another segment's words, how often the prediction is that other
+  segment's label (per the cue mode of the segment whose speech it is): how far the words alone decide the
+  class, whatever the speech says.
 
 They are logged as ``val/...`` every validation epoch and ``test/...`` at test, and join the module's
 results (so metrics.json and the printed report hold them). The truth-free attention figures (peak, onset)
@@ -40,7 +43,7 @@ from mosei_attn.data.dataset import extra_fields
 from mosei_attn.models.attention_stats import distribution
 from mosei_attn.models.blocks import length_mask
 from mosei_attn.models.output import NetOutput
-from mosei_attn.models.text_guidance import PREFIX
+from mosei_attn.models.text_guidance import PREFIX, word_donors
 
 
 def position_share(frames: torch.Tensor, n_time: torch.Tensor, m: int, stride: int) -> torch.Tensor:
@@ -84,6 +87,7 @@ def word_choice(
 #: States of the figures with another segment's words.
 SHUFFLED = (
     "shuffled_correct",
+    "shuffled_follows",
     "shuffled_count",
     "shuffled_pointing_sum",
     "shuffled_pointing_n",
@@ -131,9 +135,13 @@ class CueMetrics(Metric):
         self.correct += correct
         self.count += count
         if out is not None and out.shuffled is not None:
-            correct, count = self._hits(out.shuffled.logits.argmax(dim=1), target, mode)
+            other = out.shuffled.logits.argmax(dim=1)
+            correct, count = self._hits(other, target, mode)
             self.shuffled_correct += correct
             self.shuffled_count += count
+            self.shuffled_follows += self._hits(other, target[word_donors(len(target), target.device)], mode)[
+                0
+            ]
         if out is None or out.alpha is None or stress is None:
             return
         alpha, covered = distribution(out)
@@ -178,13 +186,14 @@ class CueMetrics(Metric):
         """Only what was measured: modes never seen and the pointing of a model without attention are left
         out. The word choice is given per mode only: only a mode with a rival word (two_stressed) has one."""
         out = {}
-        for prefix, correct, count in (
-            ("", self.correct, self.count),
-            (PREFIX, self.shuffled_correct, self.shuffled_count),
+        for key, correct, count in (
+            ("acc", self.correct, self.count),
+            (f"{PREFIX}acc", self.shuffled_correct, self.shuffled_count),
+            (f"{PREFIX}follows_words", self.shuffled_follows, self.shuffled_count),
         ):
             for i, name in enumerate(self.modes):
                 if count[i] > 0:
-                    out[f"{prefix}acc_{name}"] = (correct[i] / count[i]).item()
+                    out[f"{key}_{name}"] = (correct[i] / count[i]).item()
         for key, total, n, pooled in (
             ("pointing", self.pointing_sum, self.pointing_n, True),
             ("pointing_floor", self.floor_sum, self.pointing_n, True),
