@@ -70,7 +70,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     log.info("training %s on %s (%s); run folder %s", name, datamodule.name, meta.label_rule, out_dir)
     trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
     metrics: dict[str, Any] = {k: float(v) for k, v in trainer.callback_metrics.items()}
-    if trainer.is_global_zero:
+    if trainer.is_global_zero and cfg.figures:
         report_curves(out_dir, f"{name} on {datamodule.name}", meta, loggers)
     if cfg.get("test"):
         metrics |= test_best(cfg, trainer, model, datamodule, loggers, name, metrics.get("val/ua_best"))

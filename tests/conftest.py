@@ -34,6 +34,7 @@ TINY = [
     "callbacks.progress_bar=null",
     "trainer.accelerator=cpu",
     "++trainer.enable_model_summary=false",
+    "figures=false",  # the tests that check the figures draw them (figures=true)
 ]
 
 

@@ -44,18 +44,24 @@ OLDER_DEFAULTS = ["optimizer._target_=torch.optim.Adam", "optimizer.weight_decay
 
 def as_an_older_run(folder: Path) -> None:
     """Make ``folder`` a run of an older version: trained with ``OLDER_DEFAULTS``, which were its defaults, so
-    its overrides.yaml does not name them, and from before the weight average existed, so no config of it
-    records one."""
+    its overrides.yaml does not name them, and from before the weight average and the ``figures`` setting
+    existed, so no config of it records them."""
+    newer = ("weight_average", "figures")
     overrides = folder / ".hydra" / "overrides.yaml"
-    kept = [o for o in yaml.safe_load(overrides.read_text()) if o not in OLDER_DEFAULTS]
+    kept = [
+        o
+        for o in yaml.safe_load(overrides.read_text())
+        if o not in OLDER_DEFAULTS and o.split("=")[0] not in newer
+    ]
     overrides.write_text(yaml.safe_dump(kept))
     config = folder / ".hydra" / "config.yaml"
     config.write_text(
-        yaml.safe_dump({k: v for k, v in yaml.safe_load(config.read_text()).items() if k != "weight_average"})
+        yaml.safe_dump({k: v for k, v in yaml.safe_load(config.read_text()).items() if k not in newer})
     )
     for path in (folder / "checkpoints").glob("*.ckpt"):
         ckpt = torch.load(path, weights_only=False)
-        del ckpt[CONFIG_KEY]["weight_average"]
+        for key in newer:
+            del ckpt[CONFIG_KEY][key]
         torch.save(ckpt, path)
 
 
@@ -82,7 +88,8 @@ def cli_run(data_dir, tmp_path_factory) -> Path:
 
 def test_an_older_run_resumes_with_only_ckpt_path_and_its_recorded_settings(cli_run, tmp_path):
     """Resumed with nothing but ckpt_path (and a longer run), a run recorded with Adam and no weight average
-    goes on with Adam, without an average, and with its own model and optimizer settings."""
+    goes on with Adam, without an average, and with its own model and optimizer settings; a run setting it
+    never recorded (``figures``) takes today's value."""
     run_dir = tmp_path / "run"
     shutil.copytree(cli_run, run_dir)  # the refusals below read cli_run as its epoch left it
     hydra_record = {p.name: p.read_bytes() for p in (run_dir / ".hydra").iterdir()}
@@ -101,6 +108,8 @@ def test_an_older_run_resumes_with_only_ckpt_path_and_its_recorded_settings(cli_
     assert group["decoupled_weight_decay"] is False and group["weight_decay"] == 0
     assert "current_model_state" not in ckpt  # no weight average: the weights as trained
     assert ckpt[CONFIG_KEY]["trainer"]["max_epochs"] == 2 and "weight_average" not in ckpt[CONFIG_KEY]
+    # a run setting the run never recorded takes today's default: the figures are drawn
+    assert ckpt[CONFIG_KEY]["figures"] is True and (run_dir / "curves.png").is_file()
     assert {p.name: p.read_bytes() for p in (run_dir / ".hydra").iterdir()} == hydra_record  # how it started
 
 

@@ -32,7 +32,8 @@ def assert_picture(path: Path, min_bytes: int = 10_000) -> None:
 
 
 def test_a_training_run_saves_and_logs_its_figures(train_cfg, tmp_path, monkeypatch, caplog):
-    _, objects = train(train_cfg("++trainer.fast_dev_run=true"))  # debug=fdr would replace debug=tiny_shapes
+    # debug=fdr would replace debug=tiny_shapes
+    _, objects = train(train_cfg("++trainer.fast_dev_run=true", "figures=true"))
     run = objects["output_dir"]
     for name in RUN_FIGURES:
         assert_picture(run / f"{name}.png")

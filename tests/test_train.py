@@ -19,7 +19,7 @@ def _metrics(run: Path) -> dict:
 
 @pytest.mark.parametrize("model", ["attention", "shallow"])
 def test_fast_dev_run_writes_the_run_folder(train_cfg, tmp_path, model):
-    metrics, objects = train(train_cfg(f"model={model}", "++trainer.fast_dev_run=true"))
+    metrics, objects = train(train_cfg(f"model={model}", "++trainer.fast_dev_run=true", "figures=true"))
     run = objects["output_dir"]
     saved = _metrics(run)
     assert saved["model"] == model
@@ -38,8 +38,19 @@ def test_fast_dev_run_writes_the_run_folder(train_cfg, tmp_path, model):
     assert metrics["test/ua"] == pytest.approx(saved["test/ua"])
 
 
+def test_without_figures_a_run_writes_its_tables_and_no_picture(train_cfg, capsys):
+    """figures=false: metrics.json with both splits' tables and confusion matrices, the printed tables, and
+    not one PNG in the run folder (nor in its record of figures)."""
+    _, objects = train(train_cfg("trainer.max_epochs=1", "figures=false"))
+    run = objects["output_dir"]
+    saved = _metrics(run)
+    assert len(saved["val/confusion"]) == len(saved["test/confusion"]) == 6 and saved["figures"] == {}
+    assert "test split, best checkpoint epoch000" in capsys.readouterr().out
+    assert not list(run.rglob("*.png"))
+
+
 def test_train_then_evaluate_gives_the_same_figures(train_cfg, data_dir, tmp_path, capsys):
-    metrics, objects = train(train_cfg("trainer.max_epochs=2"))
+    metrics, objects = train(train_cfg("trainer.max_epochs=2", "figures=true"))
     run = objects["output_dir"]
     saved = _metrics(run)
     # the synthetic corpus's truth attaches the cue metrics; the attention figures are the module's own

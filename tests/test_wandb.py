@@ -109,7 +109,7 @@ def test_offline_training_run_reads_back(fresh_wandb, train_cfg, monkeypatch):
     """History per epoch against ``epoch``, define_metric's best ``val/ua``, the best checkpoint's figures
     in the summary, the learning rate, and the figures as images."""
     monkeypatch.setenv("WANDB_MODE", "offline")
-    metrics, objects = train(train_cfg("logger=wandb", "trainer.max_epochs=3"))
+    metrics, objects = train(train_cfg("logger=wandb", "trainer.max_epochs=3", "figures=true"))
     wandb.finish()  # what job_scope does when the Hydra job ends: the run file is complete
     out = objects["output_dir"]
     (run_file,) = (out / "wandb").glob("offline-run-*/run-*.wandb")

@@ -32,6 +32,7 @@ RUN_SETTINGS: tuple[str, ...] = (
     "hydra",
     "paths",
     "test",
+    "figures",
     "tags",
     "sweep_name",
     "data.root",
@@ -209,6 +210,9 @@ def resumed_config(cfg: Any) -> Any:
             "overrides, or start a new run without ckpt_path. On resume you may change: "
             f"{', '.join(resumable())}"
         )
+    for key in RUN_SETTINGS:  # a top-level run setting added since the run was recorded: today's
+        if "." not in key and key in now and key not in merged:
+            merged[key] = now[key]
     for key in ("ckpt_path", "paths.output_dir"):
         put(merged, key, OmegaConf.select(cfg, key))
     changed = sorted(k for k in keys if is_resumable(k) and now_leaves.get(k) != run_leaves.get(k))

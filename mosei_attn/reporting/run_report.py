@@ -140,9 +140,11 @@ def write_report(
     model_name: str,
     extra: dict[str, Any] | None = None,
     title: str = "",
+    draw: bool = True,
 ) -> tuple[dict[str, Any], Path]:
     """Print the paper's table for each split of ``tables`` (split -> a module's results dict; the paper's
-    figures beside the validation split's), save a confusion matrix PNG per split and one metrics.json.
+    figures beside the validation split's), save a confusion matrix PNG per split (where ``draw``) and one
+    metrics.json.
 
     metrics.json holds one flat table per split: every key of a split's results as ``<split>/<key>`` (so a
     key the module adds to its results joins both tables), plus ``splits``, ``model``, ``figures``,
@@ -155,7 +157,7 @@ def write_report(
             print(line)
         if split == PAPER_SPLIT and (comparison := paper_comparison(results, names, model_name)):
             print(comparison)
-        if "confusion" in results:
+        if draw and "confusion" in results:
             path = out_dir / f"confusion_{split}.png"
             drawn = plots.plot_confusion(
                 results["confusion"], names, path, title=confusion_title(model_name, split, results, extra)

@@ -50,7 +50,8 @@ def test_best(
     val_ua_best: float | None,
 ) -> dict[str, float]:
     """Evaluate the best checkpoint on the validation and test splits (:func:`evaluate_best`) and report it on
-    rank 0 into ``cfg.paths.output_dir``; returns the reported figures."""
+    rank 0 into ``cfg.paths.output_dir`` (its PNG figures where ``cfg.figures``); returns the reported
+    figures."""
     # the checkpoint callback that monitors val/ua (the other one keeps last.ckpt)
     ckpt_cb = next((c for c in trainer.checkpoint_callbacks if getattr(c, "monitor", None)), None)
     best = ckpt_cb.best_model_path if ckpt_cb is not None and ckpt_cb.best_model_path else None
@@ -70,8 +71,10 @@ def test_best(
         "optimized_metric": cfg.get("optimized_metric"),
     }
     title = f"best checkpoint {Path(best).name if best else '(last weights)'}"
-    summary, _ = write_report(tables, tuple(meta.emotion_names), out_dir, name, extra=extra, title=title)
-    figures = training_figures(model, datamodule, out_dir)
+    summary, _ = write_report(
+        tables, tuple(meta.emotion_names), out_dir, name, extra=extra, title=title, draw=cfg.figures
+    )
+    figures = training_figures(model, datamodule, out_dir) if cfg.figures else []
     log_figures(loggers, [Path(p) for p in [*summary["figures"].values(), *figures]])
     log_best_summary(loggers, summary)
     return {k: v for k, v in summary.items() if isinstance(v, float)}
