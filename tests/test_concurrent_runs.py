@@ -130,6 +130,7 @@ def test_a_dead_or_requeued_owner_is_taken_over_and_another_hosts_is_not(tmp_pat
     refuse_if_owned(run, environ={"SLURM_JOB_ID": "77"})  # the same SLURM job, requeued on another node
 
 
+@pytest.mark.slow  # a sweep whose two jobs run in two processes at once
 @pytest.mark.skipif(
     not importable("hydra_plugins.hydra_joblib_launcher"), reason="needs the [parallel] extra"
 )

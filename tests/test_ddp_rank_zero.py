@@ -8,12 +8,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import TINY, free_port
 
 REPO = Path(__file__).resolve().parent.parent
 TIMEOUT_S = 300
 
 
+@pytest.mark.slow  # two ranks, each a fresh interpreter importing torch and Lightning
 def test_ddp_cpu_run_is_written_once_by_rank_zero(data_dir, tmp_path):
     logs = tmp_path / "logs"
     # the processes meet on a port the OS chose as free (not a fixed one another run may hold)

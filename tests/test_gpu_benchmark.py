@@ -9,11 +9,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.slow  # the benchmark in a process of its own, with a loader worker
 def test_gpu_benchmark_tiny_cpu(tmp_path: Path) -> None:
     options = "--tiny --device cpu --batches 4 8 --steps 3 --warmup 1 --workers 1 --peak-tflops 1".split()
     cmd = [sys.executable, str(ROOT / "benchmarks/gpu.py"), *options, "--workdir", str(tmp_path)]

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -42,6 +43,7 @@ def tiny_step_flops(batch: int, tmp_path: Path) -> int:
     return counter.get_total_flops()
 
 
+@pytest.mark.slow  # the benchmark's two jobs, each a process of its own
 def test_study_benchmark_two_jobs_tiny_cpu(tmp_path: Path) -> None:
     options = (
         "--tiny --device cpu --jobs 2 --batch 4 --steps 2 --warmup 1 --workers 0 --peak-tflops 1".split()
