@@ -132,6 +132,7 @@ def one_process_loss(ckpt: str, dm) -> float:
     model, _ = load_checkpoint(ckpt)
     model.eval()
     total = sum(
-        float(model.loss(model(b)[0].float(), b["target"])) * len(b["target"]) for b in dm.test_dataloader()
+        float(model.loss(model(b).logits.float(), b["target"])) * len(b["target"])
+        for b in dm.test_dataloader()
     )
     return total / len(dm.dataset("test"))
