@@ -208,6 +208,24 @@ MUTANTS: tuple[Mutant, ...] = (
         "pointing_floor scores the model's alpha, not an even spread over the covered positions",
         (f"{T_GATE}::test_pointing_floor_is_what_an_even_spread_over_the_covered_positions_scores",),
     ),
+    Mutant(
+        "word-choice-over-all-of-alpha",
+        CUES,
+        "score = on_word / both.clamp(min=1e-12)",
+        "score = on_word / alpha.sum(dim=1).clamp(min=1e-12)",
+        "word choice divides by all of alpha, not by its mass on the two stressed words",
+        (f"{T_CUES}::test_word_choice_between_the_emotion_word_and_its_rival_against_hand_worked_values",),
+    ),
+    Mutant(
+        "follows-words-scores-the-own-label",
+        CUES,
+        "target[word_donors(len(target), target.device)]",
+        "target",
+        "follows_words scores the shuffled prediction against the segment's own label, not its donor's",
+        (
+            "tests/test_text_guidance.py::test_follows_words_scores_the_prediction_against_the_word_donors_label",
+        ),
+    ),
     # --- the cache's key -------------------------------------------------------------------------------
     Mutant(
         "content-hash-drops-fingerprint",
@@ -249,6 +267,16 @@ MUTANTS: tuple[Mutant, ...] = (
         '    "data.verify", "data.audio",\n)',
         "a resume may change the audio features",
         ("tests/test_train.py::test_a_resume_that_changes_what_the_run_trains_is_refused",),
+    ),
+    Mutant(
+        "resume-drops-a-setting-added-since",
+        RESUME,
+        'if "." not in key and key in now and key not in merged:',
+        "if False:",
+        "a run recorded before a top-level run setting existed resumes without it (figures: a KeyError)",
+        (
+            "tests/test_faults_cli.py::test_an_older_run_resumes_with_only_ckpt_path_and_its_recorded_settings",
+        ),
     ),
     Mutant(
         "resume-derived-keys-conflict",
