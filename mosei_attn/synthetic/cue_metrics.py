@@ -97,8 +97,9 @@ SHUFFLED = (
 
 
 class CueMetrics(Metric):
-    """``acc_<mode>``, ``pointing`` and ``pointing_<mode>`` (and with another segment's words, the same under
-    ``shuffled/``), summed over batches and DDP ranks.
+    """``acc_<mode>``, ``pointing``, ``pointing_<mode>``, ``pointing_floor...`` and ``word_choice_<mode>``
+    (and with another segment's words the same under ``shuffled/``, with ``shuffled/follows_words_<mode>``),
+    summed over batches and DDP ranks.
 
     Args:
         modes: the cue-mode names, in the order of the batch's ``mode`` indices.
@@ -139,9 +140,8 @@ class CueMetrics(Metric):
             correct, count = self._hits(other, target, mode)
             self.shuffled_correct += correct
             self.shuffled_count += count
-            self.shuffled_follows += self._hits(other, target[word_donors(len(target), target.device)], mode)[
-                0
-            ]
+            donors = target[word_donors(len(target), target.device)]  # the labels of the words it was given
+            self.shuffled_follows += self._hits(other, donors, mode)[0]
         if out is None or out.alpha is None or stress is None:
             return
         alpha, covered = distribution(out)

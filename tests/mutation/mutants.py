@@ -219,8 +219,8 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "follows-words-scores-the-own-label",
         CUES,
-        "target[word_donors(len(target), target.device)]",
-        "target",
+        "donors = target[word_donors(len(target), target.device)]",
+        "donors = target",
         "follows_words scores the shuffled prediction against the segment's own label, not its donor's",
         (
             "tests/test_text_guidance.py::test_follows_words_scores_the_prediction_against_the_word_donors_label",
