@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 
 from mosei_attn.locks import StaleLockError, exclusive_lock, lock_path
+from mosei_attn.prepare import prepare_cache
+from tests.conftest import compose_config
 
 REPO = Path(__file__).resolve().parent.parent
 #: A generous bound on anything here; the builds themselves get a multiple of the time the killed one ran.
@@ -143,8 +145,9 @@ def test_a_cache_build_killed_with_sigkill_does_not_block_the_next(tmp_path, rea
         "data.feature_workers=2",
     ]
     prepare = [sys.executable, "-m", "mosei_attn.prepare", *args]
-    # the corpus and a cache first; the cache deleted, so that the kill lands in the cache build
-    subprocess.run(prepare, cwd=REPO, env=env(), capture_output=True, timeout=MAX_S, check=True)
+    # the corpus and a cache first, here (the processes under test are the killed build and the next one);
+    # the cache deleted, so that the kill lands in the cache build
+    prepare_cache(compose_config("prepare", args, tmp_path / "first"))
     cache = data / "cache"
     for built in cache.glob("*.h5"):
         built.unlink()
