@@ -16,7 +16,7 @@ from mosei_attn.models.shallow import ShallowNet
 from mosei_attn.reporting.run_report import extra_line
 from mosei_attn.synthetic import writer as syn
 from mosei_attn.synthetic.config import MODES
-from mosei_attn.synthetic.cue_metrics import CueMetrics, pointing
+from mosei_attn.synthetic.cue_metrics import CueMetrics, pointing, position_share, word_choice
 from mosei_attn.synthetic.cue_truth import TRUTH_FILE, read_cue_truth
 
 SPEC, TEXT = (16, 64), (8, 12)
@@ -254,6 +254,11 @@ def test_stress_past_the_real_positions_is_not_counted() -> None:
     assert pointing(alpha, torch.tensor([4]), stress, 4).tolist() == pytest.approx([4.0])
     uniform = torch.cat([torch.full((1, 4), 1 / 4), torch.zeros(1, 4)], dim=1)
     assert pointing(uniform, torch.tensor([4]), stress, 4).tolist() == pytest.approx([1.0])
+    # a rival word only past the real positions is no rival: no word choice (rather than 1.0)
+    word, rival = torch.zeros(2, 1, 32, dtype=torch.bool)
+    word[0, 8:12], rival[0, 24:28] = True, True
+    shares = [position_share(f, torch.tensor([4]), 8, 4) for f in (word, rival)]
+    assert word_choice(alpha, *shares).isnan().all()
 
 
 def test_onset_and_last_against_hand_worked_values() -> None:

@@ -61,27 +61,29 @@ def pointing(alpha: torch.Tensor, n_time: torch.Tensor, stress: torch.Tensor, st
     frames; each time position covers ``stride`` frames. 1.0 is what uniform attention scores, higher means
     the model looks at the stressed words. NaN where a segment has no stressed frame or no word.
     """
-    share = position_share(stress, n_time, alpha.shape[1], stride)  # (B, m) stressed share
+    return pointing_on(alpha, position_share(stress, n_time, alpha.shape[1], stride), n_time)
+
+
+def pointing_on(alpha: torch.Tensor, share: torch.Tensor, n_time: torch.Tensor) -> torch.Tensor:
+    """:func:`pointing` from each position's stressed share ``share`` (B, m) (:func:`position_share`)."""
     stressed = share.sum(dim=1) / n_time.clamp(min=1)  # (B,) share of the real time that is stressed
     score = (alpha * share).sum(dim=1) / stressed.clamp(min=1e-12)
     valid = (stressed > 0) & (alpha.sum(dim=1) > 0)
     return torch.where(valid, score, torch.full_like(score, math.nan))
 
 
-def word_choice(
-    alpha: torch.Tensor, n_time: torch.Tensor, stress: torch.Tensor, rival: torch.Tensor, stride: int
-) -> torch.Tensor:
-    """Per segment: alpha's mass on the stressed (emotion) word's frames ``stress`` over its mass on them
-    and on the rival word's frames ``rival`` (B, T) together, (B,). The two words are stressed alike and
-    last as long, so 0.5 is what any attention that only hears stress scores, and above 0.5 the attention
-    prefers the word the text says carries the emotion. NaN where a segment has no rival word, or alpha
-    puts no mass on either word."""
-    m = alpha.shape[1]
-    on_word = (alpha * position_share(stress, n_time, m, stride)).sum(dim=1)
-    on_rival = (alpha * position_share(rival, n_time, m, stride)).sum(dim=1)
+def word_choice(alpha: torch.Tensor, share: torch.Tensor, rival_share: torch.Tensor) -> torch.Tensor:
+    """Per segment: alpha's mass on the stressed (emotion) word over its mass on it and on the rival word
+    together, (B,), from each position's share of the stressed word ``share`` and of the rival word
+    ``rival_share`` (B, m) (:func:`position_share`). The two words are stressed alike and last as long, so
+    0.5 is what any attention that only hears stress scores, and above 0.5 the attention prefers the word
+    the text says carries the emotion. NaN where a segment has no rival word, or alpha puts no mass on
+    either word."""
+    on_word = (alpha * share).sum(dim=1)
+    on_rival = (alpha * rival_share).sum(dim=1)
     both = on_word + on_rival
     score = on_word / both.clamp(min=1e-12)
-    return torch.where(rival.any(dim=1) & (both > 0), score, torch.full_like(score, math.nan))
+    return torch.where((rival_share.sum(dim=1) > 0) & (both > 0), score, torch.full_like(score, math.nan))
 
 
 #: States of the figures with another segment's words.
@@ -147,25 +149,30 @@ class CueMetrics(Metric):
         alpha, covered = distribution(out)
         even = covered.to(alpha.dtype)  # spread evenly; segments without words drop out of `ok` below
         even = even / even.sum(dim=1, keepdim=True).clamp(min=1)
-        stress = stress.bool()
-        rival = torch.zeros_like(stress) if rival is None else rival.bool()
-        score = pointing(alpha, out.attended, stress, self.stride)
-        floor = pointing(even, out.attended, stress, self.stride)
+        rival = torch.zeros_like(stress) if rival is None else rival
+        # each position's share of the stressed word and of the rival word (B, m): once for every figure
+        share, rival_share = (
+            position_share(f.bool(), out.attended, alpha.shape[1], self.stride) for f in (stress, rival)
+        )
+        score = pointing_on(alpha, share, out.attended)
+        floor = pointing_on(even, share, out.attended)
         ok = known & ~score.isnan()  # the floor counts on the segments the pointing counts on
-        self.pointing_sum += self._per_mode(mode, score, ok)
+        self._add("pointing", score, mode, ok)
         self.floor_sum += self._per_mode(mode, floor, ok)
-        self.pointing_n += self._per_mode(mode, torch.ones_like(score), ok)
-        choice = word_choice(alpha, out.attended, stress, rival, self.stride)
-        self.choice_sum += self._per_mode(mode, choice, known & ~choice.isnan())
-        self.choice_n += self._per_mode(mode, torch.ones_like(choice), known & ~choice.isnan())
+        self._add("choice", word_choice(alpha, share, rival_share), mode, known)
         if out.shuffled is not None:  # the other words' alpha against this segment's own truth
             other = distribution(out.shuffled)[0]
-            score = pointing(other, out.attended, stress, self.stride)
-            self.shuffled_pointing_sum += self._per_mode(mode, score, known & ~score.isnan())
-            self.shuffled_pointing_n += self._per_mode(mode, torch.ones_like(score), known & ~score.isnan())
-            choice = word_choice(other, out.attended, stress, rival, self.stride)
-            self.shuffled_choice_sum += self._per_mode(mode, choice, known & ~choice.isnan())
-            self.shuffled_choice_n += self._per_mode(mode, torch.ones_like(choice), known & ~choice.isnan())
+            self._add("shuffled_pointing", pointing_on(other, share, out.attended), mode, known)
+            self._add("shuffled_choice", word_choice(other, share, rival_share), mode, known)
+
+    def _add(self, name: str, values: torch.Tensor, mode: torch.Tensor, ok: torch.Tensor) -> None:
+        """Add ``values`` (B,) of the segments ``ok`` that have one (not NaN) to the states ``<name>_sum`` and
+        their number to ``<name>_n``, per cue mode."""
+        ok = ok & ~values.isnan()
+        setattr(self, f"{name}_sum", getattr(self, f"{name}_sum") + self._per_mode(mode, values, ok))
+        setattr(
+            self, f"{name}_n", getattr(self, f"{name}_n") + self._per_mode(mode, torch.ones_like(values), ok)
+        )
 
     def _per_mode(self, mode: torch.Tensor, values: torch.Tensor, ok: torch.Tensor) -> torch.Tensor:
         """The sum of ``values`` (B,) over the segments ``ok`` (B,) of each cue ``mode`` (B,), (modes,)."""
