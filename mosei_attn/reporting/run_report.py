@@ -55,17 +55,29 @@ ATTENTION_FIGURES = {
 }
 
 
+def by_group(results: dict[str, Any], prefix: str) -> list[str]:
+    """ "<group> 12.3%" for each ``<prefix><group>`` of ``results`` (a share), in their order."""
+    return [f"{k[len(prefix) :]} {100 * float(v):.1f}%" for k, v in results.items() if k.startswith(prefix)]
+
+
+def ratios(results: dict[str, Any], prefix: str) -> list[str]:
+    """ "pointing both 1.23" for each ``<prefix>pointing...`` and ``<prefix>word_choice...`` of ``results``
+    (ratios and shares of alpha), named without ``prefix``."""
+    starts = (f"{prefix}pointing", f"{prefix}word_choice")
+    return [
+        f"{k[len(prefix) :].replace('_', ' ')} {float(v):.2f}"
+        for k, v in results.items()
+        if k.startswith(starts)
+    ]
+
+
 def extra_line(results: dict[str, Any]) -> str:
     """The figures beyond the paper's table, as one line ('' if none): accuracy per group of segments
     (``acc_<group>``, added by a callback such as the synthetic corpus's cue metrics), ``pointing``,
     ``pointing_<group>`` and ``word_choice_<group>``, where the attention looks (:data:`ATTENTION_FIGURES`),
     and the figures with each segment given another segment's words (:func:`shuffled_part`)."""
-    groups = [f"{k[4:]} {100 * float(v):.1f}%" for k, v in results.items() if k.startswith("acc_")]
-    pointing = [
-        f"{k.replace('_', ' ')} {float(v):.2f}"
-        for k, v in results.items()
-        if k.startswith(("pointing", "word_choice"))
-    ]
+    groups = by_group(results, "acc_")
+    pointing = ratios(results, "")
     attn = [
         f"{label} {100 * float(results[k]):.1f}%" if percent else f"{label} {float(results[k]):.2f}"
         for k, (label, percent) in ATTENTION_FIGURES.items()
@@ -91,24 +103,13 @@ def shuffled_part(results: dict[str, Any]) -> str:
     ]
     if "text_guidance" in results:
         parts.append(f"text guidance {float(results['text_guidance']):.3f}")
-    groups = [
-        f"{k[len(SHUFFLED) + 4 :]} {100 * float(v):.1f}%"
-        for k, v in results.items()
-        if k.startswith(f"{SHUFFLED}acc_")
-    ]
-    if groups:
-        parts.append("accuracy by group " + ", ".join(groups))
-    follows = f"{SHUFFLED}follows_words_"
-    groups = [
-        f"{k[len(follows) :]} {100 * float(v):.1f}%" for k, v in results.items() if k.startswith(follows)
-    ]
-    if groups:
-        parts.append("the other words' label by group " + ", ".join(groups))
-    parts += [
-        f"{k[len(SHUFFLED) :].replace('_', ' ')} {float(v):.2f}"
-        for k, v in results.items()
-        if k.startswith((f"{SHUFFLED}pointing", f"{SHUFFLED}word_choice"))
-    ]
+    for prefix, label in (
+        (f"{SHUFFLED}acc_", "accuracy"),
+        (f"{SHUFFLED}follows_words_", "the other words' label"),
+    ):
+        if groups := by_group(results, prefix):
+            parts.append(f"{label} by group " + ", ".join(groups))
+    parts += ratios(results, SHUFFLED)
     if f"{SHUFFLED}unpaired" in results:
         n = int(results[f"{SHUFFLED}unpaired"])
         parts.append(f"{n} segment(s) left out: alone in their batch, no other words to take")
