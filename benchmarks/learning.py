@@ -77,11 +77,12 @@ def train_one(model: str, seed: int, out: Path, threads: int, extra: list[str]) 
     if not metrics.is_file():
         args = [f"model={model}", f"seed={seed}", "logger=csv", f"hydra.run.dir={run_dir}"]
         last = run_dir / "checkpoints" / "last.ckpt"
-        if last.is_file():  # a run stopped part-way continues from its last epoch (docs/usage.md, Resume)
+        resuming = last.is_file()  # a run stopped part-way continues from its last epoch (docs/usage.md)
+        if resuming:
             args.append(f"ckpt_path={last}")
         t0 = time.perf_counter()
         run_dir.parent.mkdir(parents=True, exist_ok=True)
-        with open(run_dir.with_suffix(".log"), "a" if last.is_file() else "w") as f:
+        with open(run_dir.with_suffix(".log"), "a" if resuming else "w") as f:
             run_module("train", [*args, "callbacks.progress_bar=null", *extra], threads=threads, log=f)
         print(f"{model} seed {seed}: {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
     return json.loads(metrics.read_text())
