@@ -22,7 +22,7 @@ def test_ddp_cpu_run_is_written_once_by_rank_zero(data_dir, tmp_path):
     # the processes meet on a port the OS chose as free (not a fixed one another run may hold)
     env = os.environ | {"WANDB_MODE": "disabled", "MPLBACKEND": "Agg", "MASTER_PORT": str(free_port())}
     cmd = [sys.executable, "-m", "mosei_attn.train", "trainer=ddp_cpu", *TINY, f"paths.data_dir={data_dir}"]
-    # the default, timestamped run folder under paths.log_dir; the figures drawn, to see rank 0 alone write them
+    # the default, timestamped run folder under paths.log_dir; figures drawn: rank 0 alone writes them
     cmd += [f"paths.log_dir={logs}", "++trainer.limit_train_batches=2", "figures=true"]
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=TIMEOUT_S)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
