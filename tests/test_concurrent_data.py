@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import TINY
 from tests.test_sweeps import REPO, TIMEOUT_S, run_module
 
@@ -18,6 +20,8 @@ from tests.test_sweeps import REPO, TIMEOUT_S, run_module
 RACER = r"""
 import functools, os, sys, time
 from pathlib import Path
+
+import pytest
 
 import mosei_attn.data.cache.build as cache
 import mosei_attn.synthetic.writer as writer
@@ -60,6 +64,7 @@ main()
 """
 
 
+@pytest.mark.slow  # two processes build one data folder at once
 def test_two_processes_on_an_empty_data_folder_build_once_and_both_succeed(tmp_path):
     data, marks = tmp_path / "data", tmp_path / "marks"
     marks.mkdir()

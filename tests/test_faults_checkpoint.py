@@ -1,6 +1,7 @@
 """Fault injection on a trained run: a damaged checkpoint is refused by name wherever it is loaded, a run
 trained with the cosine schedule can be extended, a run folder whose path is not ASCII resumes, evaluates
-and predicts, NaN audio is an error naming the file, and a user's mistake on the command line is one line."""
+and predicts, NaN audio is an error naming the file, a user's mistake on the command line is one line, and a
+resume into a folder a live run owns is refused."""
 
 from __future__ import annotations
 
@@ -20,11 +21,14 @@ import torch
 
 from mosei_attn.checkpoints.reading import CheckpointError, load_checkpoint, read_checkpoint
 from mosei_attn.checkpoints.resume import resumed_config
+from mosei_attn.files import write_json
 from mosei_attn.inference import Predictor
 from mosei_attn.predict import predict_manifest
 from mosei_attn.train import train
+from mosei_attn.training.run_owner import OWNER_FILE, owned_run_dir, this_process
 from tests.conftest import TINY, compose_config
 from tests.test_faults_cli import BATCH, REPO
+from tests.test_sweeps import run_module
 
 #: Seconds a command line may take: these train, and the test machine may be shared.
 TIMEOUT_S = 900
@@ -179,3 +183,22 @@ def test_a_checkpoint_of_an_older_network_is_refused_by_name(cli_run, tmp_path):
     torch.save(ckpt, old)
     with pytest.raises(ValueError, match=rf"{old}: its weights do not fit .*{key}.*train it again"):
         load_checkpoint(old)
+
+
+def test_resume_into_a_folder_a_live_run_owns_is_refused(cli_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(cli_run, run)
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        write_json(run / OWNER_FILE, {**this_process(), "pid": sleeper.pid})
+        before = {p: p.stat().st_mtime_ns for p in run.rglob("*")}
+        proc = run_module("mosei_attn.train", f"ckpt_path={run / 'checkpoints' / 'last.ckpt'}")
+        assert proc.returncode != 0 and f"pid {sleeper.pid} " in proc.stderr and OWNER_FILE in proc.stderr
+        with pytest.raises(SystemExit, match="another run writes into this run folder"):
+            with owned_run_dir(run):
+                pass
+        assert {p: p.stat().st_mtime_ns for p in run.rglob("*")} == before  # nothing written
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+        (run / OWNER_FILE).unlink()
