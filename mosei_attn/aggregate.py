@@ -5,7 +5,9 @@ it finished, ``metrics.json``. Jobs whose overrides are equal once the seed (and
 which move files but not figures) are left out form one configuration; for each, WA, UA and macro F1 are given
 as mean +- sample standard deviation (ddof 1) over its finished seeds, with n, on the validation split (beside
 the paper's figures, which are validation figures) and on the test split.
-Jobs without a readable metrics.json are counted and listed as missing, never dropped silently.
+Jobs without a readable metrics.json are counted and listed as missing, and a finished job's metric whose
+value is not a finite number (NaN, null, text) is listed as left out, with the mean's own n beside it: never
+dropped silently.
 Writes ``aggregate.md``, ``aggregate.csv``, ``aggregate.png`` (bars with +-1 std error bars) and
 ``aggregate_curves.png`` (per-epoch losses, val/wa and val/ua of each configuration, mean and band over
 seeds, best epoch and majority-class WA marked: :mod:`mosei_attn.reporting.sweep_plots`) into the first
@@ -148,7 +150,9 @@ def summarise(
     """One row per configuration (first-seen order) and the overrides every configuration shares.
 
     A row: ``config`` (the overrides that vary between configurations), ``model``, ``n`` (finished runs),
-    ``missing``, ``<metric>`` -> (mean, std, n) with NaN where undefined, ``paper_wa`` / ``paper_ua``."""
+    ``missing``, ``<metric>`` -> (mean, std, n) with NaN where undefined, ``paper_wa`` / ``paper_ua``, and
+    ``left_out``: (folder, metric, value as JSON) of each value a finished run gives that is not a finite
+    number, which no mean includes."""
     groups: dict[tuple[tuple[str, str], ...], list[Run]] = {}
     for run in runs:
         groups.setdefault(run.config(ignored), []).append(run)
@@ -170,6 +174,12 @@ def summarise(
             "paper_ua": paper.get("ua", math.nan),
             "seeds": [dict(r.overrides).get("seed", "?") for r in done],
             "folders": [r.folder for r in members],
+            "left_out": [
+                (r.folder, name, json.dumps(r.metrics[name]))
+                for r in done
+                for name in metrics
+                if name in r.metrics and math.isnan(_number(r.metrics[name]))
+            ],
         }
         for name in metrics:
             # a job whose value is not a number (NaN, null, text) leaves the others' mean as it is
@@ -185,9 +195,11 @@ def _pct(x: float) -> str:
     return "—" if math.isnan(x) else f"{100 * x:.2f}"
 
 
-def _cell(stat: tuple[float, float, int]) -> str:
-    mean, std, _ = stat
-    return _pct(mean) if math.isnan(std) else f"{_pct(mean)} ± {_pct(std)}"
+def _cell(stat: tuple[float, float, int], runs: int) -> str:
+    """Mean ± std in percent; the mean's own n where fewer of the ``runs`` gave the metric a number."""
+    mean, std, n = stat
+    text = _pct(mean) if math.isnan(std) else f"{_pct(mean)} ± {_pct(std)}"
+    return f"{text} (n={n})" if 0 < n < runs else text
 
 
 def table_rows(rows: list[dict[str, Any]], metrics: Sequence[str]) -> tuple[list[str], list[list[str]]]:
@@ -207,12 +219,17 @@ def table_rows(rows: list[dict[str, Any]], metrics: Sequence[str]) -> tuple[list
     ]
     body = []
     for r in rows:
-        cells = [_cell(r[m]) for m in metrics]
+        cells = [_cell(r[m], r["n"]) for m in metrics]
         paper = [_pct(r["paper_wa"]), _pct(r["paper_ua"])]
         body.append(
             [r["config"], r["model"], str(r["n"]), *cells[:at], *paper, *cells[at:], str(r["missing"])]
         )
     return header, body
+
+
+def _left_out(row: dict[str, Any]) -> list[str]:
+    """One line for each value of a finished run that no mean includes."""
+    return [f"{folder}: {name} is {value}, not a finite number" for folder, name, value in row["left_out"]]
 
 
 def to_markdown(
@@ -223,12 +240,14 @@ def to_markdown(
     lines += ["| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |" for cells in body]
     notes = [
         "",
-        "Mean ± sample std (ddof 1) over seeds of the best checkpoint's figures; n = finished runs. Paper: "
-        "real MOSEI validation (Tables 1-2): compare it with the val columns.",
+        "Mean ± sample std (ddof 1) over seeds of the best checkpoint's figures; n = finished runs (a cell's "
+        "own n where fewer gave it a number). Paper: real MOSEI validation (Tables 1-2): compare it with the "
+        "val columns.",
     ]
     if shared:
         notes.append(f"Shared by every run: `{' '.join(shared)}`.")
     notes += [f"- missing: `{r.folder}`: {r.problem}" for r in missing]
+    notes += [f"- left out: {line}" for row in rows for line in _left_out(row)]
     return "\n".join(lines + notes) + "\n"
 
 
@@ -279,6 +298,9 @@ def aggregate(
     console.print(table)
     for r in missing:
         console.print(f"[yellow]missing[/]: {r.folder}: {r.problem}")
+    for row in rows:
+        for line in _left_out(row):
+            console.print(f"[yellow]left out[/]: {line}")
     paths = {
         "markdown": write_text(out_dir / f"{OUTPUT_NAME}.md", to_markdown(rows, metrics, shared, missing)),
         "csv": write_text(out_dir / f"{OUTPUT_NAME}.csv", to_csv(rows, metrics)),

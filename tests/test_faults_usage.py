@@ -71,6 +71,7 @@ def test_a_bad_data_file_or_folder_is_one_line(run, tmp_path, fault, expect):
         args = ["data=mosei", f"data.root={mosei_folder(tmp_path / 'mosei', fault)}"]
     proc = run("mosei_attn.prepare", *args, f"paths.log_dir={tmp_path / 'logs'}")
     assert expect in one_error_line(proc)
+    assert list((tmp_path / "logs").rglob("*.log")) == []  # no log folder left for the refused command
 
 
 @pytest.mark.parametrize(
@@ -128,6 +129,7 @@ def test_predict_asked_wrongly_is_one_line(run, fake_ckpt, tmp_path, args, expec
     args = [f"audio={wav}" if a == "AUDIO" else a for a in args]
     proc = run("mosei_attn.predict", f"ckpt_path={fake_ckpt}", *args, f"paths.log_dir={tmp_path / 'logs'}")
     assert expect in one_error_line(proc)
+    assert list((tmp_path / "logs").rglob("*")) in ([], [tmp_path / "logs" / "predict"])  # no run folder
 
 
 @pytest.mark.parametrize("folder", ["empty", "missing"])
@@ -162,3 +164,12 @@ def test_aggregate_keeps_good_jobs_beside_wrong_shaped_or_nan_metrics(run, tmp_p
     md = (sweep / "aggregate.md").read_text()
     assert "metrics.json holds [1, 2], not an object of metrics" in md
     assert "metrics.json holds null, not an object of metrics" in md
+    # job 2 finished, so it counts in n; each value it gives that no mean includes is named, in the file and
+    # on the terminal, and the cells say over how many runs their mean is
+    assert row["n"] == "3" and row["missing"] == "2"
+    job2 = sweep / "2"
+    left_out = [f"{job2}: val/wa is NaN", f'{job2}: val/ua is "abc"']
+    for line in left_out:
+        line += ", not a finite number"
+        assert f"- left out: {line}" in md and line in " ".join(proc.stdout.split())
+    assert "60.00 ± 14.14 (n=2)" in md and "50.00 ± 14.14 (n=2)" in md
