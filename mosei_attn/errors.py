@@ -114,3 +114,24 @@ def user_errors() -> Iterator[None]:
             raise
         print(f"error: {' '.join(str(e).split())}", file=sys.stderr, flush=True)
         raise SystemExit(1) from None
+
+
+def before_any_work(out_dir: Path) -> bool:
+    """Whether a command's output folder holds only what Hydra puts there before the command's own work: its
+    record (``.hydra/``) and the command's log (``<command>.log``)."""
+    return all(p.name == ".hydra" or (p.suffix == ".log" and p.is_file()) for p in out_dir.iterdir())
+
+
+@contextmanager
+def discarded_on_user_fault(out_dir: str | os.PathLike) -> Iterator[None]:
+    """Remove a command's output folder when the block ends in a user's mistake (a :class:`UserFault`) before
+    the command wrote anything of its own (:func:`before_any_work`), so a refused command leaves no empty
+    folder behind: its one ``error:`` line says what went wrong. A folder that holds anything else (a resumed
+    run's checkpoints, the owner file of a run still in it) is kept."""
+    try:
+        yield
+    except Exception as e:
+        out_dir = Path(out_dir)
+        if isinstance(e, UserFault) and out_dir.is_dir() and before_any_work(out_dir):
+            shutil.rmtree(out_dir, ignore_errors=True)
+        raise

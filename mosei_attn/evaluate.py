@@ -17,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from mosei_attn.checkpoints.reading import NO_VALUE, checked_ckpt_arg, load_checkpoint, rebase_paths
 from mosei_attn.config import CONFIG_DIR, quote_args, to_container
 from mosei_attn.data.meta import DataMeta
-from mosei_attn.errors import ConfigError, user_errors
+from mosei_attn.errors import ConfigError, discarded_on_user_fault, user_errors
 from mosei_attn.models.naming import model_name
 from mosei_attn.process import process_setup
 from mosei_attn.reporting.run_report import write_report
@@ -139,7 +139,7 @@ register_signatures()  # before Hydra composes: every argument's default (mosei_
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="evaluate")
 def main(cfg: DictConfig) -> None:
     process_setup()  # malloc and warning filters for this process (not at import)
-    with user_errors():
+    with user_errors(), discarded_on_user_fault(cfg.paths.output_dir):  # a refusal leaves no empty folder
         evaluate(cfg)
 
 

@@ -25,7 +25,7 @@ from omegaconf import DictConfig
 from mosei_attn.checkpoints.reading import NO_VALUE, checked_ckpt_arg
 from mosei_attn.config import CONFIG_DIR, quote_args
 from mosei_attn.data.corpora.manifest_file import read_manifest
-from mosei_attn.errors import ConfigError, user_errors
+from mosei_attn.errors import ConfigError, discarded_on_user_fault, user_errors
 from mosei_attn.files import atomic_path, write_json
 from mosei_attn.inference import Predictor
 from mosei_attn.process import process_setup
@@ -190,7 +190,7 @@ def quote_free_text(argv: list[str], keys: tuple[str, ...] = ("text",)) -> list[
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="predict")
 def main(cfg: DictConfig) -> None:
     process_setup()  # malloc and warning filters for this process (not at import)
-    with user_errors():
+    with user_errors(), discarded_on_user_fault(cfg.paths.output_dir):  # a refusal leaves no empty folder
         predict(cfg)
 
 

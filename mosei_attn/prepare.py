@@ -14,7 +14,7 @@ from omegaconf import DictConfig
 
 from mosei_attn.config import CONFIG_DIR
 from mosei_attn.data.cache.reader import read_attrs
-from mosei_attn.errors import user_errors
+from mosei_attn.errors import discarded_on_user_fault, user_errors
 from mosei_attn.process import process_setup
 from mosei_attn.reporting.label_report import format_label_report, label_report
 from mosei_attn.signatures import register_signatures
@@ -62,7 +62,8 @@ register_signatures()  # before Hydra composes: every argument's default (mosei_
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="prepare")
 def main(cfg: DictConfig) -> None:
     process_setup()  # malloc and warning filters for this process (not at import)
-    with user_errors():  # a full disk, a damaged cache, a stale one: one line
+    # a full disk, a damaged cache, a stale one: one line, and no log folder left for it
+    with user_errors(), discarded_on_user_fault(cfg.paths.output_dir):
         prepare_cache(cfg)
 
 

@@ -21,7 +21,7 @@ from omegaconf import DictConfig
 from mosei_attn.checkpoints.reading import NO_VALUE, checked_ckpt_arg
 from mosei_attn.checkpoints.resume import hpc_checkpoint, resumed_config
 from mosei_attn.config import CONFIG_DIR, quote_args
-from mosei_attn.errors import user_errors
+from mosei_attn.errors import discarded_on_user_fault, user_errors
 from mosei_attn.models.naming import model_name
 from mosei_attn.process import process_setup
 from mosei_attn.signatures import register_signatures
@@ -36,7 +36,7 @@ from mosei_attn.training.checks import check_run_settings
 from mosei_attn.training.history import keep_csv_history, merge_csv_history
 from mosei_attn.training.launch import job_scope, launch_argv
 from mosei_attn.training.report import report_curves, test_best
-from mosei_attn.training.run_owner import discarded_on_user_fault, owned_run_dir
+from mosei_attn.training.run_owner import owned_run_dir
 from mosei_attn.training.signals import sigterm_exits_nonzero
 from mosei_attn.training.trainer import build_trainer
 

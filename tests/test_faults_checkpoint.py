@@ -134,8 +134,9 @@ def test_nan_audio_is_an_error_naming_the_file_and_a_failed_manifest_row(cli_run
 
 def test_user_mistakes_on_the_command_line_are_one_line(cli_run, tmp_path):
     """Through the entry points: a non-ASCII run folder extends, evaluates and predicts; a damaged
-    checkpoint, a bad optimizer value and NaN audio are one line each, no traceback. The run is extended in
-    a copy (still a non-ASCII path): the module's other tests read ``cli_run`` as its 2 epochs left it."""
+    checkpoint, a bad optimizer value, NaN audio and a resume asking for fewer epochs than the run has trained
+    are one line each, no traceback. The run is extended in a copy (still a non-ASCII path): the module's
+    other tests read ``cli_run`` as its 2 epochs left it."""
     run = tmp_path / "résumé ü copy"
     shutil.copytree(cli_run, run)
     last = run / "checkpoints" / "last.ckpt"
@@ -152,6 +153,7 @@ def test_user_mistakes_on_the_command_line_are_one_line(cli_run, tmp_path):
         "nan": ("mosei_attn.predict", [f"ckpt_path={last}", "audio=nan.wav", "text=hi", "output=n.json"]),
         "corrupt": ("mosei_attn.evaluate", ["ckpt_path=bad.ckpt", "split=val"]),
         "lr": ("mosei_attn.train", [*TINY, "optimizer.lr=abc", f"paths.log_dir={tmp_path}/logs"]),
+        "fewer": ("mosei_attn.train", [f"ckpt_path={last}", "trainer.max_epochs=1"]),  # after "extend"
     }
     cmd = [sys.executable, "-c", BATCH, json.dumps(list(commands.values()))]
     proc = subprocess.run(cmd, cwd=tmp_path, env=cli_env(), capture_output=True, text=True, timeout=TIMEOUT_S)
@@ -164,6 +166,7 @@ def test_user_mistakes_on_the_command_line_are_one_line(cli_run, tmp_path):
         "nan": "nan.wav: 10 NaN or infinite sample",
         "corrupt": "bad.ckpt: damaged checkpoint",
         "lr": "optimizer.lr='abc'",
+        "fewer": f"trainer.max_epochs=1: {last} has trained {EPOCHS + 1} epochs already",
     }
     for name, text in expected.items():
         lines = [ln for ln in parts[name].splitlines() if ln.startswith("error: ")]

@@ -64,6 +64,7 @@ def test_evaluate_of_a_two_emotion_checkpoint_on_a_six_emotion_corpus_touches_no
     line = one_error_line(proc)
     assert "emotion_names=('happy', 'sad')" in line and "leave out data=" in line
     assert snapshot(corpus16) == before
+    assert not list((tmp_path / "run").glob("evaluate_*"))  # no output folder left for the refusal
 
 
 def test_evaluate_does_not_replace_a_corpus_written_with_other_parameters(

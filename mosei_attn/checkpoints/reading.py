@@ -88,10 +88,10 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({type(e).__name__}: {e})") from e
 
 
-def recorded_config(ckpt_path: str | os.PathLike) -> dict[str, Any]:
-    """The run config a checkpoint records (read and CRC-checked by :func:`read_checkpoint`); CheckpointError
-    naming the file where it records none."""
-    run_cfg = read_checkpoint(ckpt_path).get(CONFIG_KEY)
+def recorded_config(ckpt_path: str | os.PathLike, ckpt: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The run config a checkpoint records (``ckpt``, its contents where already read, else read and
+    CRC-checked by :func:`read_checkpoint`); CheckpointError naming the file where it records none."""
+    run_cfg = (read_checkpoint(ckpt_path) if ckpt is None else ckpt).get(CONFIG_KEY)
     if run_cfg is None:
         raise CheckpointError(
             f"{ckpt_path}: no '{CONFIG_KEY}' entry: not a checkpoint written by mosei_attn.train"

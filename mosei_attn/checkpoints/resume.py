@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from mosei_attn.checkpoints.reading import rebase_paths, recorded_config
+from mosei_attn.checkpoints.reading import read_checkpoint, rebase_paths, recorded_config
 from mosei_attn.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -170,6 +170,19 @@ def _compose(config_name: str) -> Any:
         return compose(config_name)
 
 
+def refuse_fewer_epochs(ckpt_path: str, ckpt: dict[str, Any], merged: dict[str, Any]) -> None:
+    """ConfigError where the resumed run's ``trainer.max_epochs`` is fewer than the epochs its checkpoint has
+    trained (Lightning cannot go back)."""
+    done = ckpt.get("epoch", -1) + 1  # saved at the end of epoch ``epoch`` (counted from 0)
+    max_epochs = (merged.get("trainer") or {}).get("max_epochs")
+    if isinstance(max_epochs, int) and 0 <= max_epochs < done:
+        raise ConfigError(
+            f"trainer.max_epochs={max_epochs}: {ckpt_path} has trained {done} epochs already; give "
+            f"trainer.max_epochs={done} or more to resume it, or evaluate it as it is with python -m "
+            f"mosei_attn.evaluate ckpt_path={ckpt_path}"
+        )
+
+
 def resumed_config(cfg: Any) -> Any:
     """The config a run resumed from ``cfg.ckpt_path`` goes on with (a DictConfig): the config its checkpoint
     records, with its paths moved to the run folder it is in now (and to ``paths.data_dir`` where the command
@@ -180,7 +193,8 @@ def resumed_config(cfg: Any) -> Any:
 
     from mosei_attn.config import to_container
 
-    run = recorded_config(cfg.ckpt_path)
+    ckpt = read_checkpoint(cfg.ckpt_path)
+    run = recorded_config(cfg.ckpt_path, ckpt)
     now = to_container(cfg)
     given = given_keys(cfg, now)
     now_leaves, run_leaves = leaves(now), leaves(run)
@@ -210,6 +224,7 @@ def resumed_config(cfg: Any) -> Any:
             "overrides, or start a new run without ckpt_path. On resume you may change: "
             f"{', '.join(resumable())}"
         )
+    refuse_fewer_epochs(cfg.ckpt_path, ckpt, merged)
     for key in RUN_SETTINGS:  # a top-level run setting added since the run was recorded: today's
         if "." not in key and key in now and key not in merged:
             merged[key] = now[key]

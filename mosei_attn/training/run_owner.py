@@ -13,20 +13,16 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from mosei_attn.errors import UserFault
 from mosei_attn.files import write_json
 from mosei_attn.locks import exclusive_lock, pid_alive
 
 OWNER_FILE = "run.owner"
-#: What a run folder holds before its run has written anything of its own: Hydra's record and log.
-BEFORE_ANY_WORK = frozenset({".hydra", "train.log", OWNER_FILE})
 
 
 def this_process(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
@@ -86,19 +82,3 @@ def owned_run_dir(run_dir: str | os.PathLike, environ: Mapping[str, str] = os.en
     finally:
         if read_owner(run_dir) == me:
             path.unlink(missing_ok=True)
-
-
-@contextmanager
-def discarded_on_user_fault(run_dir: str | os.PathLike) -> Iterator[None]:
-    """Remove ``run_dir`` when the block ends in a user's mistake (a :class:`~mosei_attn.errors.UserFault`)
-    before the run wrote anything of its own, so a refused command leaves no empty run folder behind (its
-    one ``error:`` line says what went wrong). A folder that holds anything else (a resumed run's checkpoints)
-    or that another run owns is kept."""
-    try:
-        yield
-    except Exception as e:
-        run_dir = Path(run_dir)
-        if isinstance(e, UserFault) and run_dir.is_dir() and read_owner(run_dir) is None:
-            if {p.name for p in run_dir.iterdir()} <= BEFORE_ANY_WORK:
-                shutil.rmtree(run_dir, ignore_errors=True)
-        raise
