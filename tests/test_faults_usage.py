@@ -50,7 +50,7 @@ def mosei_folder(root: Path, fault: str) -> Path:
         ("html", "not a readable HDF5 file"),
         ("truncated", "not a readable HDF5 file"),
         ("missing", "is missing"),
-        ("no folder", "is missing"),
+        ("no folder", "nowhere does not exist: give data.root the folder"),
         ("no root", "data.root not set"),
         ("unwritable", "cannot create the lock file"),
     ],

@@ -89,6 +89,11 @@ class MoseiCorpus:
         self.labels_path, self.vectors_path, self.words_path = (
             self.root / name for name in (LABELS_FILE, VECTORS_FILE, WORDS_FILE)
         )
+        if not self.root.is_dir():
+            raise MissingInputError(
+                f"MOSEI corpus folder {self.root} does not exist: give data.root the folder that holds "
+                f"{LABELS_FILE}, {VECTORS_FILE}, {WORDS_FILE} and Raw/ (see docs/data.md)"
+            )
         missing = [str(p) for p in (self.labels_path, self.vectors_path, self.words_path) if not p.is_file()]
         if missing:
             raise MissingInputError(
