@@ -15,20 +15,23 @@ from hydra.core.global_hydra import GlobalHydra
 
 
 def run_here(
-    module: str, *args: str, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture
+    module: str, *args: str, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture | None = None
 ) -> subprocess.CompletedProcess:
     """Run ``module``'s command line (its ``cli()``, else ``main()``: what ``python -m module`` calls) with
     ``args`` in this process, and return it as a finished process would be: its exit status, and its stdout
     and stderr as the interpreter would leave them (a ``SystemExit`` message printed on stderr, an uncaught
     exception as its traceback, status 1). Hydra's short error reports (no ``HYDRA_FULL_ERROR``); the
-    logging handlers a Hydra job adds are closed and removed afterwards."""
+    logging handlers a Hydra job adds are closed and removed afterwards. Without ``capfd`` (a fixture of
+    wider scope than a test: ``pytest.MonkeyPatch.context()`` for ``monkeypatch``) the output is not kept:
+    stdout and stderr come back empty."""
     program = importlib.import_module(module)
     entry = getattr(program, "cli", None) or program.main
     monkeypatch.setattr(sys, "argv", [module, *args])
     monkeypatch.delenv("HYDRA_FULL_ERROR", raising=False)
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
-    capfd.readouterr()  # what the test printed before is not the program's
+    if capfd is not None:
+        capfd.readouterr()  # what the test printed before is not the program's
     status = 0
     try:
         entry()
@@ -45,5 +48,5 @@ def run_here(
         root.handlers[:] = handlers
         root.setLevel(level)
         GlobalHydra.instance().clear()
-    out, err = capfd.readouterr()
+    out, err = capfd.readouterr() if capfd is not None else ("", "")
     return subprocess.CompletedProcess([sys.executable, "-m", module, *args], status, out, err)

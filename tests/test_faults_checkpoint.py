@@ -26,6 +26,7 @@ from mosei_attn.inference import Predictor
 from mosei_attn.predict import predict_manifest
 from mosei_attn.train import train
 from mosei_attn.training.run_owner import OWNER_FILE, owned_run_dir, this_process
+from tests.cli_here import run_here
 from tests.conftest import TINY, compose_config
 from tests.test_faults_cli import BATCH, REPO
 from tests.test_sweeps import run_module
@@ -42,14 +43,9 @@ def cli_run(data_dir, tmp_path_factory):
     holds non-ASCII characters and a space."""
     folder = tmp_path_factory.mktemp("nonascii") / "résumé ü run"
     args = [*TINY, f"paths.data_dir={data_dir}", "test=false", f"trainer.max_epochs={EPOCHS}"]
-    proc = subprocess.run(
-        [sys.executable, "-m", "mosei_attn.train", *args, f"hydra.run.dir='{folder}'"],
-        env=cli_env(),
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT_S,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    with pytest.MonkeyPatch.context() as mp:  # the command line in this process: one start-up less
+        proc = run_here("mosei_attn.train", *args, f"hydra.run.dir='{folder}'", monkeypatch=mp)
+    assert proc.returncode == 0
     return folder
 
 

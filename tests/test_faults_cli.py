@@ -19,18 +19,11 @@ import yaml
 from mosei_attn.checkpoints.reading import CONFIG_KEY
 from mosei_attn.checkpoints.resume import resumed_config
 from mosei_attn.errors import ConfigError
+from tests.cli_here import run_here
 from tests.conftest import TINY, compose_config
 
 REPO = Path(__file__).resolve().parent.parent
 TIMEOUT_S = 300
-
-
-def run(module: str, *args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
-    """``python -m module args`` in ``cwd`` with this checkout importable, W&B off, Hydra's short errors."""
-    env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
-    env |= {"WANDB_MODE": "disabled", "MPLBACKEND": "Agg", "PYTHONPATH": str(REPO)}
-    cmd = [sys.executable, "-m", module, *args]
-    return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=TIMEOUT_S)
 
 
 def listing(folder: Path) -> list[str]:
@@ -80,13 +73,16 @@ def cli_run(data_dir, tmp_path_factory) -> Path:
         "~scheduler",
         *OLDER_DEFAULTS,
     ]
-    proc = run("mosei_attn.train", *args, f"hydra.run.dir={folder}")
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    with pytest.MonkeyPatch.context() as mp:  # the command line in this process: one start-up less
+        proc = run_here("mosei_attn.train", *args, f"hydra.run.dir={folder}", monkeypatch=mp)
+    assert proc.returncode == 0
     as_an_older_run(folder)
     return folder
 
 
-def test_an_older_run_resumes_with_only_ckpt_path_and_its_recorded_settings(cli_run, tmp_path):
+def test_an_older_run_resumes_with_only_ckpt_path_and_its_recorded_settings(
+    cli_run, tmp_path, monkeypatch, capfd
+):
     """Resumed with nothing but ckpt_path (and a longer run), a run recorded with Adam and no weight average
     goes on with Adam, without an average, and with its own model and optimizer settings; a run setting it
     never recorded (``figures``) takes today's value."""
@@ -94,7 +90,9 @@ def test_an_older_run_resumes_with_only_ckpt_path_and_its_recorded_settings(cli_
     shutil.copytree(cli_run, run_dir)  # the refusals below read cli_run as its epoch left it
     hydra_record = {p.name: p.read_bytes() for p in (run_dir / ".hydra").iterdir()}
     last = run_dir / "checkpoints" / "last.ckpt"
-    proc = run("mosei_attn.train", f"ckpt_path={last}", "trainer.max_epochs=2")
+    proc = run_here(
+        "mosei_attn.train", f"ckpt_path={last}", "trainer.max_epochs=2", monkeypatch=monkeypatch, capfd=capfd
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     ckpt = torch.load(last, weights_only=False)
     assert ckpt["epoch"] == 1 and ckpt["hyper_parameters"]["dropout"] == 0.5
