@@ -20,6 +20,7 @@ from mosei_attn import aggregate as agg
 from mosei_attn.reporting.paper import PAPER_RESULTS
 from mosei_attn.training.launch import importable, launch_argv
 from mosei_attn.training.loggers import build_loggers
+from tests.cli_here import run_here
 from tests.conftest import TINY, compose_config
 
 REPO = Path(__file__).resolve().parent.parent
@@ -37,11 +38,13 @@ def run_module(module: str, *args: str, code: str | None = None) -> subprocess.C
 
 
 def multirun(log_dir: Path, data_dir: Path, *args: str) -> Path:
-    """Run a sweep and return its multirun folder (the only one under ``log_dir``)."""
-    proc = run_module(
-        "mosei_attn.train", *args, *TINY, *FAST, f"paths.data_dir={data_dir}", f"paths.log_dir={log_dir}"
-    )
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    """Run a sweep through the command line, in this process (Hydra's basic launcher runs its jobs one after
+    the other in the process that launched them), and return its multirun folder (the only one under
+    ``log_dir``)."""
+    with pytest.MonkeyPatch.context() as mp:
+        given = [*args, *TINY, *FAST, f"paths.data_dir={data_dir}", f"paths.log_dir={log_dir}"]
+        proc = run_here("mosei_attn.train", *given, monkeypatch=mp)
+    assert proc.returncode == 0
     (sweep,) = (log_dir / "multirun").iterdir()
     return sweep
 
