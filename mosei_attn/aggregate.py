@@ -174,16 +174,13 @@ def summarise(
             "paper_ua": paper.get("ua", math.nan),
             "seeds": [dict(r.overrides).get("seed", "?") for r in done],
             "folders": [r.folder for r in members],
-            "left_out": [
-                (r.folder, name, json.dumps(r.metrics[name]))
-                for r in done
-                for name in metrics
-                if name in r.metrics and math.isnan(_number(r.metrics[name]))
-            ],
+            "left_out": [],
         }
         for name in metrics:
-            # a job whose value is not a number (NaN, null, text) leaves the others' mean as it is
-            values = np.array([v for r in done if not math.isnan(v := _number(r.metrics.get(name)))])
+            # a value that is not a number (NaN, null, text) leaves the others' mean as it is, and is named
+            given = [(r, r.metrics[name], _number(r.metrics[name])) for r in done if name in r.metrics]
+            row["left_out"] += [(r.folder, name, json.dumps(raw)) for r, raw, v in given if math.isnan(v)]
+            values = np.array([v for _, _, v in given if not math.isnan(v)])
             mean = float(values.mean()) if len(values) else math.nan
             std = float(values.std(ddof=1)) if len(values) > 1 else math.nan
             row[name] = (mean, std, len(values))
