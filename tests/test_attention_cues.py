@@ -83,17 +83,43 @@ def test_logits_do_not_depend_on_what_lies_past_the_length(cls) -> None:
 
 def test_a_segment_padded_in_a_batch_gives_the_logits_it_gives_alone() -> None:
     """The classifier's mean over time counts a segment's real positions only: the same 24 frames padded to
-    a 64-frame batch and given alone as a 24-frame input (the same weights) give the same logits."""
+    a 64-frame batch beside a 64-frame segment (so the batch cannot be trimmed) and given alone as a 24-frame
+    input (the same weights) give the same logits."""
     torch.manual_seed(0)
     batch_net = AttentionNet(SPEC, TEXT, 6, head="mean", **SIZES).eval()
     alone_net = AttentionNet((SPEC[0], 24), TEXT, 6, head="mean", **SIZES).eval()
     alone_net.load_state_dict(batch_net.state_dict())  # no weight depends on the number of frames
     spec, spec_len, words, word_len = _inputs(24, 5)
+    batch = _batch(_inputs(24, 5), _inputs(SPEC[1], 7, seed=1))
     with torch.no_grad():
-        padded = batch_net(spec, spec_len, words, word_len).logits
+        padded = batch_net(*batch).logits[:1]
         alone = alone_net(spec[..., :24], spec_len, words, word_len).logits
     assert batch_net.time_p == 8 and alone_net.time_p == 3  # 5 padded positions in the batch
     torch.testing.assert_close(padded, alone, rtol=1e-5, atol=1e-5)
+
+
+def _batch(*segments: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+    """One batch of :func:`_inputs` segments (spec, spec_len, words, word_len)."""
+    return tuple(torch.cat(parts) for parts in zip(*segments, strict=True))
+
+
+def test_a_batch_of_short_segments_runs_on_their_frames_only() -> None:
+    """With the padding masked and the mean head, the network reads a batch only up to the attention
+    position that holds its longest segment (21 frames: 3 positions of 8, 24 frames), and gives every output
+    (logits, eq. 1, alpha, frame weights, covered positions) at full size and as it gives them for the same
+    segments in a batch it cannot trim (beside a 64-frame segment)."""
+    net = _big_biases(AttentionNet(SPEC, TEXT, 6, head="mean", speech_gate=False, **SIZES))
+    short = _batch(_inputs(21, 5), _inputs(10, 3, seed=1))
+    widths = []
+    hook = net.classifier.register_forward_pre_hook(lambda _m, args: widths.append(args[0].shape[-1]))
+    with torch.no_grad():
+        trimmed = net(*short)
+        full = net(*_batch(_inputs(21, 5), _inputs(10, 3, seed=1), _inputs(SPEC[1], 7, seed=2)))
+    hook.remove()
+    assert widths == [24, SPEC[1]]
+    for field in ("logits", "attention", "alpha", "weights", "covered", "attended"):
+        torch.testing.assert_close(getattr(trimmed, field), getattr(full, field)[:2], rtol=1e-5, atol=1e-5)
+    assert trimmed.alpha.shape == (2, net.time_p) and trimmed.weights.shape == (2, SPEC[1])
 
 
 def test_text_path_feeds_the_words_to_the_head() -> None:

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from mosei_attn.malloc import on_forward
@@ -124,6 +125,7 @@ class AttentionNet(nn.Module):
         self.uses_speech = speech_gate  # EmotionModule passes the batch's speech mask
         n_freq, n_time = spec_shape
         n_words, embed_dim = text_shape
+        self.n_frames = n_time  # T
         self.pool_blocks = pool_blocks
         self.text_blocks = text_blocks
         self.pool = pool
@@ -164,17 +166,18 @@ class AttentionNet(nn.Module):
         text = self.text(words.transpose(1, 2), word_lens)  # (B, K, L')
         e = self.proj_text(text)  # (B, d, L')
         scores = torch.einsum("bdt,bdi->bti", f, e)  # (B, m, n)
+        m = f.shape[-1]  # time positions of this input: time_p, or fewer for a trimmed batch
         if self.mask_padding:  # whole real time positions, real word columns
-            n_time = attended_lengths(spec_len, self.time_stride, self.time_p)  # (B,)
+            n_time = attended_lengths(spec_len, self.time_stride, m)  # (B,)
             n_word = pooled_lengths(word_len, self.text_blocks, self.words_p, self.pool)  # (B,)
         else:  # the paper's eq. 1 as written: every time position and word column, padding included
-            n_time, n_word = (torch.full_like(spec_len, n) for n in (self.time_p, self.words_p))
-        real = length_mask(n_time, self.time_p)  # (B, m)
+            n_time, n_word = (torch.full_like(spec_len, n) for n in (m, self.words_p))
+        real = length_mask(n_time, m)  # (B, m)
         time_mask = real  # the positions eq. 1's softmax covers
         if self.speech_gate:
             if speech is None:
                 raise ValueError("model.speech_gate needs the batch's speech mask `speech` (B, T) bool")
-            time_mask = speech_positions(speech, n_time, self.time_p, self.time_stride)
+            time_mask = speech_positions(speech, n_time, m, self.time_stride)
         word_mask = length_mask(n_word, self.words_p)  # (B, n)
         scores = scores.masked_fill(~time_mask[:, :, None], float("-inf"))
         attn = scores.softmax(dim=1) * word_mask[:, None, :].to(scores.dtype)  # eq. 1, (B, m, n)
@@ -204,7 +207,15 @@ class AttentionNet(nn.Module):
         """Class logits (B, C) with the attention matrix (B, m, n), alpha (B, m) and frame weights (B, T);
         ``speech`` (B, T) bool, the frames with speech, for the speech gate."""
         on_forward()  # malloc's fast path in any caller's process (mosei_attn.malloc)
+        if spec.shape[-1] != self.n_frames:
+            raise ValueError(
+                f"a spectrogram of {spec.shape[-1]} frames; this network reads {self.n_frames} (its data's "
+                "max_frames)"
+            )
         spec, words = mask_inputs(spec, spec_len, words, word_len)
+        n_frames = spec.shape[-1]
+        if self.reads_lengths_only:  # the frames past the batch's longest segment cannot reach the output
+            spec, speech = self.trim(spec, spec_len, speech)
         att = self.attend(spec, spec_len, words, word_len, speech)
         attended = spec * att.weights[:, None, None, :]  # broadcast over frequency, (B, 1, F, T)
         lengths = spec_len if self.mask_padding else None
@@ -215,14 +226,38 @@ class AttentionNet(nn.Module):
             feats = feats.flatten(1)
         if self.text_path:  # beyond the paper: the shallow model's text features beside the attended speech
             feats = torch.cat([feats, att.text.flatten(1)], dim=1)  # (B, speech features + K*L')
+        pad = self.time_p - att.alpha.shape[1]  # positions trimmed off: alpha and eq. 1 are 0 there
         return NetOutput(
             logits=self.head(feats),  # (B, C)
-            attention=att.matrix,
-            alpha=att.alpha,
+            attention=F.pad(att.matrix, (0, 0, 0, pad)),
+            alpha=F.pad(att.alpha, (0, pad)),
             attended=att.attended,
-            weights=att.weights,
-            covered=att.covered,
+            # past the last attended position the frames reuse its weight, as untrimmed
+            weights=F.pad(att.weights, (0, n_frames - att.weights.shape[1]), mode="replicate"),
+            covered=F.pad(att.covered, (0, pad)),
         )
+
+    @property
+    def reads_lengths_only(self) -> bool:
+        """Whether the output depends on each segment's real frames only, not on the batch's padding: the
+        padding masked (``mask_padding``) and the mean head, whose input does not grow with the frames. Then
+        :meth:`forward` runs on the frames up to the batch's longest segment (:meth:`trim`)."""
+        return self.mask_padding and self.head_kind == "mean"
+
+    def trim(
+        self, spec: torch.Tensor, spec_len: torch.Tensor, speech: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``spec`` (B, 1, F, T) and ``speech`` (B, T) cut to the whole attention positions (``time_stride``
+        frames each) that hold the batch's longest segment: the same output for a fraction of the
+        arithmetic when the batch's segments are shorter than T (batches grouped by length:
+        ``data.bucket_batches``)."""
+        n_frames = spec.shape[-1]
+        stride = self.time_stride
+        longest = int(spec_len.max()) if spec_len.numel() else n_frames
+        keep = min(max(-(-longest // stride), 1) * stride, n_frames)
+        if keep == n_frames or n_frames % stride:  # nothing to cut, or T' is not a whole count of positions
+            return spec, speech
+        return spec[..., :keep], None if speech is None else speech[:, :keep]
 
     def time_mean(self, feats: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
         """(B, K, F', T') -> (B, K, F'): the mean over the real time positions (all of them without

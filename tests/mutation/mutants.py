@@ -77,8 +77,8 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "inputs-not-masked",
         ATTN,
-        "        spec, words = mask_inputs(spec, spec_len, words, word_len)\n        att = self.attend(",
-        "        att = self.attend(",
+        "        spec, words = mask_inputs(spec, spec_len, words, word_len)\n        n_frames",
+        "        n_frames",
         "the attention model reads the frames and words past each segment's length",
         (f"{T_CUES}::test_logits_do_not_depend_on_what_lies_past_the_length",),
     ),
@@ -90,6 +90,22 @@ MUTANTS: tuple[Mutant, ...] = (
         "return feats.mean(dim=-1)",
         "the attention head's mean over time counts the batch's padded positions",
         (f"{T_CUES}::test_a_segment_padded_in_a_batch_gives_the_logits_it_gives_alone",),
+    ),
+    Mutant(
+        "trim-cuts-the-longest-segment",
+        ATTN,
+        "keep = min(max(-(-longest // stride), 1) * stride, n_frames)",
+        "keep = min(max(longest // stride, 1) * stride, n_frames)",
+        "a trimmed batch loses its longest segment's last, partly filled attention position",
+        (f"{T_CUES}::test_a_batch_of_short_segments_runs_on_their_frames_only",),
+    ),
+    Mutant(
+        "trim-weights-zero-past-the-cut",
+        ATTN,
+        'weights=F.pad(att.weights, (0, n_frames - att.weights.shape[1]), mode="replicate"),',
+        "weights=F.pad(att.weights, (0, n_frames - att.weights.shape[1])),",
+        "a trimmed batch's frame weights are 0 past the cut, where the untrimmed ones reuse the last weight",
+        (f"{T_CUES}::test_a_batch_of_short_segments_runs_on_their_frames_only",),
     ),
     Mutant(
         "text-path-zeroed",
