@@ -351,6 +351,26 @@ MUTANTS: tuple[Mutant, ...] = (
         "a failed atomic write leaves its temporary file behind",
         ("tests/test_faults_disk.py::test_a_failed_checkpoint_write_keeps_the_previous_one",),
     ),
+    # --- batches grouped by length ------------------------------------------------------------------------
+    Mutant(
+        "buckets-not-sorted",
+        "mosei_attn/data/buckets.py",
+        'chunk = chunk[np.argsort(self.lengths[chunk], kind="stable")]',
+        "chunk = chunk",
+        "data.bucket_batches draws plain random batches: every batch padded to about the longest segment",
+        (
+            "tests/test_buckets.py",
+            "tests/test_datamodule.py::test_training_batches_are_grouped_by_length_unless_asked_not_to",
+        ),
+    ),
+    Mutant(
+        "buckets-in-pool-order",
+        "mosei_attn/data/buckets.py",
+        "order = torch.randperm(len(batches), generator=torch.Generator().manual_seed(seed))",
+        "order = torch.arange(len(batches))",
+        "each pool's batches come short to long, every epoch the same curriculum",
+        ("tests/test_buckets.py",),
+    ),
     # --- equivalent --------------------------------------------------------------------------------------
     Mutant(
         "ddp-child-without-run-folder",
