@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from mosei_attn.models.attention import AttentionNet
+from mosei_attn.models.attention import CPU_CHUNK, AttentionNet
 from mosei_attn.models.attention_stats import peakedness
 from mosei_attn.models.output import NetOutput
 from mosei_attn.models.shallow import ShallowNet
@@ -120,6 +120,30 @@ def test_a_batch_of_short_segments_runs_on_their_frames_only() -> None:
     for field in ("logits", "attention", "alpha", "weights", "covered", "attended"):
         torch.testing.assert_close(getattr(trimmed, field), getattr(full, field)[:2], rtol=1e-5, atol=1e-5)
     assert trimmed.alpha.shape == (2, net.time_p) and trimmed.weights.shape == (2, SPEC[1])
+
+
+def test_on_the_cpu_a_batch_runs_in_chunks_by_length_each_on_its_own_frames() -> None:
+    """On the CPU a batch of 9 segments runs as chunks of ``CPU_CHUNK`` (4, 4, 1), shortest segments
+    first, each cut to its own longest segment; every output of every segment, speech gate included, is
+    what it gives in a batch that cannot be cut (beside a 64-frame segment), in the batch's order."""
+    net = _big_biases(AttentionNet(SPEC, TEXT, 6, head="mean", speech_gate=True, **SIZES))
+    lengths = [50, 9, 33, 17, 64, 25, 41, 12, 47]  # sorted: 9 12 17 25 | 33 41 47 50 | 64
+    gen = torch.Generator().manual_seed(5)
+    segments = [
+        (*_inputs(n, 1 + i % 7, seed=i), torch.rand(1, SPEC[1], generator=gen) > 0.3)
+        for i, n in enumerate(lengths)
+    ]
+    full = (*_inputs(SPEC[1], 7, seed=99), torch.ones(1, SPEC[1], dtype=torch.bool))
+    widths = []
+    hook = net.classifier.register_forward_pre_hook(lambda _m, args: widths.append(args[0].shape[-1]))
+    with torch.no_grad():
+        batch = net(*_batch(*segments))
+        assert widths == [32, 56, 64] and CPU_CHUNK == 4  # 25 -> 4 positions of 8, 50 -> 7, 64 -> 8
+        alone = [net(*_batch(segment, full)) for segment in segments]
+    hook.remove()
+    for field in ("logits", "attention", "alpha", "weights", "covered", "attended"):
+        expected = torch.cat([getattr(out, field)[:1] for out in alone])
+        torch.testing.assert_close(getattr(batch, field), expected, rtol=1e-5, atol=1e-5)
 
 
 def test_text_path_feeds_the_words_to_the_head() -> None:

@@ -182,23 +182,3 @@ def test_model_casts_a_float16_batch_on_its_device(datamodule):
     model.double()  # the parameters' dtype decides
     with torch.no_grad():
         assert model(batch).logits.dtype == torch.float64
-
-
-def test_training_batches_are_grouped_by_length_unless_asked_not_to(datamodule):
-    """By default the training batches hold segments of alike length (the whole train split is one pool
-    here), each batch's lengths a run of the split's sorted lengths; ``data.bucket_batches=null`` draws them
-    as a plain shuffle. Validation keeps its order either way."""
-    torch.manual_seed(0)
-    long = "data.audio.max_frames=1024"  # the tiny shapes cut every segment to 64 frames
-    grouped = datamodule("data.bucket_batches=100", "data.batch_size=4", long)
-    plain = datamodule("data.bucket_batches=null", "data.batch_size=4", long)
-
-    def spans(dm) -> list[tuple[int, int]]:
-        return sorted((int(b["spec_len"].min()), int(b["spec_len"].max())) for b in dm.train_dataloader())
-
-    by_length = spans(grouped)
-    assert all(hi <= lo for (_, hi), (lo, _) in zip(by_length, by_length[1:], strict=False))
-    shuffled = spans(plain)
-    assert any(hi > lo for (_, hi), (lo, _) in zip(shuffled, shuffled[1:], strict=False))
-    val = [torch.cat([b["index"] for b in dm.val_dataloader()]).tolist() for dm in (grouped, plain)]
-    assert val[0] == val[1] == sorted(val[0])

@@ -11,9 +11,8 @@ from typing import Any
 
 import lightning as L
 import numpy as np
-from torch.utils.data import DataLoader, RandomSampler
+from torch.utils.data import DataLoader
 
-from mosei_attn.data.buckets import LengthBucketBatchSampler, checked_pool
 from mosei_attn.data.corpora.labels import LABEL_RULES, class_counts, derive_targets, label_faults, no_emotion
 from mosei_attn.data.corpora.protocol import Corpus
 from mosei_attn.data.dataset import CacheDataset, collate_batch
@@ -50,10 +49,7 @@ class MoseiDataModule(L.LightningDataModule):
     truth): ``arrays(cache, audio)`` gives per-row arrays that join the batches as
     :data:`~mosei_attn.data.dataset.EXTRA_PREFIX` fields, ``callbacks()`` the Lightning callbacks that read
     them (:meth:`callbacks`), ``annotate(item)`` a figure's tag and highlighted frames.
-    ``batch_size`` is per process (per GPU under DDP). ``bucket_batches`` (ours): the training batches are
-    drawn ``bucket_batches`` batches at a time and grouped by length within them
-    (:class:`~mosei_attn.data.buckets.LengthBucketBatchSampler`), so a model that reads only its batch's
-    longest segment computes little padding; null is a plain shuffle.
+    ``batch_size`` is per process (per GPU under DDP).
     """
 
     def __init__(
@@ -74,7 +70,6 @@ class MoseiDataModule(L.LightningDataModule):
         strict: bool = False,
         extras: Callable[..., Any] | None = None,
         verify: str = "stat",
-        bucket_batches: int | None = 16,
     ):
         super().__init__()
         if label_rule not in LABEL_RULES:
@@ -82,7 +77,6 @@ class MoseiDataModule(L.LightningDataModule):
         if verify not in VERIFY_MODES:
             raise ValueError(f"unknown data.verify={verify!r}; choose one of {', '.join(VERIFY_MODES)}")
         self.verify = verify
-        self.bucket_batches = checked_pool(bucket_batches)
         self._content_hashes: dict[str, str] = {}  # the stat fingerprint -> its content hash (hashed once)
         self.root = {} if root is None else {"root": root}  # what the factories are called with
         self.make_corpus = corpus
@@ -303,13 +297,6 @@ class MoseiDataModule(L.LightningDataModule):
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         dataset, sampler = self.dataset(split), None
-        batching: dict[str, Any] = {"batch_size": self.batch_size, "shuffle": shuffle, "drop_last": False}
-        if shuffle and self.bucket_batches is not None:
-            batching = {
-                "batch_sampler": LengthBucketBatchSampler(
-                    RandomSampler(dataset), self.batch_size, False, dataset.lengths, self.bucket_batches
-                )
-            }
         trainer = getattr(self, "trainer", None)
         if not shuffle and trainer is not None and trainer.world_size > 1:
             # Evaluation under DDP: each segment on exactly one rank (Lightning's default sampler pads the
@@ -321,13 +308,15 @@ class MoseiDataModule(L.LightningDataModule):
             )
         return DataLoader(
             dataset,
-            **batching,
+            batch_size=self.batch_size,
+            shuffle=shuffle,
             sampler=sampler,
             num_workers=self.num_workers,
             collate_fn=collate_batch,
             pin_memory=self.pin_memory,
             persistent_workers=self.num_workers > 0,
             worker_init_fn=worker_setup if self.num_workers > 0 else None,
+            drop_last=False,
         )
 
     def train_dataloader(self) -> DataLoader:

@@ -24,7 +24,7 @@ class CacheDataset(Dataset):
     ``dataset[i]`` is one segment (float32); the DataLoader instead asks ``__getitems__`` for a whole
     batch, which reads its rows in one pass and leaves spec and words float16 (as cached) until the
     model casts them on its device. The sampler is the DataLoader's own (a fresh shuffle per epoch,
-    Lightning's DistributedSampler under DDP), grouped by :attr:`lengths` where the DataModule asks for it.
+    Lightning's DistributedSampler under DDP), so shuffling and resuming are unchanged.
 
     ``extra``: per-segment fields beyond the model's inputs, one array per name with a row per dataset
     position (what the DataModule's extras provider gives, e.g. a synthetic corpus's truth); each goes into
@@ -45,11 +45,6 @@ class CacheDataset(Dataset):
 
     def __len__(self) -> int:
         return len(self.rows)
-
-    @property
-    def lengths(self) -> np.ndarray:
-        """(N,) the real spectrogram frames of each dataset position."""
-        return self.cache.spec_len[self.rows]
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         return {

@@ -24,6 +24,10 @@ from mosei_attn.models.blocks import (
 )
 from mosei_attn.models.output import NetOutput
 
+#: On the CPU, a network that reads lengths only runs a batch in chunks of this many segments, sorted by
+#: length, each cut to its own longest segment (:meth:`AttentionNet.chunks`): of 1, 2 and 4 chunks of a
+#: default batch of 16, 4 was the fastest (docs/benchmarks.md, "Padding the network never needed to read").
+CPU_CHUNK = 4
 #: ``model.head``: what the dense head reads from the classifier CNN (the paper's first).
 HEADS = ("flatten", "mean")
 #: ``model.alpha_scale``: eq. 2's alpha as it is, or rescaled to average 1 (the paper's first).
@@ -213,8 +217,71 @@ class AttentionNet(nn.Module):
                 "max_frames)"
             )
         spec, words = mask_inputs(spec, spec_len, words, word_len)
+        feats, att = self.attended_features(spec, spec_len, words, word_len, speech)
+        if self.text_path:  # beyond the paper: the shallow model's text features beside the attended speech
+            feats = torch.cat([feats, att.text.flatten(1)], dim=1)  # (B, speech features + K*L')
+        return NetOutput(
+            logits=self.head(feats),  # (B, C)
+            attention=att.matrix,
+            alpha=att.alpha,
+            attended=att.attended,
+            weights=att.weights,
+            covered=att.covered,
+        )
+
+    @property
+    def reads_lengths_only(self) -> bool:
+        """Whether the output depends on each segment's real frames only, not on the batch's padding: the
+        padding masked (``mask_padding``) and the mean head, whose input does not grow with the frames. Then
+        the network reads each segment only up to its chunk's longest (:meth:`chunks`, :meth:`trim`)."""
+        return self.mask_padding and self.head_kind == "mean"
+
+    def chunks(self, spec_len: torch.Tensor, device: torch.device) -> list[torch.Tensor] | None:
+        """The batch's positions in chunks of :data:`CPU_CHUNK`, shortest segments first, where the network
+        reads lengths only and runs on the CPU; None (the batch at once, trimmed) otherwise: on a GPU the
+        chunks would run one after another where the batch runs in parallel (not measured there)."""
+        if not self.reads_lengths_only or device.type != "cpu" or len(spec_len) <= CPU_CHUNK:
+            return None
+        return list(torch.argsort(spec_len, stable=True).split(CPU_CHUNK))
+
+    def attended_features(
+        self,
+        spec: torch.Tensor,
+        spec_len: torch.Tensor,
+        words: torch.Tensor,
+        word_len: torch.Tensor,
+        speech: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, Attention]:
+        """For masked inputs: the classifier CNN's features for the dense head (B, K*F' with the mean head,
+        K*F'*T' flattened) and the :class:`Attention`, computed a chunk at a time (:meth:`chunks`) and given
+        back in the batch's order. Each segment's features depend only on its own inputs, so chunking changes
+        what is computed, not its result."""
+        chunks = self.chunks(spec_len, spec.device)
+        if chunks is None:
+            return self._chunk_features(spec, spec_len, words, word_len, speech)
+        parts = [
+            self._chunk_features(
+                spec[i], spec_len[i], words[i], word_len[i], None if speech is None else speech[i]
+            )
+            for i in chunks
+        ]
+        order = torch.cat(chunks).argsort()  # each segment back to its place in the batch
+        feats = torch.cat([f for f, _ in parts])[order]
+        att = Attention(*(torch.cat([a[k] for _, a in parts])[order] for k in range(len(Attention._fields))))
+        return feats, att
+
+    def _chunk_features(
+        self,
+        spec: torch.Tensor,
+        spec_len: torch.Tensor,
+        words: torch.Tensor,
+        word_len: torch.Tensor,
+        speech: torch.Tensor | None,
+    ) -> tuple[torch.Tensor, Attention]:
+        """:meth:`attended_features` of one chunk, on its frames up to its longest segment where the network
+        reads lengths only; every output at the full T' and T."""
         n_frames = spec.shape[-1]
-        if self.reads_lengths_only:  # the frames past the batch's longest segment cannot reach the output
+        if self.reads_lengths_only:  # the frames past the chunk's longest segment cannot reach the output
             spec, speech = self.trim(spec, spec_len, speech)
         att = self.attend(spec, spec_len, words, word_len, speech)
         attended = spec * att.weights[:, None, None, :]  # broadcast over frequency, (B, 1, F, T)
@@ -224,33 +291,21 @@ class AttentionNet(nn.Module):
             feats = self.time_mean(feats, lengths).flatten(1)
         else:  # the paper's figure 1: every time position, (B, K*F'*T')
             feats = feats.flatten(1)
-        if self.text_path:  # beyond the paper: the shallow model's text features beside the attended speech
-            feats = torch.cat([feats, att.text.flatten(1)], dim=1)  # (B, speech features + K*L')
         pad = self.time_p - att.alpha.shape[1]  # positions trimmed off: alpha and eq. 1 are 0 there
-        return NetOutput(
-            logits=self.head(feats),  # (B, C)
-            attention=F.pad(att.matrix, (0, 0, 0, pad)),
+        return feats, att._replace(
+            matrix=F.pad(att.matrix, (0, 0, 0, pad)),
             alpha=F.pad(att.alpha, (0, pad)),
-            attended=att.attended,
             # past the last attended position the frames reuse its weight, as untrimmed
             weights=F.pad(att.weights, (0, n_frames - att.weights.shape[1]), mode="replicate"),
             covered=F.pad(att.covered, (0, pad)),
         )
 
-    @property
-    def reads_lengths_only(self) -> bool:
-        """Whether the output depends on each segment's real frames only, not on the batch's padding: the
-        padding masked (``mask_padding``) and the mean head, whose input does not grow with the frames. Then
-        :meth:`forward` runs on the frames up to the batch's longest segment (:meth:`trim`)."""
-        return self.mask_padding and self.head_kind == "mean"
-
     def trim(
         self, spec: torch.Tensor, spec_len: torch.Tensor, speech: torch.Tensor | None
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """``spec`` (B, 1, F, T) and ``speech`` (B, T) cut to the whole attention positions (``time_stride``
-        frames each) that hold the batch's longest segment: the same output for a fraction of the
-        arithmetic when the batch's segments are shorter than T (batches grouped by length:
-        ``data.bucket_batches``)."""
+        frames each) that hold the longest segment: the same output for a fraction of the arithmetic when
+        the segments are shorter than T."""
         n_frames = spec.shape[-1]
         stride = self.time_stride
         longest = int(spec_len.max()) if spec_len.numel() else n_frames

@@ -77,8 +77,8 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "inputs-not-masked",
         ATTN,
-        "        spec, words = mask_inputs(spec, spec_len, words, word_len)\n        n_frames",
-        "        n_frames",
+        "        spec, words = mask_inputs(spec, spec_len, words, word_len)\n        feats, att",
+        "        feats, att",
         "the attention model reads the frames and words past each segment's length",
         (f"{T_CUES}::test_logits_do_not_depend_on_what_lies_past_the_length",),
     ),
@@ -106,6 +106,14 @@ MUTANTS: tuple[Mutant, ...] = (
         "weights=F.pad(att.weights, (0, n_frames - att.weights.shape[1])),",
         "a trimmed batch's frame weights are 0 past the cut, where the untrimmed ones reuse the last weight",
         (f"{T_CUES}::test_a_batch_of_short_segments_runs_on_their_frames_only",),
+    ),
+    Mutant(
+        "chunks-not-put-back",
+        ATTN,
+        "order = torch.cat(chunks).argsort()",
+        "order = torch.cat(chunks)",
+        "the chunks' outputs go back to the wrong places in the batch (another segment's logits and alpha)",
+        (f"{T_CUES}::test_on_the_cpu_a_batch_runs_in_chunks_by_length_each_on_its_own_frames",),
     ),
     Mutant(
         "text-path-zeroed",
@@ -350,26 +358,6 @@ MUTANTS: tuple[Mutant, ...] = (
         "    finally:\n        pass",
         "a failed atomic write leaves its temporary file behind",
         ("tests/test_faults_disk.py::test_a_failed_checkpoint_write_keeps_the_previous_one",),
-    ),
-    # --- batches grouped by length ------------------------------------------------------------------------
-    Mutant(
-        "buckets-not-sorted",
-        "mosei_attn/data/buckets.py",
-        'chunk = chunk[np.argsort(self.lengths[chunk], kind="stable")]',
-        "chunk = chunk",
-        "data.bucket_batches draws plain random batches: every batch padded to about the longest segment",
-        (
-            "tests/test_buckets.py",
-            "tests/test_datamodule.py::test_training_batches_are_grouped_by_length_unless_asked_not_to",
-        ),
-    ),
-    Mutant(
-        "buckets-in-pool-order",
-        "mosei_attn/data/buckets.py",
-        "order = torch.randperm(len(batches), generator=torch.Generator().manual_seed(seed))",
-        "order = torch.arange(len(batches))",
-        "each pool's batches come short to long, every epoch the same curriculum",
-        ("tests/test_buckets.py",),
     ),
     # --- equivalent --------------------------------------------------------------------------------------
     Mutant(
