@@ -29,6 +29,7 @@ METRICS = "mosei_attn/models/metrics.py"
 RESUME = "mosei_attn/checkpoints/resume.py"
 READING = "mosei_attn/checkpoints/reading.py"
 T_CUES = "tests/test_attention_cues.py"
+T_PAD = "tests/test_attention_padding.py"
 T_GATE = "tests/test_speech_gate.py"
 T_MODELS = "tests/test_models.py"
 T_METRICS = "tests/test_metrics.py"
@@ -55,7 +56,7 @@ MUTANTS: tuple[Mutant, ...] = (
         "ones",
         (
             f"{T_GATE}::test_with_the_gate_silence_takes_no_weight_and_eq1_covers_only_speech",
-            f"{T_CUES}::test_the_frame_weights_extend_alpha_over_each_positions_frames",
+            f"{T_PAD}::test_the_frame_weights_extend_alpha_over_each_positions_frames",
         ),
     ),
     Mutant(
@@ -80,7 +81,7 @@ MUTANTS: tuple[Mutant, ...] = (
         "        spec, words = mask_inputs(spec, spec_len, words, word_len)\n        feats, att",
         "        feats, att",
         "the attention model reads the frames and words past each segment's length",
-        (f"{T_CUES}::test_logits_do_not_depend_on_what_lies_past_the_length",),
+        (f"{T_PAD}::test_logits_do_not_depend_on_what_lies_past_the_length",),
     ),
     # --- the heads ---------------------------------------------------------------------------------------
     Mutant(
@@ -89,7 +90,7 @@ MUTANTS: tuple[Mutant, ...] = (
         "return feats.sum(dim=-1) / n_real.to(feats.dtype)[:, None, None]",
         "return feats.mean(dim=-1)",
         "the attention head's mean over time counts the batch's padded positions",
-        (f"{T_CUES}::test_a_segment_padded_in_a_batch_gives_the_logits_it_gives_alone",),
+        (f"{T_PAD}::test_a_segment_padded_in_a_batch_gives_the_logits_it_gives_alone",),
     ),
     Mutant(
         "trim-cuts-the-longest-segment",
@@ -97,7 +98,7 @@ MUTANTS: tuple[Mutant, ...] = (
         "keep = min(max(-(-longest // stride), 1) * stride, n_frames)",
         "keep = min(max(longest // stride, 1) * stride, n_frames)",
         "a trimmed batch loses its longest segment's last, partly filled attention position",
-        (f"{T_CUES}::test_a_batch_of_short_segments_runs_on_their_frames_only",),
+        (f"{T_PAD}::test_a_batch_of_short_segments_runs_on_their_frames_only",),
     ),
     Mutant(
         "trim-weights-zero-past-the-cut",
@@ -105,7 +106,7 @@ MUTANTS: tuple[Mutant, ...] = (
         'weights=F.pad(att.weights, (0, n_frames - att.weights.shape[1]), mode="replicate"),',
         "weights=F.pad(att.weights, (0, n_frames - att.weights.shape[1])),",
         "a trimmed batch's frame weights are 0 past the cut, where the untrimmed ones reuse the last weight",
-        (f"{T_CUES}::test_a_batch_of_short_segments_runs_on_their_frames_only",),
+        (f"{T_PAD}::test_a_batch_of_short_segments_runs_on_their_frames_only",),
     ),
     Mutant(
         "chunks-not-put-back",
@@ -113,7 +114,7 @@ MUTANTS: tuple[Mutant, ...] = (
         "order = torch.cat(chunks).argsort()",
         "order = torch.cat(chunks)",
         "the chunks' outputs go back to the wrong places in the batch (another segment's logits and alpha)",
-        (f"{T_CUES}::test_on_the_cpu_a_batch_runs_in_chunks_by_length_each_on_its_own_frames",),
+        (f"{T_PAD}::test_on_the_cpu_a_batch_runs_in_chunks_by_length_each_on_its_own_frames",),
     ),
     Mutant(
         "text-path-zeroed",
@@ -121,7 +122,7 @@ MUTANTS: tuple[Mutant, ...] = (
         "feats = torch.cat([feats, att.text.flatten(1)], dim=1)",
         "feats = torch.cat([feats, torch.zeros_like(att.text.flatten(1))], dim=1)",
         "model.text_path gives the head zeros instead of the text features",
-        (f"{T_CUES}::test_text_path_feeds_the_words_to_the_head",),
+        (f"{T_PAD}::test_text_path_feeds_the_words_to_the_head",),
     ),
     Mutant(
         "shallow-head-without-text",
@@ -129,7 +130,7 @@ MUTANTS: tuple[Mutant, ...] = (
         "self.head(torch.cat([speech, text], dim=1))",
         "self.head(torch.cat([speech, text * 0], dim=1))",
         "the shallow baseline's head never sees the words",
-        (f"{T_CUES}::test_the_shallow_model_reads_the_words",),
+        (f"{T_PAD}::test_the_shallow_model_reads_the_words",),
     ),
     Mutant(
         "class-weight-no-clamp",
