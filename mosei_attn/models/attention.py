@@ -25,8 +25,9 @@ from mosei_attn.models.blocks import (
 from mosei_attn.models.output import NetOutput
 
 #: On the CPU, a network that reads lengths only runs a batch in chunks of this many segments, sorted by
-#: length, each cut to its own longest segment (:meth:`AttentionNet.chunks`): of 1, 2 and 4 chunks of a
-#: default batch of 16, 4 was the fastest (docs/benchmarks.md, "Padding the network never needed to read").
+#: length, each cut to its own longest segment (:meth:`AttentionNet.chunks`): of chunks of 2, 4 and 8
+#: segments and the whole batch cut at once (batch 16), 4 was the fastest (docs/benchmarks.md, "Padding the
+#: network never needed to read").
 CPU_CHUNK = 4
 #: ``model.head``: what the dense head reads from the classifier CNN (the paper's first).
 HEADS = ("flatten", "mean")
@@ -232,15 +233,21 @@ class AttentionNet(nn.Module):
     @property
     def reads_lengths_only(self) -> bool:
         """Whether the output depends on each segment's real frames only, not on the batch's padding: the
-        padding masked (``mask_padding``) and the mean head, whose input does not grow with the frames. Then
-        the network reads each segment only up to its chunk's longest (:meth:`chunks`, :meth:`trim`)."""
+        padding masked (``mask_padding``) and the mean head, whose input does not grow with the frames."""
         return self.mask_padding and self.head_kind == "mean"
+
+    def skips_padding(self, device: torch.device) -> bool:
+        """Whether the network leaves the padding out (:meth:`chunks`, :meth:`trim`): where it reads lengths
+        only, on the CPU. Elsewhere it reads every frame, as the paper's network does: on a GPU the chunks
+        would run one after another where the batch runs in parallel, and a width that changes every batch
+        makes cuDNN and ``torch.compile`` prepare each new shape (not measured there)."""
+        return self.reads_lengths_only and device.type == "cpu"
 
     def chunks(self, spec_len: torch.Tensor, device: torch.device) -> list[torch.Tensor] | None:
         """The batch's positions in chunks of :data:`CPU_CHUNK`, shortest segments first, where the network
-        reads lengths only and runs on the CPU; None (the batch at once, trimmed) otherwise: on a GPU the
-        chunks would run one after another where the batch runs in parallel (not measured there)."""
-        if not self.reads_lengths_only or device.type != "cpu" or len(spec_len) <= CPU_CHUNK:
+        skips the padding (:meth:`skips_padding`); None (the batch at once) otherwise or for a batch of at
+        most one chunk."""
+        if not self.skips_padding(device) or len(spec_len) <= CPU_CHUNK:
             return None
         return list(torch.argsort(spec_len, stable=True).split(CPU_CHUNK))
 
@@ -279,9 +286,9 @@ class AttentionNet(nn.Module):
         speech: torch.Tensor | None,
     ) -> tuple[torch.Tensor, Attention]:
         """:meth:`attended_features` of one chunk, on its frames up to its longest segment where the network
-        reads lengths only; every output at the full T' and T."""
+        skips the padding; every output at the full T' and T."""
         n_frames = spec.shape[-1]
-        if self.reads_lengths_only:  # the frames past the chunk's longest segment cannot reach the output
+        if self.skips_padding(spec.device):  # frames past the chunk's longest cannot reach the output
             spec, speech = self.trim(spec, spec_len, speech)
         att = self.attend(spec, spec_len, words, word_len, speech)
         attended = spec * att.weights[:, None, None, :]  # broadcast over frequency, (B, 1, F, T)
