@@ -10,9 +10,10 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from mosei_attn.data.meta import DataMeta
-from mosei_attn.models.attention import AttentionNet
+from mosei_attn.models.attention import CPU_CHUNK, AttentionNet
 from mosei_attn.models.base import EmotionModule
 from mosei_attn.models.output import NetOutput
+from mosei_attn.models.shallow import ShallowNet
 from mosei_attn.models.text_guidance import TextGuidance, swap_words, total_variation, word_donors
 from mosei_attn.reporting.run_report import extra_line
 from mosei_attn.synthetic.cue_metrics import CueMetrics
@@ -220,3 +221,40 @@ def test_follows_words_scores_the_prediction_against_the_word_donors_label() -> 
         1,
         2,
     ]
+
+
+@pytest.mark.parametrize("cls", [AttentionNet, ShallowNet])
+def test_both_sets_of_words_in_one_call_run_the_speech_cnn_once(cls: type[nn.Module]) -> None:
+    """Given ``other_words``, a network returns as ``shuffled`` exactly what a second call with those words
+    gives (every output, to the bit), while its speech CNN, which reads no words, runs once: on the CPU the
+    attention network's batch of 9 segments is 3 chunks (``CPU_CHUNK`` 4), so 3 speech CNN calls, not 6.
+    The module hands the swapped words to such a network in that one call."""
+    torch.manual_seed(0)
+    sizes = {"kernels": 4, "dense": [16, 8], "mask_padding": True}
+    if cls is AttentionNet:
+        sizes |= {"attn_dim": 8, "head": "mean"}
+    module = type("NetModule", (EmotionModule,), {"net_class": cls})(
+        DataMeta(EMOTIONS, "argmax", (16, 64), (8, 12), class_counts=(1,) * 6), SGD, **sizes
+    ).eval()
+    spec, words = torch.rand(9, 1, 16, 64), torch.randn(9, 8, 12)
+    spec_len = torch.tensor([50, 9, 33, 17, 64, 25, 41, 12, 47])
+    word_len = torch.tensor([8, 3, 1, 5, 8, 2, 7, 4, 6])
+    batch = {"spec": spec, "spec_len": spec_len, "words": words, "word_len": word_len}
+    swapped = swap_words(batch)
+    net, calls = module.net, []
+    net.speech.register_forward_pre_hook(lambda *_: calls.append(1))
+    with torch.no_grad():
+        both = net(spec, spec_len, words, word_len, other_words=(swapped["words"], swapped["word_len"]))
+        n_both = len(calls)
+        own, other = (
+            net(spec, spec_len, words, word_len),
+            net(spec, spec_len, swapped["words"], swapped["word_len"]),
+        )
+        n_apart = len(calls) - n_both
+        through_module = module(batch, other_words=True)
+    chunks = 3 if cls is AttentionNet and CPU_CHUNK == 4 else 1
+    assert (n_both, n_apart, len(calls) - n_both - n_apart) == (chunks, 2 * chunks, chunks)
+    for field in ("logits", "attention", "alpha", "weights", "covered", "attended"):
+        for mine, expected in ((both, own), (both.shuffled, other), (through_module.shuffled, other)):
+            a, b = getattr(mine, field), getattr(expected, field)
+            assert (a is None and b is None) or torch.equal(a, b), field

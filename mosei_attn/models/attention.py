@@ -19,6 +19,7 @@ from mosei_attn.models.blocks import (
     attended_lengths,
     length_mask,
     mask_inputs,
+    mask_words,
     pooled_lengths,
     pooled_size,
 )
@@ -92,6 +93,8 @@ class AttentionNet(nn.Module):
     feeds the text CNN's features to the dense head.
     """
 
+    takes_other_words = True  # EmotionModule passes the swapped words to forward (``other_words``)
+
     def __init__(
         self,
         spec_shape: Sequence[int],
@@ -153,22 +156,28 @@ class AttentionNet(nn.Module):
         """Spectrogram frames per attention time position (pool^P)."""
         return self.pool**self.pool_blocks
 
+    def speech_features(self, spec: torch.Tensor, spec_len: torch.Tensor) -> torch.Tensor:
+        """For a masked ``spec`` (B, 1, F, T): the speech CNN's features in the attention space, f (B, d, T').
+        They do not read the words, so one call serves every set of words (:meth:`forward`'s
+        ``other_words``)."""
+        feats = self.speech(spec, spec_len if self.mask_padding else None)  # (B, K, F', T')
+        return self.proj_speech(feats.flatten(1, 2))  # (B, d, T')
+
     def attend(
         self,
-        spec: torch.Tensor,
+        f: torch.Tensor,
+        n_frames: int,
         spec_len: torch.Tensor,
         words: torch.Tensor,
         word_len: torch.Tensor,
         speech: torch.Tensor | None = None,
     ) -> Attention:
-        """For already masked inputs: the attention matrix (B, m, n), alpha (B, m), the real attended
-        positions (B,), the positions eq. 1 covers (B, m), the per-frame weights (B, T) and the text CNN's
-        features (B, K, L') (:class:`Attention`). ``speech`` (B, T) bool: the frames with speech, needed by
-        the speech gate."""
-        spec_lens, word_lens = (spec_len, word_len) if self.mask_padding else (None, None)
-        feats = self.speech(spec, spec_lens)  # (B, K, F', T')
-        f = self.proj_speech(feats.flatten(1, 2))  # (B, d, T')
-        text = self.text(words.transpose(1, 2), word_lens)  # (B, K, L')
+        """For the speech features ``f`` (B, d, T') of ``n_frames`` frames (:meth:`speech_features`) and
+        masked ``words``: the attention matrix (B, m, n), alpha (B, m), the real attended positions (B,),
+        the positions eq. 1 covers (B, m), the per-frame weights (B, T) and the text CNN's features
+        (B, K, L') (:class:`Attention`). ``speech`` (B, T) bool: the frames with speech, needed by the
+        speech gate."""
+        text = self.text(words.transpose(1, 2), word_len if self.mask_padding else None)  # (B, K, L')
         e = self.proj_text(text)  # (B, d, L')
         scores = torch.einsum("bdt,bdi->bti", f, e)  # (B, m, n)
         m = f.shape[-1]  # time positions of this input: time_p, or fewer for a trimmed batch
@@ -193,7 +202,7 @@ class AttentionNet(nn.Module):
         alpha = torch.where((n_word > 0)[:, None], alpha, real.to(alpha.dtype))  # (B, m)
         # "Extend": each pooled weight covers pool^P frames; the frames past the last attended position
         # (a partly real window, or past T' * pool^P) reuse its weight.
-        frame = torch.arange(spec.shape[-1], device=spec.device)
+        frame = torch.arange(n_frames, device=f.device)
         idx = torch.div(frame, self.time_stride, rounding_mode="floor")[None, :]  # (1, T)
         idx = torch.minimum(idx, (n_time - 1)[:, None])  # (B, T)
         weights = alpha.gather(1, idx)  # (B, T)
@@ -208,9 +217,12 @@ class AttentionNet(nn.Module):
         words: torch.Tensor,
         word_len: torch.Tensor,
         speech: torch.Tensor | None = None,
+        other_words: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> NetOutput:
         """Class logits (B, C) with the attention matrix (B, m, n), alpha (B, m) and frame weights (B, T);
-        ``speech`` (B, T) bool, the frames with speech, for the speech gate."""
+        ``speech`` (B, T) bool, the frames with speech, for the speech gate. ``other_words`` (words (B, L, D),
+        word_len (B,)): also the result with these words in place of the segments' own, as the returned
+        result's ``shuffled``; the speech CNN, which does not read the words, runs once for both."""
         on_forward()  # malloc's fast path in any caller's process (mosei_attn.malloc)
         if spec.shape[-1] != self.n_frames:
             raise ValueError(
@@ -218,7 +230,20 @@ class AttentionNet(nn.Module):
                 "max_frames)"
             )
         spec, words = mask_inputs(spec, spec_len, words, word_len)
-        feats, att = self.attended_features(spec, spec_len, words, word_len, speech)
+        word_sets = [(words, word_len)]
+        if other_words is not None:
+            word_sets.append((mask_words(*other_words), other_words[1]))
+        results = [
+            self.output(feats, att)
+            for feats, att in self.attended_features(spec, spec_len, word_sets, speech)
+        ]
+        if other_words is not None:
+            results[0].shuffled = results[1]
+        return results[0]
+
+    def output(self, feats: torch.Tensor, att: Attention) -> NetOutput:
+        """The dense head's logits on the classifier CNN's ``feats`` (with the text CNN's features beside
+        them with ``text_path``), with the :class:`Attention` as a :class:`NetOutput`."""
         if self.text_path:  # beyond the paper: the shallow model's text features beside the attended speech
             feats = torch.cat([feats, att.text.flatten(1)], dim=1)  # (B, speech features + K*L')
         return NetOutput(
@@ -255,57 +280,67 @@ class AttentionNet(nn.Module):
         self,
         spec: torch.Tensor,
         spec_len: torch.Tensor,
-        words: torch.Tensor,
-        word_len: torch.Tensor,
+        word_sets: Sequence[tuple[torch.Tensor, torch.Tensor]],
         speech: torch.Tensor | None = None,
-    ) -> tuple[torch.Tensor, Attention]:
-        """For masked inputs: the classifier CNN's features for the dense head (B, K*F' with the mean head,
-        K*F'*T' flattened) and the :class:`Attention`, computed a chunk at a time (:meth:`chunks`) and given
-        back in the batch's order. Each segment's features depend only on its own inputs, so chunking changes
-        what is computed, not its result."""
+    ) -> list[tuple[torch.Tensor, Attention]]:
+        """For a masked ``spec`` and each (masked words, word_len) of ``word_sets``: the classifier CNN's
+        features for the dense head (B, K*F' with the mean head, K*F'*T' flattened) and the
+        :class:`Attention`, computed a chunk at a time (:meth:`chunks`) and given back in the batch's order.
+        Each segment's features depend only on its own inputs, so chunking changes what is computed, not its
+        result."""
         chunks = self.chunks(spec_len, spec.device)
         if chunks is None:
-            return self._chunk_features(spec, spec_len, words, word_len, speech)
+            return self._chunk_features(spec, spec_len, word_sets, speech)
         parts = [
             self._chunk_features(
-                spec[i], spec_len[i], words[i], word_len[i], None if speech is None else speech[i]
+                spec[i],
+                spec_len[i],
+                [(words[i], word_len[i]) for words, word_len in word_sets],
+                None if speech is None else speech[i],
             )
             for i in chunks
         ]
         order = torch.cat(chunks).argsort()  # each segment back to its place in the batch
-        feats = torch.cat([f for f, _ in parts])[order]
-        att = Attention(*(torch.cat([a[k] for _, a in parts])[order] for k in range(len(Attention._fields))))
-        return feats, att
+        return [_in_order([part[k] for part in parts], order) for k in range(len(word_sets))]
 
     def _chunk_features(
         self,
         spec: torch.Tensor,
         spec_len: torch.Tensor,
-        words: torch.Tensor,
-        word_len: torch.Tensor,
+        word_sets: Sequence[tuple[torch.Tensor, torch.Tensor]],
         speech: torch.Tensor | None,
-    ) -> tuple[torch.Tensor, Attention]:
+    ) -> list[tuple[torch.Tensor, Attention]]:
         """:meth:`attended_features` of one chunk, on its frames up to its longest segment where the network
-        skips the padding; every output at the full T' and T."""
+        skips the padding; every output at the full T' and T. The speech CNN runs once for every set of
+        words."""
         n_frames = spec.shape[-1]
         if self.skips_padding(spec.device):  # frames past the chunk's longest cannot reach the output
             spec, speech = self.trim(spec, spec_len, speech)
-        att = self.attend(spec, spec_len, words, word_len, speech)
-        attended = spec * att.weights[:, None, None, :]  # broadcast over frequency, (B, 1, F, T)
+        f = self.speech_features(spec, spec_len)
         lengths = spec_len if self.mask_padding else None
-        feats = self.classifier(attended, lengths)  # (B, K, F', T')
-        if self.head_kind == "mean":  # "the weighted sum" over time, (B, K*F')
-            feats = self.time_mean(feats, lengths).flatten(1)
-        else:  # the paper's figure 1: every time position, (B, K*F'*T')
-            feats = feats.flatten(1)
-        pad = self.time_p - att.alpha.shape[1]  # positions trimmed off: alpha and eq. 1 are 0 there
-        return feats, att._replace(
-            matrix=F.pad(att.matrix, (0, 0, 0, pad)),
-            alpha=F.pad(att.alpha, (0, pad)),
-            # past the last attended position the frames reuse its weight, as untrimmed
-            weights=F.pad(att.weights, (0, n_frames - att.weights.shape[1]), mode="replicate"),
-            covered=F.pad(att.covered, (0, pad)),
-        )
+        results = []
+        for words, word_len in word_sets:
+            att = self.attend(f, spec.shape[-1], spec_len, words, word_len, speech)
+            attended = spec * att.weights[:, None, None, :]  # broadcast over frequency, (B, 1, F, T)
+            feats = self.classifier(attended, lengths)  # (B, K, F', T')
+            if self.head_kind == "mean":  # "the weighted sum" over time, (B, K*F')
+                feats = self.time_mean(feats, lengths).flatten(1)
+            else:  # the paper's figure 1: every time position, (B, K*F'*T')
+                feats = feats.flatten(1)
+            pad = self.time_p - att.alpha.shape[1]  # positions trimmed off: alpha and eq. 1 are 0 there
+            results.append(
+                (
+                    feats,
+                    att._replace(
+                        matrix=F.pad(att.matrix, (0, 0, 0, pad)),
+                        alpha=F.pad(att.alpha, (0, pad)),
+                        # past the last attended position the frames reuse its weight, as untrimmed
+                        weights=F.pad(att.weights, (0, n_frames - att.weights.shape[1]), mode="replicate"),
+                        covered=F.pad(att.covered, (0, pad)),
+                    ),
+                )
+            )
+        return results
 
     def trim(
         self, spec: torch.Tensor, spec_len: torch.Tensor, speech: torch.Tensor | None
@@ -330,6 +365,15 @@ class AttentionNet(nn.Module):
             return feats.mean(dim=-1)
         n_real = pooled_lengths(lengths, self.pool_blocks, feats.shape[-1], self.pool).clamp(min=1)  # (B,)
         return feats.sum(dim=-1) / n_real.to(feats.dtype)[:, None, None]  # no frames at all: 0, not NaN
+
+
+def _in_order(
+    parts: list[tuple[torch.Tensor, Attention]], order: torch.Tensor
+) -> tuple[torch.Tensor, Attention]:
+    """The chunks' (features, :class:`Attention`) joined and each segment put at its place ``order``."""
+    feats = torch.cat([f for f, _ in parts])[order]
+    att = Attention(*(torch.cat([a[k] for _, a in parts])[order] for k in range(len(Attention._fields))))
+    return feats, att
 
 
 class AttentionModule(EmotionModule):

@@ -149,16 +149,28 @@ class EmotionModule(L.LightningModule):
             },
         )
 
-    def forward(self, batch: Mapping[str, torch.Tensor]) -> NetOutput:
+    def forward(self, batch: Mapping[str, torch.Tensor], other_words: bool = False) -> NetOutput:
         """The network's result (logits (B, C), and for the attention model the attention matrix, alpha and
         the frame weights: :class:`NetOutput`) for a batch dict with ``spec`` (B, 1, F, T), ``spec_len`` (B,),
         ``words`` (B, L, D) and ``word_len`` (B,), and ``speech`` (B, T) bool for a network whose
         ``uses_speech`` is true (the attention model's gate). Spec and words may come as the cache stores them
         (float16, from the loader): they are cast here, on the model's device, to the dtype of its
-        parameters."""
+        parameters. ``other_words`` (a batch of 2 segments or more): the result's ``shuffled`` holds the
+        result with each segment given another segment's words (:func:`swap_words`); a network whose
+        ``takes_other_words`` is true computes both in one call (its speech CNN once), any other is called
+        twice."""
         spec, words = (batch[k].to(self.dtype) for k in ("spec", "words"))
-        speech = {"speech": batch["speech"]} if getattr(self.net, "uses_speech", False) else {}
-        return self.net(spec, batch["spec_len"], words, batch["word_len"], **speech)
+        extra = {"speech": batch["speech"]} if getattr(self.net, "uses_speech", False) else {}
+        swapped = swap_words(batch) if other_words else None
+        if swapped is not None and getattr(self.net, "takes_other_words", False):
+            extra["other_words"] = (swapped["words"].to(self.dtype), swapped["word_len"])
+            return self.net(spec, batch["spec_len"], words, batch["word_len"], **extra)
+        out = self.net(spec, batch["spec_len"], words, batch["word_len"], **extra)
+        if swapped is not None:
+            out.shuffled = self.net(
+                spec, batch["spec_len"], swapped["words"].to(self.dtype), swapped["word_len"], **extra
+            )
+        return out
 
     def loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Cross entropy on class indices, or BCE-with-logits on 0/1 targets (multilabel); class-weighted
@@ -168,8 +180,10 @@ class EmotionModule(L.LightningModule):
             return F.binary_cross_entropy_with_logits(logits, target.to(logits.dtype), pos_weight=weight)
         return F.cross_entropy(logits, target, weight=weight)
 
-    def _step(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, NetOutput]:
-        out = self(batch)
+    def _step(
+        self, batch: dict[str, torch.Tensor], other_words: bool = False
+    ) -> tuple[torch.Tensor, NetOutput]:
+        out = self(batch, other_words)
         return self.loss(out.logits.float(), batch["target"]), out
 
     def setup(self, stage: str) -> None:
@@ -205,14 +219,16 @@ class EmotionModule(L.LightningModule):
         return loss
 
     def _eval_step(self, batch: dict[str, torch.Tensor], split: str) -> NetOutput:
-        """Update the split's metrics with a batch; returns the network's result, which callbacks get as the
-        step's output (e.g. metrics that need the data's extra fields)."""
-        loss, out = self._step(batch)
+        """Update the split's metrics with a batch, and the figures with each segment given another
+        segment's words (:meth:`_shuffled_metrics`); returns the network's result, with that other result as
+        its ``shuffled``, which callbacks get as the step's output (e.g. metrics that need the data's extra
+        fields)."""
+        loss, out = self._step(batch, other_words=batch["target"].shape[0] > 1)
         getattr(self, f"{split}_metrics").update(out.logits, batch["target"])
         getattr(self, f"{split}_attention").update(
             out
         )  # where alpha looks (mosei_attn.models.attention_stats)
-        out.shuffled = self._shuffled_step(batch, out, split)
+        self._shuffled_metrics(batch, out, split)
         self.log(
             f"{split}/loss",
             loss,
@@ -224,15 +240,13 @@ class EmotionModule(L.LightningModule):
         )
         return out
 
-    def _shuffled_step(self, batch: dict[str, torch.Tensor], out: NetOutput, split: str) -> NetOutput | None:
-        """The batch again with each segment given another's words (:func:`swap_words`): updates the split's
-        ``shuffled/`` metrics and text guidance, returns that result (None for a batch of one segment, which
-        is counted as unpaired)."""
-        shuffled = self(swap_words(batch)) if batch["target"].shape[0] > 1 else None
-        if shuffled is not None:
-            getattr(self, f"{split}_shuffled").update(shuffled.logits, batch["target"])
-        getattr(self, f"{split}_guidance").update(out, shuffled)
-        return shuffled
+    def _shuffled_metrics(self, batch: dict[str, torch.Tensor], out: NetOutput, split: str) -> None:
+        """Update the split's ``shuffled/`` metrics and text guidance with ``out.shuffled``, the result with
+        each segment given another's words (None for a batch of one segment, which is counted as
+        unpaired)."""
+        if out.shuffled is not None:
+            getattr(self, f"{split}_shuffled").update(out.shuffled.logits, batch["target"])
+        getattr(self, f"{split}_guidance").update(out, out.shuffled)
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> NetOutput:
         return self._eval_step(batch, "val")

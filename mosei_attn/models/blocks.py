@@ -215,6 +215,11 @@ def keras_init(net: nn.Module) -> None:
             nn.init.zeros_(layer.bias)
 
 
+def mask_words(words: torch.Tensor, word_len: torch.Tensor) -> torch.Tensor:
+    """``words`` (B, L, D) with the word vectors past each ``word_len`` (B,) zeroed."""
+    return words * length_mask(word_len, words.shape[1]).to(words.dtype)[:, :, None]
+
+
 def mask_inputs(
     spec: torch.Tensor, spec_len: torch.Tensor, words: torch.Tensor, word_len: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -223,5 +228,4 @@ def mask_inputs(
     Done first in both models so that what a batch holds beyond each length cannot reach the output.
     """
     time_mask = length_mask(spec_len, spec.shape[-1]).to(spec.dtype)  # (B, T)
-    word_mask = length_mask(word_len, words.shape[1]).to(words.dtype)  # (B, L)
-    return spec * time_mask[:, None, None, :], words * word_mask[:, :, None]
+    return spec * time_mask[:, None, None, :], mask_words(words, word_len)

@@ -9,7 +9,7 @@ from torch import nn
 
 from mosei_attn.malloc import on_forward
 from mosei_attn.models.base import EmotionModule
-from mosei_attn.models.blocks import POOL, DenseHead, SpeechCNN, TextCNN, mask_inputs, pooled_size
+from mosei_attn.models.blocks import POOL, DenseHead, SpeechCNN, TextCNN, mask_inputs, mask_words, pooled_size
 from mosei_attn.models.output import NetOutput
 
 
@@ -18,6 +18,8 @@ class ShallowNet(nn.Module):
 
     Returns a :class:`NetOutput` with the logits only (no attention).
     """
+
+    takes_other_words = True  # EmotionModule passes the swapped words to forward (``other_words``)
 
     def __init__(
         self,
@@ -46,14 +48,31 @@ class ShallowNet(nn.Module):
         self.head = DenseHead(speech_features + text_features, dense, num_classes, dropout)
 
     def forward(
-        self, spec: torch.Tensor, spec_len: torch.Tensor, words: torch.Tensor, word_len: torch.Tensor
+        self,
+        spec: torch.Tensor,
+        spec_len: torch.Tensor,
+        words: torch.Tensor,
+        word_len: torch.Tensor,
+        other_words: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> NetOutput:
+        """Class logits (B, C). ``other_words`` (words (B, L, D), word_len (B,)): also the logits with these
+        words in place of the segments' own, as the returned result's ``shuffled``; the speech CNN runs
+        once for both."""
         on_forward()  # malloc's fast path in any caller's process (mosei_attn.malloc)
         spec, words = mask_inputs(spec, spec_len, words, word_len)
-        spec_lens, word_lens = (spec_len, word_len) if self.mask_padding else (None, None)
+        spec_lens = spec_len if self.mask_padding else None
         speech = self.speech(spec, spec_lens).flatten(1)  # (B, K * F' * T')
-        text = self.text(words.transpose(1, 2), word_lens).flatten(1)  # (B, K * L')
-        return NetOutput(self.head(torch.cat([speech, text], dim=1)))  # logits (B, C)
+        out = self.logits(speech, words, word_len)
+        if other_words is not None:
+            out.shuffled = self.logits(speech, mask_words(*other_words), other_words[1])
+        return out
+
+    def logits(self, speech: torch.Tensor, words: torch.Tensor, word_len: torch.Tensor) -> NetOutput:
+        """The head's logits (B, C) on the speech CNN's flattened features and the masked ``words``."""
+        text = self.text(words.transpose(1, 2), word_len if self.mask_padding else None).flatten(
+            1
+        )  # (B, K*L')
+        return NetOutput(self.head(torch.cat([speech, text], dim=1)))
 
 
 class ShallowModule(EmotionModule):

@@ -36,6 +36,8 @@ T_METRICS = "tests/test_metrics.py"
 T_LABELS = "tests/test_datamodule.py::test_label_rules_select_rows_and_targets"
 T_REPORT = "tests/test_label_report.py::test_report_counts_every_rule_on_the_chosen_fold"
 T_CKPT = "tests/test_faults_checkpoint.py"
+T_BOTH = "tests/test_text_guidance.py::test_both_sets_of_words_in_one_call_run_the_speech_cnn_once"
+BASE = "mosei_attn/models/base.py"
 
 MUTANTS: tuple[Mutant, ...] = (
     # --- eq. 1, eq. 2 and the speech gate --------------------------------------------------------------
@@ -78,8 +80,8 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "inputs-not-masked",
         ATTN,
-        "        spec, words = mask_inputs(spec, spec_len, words, word_len)\n        feats, att",
-        "        feats, att",
+        "        spec, words = mask_inputs(spec, spec_len, words, word_len)\n        word_sets",
+        "        word_sets",
         "the attention model reads the frames and words past each segment's length",
         (f"{T_PAD}::test_logits_do_not_depend_on_what_lies_past_the_length",),
     ),
@@ -115,6 +117,30 @@ MUTANTS: tuple[Mutant, ...] = (
         "order = torch.cat(chunks)",
         "the chunks' outputs go back to the wrong places in the batch (another segment's logits and alpha)",
         (f"{T_PAD}::test_on_the_cpu_a_batch_runs_in_chunks_by_length_each_on_its_own_frames",),
+    ),
+    Mutant(
+        "speech-cnn-per-word-set",
+        ATTN,
+        "att = self.attend(f, spec.shape[-1]",
+        "att = self.attend(self.speech_features(spec, spec_len), spec.shape[-1]",
+        "the speech CNN runs again for the other words: the same figures for twice its arithmetic",
+        (T_BOTH,),
+    ),
+    Mutant(
+        "shuffled-is-own",
+        ATTN,
+        "results[0].shuffled = results[1]",
+        "results[0].shuffled = results[0]",
+        "the result with the other words is the segments' own: the words never move alpha or the prediction",
+        (T_BOTH,),
+    ),
+    Mutant(
+        "module-calls-the-network-twice",
+        BASE,
+        'if swapped is not None and getattr(self.net, "takes_other_words", False):',
+        "if False:",
+        "the module runs a network that takes both sets of words once per set: its speech CNN twice",
+        (T_BOTH,),
     ),
     Mutant(
         "text-path-zeroed",
