@@ -106,6 +106,8 @@ def child(model: str, side: str, mode: str, batch: int, steps: int, warmup: int)
     after = resource.getrusage(resource.RUSAGE_SELF)
     return {
         "step_s": statistics.median(times),
+        "step_min_s": min(times),  # the spread of the timed steps
+        "step_max_s": max(times),
         "user_s": (after.ru_utime - before.ru_utime) / steps,
         "sys_s": (after.ru_stime - before.ru_stime) / steps,
         "minflt": (after.ru_minflt - before.ru_minflt) / steps,
@@ -145,7 +147,7 @@ def main() -> None:
     print(f"batch {args.batch} | median of {args.steps} steps after {args.warmup} warmup | load {load:.1f}")
     print(
         f"{'model':<9} {'side':<21} {'mode':<5} {'step s':>7} {'ratio':>6} {'user s':>7} {'sys s':>6} "
-        f"{'faults':>8}"
+        f"{'faults':>8} {'min-max s':>13}"
     )
     figures: dict[str, float] = {}
     for model in args.models.split(","):
@@ -157,12 +159,13 @@ def main() -> None:
                 ratio = plain / r["step_s"]
                 print(
                     f"{model:<9} {side:<21} {mode:<5} {r['step_s']:7.3f} {ratio:5.2f}x {r['user_s']:7.2f} "
-                    f"{r['sys_s']:6.2f} {r['minflt']:8.0f}",
+                    f"{r['sys_s']:6.2f} {r['minflt']:8.0f} {r['step_min_s']:6.3f}-{r['step_max_s']:.3f}",
                     flush=True,
                 )
                 key = f"{model}_{mode}{SIDES[side][-1]}"
                 figures |= {f"{key}_s": round(r["step_s"], 3), f"{key}_minflt": round(r["minflt"])}
                 figures |= {f"{key}_sys_s": round(r["sys_s"], 3)}
+                figures |= {f"{key}_{end}_s": round(r[f"step_{end}_s"], 3) for end in ("min", "max")}
                 figures |= {f"{key}_x": round(ratio, 2)} if side != "plain" else {}
     figures |= {
         "batch": args.batch,
