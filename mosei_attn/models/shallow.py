@@ -69,9 +69,8 @@ class ShallowNet(nn.Module):
 
     def logits(self, speech: torch.Tensor, words: torch.Tensor, word_len: torch.Tensor) -> NetOutput:
         """The head's logits (B, C) on the speech CNN's flattened features and the masked ``words``."""
-        text = self.text(words.transpose(1, 2), word_len if self.mask_padding else None).flatten(
-            1
-        )  # (B, K*L')
+        lengths = word_len if self.mask_padding else None
+        text = self.text(words.transpose(1, 2), lengths).flatten(1)  # (B, K * L')
         return NetOutput(self.head(torch.cat([speech, text], dim=1)))
 
 
