@@ -59,9 +59,7 @@ def reweigh(way: str, gen: torch.Generator):
             alpha = moved(att.alpha, att.covered, gen)
         else:
             alpha = att.covered.to(att.alpha.dtype)
-        idx = torch.div(torch.arange(n_frames, device=f.device), self.time_stride, rounding_mode="floor")
-        idx = torch.minimum(idx[None, :], (att.attended - 1)[:, None])
-        return att._replace(alpha=alpha, weights=alpha.gather(1, idx))
+        return att._replace(alpha=alpha, weights=self.frame_weights(alpha, att.attended, n_frames))
 
     return attend
 
@@ -70,8 +68,8 @@ def evaluate_way(run: Path, heldout: Path, out: Path, way: str, seed: int) -> di
     """The held-out test figures of ``run``'s checkpoint with alpha changed ``way`` (``own``: unchanged)."""
     metrics = out / "metrics.json"
     if not metrics.is_file():
-        args = [a for a in yaml.safe_load((heldout / ".hydra" / "overrides.yaml").read_text())]
-        args = [a for a in args if not a.startswith("hydra.run.dir=")] + [f"hydra.run.dir={out}"]
+        recorded = yaml.safe_load((heldout / ".hydra" / "overrides.yaml").read_text())
+        args = [a for a in recorded if not a.startswith("hydra.run.dir=")] + [f"hydra.run.dir={out}"]
         own = AttentionNet.attend
         if way != "own":
             AttentionNet.attend = reweigh(way, torch.Generator().manual_seed(seed))

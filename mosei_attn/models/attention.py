@@ -200,15 +200,19 @@ class AttentionNet(nn.Module):
             alpha = alpha * (time_mask.sum(dim=1) / n_word.clamp(min=1)).to(alpha.dtype)[:, None]
         # with no words, 1 on every real position (the plain spectrogram)
         alpha = torch.where((n_word > 0)[:, None], alpha, real.to(alpha.dtype))  # (B, m)
-        # "Extend": each pooled weight covers pool^P frames; the frames past the last attended position
-        # (a partly real window, or past T' * pool^P) reuse its weight.
-        frame = torch.arange(n_frames, device=f.device)
-        idx = torch.div(frame, self.time_stride, rounding_mode="floor")[None, :]  # (1, T)
-        idx = torch.minimum(idx, (n_time - 1)[:, None])  # (B, T)
-        weights = alpha.gather(1, idx)  # (B, T)
+        weights = self.frame_weights(alpha, n_time, n_frames)  # (B, T)
         return Attention(
             matrix=attn, alpha=alpha, attended=n_time, covered=time_mask, weights=weights, text=text
         )
+
+    def frame_weights(self, alpha: torch.Tensor, attended: torch.Tensor, n_frames: int) -> torch.Tensor:
+        """(B, T): ``alpha`` (B, m) "extended" over ``n_frames`` frames: each position's weight covers its
+        pool^P frames; the frames past the last of ``attended`` (B,) positions (a partly real window, or past
+        T' * pool^P) reuse its weight."""
+        frame = torch.arange(n_frames, device=alpha.device)
+        idx = torch.div(frame, self.time_stride, rounding_mode="floor")[None, :]  # (1, T)
+        idx = torch.minimum(idx, (attended - 1)[:, None])  # (B, T)
+        return alpha.gather(1, idx)
 
     def forward(
         self,

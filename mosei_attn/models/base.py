@@ -161,15 +161,15 @@ class EmotionModule(L.LightningModule):
         twice."""
         spec, words = (batch[k].to(self.dtype) for k in ("spec", "words"))
         extra = {"speech": batch["speech"]} if getattr(self.net, "uses_speech", False) else {}
-        swapped = swap_words(batch) if other_words else None
-        if swapped is not None and getattr(self.net, "takes_other_words", False):
-            extra["other_words"] = (swapped["words"].to(self.dtype), swapped["word_len"])
-            return self.net(spec, batch["spec_len"], words, batch["word_len"], **extra)
+        other = None
+        if other_words:
+            swapped = swap_words(batch)
+            other = (swapped["words"].to(self.dtype), swapped["word_len"])
+        if other is not None and getattr(self.net, "takes_other_words", False):
+            return self.net(spec, batch["spec_len"], words, batch["word_len"], **extra, other_words=other)
         out = self.net(spec, batch["spec_len"], words, batch["word_len"], **extra)
-        if swapped is not None:
-            out.shuffled = self.net(
-                spec, batch["spec_len"], swapped["words"].to(self.dtype), swapped["word_len"], **extra
-            )
+        if other is not None:
+            out.shuffled = self.net(spec, batch["spec_len"], *other, **extra)
         return out
 
     def loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -119,6 +119,17 @@ MUTANTS: tuple[Mutant, ...] = (
         (f"{T_PAD}::test_on_the_cpu_a_batch_runs_in_chunks_by_length_each_on_its_own_frames",),
     ),
     Mutant(
+        "frame-weights-stop-a-position-early",
+        ATTN,
+        "idx = torch.minimum(idx, (attended - 1)[:, None])",
+        "idx = torch.minimum(idx, (attended - 2).clamp(min=0)[:, None])",
+        "the frames of the last attended position and past it take the weight of the position before it",
+        (
+            f"{T_PAD}::test_the_frame_weights_extend_alpha_over_each_positions_frames",
+            "tests/test_alpha_probe.py",
+        ),
+    ),
+    Mutant(
         "speech-cnn-per-word-set",
         ATTN,
         "att = self.attend(f, spec.shape[-1]",
@@ -137,7 +148,7 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "module-calls-the-network-twice",
         BASE,
-        'if swapped is not None and getattr(self.net, "takes_other_words", False):',
+        'if other is not None and getattr(self.net, "takes_other_words", False):',
         "if False:",
         "the module runs a network that takes both sets of words once per set: its speech CNN twice",
         (T_BOTH,),
