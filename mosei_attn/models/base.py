@@ -84,6 +84,11 @@ class EmotionModule(L.LightningModule):
             Keras code would have had (:func:`~mosei_attn.models.blocks.keras_init`); ``"he"``: He-normal
             weights and zero biases for the layers a ReLU follows (:func:`~mosei_attn.models.blocks.he_init`);
             ``"default"``: PyTorch's layer defaults.
+        words_dropout: in training, the share of segments whose words are left out (``word_len`` 0, every
+            vector 0), drawn anew for every batch (modality dropout): those segments are learnt from their
+            speech alone, so the speech side cannot lean on the words where they are present. The attention
+            model then weighs the plain spectrogram (alpha 1); validation, test and prediction keep every
+            word.
         **net: the network's sizes (``pool_blocks``, ``kernels``, ``dense``, ...); their defaults, the
             paper's (section 4.2), live in the network's signature. Saved as hyperparameters with the rest.
     """
@@ -99,6 +104,7 @@ class EmotionModule(L.LightningModule):
         class_weights_from_epoch: int = 0,
         compile: bool = False,
         init: str = "keras",
+        words_dropout: float = 0.0,
         **net: Any,
     ) -> None:
         super().__init__()
@@ -110,6 +116,8 @@ class EmotionModule(L.LightningModule):
             raise ValueError(f"model.init must be one of {', '.join(INITS)}, got {init!r}")
         if INITS[init]:
             INITS[init](self.net)
+        if not 0.0 <= words_dropout < 1.0:
+            raise ValueError(f"model.words_dropout must be in [0, 1), got {words_dropout!r}")
         if not isinstance(class_weights, bool):
             raise ValueError(f"model.class_weights must be true or false, got {class_weights!r}")
         weight = inverse_frequency_weights(self.meta.class_counts) if class_weights else None
@@ -206,8 +214,20 @@ class EmotionModule(L.LightningModule):
         best = checkpoint.get(UA_BEST_KEY)
         self._ua_best_restored = None if best is None else float(best)
 
+    def drop_words(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """``batch`` with the words of a random ``words_dropout`` share of its segments left out."""
+        p = self.hparams.words_dropout
+        if not p:
+            return batch
+        keep = torch.rand(batch["word_len"].shape, device=batch["word_len"].device) >= p  # (B,)
+        return {
+            **batch,
+            "words": batch["words"] * keep[:, None, None].to(batch["words"].dtype),
+            "word_len": batch["word_len"] * keep,
+        }
+
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        loss, _ = self._step(batch)
+        loss, _ = self._step(self.drop_words(batch))
         self.log(
             "train/loss",
             loss,
