@@ -287,3 +287,38 @@ def test_model_summary_counts_the_networks_operations() -> None:
     assert ModelSummary(model).total_flops == speech + text + head
     compiled = ShallowModule(meta=meta.to_dict(), optimizer=SGD, compile=True)
     assert compiled.example_input_array is None  # no batch-of-one forward for a network compiled to fit
+
+
+@pytest.mark.filterwarnings("ignore:You are trying to `self.log\\(\\)`")  # the steps called without a Trainer
+@pytest.mark.parametrize("cls", MODELS)
+def test_words_dropout_leaves_out_the_words_of_a_share_of_the_training_segments(cls: type) -> None:
+    """In training, each segment loses its words (length 0, vectors 0) with probability words_dropout, drawn
+    anew for every batch; the rest of the batch is untouched, and the logits of a segment left without words
+    are those it gets from the network given no words. Evaluation never drops words."""
+    meta = tiny_meta()
+    batch = make_batch(meta, [32] * 64, [8] * 64)
+    model = cls(meta, SGD, words_dropout=0.25, mask_padding=True, **TINY)
+    torch.manual_seed(0)
+    dropped = model.drop_words(batch)
+    gone = dropped["word_len"] == 0
+    assert 6 <= int(gone.sum()) <= 26  # 16 expected of 64
+    assert (dropped["words"][gone] == 0).all()
+    assert torch.equal(dropped["words"][~gone], batch["words"][~gone])
+    assert torch.equal(dropped["word_len"][~gone], batch["word_len"][~gone])
+    assert all(torch.equal(dropped[k], batch[k]) for k in ("spec", "spec_len", "speech", "target"))
+    assert not torch.equal(model.drop_words(batch)["word_len"], dropped["word_len"])  # a new draw
+    model.eval()
+    with torch.no_grad():
+        no_words = {k: torch.zeros_like(batch[k]) for k in ("words", "word_len")}
+        alone = model({**batch, **no_words})
+        torch.testing.assert_close(model(dropped).logits[gone], alone.logits[gone])
+    # the training step drops them, validation does not
+    seen = []
+    model.net.register_forward_pre_hook(lambda _, args: seen.append(int((args[3] == 0).sum())))
+    model.train()
+    model.training_step(batch, 0)
+    model.validation_step(batch, 0)
+    assert seen[0] > 0 and seen[1:] == [0] * (len(seen) - 1)
+    assert cls(meta, SGD, **TINY).drop_words(batch) is batch  # 0 (the default): the batch as it is
+    with pytest.raises(ValueError, match="words_dropout"):
+        cls(meta, SGD, words_dropout=1.0, **TINY)

@@ -39,6 +39,7 @@ def test_paper_experiment_is_the_papers_recipe(tmp_path, experiment: str) -> Non
         # figure 1's head on the flattened K x F' x T' features, eq. 2's alpha as it is; ours: mean, mean 1
         assert (model.net.head_kind, model.net.alpha_scale) == ("flatten", "none")
         assert (default.net.head_kind, default.net.alpha_scale) == ("mean", "mean_one")
+        assert (model.hparams.words_dropout, default.hparams.words_dropout) == (0.0, 0.2)  # every word; ours
     optimizer = model.configure_optimizers()
     optimizer = optimizer["optimizer"] if isinstance(optimizer, dict) else optimizer
     assert type(optimizer) is torch.optim.SGD
