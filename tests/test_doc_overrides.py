@@ -108,6 +108,8 @@ EXPECTED = {
     "model.pool_blocks=2": ("model", lambda m: m.net.pool_blocks, 2),
     "model.speech_gate=false": ("model", lambda m: m.net.speech_gate, False),
     "model.speech_gate=true": ("model", lambda m: m.net.speech_gate, True),
+    "model.words_dropout=0": ("model", lambda m: m.hparams.words_dropout, 0),
+    "model.words_dropout=0.2": ("model", lambda m: m.hparams.words_dropout, 0.2),
     "model.text_blocks=2": ("model", lambda m: len(m.net.text.convs), 2),
     "optimizer.weight_decay=0": (
         "model",
