@@ -22,7 +22,6 @@ recalls), %. Writes ``<out>/speech_probe.json``.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 from pathlib import Path
@@ -31,7 +30,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository, when run as a script
-from benchmarks.word_columns import load_heldout  # noqa: E402
+from benchmarks.word_columns import load_heldout, write_summary  # noqa: E402
 from mosei_attn.data.dataset import extra_fields  # noqa: E402
 from mosei_attn.models.blocks import mask_inputs  # noqa: E402
 from mosei_attn.synthetic.cue_metrics import position_share  # noqa: E402
@@ -135,10 +134,7 @@ def main(argv: list[str] | None = None) -> dict:
         for reader in READERS:
             cells = " ".join(f"{r[reader][m]['acc']:>7.1f} / {r[reader][m]['ua']:>5.1f}" for m in MODES)
             print(f"{name:<20} {reader:<12} {cells}")
-    args.out.mkdir(parents=True, exist_ok=True)
-    summary = {"mean": mean, "by_run": results}
-    (args.out / "speech_probe.json").write_text(json.dumps(summary, indent=1))
-    return summary
+    return write_summary(args.out / "speech_probe.json", mean, results)
 
 
 if __name__ == "__main__":

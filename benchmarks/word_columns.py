@@ -43,16 +43,13 @@ import numpy as np
 import torch
 import yaml
 from hydra import compose, initialize_config_dir
-from omegaconf import open_dict
 
 import mosei_attn.evaluate as evaluate
-from mosei_attn.checkpoints.reading import load_checkpoint
 from mosei_attn.config import CONFIG_DIR
 from mosei_attn.data.corpora.csd import ComputationalSequence, words_to_str
 from mosei_attn.data.corpora.mosei_layout import SILENCE_TOKEN
 from mosei_attn.data.dataset import extra_fields
 from mosei_attn.synthetic.cue_metrics import pointing_on, position_share
-from mosei_attn.training.build import build_datamodule
 
 MODE = "two_stressed"
 FIGURES = (
@@ -86,7 +83,8 @@ def word_index(
 def word_places(datamodule, split: str) -> dict[int, tuple[int, int]]:
     """For each cache row of ``split`` on a two_stressed segment: the places of its emotion word and of its
     rival word in its word list."""
-    dataset, cache = datamodule.dataset(split), datamodule._cache
+    dataset = datamodule.dataset(split)
+    cache = dataset.cache
     truth = datamodule.extras_provider.truth
     corpus = datamodule.corpus()
     ids, starts = cache.segment_id, cache.column("start")
@@ -95,9 +93,8 @@ def word_places(datamodule, split: str) -> dict[int, tuple[int, int]]:
     with ComputationalSequence(corpus.words_path) as words:
         by_video: dict[str, np.ndarray] = {}
         for row in dataset.rows:
-            video, _, index = str(ids[row]).rpartition("[")
-            entry = truth.videos[video][int(index.rstrip("]"))]
-            if entry["mode"] != MODE:
+            video, entry = truth.entry(str(ids[row]))
+            if entry is None or entry["mode"] != MODE:
                 continue
             if video not in by_video:
                 feats, iv = words[video]
@@ -173,14 +170,8 @@ def load_heldout(run: Path) -> tuple[Any, Any, str]:
     recorded = [a for a in yaml.safe_load(heldout[0].read_text()) if not a.startswith("hydra.")]
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
         cfg = compose(config_name="evaluate", overrides=recorded)
-    model, _ = load_checkpoint(cfg.ckpt_path)
-    model.eval()
-    with open_dict(cfg):
-        cfg.data.num_workers = 0
-    datamodule = build_datamodule(evaluate.read_only(cfg.data))
-    datamodule.prepare_data()
-    datamodule.setup()
-    return model, datamodule, cfg.split
+    model, _, datamodule = evaluate.checkpoint_and_data(cfg)  # as `evaluate` loads and checks them
+    return model.eval(), datamodule, cfg.split
 
 
 def probe_run(run: Path) -> dict:
@@ -230,9 +221,14 @@ def main(argv: list[str] | None = None) -> dict:
     for name, r in (*results.items(), ("mean", mean)):
         cells = " ".join(f"{r.get(f, math.nan):>20.3f}" for f in FIGURES)
         print(f"{name:<20} {cells} {r.get('segments', ''):>9}")
-    args.out.mkdir(parents=True, exist_ok=True)
-    summary = {"mean": mean, "by_run": results}
-    (args.out / "word_columns.json").write_text(json.dumps(summary, indent=1))
+    return write_summary(args.out / "word_columns.json", mean, results)
+
+
+def write_summary(path: Path, mean: dict, by_run: dict) -> dict:
+    """``{"mean": mean, "by_run": by_run}``, written as JSON to ``path`` (its folder made); returned."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    summary = {"mean": mean, "by_run": by_run}
+    path.write_text(json.dumps(summary, indent=1))
     return summary
 
 

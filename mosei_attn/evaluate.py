@@ -86,8 +86,9 @@ def check_data_fits(meta: DataMeta, datamodule: Any, ckpt_path: str) -> None:
     check_same(meta, given, ckpt_path)
 
 
-def evaluate(cfg: DictConfig) -> dict[str, Any]:
-    """Test ``cfg.ckpt_path`` on ``cfg.split``; returns what ``metrics.json`` holds."""
+def checkpoint_and_data(cfg: DictConfig) -> tuple[Any, DictConfig, Any]:
+    """The model ``cfg.ckpt_path`` holds, the run config it records, and the DataModule to evaluate it on
+    (``cfg.data``, or the data it recorded), set up and checked against the checkpoint, with ``cfg.split``."""
     if cfg.split not in SPLITS:
         raise ConfigError(split_fault(cfg.split))
     model, run_cfg = load_checkpoint(cfg.ckpt_path)
@@ -103,8 +104,14 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     prepare_on_rank_zero(datamodule)
     datamodule.setup()
     datamodule.require_splits(cfg.split)
+    check_same(model.meta, {f: getattr(datamodule.meta, f) for f in RECORDED}, cfg.ckpt_path)  # as read
+    return model, run_cfg, datamodule
+
+
+def evaluate(cfg: DictConfig) -> dict[str, Any]:
+    """Test ``cfg.ckpt_path`` on ``cfg.split``; returns what ``metrics.json`` holds."""
+    model, run_cfg, datamodule = checkpoint_and_data(cfg)
     meta = model.meta
-    check_same(meta, {f: getattr(datamodule.meta, f) for f in RECORDED}, cfg.ckpt_path)  # as read
     # the run's own precision unless told otherwise: a bf16-mixed run's test table is reproduced in bf16
     precision = cfg.get("precision") or run_cfg.get("trainer", {}).get("precision")  # None: Lightning's
     trainer = L.Trainer(

@@ -63,11 +63,10 @@ def test_the_places_found_are_the_stressed_words_in_the_cached_word_matrix(train
     dm.setup("fit")
     places = word_columns.word_places(dm, "train")
     assert places, "the tests' corpus has two_stressed segments in its training split"
-    truth, cache = dm.extras_provider.truth, dm._cache
+    truth, cache = dm.extras_provider.truth, dm.dataset("train").cache
     with ComputationalSequence(dm.corpus().root / VECTORS_FILE) as vectors:
         for row, found in places.items():
-            video, _, index = str(cache.segment_id[row]).rpartition("[")
-            entry = truth.videos[video][int(index.rstrip("]"))]
+            video, entry = truth.entry(str(cache.segment_id[row]))
             feats, iv = vectors[video]
             cached = cache.batch(np.array([row]))["words"][0]  # (L, D) float16
             for key, place in zip(("stressed", "rival"), found, strict=True):

@@ -53,17 +53,22 @@ class CueTruth:
         mode = np.full(len(segment_ids), -1, dtype=np.int8)
         frames = {key: np.zeros((len(segment_ids), n_frames), dtype=bool) for key in ("stressed", "rival")}
         for i, seg in enumerate(segment_ids):
-            video, _, index = seg.rpartition("[")
-            entries, index = self.videos.get(video, []), index.rstrip("]")
-            k = int(index) if index.isdigit() else -1
-            if not 0 <= k < len(entries):
+            entry = self.entry(seg)[1]
+            if entry is None:
                 continue
-            mode[i] = self.modes.index(entries[k]["mode"])
+            mode[i] = self.modes.index(entry["mode"])
             for key, marked in frames.items():
-                for begin, end in entries[k].get(key, ()):
+                for begin, end in entry.get(key, ()):
                     first, last = (math.ceil((t - starts[i] - center_s) / hop_s) for t in (begin, end))
                     marked[i, max(first, 0) : max(min(last, n_frames), 0)] = True
         return {"mode": mode, "stress": frames["stressed"], "rival": frames["rival"]}
+
+    def entry(self, segment_id: str) -> tuple[str, dict[str, Any] | None]:
+        """The video of a segment ``"video[index]"`` and its truth entry; None where the truth has none."""
+        video, _, index = segment_id.rpartition("[")
+        entries, index = self.videos.get(video, []), index.rstrip("]")
+        k = int(index) if index.isdigit() else -1
+        return video, entries[k] if 0 <= k < len(entries) else None
 
     def cache_arrays(self, cache: Any, audio: Any) -> dict[str, np.ndarray]:
         """``mode``, ``stress`` and ``rival`` of every row of a feature cache (:class:`FeatureCache`) built
